@@ -1,0 +1,335 @@
+//! The strategy contract of fbench and the built-in frame-distribution strategies.
+//!
+//! A *strategy* is one way of handing the newest video frame from one producer to many
+//! readers. This crate knows nothing of consumers, workloads, clocks or reports: it moves
+//! bytes and a small metadata header, and counts what it costs in copies, allocations and
+//! refused frames. Everything that is measured is measured by the harness around it.
+//!
+//! # The contract
+//!
+//! * **One writer.** [`Strategy::publish`] is called by a single producer thread. The
+//!   strategy hands the producer a buffer of exactly `frame_len` bytes to render into
+//!   (in place for the zero-copy strategies, a staging buffer for the copying ones) and
+//!   the producer returns the frame's [`FrameMeta`]. The strategy assigns the
+//!   `publish_seq` (1, 2, 3, … for the frames it accepted).
+//! * **Latest-value semantics.** [`Reader::acquire`] returns the newest published frame;
+//!   frames published between two acquisitions are never seen by that reader (they are
+//!   its drops, counted by the harness from `publish_seq` gaps).
+//! * **Waiting.** [`Reader::wait_newer`] returns once a frame newer than a given
+//!   `publish_seq` exists, or the strategy is closed and nothing newer will come. The
+//!   [`WaitMode::Block`] mode sleeps in the kernel (no busy-wait); `Poll` and `Spin` exist to
+//!   measure what those cost.
+//! * **Holding.** The value returned by `acquire` keeps the frame readable until dropped.
+//!   A correct strategy guarantees its bytes do not change while it is held and that they
+//!   all come from one write; the harness checks both with integrity stamps.
+//!
+//! The contract uses generic associated types rather than trait objects so that the hot
+//! path (acquire, read, release) has no dynamic dispatch and no allocation of its own; the
+//! set of built-in strategies is the closed enum [`StrategyKind`], built in one place,
+//! [`StrategyKind::build`].
+
+use std::sync::Arc;
+use std::time::Duration;
+
+mod arcswap;
+mod mutex;
+mod notify;
+mod pool;
+mod rwlock;
+mod unsync;
+
+pub use arcswap::ArcSwapStrategy;
+pub use mutex::MutexStrategy;
+pub use notify::Notifier;
+pub use pool::{PoolPolicy, PoolStrategy};
+pub use rwlock::RwLockStrategy;
+pub use unsync::UnsyncStrategy;
+
+/// The header that travels with every frame.
+///
+/// `repr(C)` and plain integers only, so that the same header can live in a shared-memory
+/// segment read by other processes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[repr(C)]
+pub struct FrameMeta {
+    /// Source sequence number, from 1. Gaps are frames the source never produced.
+    pub seq: u64,
+    /// Publication number assigned by the strategy, from 1, without gaps for accepted
+    /// frames. 0 means "nothing published yet".
+    pub publish_seq: u64,
+    /// CLOCK_MONOTONIC nanoseconds when the source finished producing the frame.
+    pub capture_ns: u64,
+    /// Optional checksum of the payload (0 when the producer did not compute one).
+    pub checksum: u64,
+    pub width: u32,
+    pub height: u32,
+    /// Pixel format code; its meaning belongs to the harness.
+    pub format: u32,
+    pub _reserved: u32,
+}
+
+/// How a reader waits for a newer frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitMode {
+    /// Sleep in the kernel until the producer wakes us.
+    Block,
+    /// Check, then sleep for the interval, then check again.
+    Poll(Duration),
+    /// Check in a tight loop (burns a core per reader).
+    Spin,
+}
+
+/// What [`Reader::wait_newer`] found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitOutcome {
+    /// A frame with this `publish_seq` (greater than the one waited past) is available.
+    Newer(u64),
+    /// The strategy was closed and nothing newer than the one waited past exists.
+    Closed,
+}
+
+/// What [`Strategy::publish`] did with a frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Publish {
+    /// Accepted and visible to readers under this `publish_seq`.
+    Published(u64),
+    /// Refused (e.g. no free buffer under the `drop` pool policy): a producer drop.
+    Dropped,
+}
+
+/// A frame a reader holds. Dropping it releases the frame.
+pub trait FrameView {
+    fn meta(&self) -> &FrameMeta;
+    fn bytes(&self) -> &[u8];
+}
+
+/// The per-consumer side of a strategy. One per consumer thread (or process).
+pub trait Reader: Send {
+    type Frame<'a>: FrameView
+    where
+        Self: 'a;
+
+    /// Returns once a frame with `publish_seq > after` exists, or the strategy is closed
+    /// and none will. A newer frame already published before close is still reported.
+    fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome;
+
+    /// The newest published frame, or `None` before the first publish.
+    fn acquire(&mut self) -> Option<Self::Frame<'_>>;
+}
+
+/// Counters a strategy keeps about its own costs. Relaxed counters, read once the run's
+/// threads have been joined.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct StrategyStats {
+    /// Frames accepted.
+    pub published: u64,
+    /// Frames refused by the strategy.
+    pub producer_drops: u64,
+    /// Payload bytes copied by the strategy (producer copy-in plus reader copy-out).
+    pub bytes_copied: u64,
+    /// Frame-sized buffers allocated after construction.
+    pub frame_allocations: u64,
+    /// Buffers a pool added because it was exhausted (pool strategy only).
+    pub pool_grows: u64,
+}
+
+/// One producer, many readers: the contract every strategy implements.
+pub trait Strategy: Send + Sync + 'static {
+    type Reader: Reader;
+
+    /// The `--strategy` name.
+    fn name(&self) -> &'static str;
+
+    /// Publish one frame. `render` fills exactly `frame_len` bytes and returns the frame's
+    /// metadata (its `publish_seq` is overwritten by the strategy). Single producer only.
+    fn publish<F: FnOnce(&mut [u8]) -> FrameMeta>(&self, render: F) -> Publish;
+
+    /// A new reader for one consumer.
+    fn reader(self: Arc<Self>) -> Self::Reader;
+
+    /// No more frames will be published: wake every waiting reader.
+    fn close(&self);
+
+    fn stats(&self) -> StrategyStats;
+}
+
+/// Parameters every strategy is built from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StrategyParams {
+    /// Payload size of one frame in bytes.
+    pub frame_len: usize,
+    /// Number of consumers that will read (a hint for sizing).
+    pub consumers: usize,
+    /// Buffers the `pool` strategy pre-allocates.
+    pub pool_size: usize,
+    /// What `pool` does when every buffer is in use.
+    pub pool_policy: PoolPolicy,
+}
+
+impl StrategyParams {
+    pub fn new(frame_len: usize, consumers: usize) -> Self {
+        StrategyParams {
+            frame_len,
+            consumers,
+            pool_size: pool::DEFAULT_POOL_SIZE,
+            pool_policy: PoolPolicy::Grow,
+        }
+    }
+
+    /// Frame-sized buffers the strategy holds from construction, plus one private copy
+    /// per consumer for the copying strategies: what must fit in memory before a run.
+    pub fn resident_frames(&self, kind: StrategyKind) -> usize {
+        match kind {
+            // shared buffer + producer staging + one private copy per consumer
+            StrategyKind::Mutex | StrategyKind::Unsync => 2 + self.consumers,
+            // shared buffer + producer staging
+            StrategyKind::RwLock => 2,
+            StrategyKind::Pool => self.pool_size.max(2),
+            // the published frame, the one being written, one more held per reader at worst
+            StrategyKind::ArcSwap => 2 + self.consumers,
+        }
+    }
+}
+
+/// Something generic over the strategy type, run by [`StrategyKind::build`]. This is how the
+/// harness gets a monomorphised runner for each strategy out of a runtime choice.
+pub trait WithStrategy {
+    type Output;
+    fn run<S: Strategy>(self, strategy: Arc<S>) -> Self::Output;
+}
+
+/// The built-in strategies. `Unsync` is a deliberately broken canary that proves the
+/// torn-frame detector works; it is hidden and never part of `all`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum StrategyKind {
+    Mutex,
+    RwLock,
+    Pool,
+    ArcSwap,
+    Unsync,
+}
+
+impl StrategyKind {
+    /// What `--strategy all` runs, in report order. `mutex` first: it is the reference.
+    pub const ALL: [StrategyKind; 4] = [
+        StrategyKind::Mutex,
+        StrategyKind::RwLock,
+        StrategyKind::Pool,
+        StrategyKind::ArcSwap,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            StrategyKind::Mutex => "mutex",
+            StrategyKind::RwLock => "rwlock",
+            StrategyKind::Pool => "pool",
+            StrategyKind::ArcSwap => "arcswap",
+            StrategyKind::Unsync => "unsync",
+        }
+    }
+
+    /// One line for `fbench list`.
+    pub fn summary(self) -> &'static str {
+        match self {
+            StrategyKind::Mutex => {
+                "one buffer behind a mutex; producer copies in, every consumer copies out under the lock (1+N copies)"
+            }
+            StrategyKind::RwLock => {
+                "one buffer behind a reader-writer lock; readers read in place holding the read lock (1 copy; readers block the writer)"
+            }
+            StrategyKind::Pool => {
+                "pre-allocated buffers; producer renders into a free one and publishes a shared handle (0 copies; exhaustion grows or drops)"
+            }
+            StrategyKind::ArcSwap => {
+                "a freshly allocated frame per publish, swapped in atomically with arc-swap (0 copies; one allocation per frame)"
+            }
+            StrategyKind::Unsync => {
+                "CANARY: no synchronisation at all; tears frames on purpose to prove the detector works"
+            }
+        }
+    }
+
+    /// Whether the strategy is shown by `fbench list` and accepted by name without being
+    /// asked for explicitly as a canary.
+    pub fn is_canary(self) -> bool {
+        matches!(self, StrategyKind::Unsync)
+    }
+
+    pub fn from_name(name: &str) -> Option<StrategyKind> {
+        [
+            StrategyKind::Mutex,
+            StrategyKind::RwLock,
+            StrategyKind::Pool,
+            StrategyKind::ArcSwap,
+            StrategyKind::Unsync,
+        ]
+        .into_iter()
+        .find(|k| k.name() == name)
+    }
+
+    /// The single place that constructs strategies.
+    pub fn build<W: WithStrategy>(self, params: &StrategyParams, with: W) -> W::Output {
+        match self {
+            StrategyKind::Mutex => with.run(Arc::new(MutexStrategy::new(params))),
+            StrategyKind::RwLock => with.run(Arc::new(RwLockStrategy::new(params))),
+            StrategyKind::Pool => with.run(Arc::new(PoolStrategy::new(params))),
+            StrategyKind::ArcSwap => with.run(Arc::new(ArcSwapStrategy::new(params))),
+            StrategyKind::Unsync => with.run(Arc::new(UnsyncStrategy::new(params))),
+        }
+    }
+}
+
+/// A frame-sized buffer whose pages are really resident, so that memory figures taken
+/// after construction include it (an untouched `vec![0; n]` costs nothing until written).
+pub(crate) fn resident_buffer(len: usize) -> Vec<u8> {
+    let mut buf = vec![0u8; len];
+    // Write one byte per page; black_box keeps the compiler from proving the writes are
+    // redundant with the zeroed allocation.
+    for page in buf.chunks_mut(4096) {
+        page[0] = std::hint::black_box(1);
+    }
+    buf
+}
+
+/// Statistics counters shared by the strategies.
+#[derive(Default)]
+pub(crate) struct Counters {
+    producer_drops: std::sync::atomic::AtomicU64,
+    bytes_copied: std::sync::atomic::AtomicU64,
+    frame_allocations: std::sync::atomic::AtomicU64,
+    pool_grows: std::sync::atomic::AtomicU64,
+}
+
+impl Counters {
+    // Relaxed everywhere: these are tallies with no data depending on them; they are read
+    // after the threads that wrote them were joined, which orders the reads after the writes.
+    pub(crate) fn add_copied(&self, bytes: usize) {
+        self.bytes_copied
+            .fetch_add(bytes as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub(crate) fn add_drop(&self) {
+        self.producer_drops
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub(crate) fn add_allocation(&self) {
+        self.frame_allocations
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub(crate) fn add_grow(&self) {
+        self.pool_grows
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+    pub(crate) fn snapshot(&self, published: u64) -> StrategyStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        StrategyStats {
+            published,
+            producer_drops: self.producer_drops.load(Relaxed),
+            bytes_copied: self.bytes_copied.load(Relaxed),
+            frame_allocations: self.frame_allocations.load(Relaxed),
+            pool_grows: self.pool_grows.load(Relaxed),
+        }
+    }
+}
+
+#[cfg(test)]
+mod conformance;

@@ -1,0 +1,149 @@
+//! `pool`: a set of pre-allocated frame buffers. The producer takes a free buffer, renders
+//! into it in place and publishes a reference-counted handle; readers clone the handle and
+//! read in place; the buffer goes back to the free list when the last handle is dropped.
+//!
+//! Zero copies. The cost moves to exhaustion: when every buffer is held (by readers, by the
+//! "latest" slot and by the producer), the [`PoolPolicy`] either grows the pool by one
+//! buffer (counted in `pool_grows`, and visible in memory) or refuses the frame (counted as
+//! a producer drop). A held frame can never be overwritten, because the producer only
+//! writes buffers that no handle points to.
+
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::{
+    resident_buffer, Counters, FrameMeta, FrameView, Notifier, Publish, Reader, Strategy,
+    StrategyParams, StrategyStats, WaitMode, WaitOutcome,
+};
+
+/// Buffers pre-allocated by default: the published frame, the one being rendered and a
+/// couple held by readers at the same time.
+pub const DEFAULT_POOL_SIZE: usize = 4;
+
+/// What the pool does when no buffer is free.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PoolPolicy {
+    /// Allocate one more buffer (it stays in the pool).
+    Grow,
+    /// Refuse the frame: a producer drop.
+    Drop,
+}
+
+type FreeList = Mutex<Vec<Vec<u8>>>;
+
+pub struct PoolStrategy {
+    free: Arc<FreeList>,
+    latest: Mutex<Option<Arc<PooledFrame>>>,
+    policy: PoolPolicy,
+    notifier: Notifier,
+    counters: Counters,
+    frame_len: usize,
+}
+
+/// A published frame. Its buffer returns to the free list when the last handle drops.
+pub struct PooledFrame {
+    meta: FrameMeta,
+    data: Vec<u8>,
+    home: Arc<FreeList>,
+}
+
+impl Drop for PooledFrame {
+    fn drop(&mut self) {
+        let data = std::mem::take(&mut self.data);
+        self.home.lock().push(data);
+    }
+}
+
+impl PoolStrategy {
+    pub fn new(params: &StrategyParams) -> Self {
+        let buffers = (0..params.pool_size.max(1))
+            .map(|_| resident_buffer(params.frame_len))
+            .collect();
+        PoolStrategy {
+            free: Arc::new(Mutex::new(buffers)),
+            latest: Mutex::new(None),
+            policy: params.pool_policy,
+            notifier: Notifier::new(),
+            counters: Counters::default(),
+            frame_len: params.frame_len,
+        }
+    }
+}
+
+impl Strategy for PoolStrategy {
+    type Reader = PoolReader;
+
+    fn name(&self) -> &'static str {
+        "pool"
+    }
+
+    fn publish<F: FnOnce(&mut [u8]) -> FrameMeta>(&self, render: F) -> Publish {
+        let buffer = self.free.lock().pop();
+        let mut data = match (buffer, self.policy) {
+            (Some(data), _) => data,
+            (None, PoolPolicy::Grow) => {
+                self.counters.add_grow();
+                self.counters.add_allocation();
+                vec![0u8; self.frame_len]
+            }
+            (None, PoolPolicy::Drop) => {
+                self.counters.add_drop();
+                return Publish::Dropped;
+            }
+        };
+        let mut meta = render(&mut data);
+        let seq = self.notifier.next_seq();
+        meta.publish_seq = seq;
+        let frame = Arc::new(PooledFrame {
+            meta,
+            data,
+            home: Arc::clone(&self.free),
+        });
+        let previous = self.latest.lock().replace(frame);
+        // Dropped outside the lock: it may return a buffer to the free list.
+        drop(previous);
+        self.notifier.announce(seq);
+        Publish::Published(seq)
+    }
+
+    fn reader(self: Arc<Self>) -> PoolReader {
+        PoolReader { strategy: self }
+    }
+
+    fn close(&self) {
+        self.notifier.close();
+    }
+
+    fn stats(&self) -> StrategyStats {
+        self.counters.snapshot(self.notifier.published())
+    }
+}
+
+pub struct PoolReader {
+    strategy: Arc<PoolStrategy>,
+}
+
+/// A reader's handle on a pooled frame.
+pub struct PoolHandle(Arc<PooledFrame>);
+
+impl FrameView for PoolHandle {
+    fn meta(&self) -> &FrameMeta {
+        &self.0.meta
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.0.data
+    }
+}
+
+impl Reader for PoolReader {
+    type Frame<'a> = PoolHandle;
+
+    fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome {
+        self.strategy.notifier.wait_newer(after, mode)
+    }
+
+    fn acquire(&mut self) -> Option<PoolHandle> {
+        self.strategy.latest.lock().clone().map(PoolHandle)
+    }
+}

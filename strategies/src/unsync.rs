@@ -1,0 +1,158 @@
+//! `unsync`: the canary. One shared buffer with **no synchronisation between writer and
+//! readers**: the producer overwrites it while readers copy it out, so readers get frames
+//! whose bytes come from two writes. It exists only to prove that the harness's torn-frame
+//! detector fires; it is hidden from `fbench list` and never part of `all`.
+//!
+//! It is not undefined behaviour: the buffer is made of relaxed atomic words, so the race is
+//! a race on atomics (well defined, just useless), not a data race.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+
+use crate::{
+    Counters, FrameMeta, FrameView, Notifier, Publish, Reader, Strategy, StrategyParams,
+    StrategyStats, WaitMode, WaitOutcome,
+};
+
+const META_WORDS: usize = std::mem::size_of::<FrameMeta>() / 8;
+
+pub struct UnsyncStrategy {
+    words: Box<[AtomicU64]>,
+    meta: [AtomicU64; META_WORDS],
+    staging: Mutex<Vec<u8>>,
+    notifier: Notifier,
+    counters: Counters,
+    frame_len: usize,
+}
+
+fn meta_to_words(meta: &FrameMeta) -> [u64; META_WORDS] {
+    [
+        meta.seq,
+        meta.publish_seq,
+        meta.capture_ns,
+        meta.checksum,
+        u64::from(meta.width) | u64::from(meta.height) << 32,
+        u64::from(meta.format) | u64::from(meta._reserved) << 32,
+    ]
+}
+
+fn meta_from_words(w: &[u64; META_WORDS]) -> FrameMeta {
+    FrameMeta {
+        seq: w[0],
+        publish_seq: w[1],
+        capture_ns: w[2],
+        checksum: w[3],
+        width: w[4] as u32,
+        height: (w[4] >> 32) as u32,
+        format: w[5] as u32,
+        _reserved: (w[5] >> 32) as u32,
+    }
+}
+
+impl UnsyncStrategy {
+    pub fn new(params: &StrategyParams) -> Self {
+        let words = params.frame_len.div_ceil(8);
+        UnsyncStrategy {
+            words: (0..words).map(|_| AtomicU64::new(0)).collect(),
+            meta: Default::default(),
+            staging: Mutex::new(vec![0u8; params.frame_len]),
+            notifier: Notifier::new(),
+            counters: Counters::default(),
+            frame_len: params.frame_len,
+        }
+    }
+}
+
+// Relaxed everywhere below on purpose: this strategy exists to race.
+impl Strategy for UnsyncStrategy {
+    type Reader = UnsyncReader;
+
+    fn name(&self) -> &'static str {
+        "unsync"
+    }
+
+    fn publish<F: FnOnce(&mut [u8]) -> FrameMeta>(&self, render: F) -> Publish {
+        let mut staging = self.staging.lock();
+        let mut meta = render(&mut staging);
+        let seq = self.notifier.next_seq();
+        meta.publish_seq = seq;
+        for (word, chunk) in self.words.iter().zip(staging.chunks(8)) {
+            let mut bytes = [0u8; 8];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            word.store(u64::from_le_bytes(bytes), Ordering::Relaxed);
+        }
+        for (slot, value) in self.meta.iter().zip(meta_to_words(&meta)) {
+            slot.store(value, Ordering::Relaxed);
+        }
+        self.counters.add_copied(self.frame_len);
+        self.notifier.announce(seq);
+        Publish::Published(seq)
+    }
+
+    fn reader(self: Arc<Self>) -> UnsyncReader {
+        let local = vec![0u8; self.frame_len];
+        UnsyncReader {
+            strategy: self,
+            local,
+            meta: FrameMeta::default(),
+        }
+    }
+
+    fn close(&self) {
+        self.notifier.close();
+    }
+
+    fn stats(&self) -> StrategyStats {
+        self.counters.snapshot(self.notifier.published())
+    }
+}
+
+pub struct UnsyncReader {
+    strategy: Arc<UnsyncStrategy>,
+    local: Vec<u8>,
+    meta: FrameMeta,
+}
+
+pub struct RacyCopy<'a> {
+    meta: &'a FrameMeta,
+    data: &'a [u8],
+}
+
+impl FrameView for RacyCopy<'_> {
+    fn meta(&self) -> &FrameMeta {
+        self.meta
+    }
+    fn bytes(&self) -> &[u8] {
+        self.data
+    }
+}
+
+impl Reader for UnsyncReader {
+    type Frame<'a> = RacyCopy<'a>;
+
+    fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome {
+        self.strategy.notifier.wait_newer(after, mode)
+    }
+
+    fn acquire(&mut self) -> Option<RacyCopy<'_>> {
+        let mut meta_words = [0u64; META_WORDS];
+        for (value, slot) in meta_words.iter_mut().zip(self.strategy.meta.iter()) {
+            *value = slot.load(Ordering::Relaxed);
+        }
+        self.meta = meta_from_words(&meta_words);
+        if self.meta.publish_seq == 0 {
+            return None;
+        }
+        for (chunk, word) in self.local.chunks_mut(8).zip(self.strategy.words.iter()) {
+            let bytes = word.load(Ordering::Relaxed).to_le_bytes();
+            chunk.copy_from_slice(&bytes[..chunk.len()]);
+        }
+        self.strategy.counters.add_copied(self.strategy.frame_len);
+        Some(RacyCopy {
+            meta: &self.meta,
+            data: &self.local,
+        })
+    }
+}
