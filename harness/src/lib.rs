@@ -1,0 +1,19 @@
+//! The fbench harness: the frame model, capture sources, consumers, the runner and the
+//! metrics. It drives any [`fbench_strategies::Strategy`] and returns plain numbers
+//! ([`RunResult`]); it never draws or formats them (that is the reports crate's job).
+
+pub mod alloc;
+pub mod clock;
+pub mod config;
+pub mod frame;
+pub mod integrity;
+pub mod machine;
+pub mod metrics;
+pub mod result;
+pub mod runner;
+pub mod source;
+pub mod workload;
+
+pub use config::{ConfigError, RunConfig};
+pub use result::RunResult;
+pub use runner::run;

@@ -41,7 +41,7 @@ mod unsync;
 pub use arcswap::ArcSwapStrategy;
 pub use mutex::MutexStrategy;
 pub use notify::Notifier;
-pub use pool::{PoolPolicy, PoolStrategy};
+pub use pool::{PoolPolicy, PoolStrategy, DEFAULT_POOL_SIZE};
 pub use rwlock::RwLockStrategy;
 pub use unsync::UnsyncStrategy;
 

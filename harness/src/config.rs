@@ -1,0 +1,385 @@
+//! A run's configuration, validated before anything runs, and the small value parsers the
+//! command line shares with scenario files.
+
+use std::fmt;
+use std::str::FromStr;
+use std::time::Duration;
+
+use fbench_strategies::{PoolPolicy, StrategyKind, StrategyParams, WaitMode};
+use serde::{Deserialize, Serialize};
+
+use crate::frame::FrameSpec;
+use crate::integrity::VerifyMode;
+use crate::workload::{SlowConsumers, Workload};
+
+/// Parse `500ms`, `3s`, `1.5s`, `2m`, `250us`, `100ns`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let accepted = "a number with a unit: ns, us, ms, s, m or h (e.g. 500ms, 3s)";
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a duration; accepted: {accepted}"))?;
+    let scale = match unit.trim() {
+        "ns" => 1e-9,
+        "us" | "µs" => 1e-6,
+        "ms" => 1e-3,
+        "" | "s" => 1.0,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        _ => return Err(format!("'{text}' has an unknown unit; accepted: {accepted}")),
+    };
+    let seconds = value * scale;
+    if !seconds.is_finite() || seconds > 7.0 * 24.0 * 3600.0 {
+        return Err(format!("'{text}' is out of range (at most a week)"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+/// The shortest exact text for a duration, in the units `parse_duration` reads.
+pub fn format_duration(d: Duration) -> String {
+    let ns = d.as_nanos();
+    for (unit, scale) in [("h", 3_600_000_000_000u128), ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+        if ns >= scale && ns % scale == 0 {
+            return format!("{}{unit}", ns / scale);
+        }
+    }
+    format!("{ns}ns")
+}
+
+/// `--wait`: how consumers wait for a newer frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Wait(pub WaitMode);
+
+impl fmt::Display for Wait {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            WaitMode::Block => f.write_str("block"),
+            WaitMode::Spin => f.write_str("spin"),
+            WaitMode::Poll(d) => write!(f, "poll:{}", format_duration(d)),
+        }
+    }
+}
+
+impl FromStr for Wait {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.split_once(':') {
+            None if s == "block" => Ok(Wait(WaitMode::Block)),
+            None if s == "spin" => Ok(Wait(WaitMode::Spin)),
+            Some(("poll", d)) => {
+                let d = parse_duration(d).map_err(|e| format!("'{s}': {e}"))?;
+                if d.is_zero() {
+                    return Err(format!("'{s}': the poll interval must be above zero"));
+                }
+                Ok(Wait(WaitMode::Poll(d)))
+            }
+            _ => Err(format!(
+                "unknown wait mode '{s}'; accepted: block, spin, poll:<interval> (e.g. poll:1ms)"
+            )),
+        }
+    }
+}
+
+/// `--pool-policy`.
+pub fn parse_pool_policy(s: &str) -> Result<PoolPolicy, String> {
+    match s {
+        "grow" => Ok(PoolPolicy::Grow),
+        "drop" => Ok(PoolPolicy::Drop),
+        _ => Err(format!("unknown pool policy '{s}'; accepted: grow, drop")),
+    }
+}
+
+pub fn pool_policy_name(policy: PoolPolicy) -> &'static str {
+    match policy {
+        PoolPolicy::Grow => "grow",
+        PoolPolicy::Drop => "drop",
+    }
+}
+
+/// Everything one run needs, already validated (see [`RunConfig::validate`]).
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub frame: FrameSpec,
+    pub fps: f64,
+    pub duration: Duration,
+    pub warmup: Duration,
+    pub consumers: usize,
+    pub workload: Workload,
+    pub slow: Vec<SlowConsumers>,
+    pub wait: WaitMode,
+    pub verify: VerifyMode,
+    /// A frame misses its deadline when end-to-end exceeds period x (1 + tolerance).
+    pub deadline_tolerance: f64,
+    pub pool_size: usize,
+    pub pool_policy: PoolPolicy,
+}
+
+/// A configuration problem, naming the flag at fault.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{flag}: {message}")]
+pub struct ConfigError {
+    pub flag: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(flag: &'static str, message: impl Into<String>) -> Self {
+        ConfigError {
+            flag,
+            message: message.into(),
+        }
+    }
+}
+
+impl RunConfig {
+    /// A laptop-friendly default: 1080p rgb24 at 30 fps, 5 consumers inspecting frames.
+    pub fn default_config() -> Self {
+        RunConfig {
+            frame: FrameSpec {
+                resolution: crate::frame::Resolution::new(1920, 1080),
+                format: crate::frame::PixelFormat::Rgb24,
+            },
+            fps: 30.0,
+            duration: Duration::from_secs(5),
+            warmup: Duration::from_secs(1),
+            consumers: 5,
+            workload: Workload::Inspect,
+            slow: Vec::new(),
+            wait: WaitMode::Block,
+            verify: VerifyMode::Stamps,
+            deadline_tolerance: 0.1,
+            pool_size: fbench_strategies::DEFAULT_POOL_SIZE,
+            pool_policy: PoolPolicy::Grow,
+        }
+    }
+
+    pub fn frame_len(&self) -> usize {
+        self.frame
+            .frame_len()
+            .expect("RunConfig::validate checks the frame size")
+    }
+
+    pub fn period_ns(&self) -> u64 {
+        (1e9 / self.fps).round() as u64
+    }
+
+    /// The workload of consumer `id`: the `--slow` groups take the last consumers.
+    pub fn workload_of(&self, id: usize) -> Workload {
+        let mut first_slow = self.consumers;
+        for group in self.slow.iter().rev() {
+            first_slow = first_slow.saturating_sub(group.count);
+            if id >= first_slow {
+                return group.workload;
+            }
+        }
+        self.workload
+    }
+
+    pub fn strategy_params(&self) -> StrategyParams {
+        StrategyParams {
+            frame_len: self.frame_len(),
+            consumers: self.consumers,
+            pool_size: self.pool_size,
+            pool_policy: self.pool_policy,
+        }
+    }
+
+    /// Check every value and their combinations before anything is allocated or started.
+    /// `available_memory` is what the machine can give (bytes).
+    pub fn validate(
+        &self,
+        strategies: &[StrategyKind],
+        available_memory: u64,
+    ) -> Result<(), ConfigError> {
+        if self.consumers == 0 {
+            return Err(ConfigError::new("--consumers", "must be at least 1"));
+        }
+        if self.consumers > MAX_CONSUMERS {
+            return Err(ConfigError::new(
+                "--consumers",
+                format!("{} is more than the {MAX_CONSUMERS} supported", self.consumers),
+            ));
+        }
+        if !(self.fps.is_finite() && self.fps > 0.0 && self.fps <= MAX_FPS) {
+            return Err(ConfigError::new(
+                "--fps",
+                format!("must be above 0 and at most {MAX_FPS}, got {}", self.fps),
+            ));
+        }
+        if self.duration.is_zero() {
+            return Err(ConfigError::new("--duration", "must be above zero"));
+        }
+        if !(self.deadline_tolerance.is_finite() && self.deadline_tolerance >= 0.0) {
+            return Err(ConfigError::new("--deadline-tolerance", "must be 0 or more"));
+        }
+        if self.pool_size == 0 {
+            return Err(ConfigError::new("--pool-size", "must be at least 1"));
+        }
+        let slow: usize = self.slow.iter().map(|s| s.count).sum();
+        if slow > self.consumers {
+            return Err(ConfigError::new(
+                "--slow",
+                format!(
+                    "{slow} slow consumers but only {} consumers in all (raise --consumers)",
+                    self.consumers
+                ),
+            ));
+        }
+        let frame_len = self
+            .frame
+            .frame_len()
+            .map_err(|e| ConfigError::new("--resolution", e))?;
+        let scratch = (0..self.consumers)
+            .filter(|&id| self.workload_of(id).needs_scratch())
+            .count();
+        for &kind in strategies {
+            let frames = self.strategy_params().resident_frames(kind) + scratch;
+            let needed = (frame_len as u64).saturating_mul(frames as u64);
+            if needed > available_memory {
+                return Err(ConfigError::new(
+                    "--resolution",
+                    format!(
+                        "a {} {} frame is {} and the {} run holds {} of them ({}), but only {} of memory is available; choose a smaller --resolution or fewer --consumers",
+                        self.frame.resolution,
+                        self.frame.format,
+                        human_bytes(frame_len as u64),
+                        kind.name(),
+                        frames,
+                        human_bytes(needed),
+                        human_bytes(available_memory)
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+pub const MAX_CONSUMERS: usize = 1024;
+pub const MAX_FPS: f64 = 100_000.0;
+
+/// Bytes in decimal units, for messages and tables.
+pub fn human_bytes(bytes: u64) -> String {
+    let b = bytes as f64;
+    if b >= 1e9 {
+        format!("{:.1} GB", b / 1e9)
+    } else if b >= 1e6 {
+        format!("{:.1} MB", b / 1e6)
+    } else if b >= 1e3 {
+        format!("{:.1} kB", b / 1e3)
+    } else {
+        format!("{bytes} B")
+    }
+}
+
+/// The configuration as recorded in a report (`runs[].config`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConfigRecord {
+    pub source: String,
+    pub width: u32,
+    pub height: u32,
+    pub format: String,
+    pub frame_bytes: u64,
+    pub fps: f64,
+    pub duration_s: f64,
+    pub warmup_s: f64,
+    pub workload: String,
+    pub slow: Vec<String>,
+    pub wait: String,
+    pub verify: String,
+    pub deadline_tolerance: f64,
+    pub pool_size: usize,
+    pub pool_policy: String,
+}
+
+impl RunConfig {
+    pub fn record(&self, source: &str) -> ConfigRecord {
+        ConfigRecord {
+            source: source.to_string(),
+            width: self.frame.resolution.width,
+            height: self.frame.resolution.height,
+            format: self.frame.format.name().to_string(),
+            frame_bytes: self.frame_len() as u64,
+            fps: self.fps,
+            duration_s: self.duration.as_secs_f64(),
+            warmup_s: self.warmup.as_secs_f64(),
+            workload: self.workload.to_string(),
+            slow: self
+                .slow
+                .iter()
+                .map(|s| format!("{}:{}", s.count, s.workload))
+                .collect(),
+            wait: Wait(self.wait).to_string(),
+            verify: self.verify.name().to_string(),
+            deadline_tolerance: self.deadline_tolerance,
+            pool_size: self.pool_size,
+            pool_policy: pool_policy_name(self.pool_policy).to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_parse() {
+        assert_eq!(parse_duration("3s").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_duration("3").unwrap(), Duration::from_secs(3));
+        assert_eq!(parse_duration("500ms").unwrap(), Duration::from_millis(500));
+        assert_eq!(parse_duration("1.5s").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse_duration("250us").unwrap(), Duration::from_micros(250));
+        assert_eq!(parse_duration("2m").unwrap(), Duration::from_secs(120));
+        for bad in ["", "s", "3 parsecs", "-1s", "1e999s", "9999h", "1.2.3s"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+        assert_eq!(format_duration(Duration::from_millis(50)), "50ms");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1500ms");
+        assert_eq!(format_duration(Duration::from_secs(120)), "2m");
+    }
+
+    #[test]
+    fn wait_modes_parse() {
+        assert_eq!("block".parse::<Wait>().unwrap().0, WaitMode::Block);
+        assert_eq!("spin".parse::<Wait>().unwrap().0, WaitMode::Spin);
+        assert_eq!(
+            "poll:2ms".parse::<Wait>().unwrap().0,
+            WaitMode::Poll(Duration::from_millis(2))
+        );
+        for bad in ["", "poll", "poll:0ms", "sleep", "poll:x"] {
+            assert!(bad.parse::<Wait>().is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn slow_groups_take_the_last_consumers() {
+        let mut config = RunConfig::default_config();
+        config.consumers = 5;
+        config.slow = vec!["2:sleep:50ms".parse().unwrap(), "1:copy".parse().unwrap()];
+        let workloads: Vec<String> = (0..5).map(|id| config.workload_of(id).to_string()).collect();
+        assert_eq!(workloads, ["inspect", "inspect", "sleep:50ms", "sleep:50ms", "copy"]);
+    }
+
+    #[test]
+    fn validation_names_the_flag() {
+        let all = StrategyKind::ALL;
+        let mut config = RunConfig::default_config();
+        assert!(config.validate(&all, u64::MAX).is_ok());
+        config.consumers = 0;
+        assert_eq!(config.validate(&all, u64::MAX).unwrap_err().flag, "--consumers");
+        let mut config = RunConfig::default_config();
+        config.fps = 0.0;
+        assert_eq!(config.validate(&all, u64::MAX).unwrap_err().flag, "--fps");
+        let mut config = RunConfig::default_config();
+        config.slow = vec!["6:sleep:1ms".parse().unwrap()];
+        assert_eq!(config.validate(&all, u64::MAX).unwrap_err().flag, "--slow");
+        let config = RunConfig::default_config();
+        let err = config.validate(&all, 10_000_000).unwrap_err();
+        assert_eq!(err.flag, "--resolution");
+        assert!(err.message.contains("available"), "{}", err.message);
+    }
+}

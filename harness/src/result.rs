@@ -1,0 +1,86 @@
+//! The record of one run: exactly the names of the report schema (`runs[]` in DESIGN.md).
+//! Plain data, serialisable both ways, so reports can be written, read back and merged.
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::ConfigRecord;
+use crate::metrics::{CpuUsage, LatencySummary, MemorySample};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunResult {
+    pub strategy: String,
+    pub consumers: usize,
+    pub config: ConfigRecord,
+    pub frames: FrameCounts,
+    /// Delivery latency: consumer holds a readable frame, minus capture time.
+    pub age_ns: LatencySummary,
+    /// Time inside the strategy to obtain a readable frame.
+    pub acquire_ns: LatencySummary,
+    /// Producer time inside the strategy per frame (rendering excluded).
+    pub publish_ns: LatencySummary,
+    /// Consumer finished its workload, minus capture time.
+    pub e2e_ns: LatencySummary,
+    /// Frames published in the measured window that consumers never saw, over frames
+    /// published, summed over consumers.
+    pub drop_rate: f64,
+    pub deadline_misses: u64,
+    pub torn_frames: u64,
+    pub out_of_order: u64,
+    pub memory: MemoryRecord,
+    pub cpu: CpuUsage,
+    pub copies: CopiesRecord,
+    pub per_consumer: Vec<ConsumerRecord>,
+}
+
+/// Producer-side counts over the measured window.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct FrameCounts {
+    /// Frames the source made (published + producer drops).
+    pub produced: u64,
+    /// Frames the strategy accepted.
+    pub published: u64,
+    /// Frames the strategy refused.
+    pub producer_drops: u64,
+    /// Frame slots the source could not produce on time (skipped to stay on schedule).
+    pub source_overruns: u64,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct MemoryRecord {
+    /// PSS of the process before the strategy was built.
+    pub baseline_pss_bytes: u64,
+    pub peak_pss_bytes: u64,
+    pub peak_rss_bytes: u64,
+    /// Samples through the run, warm-up included.
+    pub timeline: Vec<MemorySample>,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct CopiesRecord {
+    /// Payload bytes the strategy copied (producer copy-in plus consumer copy-out).
+    pub bytes_copied: u64,
+    /// Heap allocations in the process during the measured window (counting allocator);
+    /// `null` when the allocator is not installed.
+    pub allocations: Option<u64>,
+    /// Frame-sized buffers the strategy allocated during the run.
+    pub frame_allocations: u64,
+    /// Buffers the pool added when it ran out.
+    pub pool_grows: u64,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ConsumerRecord {
+    pub id: usize,
+    pub workload: String,
+    /// Frames this consumer held during the measured window.
+    pub frames_seen: u64,
+    pub age_ns: LatencySummary,
+    pub acquire_ns: LatencySummary,
+    pub e2e_ns: LatencySummary,
+    pub drop_rate: f64,
+    pub deadline_misses: u64,
+    pub torn_frames: u64,
+    pub out_of_order: u64,
+    /// `ok`, or `panicked` if the consumer thread died (a bug in fbench or the strategy).
+    pub status: String,
+}

@@ -1,0 +1,564 @@
+//! One run: a paced producer, N consumers, a controller that samples memory and reports
+//! progress. Every figure comes from the measured window (after warm-up).
+
+use std::sync::{Arc, Barrier, OnceLock};
+use std::thread;
+
+use fbench_strategies::{
+    FrameMeta, FrameView, Publish, Reader, Strategy, StrategyKind, WaitOutcome, WithStrategy,
+};
+
+use crate::clock::{monotonic_ns, sleep_until};
+use crate::config::RunConfig;
+use crate::integrity::{self, VerifyMode};
+use crate::metrics::{memory_of, CpuUsage, Latency, MemorySample};
+use crate::result::{ConsumerRecord, CopiesRecord, FrameCounts, MemoryRecord, RunResult};
+use crate::source::{Source, SyntheticSource};
+use crate::workload::Workload;
+
+/// How often the controller samples memory and reports progress.
+const SAMPLE_EVERY_NS: u64 = 100_000_000;
+/// Head start between "everyone is ready" and the first frame.
+const START_DELAY_NS: u64 = 5_000_000;
+
+/// When the run starts, when measuring starts and when the producer stops.
+#[derive(Clone, Copy, Debug)]
+pub struct Timeline {
+    pub start: u64,
+    pub measure_start: u64,
+    pub end: u64,
+}
+
+/// Run `kind` under `config`. `progress` is called from the calling thread with the
+/// fraction of the run done (0.0 to 1.0), about ten times a second.
+pub fn run(kind: StrategyKind, config: &RunConfig, progress: &mut dyn FnMut(f64)) -> RunResult {
+    let baseline = memory_of("self").map(|(_, pss)| pss).unwrap_or(0);
+    kind.build(
+        &config.strategy_params(),
+        Runner {
+            config,
+            progress,
+            baseline_pss: baseline,
+        },
+    )
+}
+
+struct Runner<'a> {
+    config: &'a RunConfig,
+    progress: &'a mut dyn FnMut(f64),
+    baseline_pss: u64,
+}
+
+impl WithStrategy for Runner<'_> {
+    type Output = RunResult;
+
+    fn run<S: Strategy>(self, strategy: Arc<S>) -> RunResult {
+        let config = self.config;
+        let timeline_cell = OnceLock::new();
+        let ready = Barrier::new(config.consumers + 2);
+
+        let (producer, consumers, cpu, allocations, memory) = thread::scope(|scope| {
+            let consumers: Vec<_> = (0..config.consumers)
+                .map(|id| {
+                    let reader = strategy.clone().reader();
+                    let (ready, timeline_cell) = (&ready, &timeline_cell);
+                    scope.spawn(move || {
+                        ready.wait();
+                        let timeline = *timeline_cell.get().expect("set before the barrier");
+                        consume(id, reader, config, &timeline)
+                    })
+                })
+                .collect();
+            let producer = {
+                let (ready, timeline_cell, strategy) = (&ready, &timeline_cell, &strategy);
+                scope.spawn(move || {
+                    // Close the strategy however the producer ends, so no consumer waits forever.
+                    let _close = CloseOnDrop(&**strategy);
+                    let mut source = SyntheticSource::new(&config.frame);
+                    ready.wait();
+                    let timeline = *timeline_cell.get().expect("set before the barrier");
+                    produce(&**strategy, &mut source, config, &timeline)
+                })
+            };
+
+            let start = monotonic_ns() + START_DELAY_NS;
+            let measure_start = start + config.warmup.as_nanos() as u64;
+            let timeline = Timeline {
+                start,
+                measure_start,
+                end: measure_start + config.duration.as_nanos() as u64,
+            };
+            timeline_cell.set(timeline).expect("set once");
+            ready.wait();
+
+            let (cpu, allocations, memory) = control(&timeline, self.progress);
+            let producer = producer.join();
+            let consumers: Vec<_> = consumers.into_iter().map(|c| c.join()).collect();
+            (producer, consumers, cpu, allocations, memory)
+        });
+
+        let producer = match producer {
+            Ok(producer) => producer,
+            // A panic in our own producer loop is a bug: surface it, don't report garbage.
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        let stats = strategy.stats();
+        assemble(
+            strategy.name(),
+            config,
+            producer,
+            consumers,
+            stats,
+            cpu,
+            allocations,
+            MemoryRecord {
+                baseline_pss_bytes: self.baseline_pss,
+                ..memory
+            },
+        )
+    }
+}
+
+struct CloseOnDrop<'a, S: Strategy>(&'a S);
+
+impl<S: Strategy> Drop for CloseOnDrop<'_, S> {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
+/// The controller: samples memory every 100 ms, takes CPU and allocation counts at the
+/// window's edges, reports progress.
+fn control(
+    timeline: &Timeline,
+    progress: &mut dyn FnMut(f64),
+) -> (CpuUsage, Option<u64>, MemoryRecord) {
+    let mut memory = MemoryRecord::default();
+    let mut window_start: Option<(CpuUsage, Option<u64>)> = None;
+    let total = (timeline.end - timeline.start) as f64;
+    let mut next_sample = timeline.start;
+    loop {
+        let now = monotonic_ns();
+        if window_start.is_none() && now >= timeline.measure_start {
+            window_start = Some((CpuUsage::now(), crate::alloc::allocations()));
+        }
+        if now >= timeline.end {
+            break;
+        }
+        if now >= next_sample {
+            if let Some((rss, pss)) = memory_of("self") {
+                memory.peak_rss_bytes = memory.peak_rss_bytes.max(rss);
+                memory.peak_pss_bytes = memory.peak_pss_bytes.max(pss);
+                memory.timeline.push(MemorySample {
+                    t_ms: now.saturating_sub(timeline.start) / 1_000_000,
+                    rss_bytes: rss,
+                    pss_bytes: pss,
+                });
+            }
+            progress((now.saturating_sub(timeline.start) as f64 / total).min(1.0));
+            next_sample += SAMPLE_EVERY_NS;
+        }
+        let mut wake = next_sample.min(timeline.end);
+        if window_start.is_none() {
+            wake = wake.min(timeline.measure_start);
+        }
+        sleep_until(wake);
+    }
+    let (cpu_start, alloc_start) = window_start.unwrap_or_else(|| (CpuUsage::now(), None));
+    let cpu = CpuUsage::now().since(&cpu_start);
+    let allocations = match (alloc_start, crate::alloc::allocations()) {
+        (Some(start), Some(end)) => Some(end.saturating_sub(start)),
+        _ => None,
+    };
+    progress(1.0);
+    (cpu, allocations, memory)
+}
+
+/// What the producer measured.
+#[derive(Debug, Default)]
+struct ProducerOutcome {
+    publish: Latency,
+    counts: FrameCounts,
+    /// `publish_seq` of the first frame published in the measured window (0: none).
+    window_first_publish: u64,
+    /// `publish_seq` of the last frame published.
+    last_publish: u64,
+}
+
+fn produce<S: Strategy>(
+    strategy: &S,
+    source: &mut dyn Source,
+    config: &RunConfig,
+    timeline: &Timeline,
+) -> ProducerOutcome {
+    let period = config.period_ns();
+    let verify = config.verify;
+    let (width, height) = (config.frame.resolution.width, config.frame.resolution.height);
+    let format = config.frame.format.code();
+    let mut out = ProducerOutcome::default();
+    let mut slot: u64 = 0;
+    loop {
+        let due = timeline.start + slot * period;
+        if due >= timeline.end {
+            break;
+        }
+        sleep_until(due);
+        let seq = slot + 1;
+        let mut render_ns = 0;
+        let mut capture_ns = 0;
+        let before = monotonic_ns();
+        let outcome = strategy.publish(|frame: &mut [u8]| {
+            let render_start = monotonic_ns();
+            source.render(seq, frame);
+            integrity::stamp(frame, seq);
+            let checksum = match verify {
+                VerifyMode::Full => integrity::checksum(frame),
+                _ => 0,
+            };
+            capture_ns = monotonic_ns();
+            render_ns = capture_ns - render_start;
+            FrameMeta {
+                seq,
+                capture_ns,
+                checksum,
+                width,
+                height,
+                format,
+                ..FrameMeta::default()
+            }
+        });
+        let after = monotonic_ns();
+        let stamp_time = if capture_ns > 0 { capture_ns } else { after };
+        if let Publish::Published(publish_seq) = outcome {
+            out.last_publish = publish_seq;
+        }
+        if stamp_time >= timeline.measure_start {
+            out.counts.produced += 1;
+            out.publish.record((after - before).saturating_sub(render_ns));
+            match outcome {
+                Publish::Published(publish_seq) => {
+                    out.counts.published += 1;
+                    if out.window_first_publish == 0 {
+                        out.window_first_publish = publish_seq;
+                    }
+                }
+                Publish::Dropped => out.counts.producer_drops += 1,
+            }
+        }
+        slot += 1;
+        // Stay on the absolute schedule: if the next frame's whole slot has already
+        // passed, skip the slots we cannot make and count them as source overruns.
+        let now = monotonic_ns();
+        let next_due = timeline.start + slot * period;
+        if now >= next_due + period {
+            let skipped = (now - next_due) / period;
+            out.counts.source_overruns += (0..skipped)
+                .map(|i| next_due + i * period)
+                .filter(|&d| d >= timeline.measure_start && d < timeline.end)
+                .count() as u64;
+            slot += skipped;
+        }
+    }
+    out
+}
+
+/// What one consumer measured.
+struct ConsumerOutcome {
+    id: usize,
+    workload: Workload,
+    frames_seen: u64,
+    age: Latency,
+    acquire: Latency,
+    e2e: Latency,
+    torn_frames: u64,
+    out_of_order: u64,
+    deadline_misses: u64,
+}
+
+fn consume<R: Reader>(
+    id: usize,
+    mut reader: R,
+    config: &RunConfig,
+    timeline: &Timeline,
+) -> ConsumerOutcome {
+    let workload = config.workload_of(id);
+    let verify = config.verify;
+    let wait = config.wait;
+    let deadline_ns = (config.period_ns() as f64 * (1.0 + config.deadline_tolerance)) as u64;
+    let mut scratch = Vec::new();
+    if workload.needs_scratch() {
+        scratch.reserve_exact(config.frame_len());
+    }
+    let mut out = ConsumerOutcome {
+        id,
+        workload,
+        frames_seen: 0,
+        age: Latency::new(),
+        acquire: Latency::new(),
+        e2e: Latency::new(),
+        torn_frames: 0,
+        out_of_order: 0,
+        deadline_misses: 0,
+    };
+    let mut last = 0u64;
+    let mut sink = 0u64;
+    while let WaitOutcome::Newer(_) = reader.wait_newer(last, wait) {
+        let acquire_start = monotonic_ns();
+        let Some(frame) = reader.acquire() else {
+            continue;
+        };
+        let held = monotonic_ns();
+        let meta = *frame.meta();
+        if meta.publish_seq <= last {
+            // Not newer than what we already saw: a broken strategy. Count, don't process.
+            if meta.publish_seq < last && meta.capture_ns >= timeline.measure_start {
+                out.out_of_order += 1;
+            }
+            continue;
+        }
+        last = meta.publish_seq;
+        let whole_on_acquire = integrity::verify(frame.bytes(), &meta, verify);
+        sink ^= workload.run(frame.bytes(), &mut scratch);
+        // Again before release: a zero-copy frame could have been overwritten while held.
+        let whole_on_release = integrity::verify(frame.bytes(), &meta, verify);
+        let done = monotonic_ns();
+        drop(frame);
+        if meta.capture_ns >= timeline.measure_start {
+            out.frames_seen += 1;
+            out.age.record(held.saturating_sub(meta.capture_ns));
+            out.acquire.record(held - acquire_start);
+            let e2e = done.saturating_sub(meta.capture_ns);
+            out.e2e.record(e2e);
+            if e2e > deadline_ns {
+                out.deadline_misses += 1;
+            }
+            if !(whole_on_acquire && whole_on_release) {
+                out.torn_frames += 1;
+            }
+        }
+    }
+    std::hint::black_box(sink);
+    out
+}
+
+#[allow(clippy::too_many_arguments)]
+fn assemble(
+    strategy: &str,
+    config: &RunConfig,
+    producer: ProducerOutcome,
+    consumers: Vec<thread::Result<ConsumerOutcome>>,
+    stats: fbench_strategies::StrategyStats,
+    cpu: CpuUsage,
+    allocations: Option<u64>,
+    memory: MemoryRecord,
+) -> RunResult {
+    // Frames published in the window, which every consumer was active for.
+    let window_published = if producer.window_first_publish == 0 {
+        0
+    } else {
+        producer.last_publish - producer.window_first_publish + 1
+    };
+    let drop_rate = |seen: u64| {
+        if window_published == 0 {
+            0.0
+        } else {
+            window_published.saturating_sub(seen) as f64 / window_published as f64
+        }
+    };
+    let (mut age, mut acquire, mut e2e) = (Latency::new(), Latency::new(), Latency::new());
+    let mut per_consumer = Vec::with_capacity(consumers.len());
+    let (mut seen_total, mut expected_total) = (0u64, 0u64);
+    let (mut torn, mut out_of_order, mut misses) = (0, 0, 0);
+    for (id, consumer) in consumers.into_iter().enumerate() {
+        match consumer {
+            Ok(c) => {
+                age.add(&c.age);
+                acquire.add(&c.acquire);
+                e2e.add(&c.e2e);
+                seen_total += c.frames_seen.min(window_published);
+                expected_total += window_published;
+                torn += c.torn_frames;
+                out_of_order += c.out_of_order;
+                misses += c.deadline_misses;
+                per_consumer.push(ConsumerRecord {
+                    id: c.id,
+                    workload: c.workload.to_string(),
+                    frames_seen: c.frames_seen,
+                    age_ns: c.age.summary(),
+                    acquire_ns: c.acquire.summary(),
+                    e2e_ns: c.e2e.summary(),
+                    drop_rate: drop_rate(c.frames_seen),
+                    deadline_misses: c.deadline_misses,
+                    torn_frames: c.torn_frames,
+                    out_of_order: c.out_of_order,
+                    status: "ok".into(),
+                });
+            }
+            Err(_) => per_consumer.push(ConsumerRecord {
+                id,
+                workload: config.workload_of(id).to_string(),
+                frames_seen: 0,
+                age_ns: Latency::new().summary(),
+                acquire_ns: Latency::new().summary(),
+                e2e_ns: Latency::new().summary(),
+                drop_rate: 1.0,
+                deadline_misses: 0,
+                torn_frames: 0,
+                out_of_order: 0,
+                status: "panicked".into(),
+            }),
+        }
+    }
+    RunResult {
+        strategy: strategy.to_string(),
+        consumers: config.consumers,
+        config: config.record("synthetic"),
+        frames: producer.counts,
+        age_ns: age.summary(),
+        acquire_ns: acquire.summary(),
+        publish_ns: producer.publish.summary(),
+        e2e_ns: e2e.summary(),
+        drop_rate: if expected_total == 0 {
+            0.0
+        } else {
+            (expected_total - seen_total) as f64 / expected_total as f64
+        },
+        deadline_misses: misses,
+        torn_frames: torn,
+        out_of_order,
+        memory,
+        cpu,
+        copies: CopiesRecord {
+            bytes_copied: stats.bytes_copied,
+            allocations,
+            frame_allocations: stats.frame_allocations,
+            pool_grows: stats.pool_grows,
+        },
+        per_consumer,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::mpsc;
+
+    use fbench_strategies::{StrategyParams, WaitMode};
+
+    use super::*;
+    use crate::frame::{FrameSpec, PixelFormat, Resolution};
+
+    /// A reader that lets the test decide when the consumer looks for its next frame, so a
+    /// slow consumer is slow deterministically rather than by timing.
+    struct Gated<R> {
+        inner: R,
+        finished_one: mpsc::Sender<()>,
+        go: mpsc::Receiver<()>,
+        first: bool,
+    }
+
+    impl<R: Reader> Reader for Gated<R> {
+        type Frame<'a>
+            = R::Frame<'a>
+        where
+            Self: 'a;
+        fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome {
+            if !std::mem::take(&mut self.first) {
+                let _ = self.finished_one.send(());
+            }
+            let _ = self.go.recv();
+            self.inner.wait_newer(after, mode)
+        }
+        fn acquire(&mut self) -> Option<Self::Frame<'_>> {
+            self.inner.acquire()
+        }
+    }
+
+    fn small_config() -> RunConfig {
+        let mut config = RunConfig::default_config();
+        config.frame = FrameSpec {
+            resolution: Resolution::new(64, 48),
+            format: PixelFormat::Rgb24,
+        };
+        config.consumers = 1;
+        config
+    }
+
+    /// The consumer looks for a frame only after every third publish: it must see exactly
+    /// frames 3, 6, …, 30 and the drop rate must be exactly 20/30.
+    struct ExactDrops;
+
+    impl WithStrategy for ExactDrops {
+        type Output = ();
+        fn run<S: Strategy>(self, strategy: Arc<S>) {
+            let config = small_config();
+            let (finished_tx, finished_rx) = mpsc::channel();
+            let (go_tx, go_rx) = mpsc::channel();
+            let reader = Gated {
+                inner: strategy.clone().reader(),
+                finished_one: finished_tx,
+                go: go_rx,
+                first: true,
+            };
+            let timeline = Timeline {
+                start: 0,
+                measure_start: 0,
+                end: u64::MAX,
+            };
+            let consumer = {
+                let config = config.clone();
+                thread::spawn(move || consume(0, reader, &config, &timeline))
+            };
+            let mut producer = ProducerOutcome::default();
+            let mut source = SyntheticSource::new(&config.frame);
+            for seq in 1..=30u64 {
+                let outcome = strategy.publish(|frame: &mut [u8]| {
+                    source.render(seq, frame);
+                    integrity::stamp(frame, seq);
+                    FrameMeta {
+                        seq,
+                        capture_ns: monotonic_ns(),
+                        ..FrameMeta::default()
+                    }
+                });
+                let Publish::Published(publish_seq) = outcome else {
+                    panic!("no producer drops expected")
+                };
+                producer.counts.published += 1;
+                producer.window_first_publish = producer.window_first_publish.max(1);
+                producer.last_publish = publish_seq;
+                if seq % 3 == 0 {
+                    // Let the consumer take one frame, and wait until it is done with it.
+                    go_tx.send(()).unwrap();
+                    finished_rx.recv().unwrap();
+                }
+            }
+            strategy.close();
+            go_tx.send(()).unwrap();
+            let outcome = consumer.join().unwrap();
+            assert_eq!(outcome.frames_seen, 10);
+            assert_eq!(outcome.torn_frames, 0);
+            assert_eq!(outcome.out_of_order, 0);
+            let result = assemble(
+                strategy.name(),
+                &config,
+                producer,
+                vec![Ok(outcome)],
+                strategy.stats(),
+                CpuUsage::default(),
+                None,
+                MemoryRecord::default(),
+            );
+            assert_eq!(result.drop_rate, 20.0 / 30.0);
+            assert_eq!(result.per_consumer[0].drop_rate, 20.0 / 30.0);
+            assert_eq!(result.per_consumer[0].frames_seen, 10);
+        }
+    }
+
+    #[test]
+    fn drops_are_counted_exactly_for_every_strategy() {
+        let params = StrategyParams::new(small_config().frame_len(), 1);
+        for kind in StrategyKind::ALL {
+            kind.build(&params, ExactDrops);
+        }
+    }
+}

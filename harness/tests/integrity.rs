@@ -1,0 +1,64 @@
+//! The torn-frame detector works: the unsynchronised canary tears frames under load and the
+//! consumers count them, while every real strategy reports zero under the same load.
+
+use std::time::Duration;
+
+use fbench_harness::frame::{FrameSpec, PixelFormat, Resolution};
+use fbench_harness::{run, RunConfig};
+use fbench_strategies::{StrategyKind, WaitMode};
+
+fn hard_load() -> RunConfig {
+    let mut config = RunConfig::default_config();
+    config.frame = FrameSpec {
+        resolution: Resolution::new(640, 480),
+        format: PixelFormat::Rgb24,
+    };
+    config.fps = 2000.0;
+    config.duration = Duration::from_millis(600);
+    config.warmup = Duration::from_millis(50);
+    config.consumers = 6;
+    config.wait = WaitMode::Block;
+    config
+}
+
+#[test]
+fn the_canary_tears_and_the_consumers_count_it() {
+    let result = run(StrategyKind::Unsync, &hard_load(), &mut |_| {});
+    assert!(
+        result.torn_frames > 0,
+        "the unsynchronised strategy must produce torn frames ({} frames seen)",
+        result.age_ns.count
+    );
+    assert!(result.per_consumer.iter().any(|c| c.torn_frames > 0));
+}
+
+#[test]
+fn real_strategies_never_tear_under_the_same_load() {
+    for kind in StrategyKind::ALL {
+        let result = run(kind, &hard_load(), &mut |_| {});
+        assert_eq!(result.torn_frames, 0, "{}", kind.name());
+        assert_eq!(result.out_of_order, 0, "{}", kind.name());
+        assert!(result.age_ns.count > 0, "{} delivered nothing", kind.name());
+        assert!(result.frames.published > 0);
+        assert!(result.per_consumer.iter().all(|c| c.status == "ok"));
+    }
+}
+
+#[test]
+fn counts_are_consistent() {
+    let mut config = hard_load();
+    config.fps = 200.0;
+    config.consumers = 3;
+    for kind in StrategyKind::ALL {
+        let result = run(kind, &config, &mut |_| {});
+        let f = result.frames;
+        assert_eq!(f.produced, f.published + f.producer_drops, "{}", kind.name());
+        for consumer in &result.per_consumer {
+            assert!(consumer.frames_seen <= f.published, "{}", kind.name());
+            assert!((0.0..=1.0).contains(&consumer.drop_rate));
+        }
+        assert_eq!(result.age_ns.count, result.per_consumer.iter().map(|c| c.frames_seen).sum::<u64>());
+        assert!(result.memory.peak_pss_bytes > 0);
+        assert!(!result.memory.timeline.is_empty());
+    }
+}
