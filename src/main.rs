@@ -1,1 +1,258 @@
-fn main() {}
+//! The `fbench` binary: command-line wiring only. Parse, validate into a `RunConfig`, run
+//! through the harness, render through the reports crate.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use fbench_harness::alloc::CountingAllocator;
+use fbench_harness::machine::{available_memory, MachineInfo};
+use fbench_harness::RunConfig;
+use fbench_reports::{BuildInfo, ExportFormat, Report};
+use fbench_strategies::StrategyKind;
+
+mod cli;
+
+use cli::{Cli, Command, RunArgs};
+
+#[global_allocator]
+static ALLOCATOR: CountingAllocator = CountingAllocator;
+
+/// Exit code for a user mistake (bad flag, bad path); 1 is left for failures at run time.
+const EXIT_USAGE: u8 = 2;
+
+/// A mistake in what the user asked for: one line, exit code 2.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+fn main() -> ExitCode {
+    CountingAllocator::mark_installed();
+    fixed_mmap_threshold();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return clap_error(err),
+    };
+    let outcome = match cli.command {
+        Command::Run(args) => run(args),
+        Command::List { .. } => list(),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => match err.downcast_ref::<UsageError>() {
+            Some(usage) => {
+                eprintln!("error: {usage}");
+                ExitCode::from(EXIT_USAGE)
+            }
+            None => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// clap's help and version go out whole; its errors are cut to their first line, which
+/// names the flag and what is accepted.
+fn clap_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            ExitCode::from(EXIT_USAGE)
+        }
+        _ => {
+            let rendered = err.render().to_string();
+            let line = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
+            eprintln!("{line}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Frame-sized allocations always come from (and go back to) mmap. glibc otherwise raises
+/// its mmap threshold after the first large free and keeps later frames in the heap, so
+/// one run's freed frames would sit in the next run's memory figures.
+fn fixed_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; it is called before any other thread
+    // exists, and M_MMAP_THRESHOLD with a positive value is a documented, valid setting.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
+fn list() -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    for kind in StrategyKind::ALL {
+        writeln!(out, "{:<9} {}", kind.name(), kind.summary())?;
+    }
+    Ok(())
+}
+
+fn run(args: RunArgs) -> anyhow::Result<()> {
+    let config = RunConfig {
+        frame: fbench_harness::frame::FrameSpec {
+            resolution: args.resolution,
+            format: args.format,
+        },
+        fps: args.fps,
+        duration: args.duration,
+        warmup: args.warmup,
+        consumers: args.consumers,
+        workload: args.workload,
+        slow: args.slow.clone(),
+        wait: args.wait.0,
+        verify: args.verify,
+        deadline_tolerance: args.deadline_tolerance,
+        pool_size: args.pool_size,
+        pool_policy: args.pool_policy,
+    };
+    let strategies = args.strategy.0.clone();
+    config
+        .validate(&strategies, available_memory())
+        .map_err(|e| UsageError(e.to_string()))?;
+    let json_path = output_path(&args)?;
+
+    let quiet = args.quiet;
+    if !quiet && strategies.iter().any(|k| k.is_canary()) {
+        eprintln!("note: 'unsync' is the torn-frame canary: it is broken on purpose");
+    }
+    let bar = progress_bar(strategies.len(), quiet);
+    let mut runs = Vec::with_capacity(strategies.len());
+    for (index, kind) in strategies.iter().enumerate() {
+        bar.set_message(format!("{} x{}", kind.name(), config.consumers));
+        let base = index as u64 * 1000;
+        let result = fbench_harness::run(*kind, &config, &mut |fraction| {
+            bar.set_position(base + (fraction * 1000.0) as u64);
+        });
+        runs.push(result);
+    }
+    bar.finish_and_clear();
+
+    let report = Report::new(
+        MachineInfo::detect(),
+        BuildInfo {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            git_rev: env!("FBENCH_GIT_REV").to_string(),
+        },
+        runs,
+    );
+    let table = ExportFormat::Table.exporter().render(&report)?;
+    std::io::stdout().write_all(&table)?;
+    let json = ExportFormat::Json.exporter().render(&report)?;
+    write_atomically(&json_path, &json)
+        .with_context(|| format!("writing the JSON report {}", json_path.display()))?;
+    println!("JSON report: {}", json_path.display());
+    Ok(())
+}
+
+fn progress_bar(runs: usize, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(runs as u64 * 1000), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {msg} (ETA {eta})")
+            .expect("valid template"),
+    );
+    bar
+}
+
+/// Where the JSON report goes, checked before the run so that a bad path fails in a second,
+/// not after minutes of measuring. Nothing is left behind by the check.
+fn output_path(args: &RunArgs) -> anyhow::Result<PathBuf> {
+    let (path, flag) = match &args.json {
+        Some(path) => (path.clone(), "--json"),
+        None => {
+            std::fs::create_dir_all(&args.out).map_err(|e| {
+                UsageError(format!(
+                    "--out: cannot create directory {}: {e}",
+                    args.out.display()
+                ))
+            })?;
+            (args.out.join(format!("run-{}.json", timestamp())), "--out")
+        }
+    };
+    if path.is_dir() {
+        return Err(UsageError(format!(
+            "{flag}: {} is a directory; give a file path such as report.json",
+            path.display()
+        ))
+        .into());
+    }
+    let dir = parent_dir(&path);
+    if !dir.is_dir() {
+        return Err(UsageError(format!(
+            "{flag}: directory {} does not exist",
+            dir.display()
+        ))
+        .into());
+    }
+    tempfile::Builder::new()
+        .prefix(".fbench-probe-")
+        .tempfile_in(dir)
+        .map_err(|e| UsageError(format!("{flag}: cannot write in {}: {e}", dir.display())))?;
+    Ok(path)
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Write to a temporary file beside `path`, then rename: a reader never sees half a report.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = tempfile::Builder::new()
+        .prefix(".fbench-")
+        .tempfile_in(parent_dir(path))?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// UTC `YYYYMMDD-HHMMSS` for file names.
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}

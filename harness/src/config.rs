@@ -30,7 +30,11 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
         "" | "s" => 1.0,
         "m" | "min" => 60.0,
         "h" => 3600.0,
-        _ => return Err(format!("'{text}' has an unknown unit; accepted: {accepted}")),
+        _ => {
+            return Err(format!(
+                "'{text}' has an unknown unit; accepted: {accepted}"
+            ))
+        }
     };
     let seconds = value * scale;
     if !seconds.is_finite() || seconds > 7.0 * 24.0 * 3600.0 {
@@ -42,7 +46,13 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// The shortest exact text for a duration, in the units `parse_duration` reads.
 pub fn format_duration(d: Duration) -> String {
     let ns = d.as_nanos();
-    for (unit, scale) in [("h", 3_600_000_000_000u128), ("m", 60_000_000_000), ("s", 1_000_000_000), ("ms", 1_000_000), ("us", 1_000)] {
+    for (unit, scale) in [
+        ("h", 3_600_000_000_000u128),
+        ("m", 60_000_000_000),
+        ("s", 1_000_000_000),
+        ("ms", 1_000_000),
+        ("us", 1_000),
+    ] {
         if ns >= scale && ns % scale == 0 {
             return format!("{}{unit}", ns / scale);
         }
@@ -201,7 +211,10 @@ impl RunConfig {
         if self.consumers > MAX_CONSUMERS {
             return Err(ConfigError::new(
                 "--consumers",
-                format!("{} is more than the {MAX_CONSUMERS} supported", self.consumers),
+                format!(
+                    "{} is more than the {MAX_CONSUMERS} supported",
+                    self.consumers
+                ),
             ));
         }
         if !(self.fps.is_finite() && self.fps > 0.0 && self.fps <= MAX_FPS) {
@@ -214,7 +227,10 @@ impl RunConfig {
             return Err(ConfigError::new("--duration", "must be above zero"));
         }
         if !(self.deadline_tolerance.is_finite() && self.deadline_tolerance >= 0.0) {
-            return Err(ConfigError::new("--deadline-tolerance", "must be 0 or more"));
+            return Err(ConfigError::new(
+                "--deadline-tolerance",
+                "must be 0 or more",
+            ));
         }
         if self.pool_size == 0 {
             return Err(ConfigError::new("--pool-size", "must be at least 1"));
@@ -360,8 +376,13 @@ mod tests {
         let mut config = RunConfig::default_config();
         config.consumers = 5;
         config.slow = vec!["2:sleep:50ms".parse().unwrap(), "1:copy".parse().unwrap()];
-        let workloads: Vec<String> = (0..5).map(|id| config.workload_of(id).to_string()).collect();
-        assert_eq!(workloads, ["inspect", "inspect", "sleep:50ms", "sleep:50ms", "copy"]);
+        let workloads: Vec<String> = (0..5)
+            .map(|id| config.workload_of(id).to_string())
+            .collect();
+        assert_eq!(
+            workloads,
+            ["inspect", "inspect", "sleep:50ms", "sleep:50ms", "copy"]
+        );
     }
 
     #[test]
@@ -370,7 +391,10 @@ mod tests {
         let mut config = RunConfig::default_config();
         assert!(config.validate(&all, u64::MAX).is_ok());
         config.consumers = 0;
-        assert_eq!(config.validate(&all, u64::MAX).unwrap_err().flag, "--consumers");
+        assert_eq!(
+            config.validate(&all, u64::MAX).unwrap_err().flag,
+            "--consumers"
+        );
         let mut config = RunConfig::default_config();
         config.fps = 0.0;
         assert_eq!(config.validate(&all, u64::MAX).unwrap_err().flag, "--fps");

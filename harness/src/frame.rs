@@ -72,7 +72,9 @@ impl FromStr for PixelFormat {
         PixelFormat::ALL
             .into_iter()
             .find(|f| f.name().eq_ignore_ascii_case(s))
-            .ok_or_else(|| format!("unknown pixel format '{s}'; accepted: rgb24, bgr24, yuyv, nv12"))
+            .ok_or_else(|| {
+                format!("unknown pixel format '{s}'; accepted: rgb24, bgr24, yuyv, nv12")
+            })
     }
 }
 
@@ -172,10 +174,28 @@ mod tests {
 
     #[test]
     fn presets_and_explicit_sizes_parse() {
-        assert_eq!("1080p".parse::<Resolution>().unwrap(), Resolution::new(1920, 1080));
-        assert_eq!("4K".parse::<Resolution>().unwrap(), Resolution::new(3840, 2160));
-        assert_eq!("640x480".parse::<Resolution>().unwrap(), Resolution::new(640, 480));
-        for bad in ["", "1080", "x", "10x10", "axb", "1920x", "99999x100", "-5x100"] {
+        assert_eq!(
+            "1080p".parse::<Resolution>().unwrap(),
+            Resolution::new(1920, 1080)
+        );
+        assert_eq!(
+            "4K".parse::<Resolution>().unwrap(),
+            Resolution::new(3840, 2160)
+        );
+        assert_eq!(
+            "640x480".parse::<Resolution>().unwrap(),
+            Resolution::new(640, 480)
+        );
+        for bad in [
+            "",
+            "1080",
+            "x",
+            "10x10",
+            "axb",
+            "1920x",
+            "99999x100",
+            "-5x100",
+        ] {
             assert!(bad.parse::<Resolution>().is_err(), "{bad}");
         }
     }

@@ -53,7 +53,9 @@ impl FromStr for VerifyMode {
             "stamps" => Ok(VerifyMode::Stamps),
             "full" => Ok(VerifyMode::Full),
             "off" => Ok(VerifyMode::Off),
-            _ => Err(format!("unknown verification '{s}'; accepted: stamps, full, off")),
+            _ => Err(format!(
+                "unknown verification '{s}'; accepted: stamps, full, off"
+            )),
         }
     }
 }
@@ -99,9 +101,9 @@ pub fn checksum(frame: &[u8]) -> u64 {
     for &byte in chunks.remainder() {
         tail = (tail ^ u64::from(byte)).wrapping_mul(K);
     }
-    let sum = lanes
-        .iter()
-        .fold(tail ^ frame.len() as u64, |acc, &l| (acc ^ l).wrapping_mul(K));
+    let sum = lanes.iter().fold(tail ^ frame.len() as u64, |acc, &l| {
+        (acc ^ l).wrapping_mul(K)
+    });
     sum | 1
 }
 

@@ -51,7 +51,13 @@ impl Latency {
 
     pub fn summary(&self) -> LatencySummary {
         let h = &self.0;
-        let q = |p: f64| if h.is_empty() { 0 } else { h.value_at_quantile(p) };
+        let q = |p: f64| {
+            if h.is_empty() {
+                0
+            } else {
+                h.value_at_quantile(p)
+            }
+        };
         let mut encoded = Vec::new();
         V2DeflateSerializer::new()
             .serialize(h, &mut encoded)
@@ -115,7 +121,12 @@ pub fn memory_of(pid: &str) -> Option<(u64, u64)> {
 fn parse_smaps_rollup(text: &str) -> Option<(u64, u64)> {
     let field = |name: &str| -> Option<u64> {
         let line = text.lines().find(|l| l.starts_with(name))?;
-        let kb: u64 = line[name.len()..].trim().trim_end_matches("kB").trim().parse().ok()?;
+        let kb: u64 = line[name.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()?;
         Some(kb * 1024)
     };
     Some((field("Rss:")?, field("Pss:")?))

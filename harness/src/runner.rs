@@ -191,14 +191,19 @@ fn produce<S: Strategy>(
     config: &RunConfig,
     timeline: &Timeline,
 ) -> ProducerOutcome {
-    let period = config.period_ns();
+    // Slot k is due at start + k/fps exactly (computed, not accumulated), so rounding the
+    // period never drifts the schedule or changes how many frames fit in the window.
+    let due_at = |slot: u64| timeline.start + (slot as f64 * 1e9 / config.fps) as u64;
     let verify = config.verify;
-    let (width, height) = (config.frame.resolution.width, config.frame.resolution.height);
+    let (width, height) = (
+        config.frame.resolution.width,
+        config.frame.resolution.height,
+    );
     let format = config.frame.format.code();
     let mut out = ProducerOutcome::default();
     let mut slot: u64 = 0;
     loop {
-        let due = timeline.start + slot * period;
+        let due = due_at(slot);
         if due >= timeline.end {
             break;
         }
@@ -234,7 +239,8 @@ fn produce<S: Strategy>(
         }
         if stamp_time >= timeline.measure_start {
             out.counts.produced += 1;
-            out.publish.record((after - before).saturating_sub(render_ns));
+            out.publish
+                .record((after - before).saturating_sub(render_ns));
             match outcome {
                 Publish::Published(publish_seq) => {
                     out.counts.published += 1;
@@ -249,14 +255,12 @@ fn produce<S: Strategy>(
         // Stay on the absolute schedule: if the next frame's whole slot has already
         // passed, skip the slots we cannot make and count them as source overruns.
         let now = monotonic_ns();
-        let next_due = timeline.start + slot * period;
-        if now >= next_due + period {
-            let skipped = (now - next_due) / period;
-            out.counts.source_overruns += (0..skipped)
-                .map(|i| next_due + i * period)
-                .filter(|&d| d >= timeline.measure_start && d < timeline.end)
-                .count() as u64;
-            slot += skipped;
+        while due_at(slot + 1) <= now {
+            let skipped = due_at(slot);
+            if skipped >= timeline.measure_start && skipped < timeline.end {
+                out.counts.source_overruns += 1;
+            }
+            slot += 1;
         }
     }
     out

@@ -26,10 +26,9 @@ impl Workload {
     /// derived from the frame so the work cannot be optimised away.
     pub fn run(&self, frame: &[u8], scratch: &mut Vec<u8>) -> u64 {
         match *self {
-            Workload::Inspect => frame
-                .iter()
-                .step_by(64)
-                .fold(0u64, |acc, &b| acc.wrapping_mul(31).wrapping_add(u64::from(b))),
+            Workload::Inspect => frame.iter().step_by(64).fold(0u64, |acc, &b| {
+                acc.wrapping_mul(31).wrapping_add(u64::from(b))
+            }),
             Workload::Copy => {
                 scratch.clear();
                 scratch.extend_from_slice(frame);
@@ -73,7 +72,8 @@ impl fmt::Display for Workload {
 impl FromStr for Workload {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let accepted = "accepted: inspect, copy, busy:<duration>, sleep:<duration> (e.g. sleep:50ms)";
+        let accepted =
+            "accepted: inspect, copy, busy:<duration>, sleep:<duration> (e.g. sleep:50ms)";
         match s.split_once(':') {
             None if s == "inspect" => Ok(Workload::Inspect),
             None if s == "copy" => Ok(Workload::Copy),
@@ -98,9 +98,9 @@ pub struct SlowConsumers {
 impl FromStr for SlowConsumers {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (count, workload) = s.split_once(':').ok_or_else(|| {
-            format!("'{s}' is not COUNT:WORKLOAD (e.g. 2:sleep:50ms)")
-        })?;
+        let (count, workload) = s
+            .split_once(':')
+            .ok_or_else(|| format!("'{s}' is not COUNT:WORKLOAD (e.g. 2:sleep:50ms)"))?;
         let count: usize = count
             .parse()
             .map_err(|_| format!("'{s}': '{count}' is not a consumer count (e.g. 2:sleep:50ms)"))?;
@@ -120,11 +120,26 @@ mod tests {
 
     #[test]
     fn workloads_parse_and_print_back() {
-        for text in ["inspect", "copy", "busy:2ms", "sleep:50ms", "sleep:2s", "busy:250us"] {
+        for text in [
+            "inspect",
+            "copy",
+            "busy:2ms",
+            "sleep:50ms",
+            "sleep:2s",
+            "busy:250us",
+        ] {
             let w: Workload = text.parse().unwrap();
             assert_eq!(w.to_string(), text);
         }
-        for bad in ["", "nap", "sleep", "sleep:", "sleep:fast", "busy:-1ms", "copy:1ms"] {
+        for bad in [
+            "",
+            "nap",
+            "sleep",
+            "sleep:",
+            "sleep:fast",
+            "busy:-1ms",
+            "copy:1ms",
+        ] {
             assert!(bad.parse::<Workload>().is_err(), "{bad}");
         }
         let slow: SlowConsumers = "2:sleep:50ms".parse().unwrap();

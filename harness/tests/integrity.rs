@@ -52,12 +52,24 @@ fn counts_are_consistent() {
     for kind in StrategyKind::ALL {
         let result = run(kind, &config, &mut |_| {});
         let f = result.frames;
-        assert_eq!(f.produced, f.published + f.producer_drops, "{}", kind.name());
+        assert_eq!(
+            f.produced,
+            f.published + f.producer_drops,
+            "{}",
+            kind.name()
+        );
         for consumer in &result.per_consumer {
             assert!(consumer.frames_seen <= f.published, "{}", kind.name());
             assert!((0.0..=1.0).contains(&consumer.drop_rate));
         }
-        assert_eq!(result.age_ns.count, result.per_consumer.iter().map(|c| c.frames_seen).sum::<u64>());
+        assert_eq!(
+            result.age_ns.count,
+            result
+                .per_consumer
+                .iter()
+                .map(|c| c.frames_seen)
+                .sum::<u64>()
+        );
         assert!(result.memory.peak_pss_bytes > 0);
         assert!(!result.memory.timeline.is_empty());
     }

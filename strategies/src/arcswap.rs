@@ -50,7 +50,8 @@ impl Strategy for ArcSwapStrategy {
         let mut meta = render(&mut data);
         let seq = self.notifier.next_seq();
         meta.publish_seq = seq;
-        self.latest.store(Some(Arc::new(SwappedFrame { meta, data })));
+        self.latest
+            .store(Some(Arc::new(SwappedFrame { meta, data })));
         self.notifier.announce(seq);
         Publish::Published(seq)
     }

@@ -114,7 +114,10 @@ pub fn no_torn_frames_and_monotonic<S: Strategy>(strategy: Arc<S>, readers: usiz
                     for _ in 0..(id % 3) * 50 {
                         std::hint::spin_loop();
                     }
-                    assert!(is_whole(&frame), "reader {id}: frame {seq} changed while held");
+                    assert!(
+                        is_whole(&frame),
+                        "reader {id}: frame {seq} changed while held"
+                    );
                     assert_eq!(frame.meta().publish_seq, seq);
                     last = seq;
                     seen += 1;

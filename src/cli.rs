@@ -1,0 +1,172 @@
+//! The command line: every flag defined once, with its documentation. Values are parsed
+//! here by the harness's own parsers (so messages name the flag and what is accepted);
+//! combinations are checked by `RunConfig::validate` before anything runs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use fbench_harness::config::{parse_duration, parse_pool_policy, Wait};
+use fbench_harness::frame::{PixelFormat, Resolution};
+use fbench_harness::integrity::VerifyMode;
+use fbench_harness::workload::{SlowConsumers, Workload};
+use fbench_strategies::{PoolPolicy, StrategyKind};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "fbench",
+    version,
+    about = "Measure how one producer should hand video frames to many readers",
+    long_about = "fbench runs the same frame source through interchangeable distribution \
+                  strategies under N consumers and reports delivery latency percentiles, \
+                  drops, torn frames, memory (PSS) and CPU."
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run one stress run per strategy; print a table, write a JSON report.
+    Run(RunArgs),
+    /// List what fbench knows: strategies.
+    List {
+        /// What to list.
+        #[arg(default_value = "strategies", value_parser = ["strategies"])]
+        what: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Strategies to run: comma-separated names, or `all` (see `fbench list`).
+    #[arg(long, short = 's', default_value = "all", value_parser = parse_strategies)]
+    pub strategy: StrategyList,
+
+    /// Number of consumers reading every frame.
+    #[arg(long, short = 'c', default_value_t = 5, value_parser = parse_count)]
+    pub consumers: usize,
+
+    /// Frame size: 480p, 720p, 1080p, 4k or WIDTHxHEIGHT.
+    #[arg(long, short = 'r', default_value = "1080p", value_parser = |s: &str| s.parse::<Resolution>())]
+    pub resolution: Resolution,
+
+    /// Pixel format: rgb24, bgr24, yuyv or nv12 (frame size follows it).
+    #[arg(long, default_value = "rgb24", value_parser = |s: &str| s.parse::<PixelFormat>())]
+    pub format: PixelFormat,
+
+    /// Frames per second the source produces, on an absolute schedule.
+    #[arg(long, default_value_t = 30.0, value_parser = parse_fps)]
+    pub fps: f64,
+
+    /// Measured time per strategy (after warm-up), e.g. 3s, 500ms, 2m.
+    #[arg(long, short = 'd', default_value = "5s", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// Time before measuring starts; nothing in it is counted.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Duration,
+
+    /// What each consumer does with a frame: inspect, copy, busy:<dur>, sleep:<dur>.
+    #[arg(long, short = 'w', default_value = "inspect", value_parser = |s: &str| s.parse::<Workload>())]
+    pub workload: Workload,
+
+    /// COUNT:WORKLOAD: make COUNT of the consumers run another workload, e.g. 2:sleep:50ms.
+    /// May be repeated.
+    #[arg(long, value_parser = |s: &str| s.parse::<SlowConsumers>())]
+    pub slow: Vec<SlowConsumers>,
+
+    /// How consumers wait for a newer frame: block, spin or poll:<interval>.
+    #[arg(long, default_value = "block", value_parser = |s: &str| s.parse::<Wait>())]
+    pub wait: Wait,
+
+    /// Frame verification: stamps (per-page sequence stamps), full (plus a checksum), off.
+    #[arg(long, default_value = "stamps", value_parser = |s: &str| s.parse::<VerifyMode>())]
+    pub verify: VerifyMode,
+
+    /// A frame misses its deadline when end-to-end exceeds period x (1 + this).
+    #[arg(long, default_value_t = 0.1, value_parser = parse_tolerance)]
+    pub deadline_tolerance: f64,
+
+    /// Buffers the pool strategy pre-allocates.
+    #[arg(long, default_value_t = fbench_strategies::DEFAULT_POOL_SIZE, value_parser = parse_count)]
+    pub pool_size: usize,
+
+    /// What the pool does when every buffer is in use: grow or drop.
+    #[arg(long, default_value = "grow", value_parser = parse_pool_policy)]
+    pub pool_policy: PoolPolicy,
+
+    /// Write the JSON report here (default: a timestamped file in --out).
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// Directory for output files.
+    #[arg(long, default_value = "target/fbench")]
+    pub out: PathBuf,
+
+    /// No progress bar and no notes on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// The strategies of a run, in the order given.
+#[derive(Clone, Debug)]
+pub struct StrategyList(pub Vec<StrategyKind>);
+
+fn parse_strategies(text: &str) -> Result<StrategyList, String> {
+    let accepted = || {
+        let names: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
+        format!("accepted: all, {}", names.join(", "))
+    };
+    let mut kinds = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        if name == "all" {
+            kinds.extend(StrategyKind::ALL);
+            continue;
+        }
+        let kind = StrategyKind::from_name(name)
+            .ok_or_else(|| format!("unknown strategy '{name}'; {}", accepted()))?;
+        kinds.push(kind);
+    }
+    let mut seen = Vec::new();
+    kinds.retain(|k| {
+        let new = !seen.contains(k);
+        seen.push(*k);
+        new
+    });
+    if kinds.is_empty() {
+        return Err(format!("no strategy given; {}", accepted()));
+    }
+    Ok(StrategyList(kinds))
+}
+
+fn parse_count(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number"))?;
+    if n == 0 {
+        return Err("must be at least 1".to_string());
+    }
+    Ok(n)
+}
+
+fn parse_fps(text: &str) -> Result<f64, String> {
+    let fps: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of frames per second"))?;
+    if !(fps.is_finite() && fps > 0.0) {
+        return Err("must be above 0 (e.g. 30)".to_string());
+    }
+    Ok(fps)
+}
+
+fn parse_tolerance(text: &str) -> Result<f64, String> {
+    let t: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    if !(t.is_finite() && t >= 0.0) {
+        return Err("must be 0 or more (e.g. 0.1 for 10%)".to_string());
+    }
+    Ok(t)
+}
