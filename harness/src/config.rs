@@ -232,8 +232,20 @@ impl RunConfig {
                 "must be 0 or more",
             ));
         }
-        if self.pool_size == 0 {
-            return Err(ConfigError::new("--pool-size", "must be at least 1"));
+        if self.pool_size < 2 {
+            // One buffer is always the published frame; the producer needs another to
+            // render into, or every frame after the first would be refused.
+            return Err(ConfigError::new("--pool-size", "must be at least 2"));
+        }
+        if self.duration.as_nanos() < u128::from(self.period_ns()) {
+            return Err(ConfigError::new(
+                "--duration",
+                format!(
+                    "must cover at least one frame period ({} at {} fps)",
+                    format_duration(Duration::from_nanos(self.period_ns())),
+                    self.fps
+                ),
+            ));
         }
         let slow: usize = self.slow.iter().map(|s| s.count).sum();
         if slow > self.consumers {

@@ -18,6 +18,9 @@ pub struct RunResult {
     pub acquire_ns: LatencySummary,
     /// Producer time inside the strategy per frame (rendering excluded).
     pub publish_ns: LatencySummary,
+    /// Time the source spent rendering into the strategy's buffer (excluded from
+    /// `publish_ns`). First-touch page faults of a freshly allocated frame land here.
+    pub render_ns: LatencySummary,
     /// Consumer finished its workload, minus capture time.
     pub e2e_ns: LatencySummary,
     /// Frames published in the measured window that consumers never saw, over frames

@@ -18,7 +18,8 @@ use crate::workload::Workload;
 
 /// How often the controller samples memory and reports progress.
 const SAMPLE_EVERY_NS: u64 = 100_000_000;
-/// Head start between "everyone is ready" and the first frame.
+/// Head start between "every thread exists" and the first frame: time for the threads to
+/// leave the start barrier and reach their first wait.
 const START_DELAY_NS: u64 = 5_000_000;
 
 /// When the run starts, when measuring starts and when the producer stops.
@@ -63,8 +64,9 @@ impl WithStrategy for Runner<'_> {
                     let reader = strategy.clone().reader();
                     let (ready, timeline_cell) = (&ready, &timeline_cell);
                     scope.spawn(move || {
-                        ready.wait();
-                        let timeline = *timeline_cell.get().expect("set before the barrier");
+                        ready.wait(); // everyone exists
+                        ready.wait(); // the timeline is set
+                        let timeline = *timeline_cell.get().expect("set between the barriers");
                         consume(id, reader, config, &timeline)
                     })
                 })
@@ -76,11 +78,15 @@ impl WithStrategy for Runner<'_> {
                     let _close = CloseOnDrop(&**strategy);
                     let mut source = SyntheticSource::new(&config.frame);
                     ready.wait();
-                    let timeline = *timeline_cell.get().expect("set before the barrier");
+                    ready.wait();
+                    let timeline = *timeline_cell.get().expect("set between the barriers");
                     produce(&**strategy, &mut source, config, &timeline)
                 })
             };
 
+            // Every thread exists before the schedule is fixed, so even a thousand consumers
+            // cannot make the first frames late.
+            ready.wait();
             let start = monotonic_ns() + START_DELAY_NS;
             let measure_start = start + config.warmup.as_nanos() as u64;
             let timeline = Timeline {
@@ -178,6 +184,7 @@ fn control(
 #[derive(Debug, Default)]
 struct ProducerOutcome {
     publish: Latency,
+    render: Latency,
     counts: FrameCounts,
     /// `publish_seq` of the first frame published in the measured window (0: none).
     window_first_publish: u64,
@@ -239,10 +246,13 @@ fn produce<S: Strategy>(
         }
         if stamp_time >= timeline.measure_start {
             out.counts.produced += 1;
-            out.publish
-                .record((after - before).saturating_sub(render_ns));
             match outcome {
                 Publish::Published(publish_seq) => {
+                    // Only accepted frames: a refusal returns at once and would flatter
+                    // the distribution of the strategy's real publishing work.
+                    out.publish
+                        .record((after - before).saturating_sub(render_ns));
+                    out.render.record(render_ns);
                     out.counts.published += 1;
                     if out.window_first_publish == 0 {
                         out.window_first_publish = publish_seq;
@@ -398,19 +408,23 @@ fn assemble(
                     status: "ok".into(),
                 });
             }
-            Err(_) => per_consumer.push(ConsumerRecord {
-                id,
-                workload: config.workload_of(id).to_string(),
-                frames_seen: 0,
-                age_ns: Latency::new().summary(),
-                acquire_ns: Latency::new().summary(),
-                e2e_ns: Latency::new().summary(),
-                drop_rate: 1.0,
-                deadline_misses: 0,
-                torn_frames: 0,
-                out_of_order: 0,
-                status: "panicked".into(),
-            }),
+            Err(_) => {
+                // A dead consumer saw nothing: all its frames count as dropped.
+                expected_total += window_published;
+                per_consumer.push(ConsumerRecord {
+                    id,
+                    workload: config.workload_of(id).to_string(),
+                    frames_seen: 0,
+                    age_ns: Latency::new().summary(),
+                    acquire_ns: Latency::new().summary(),
+                    e2e_ns: Latency::new().summary(),
+                    drop_rate: 1.0,
+                    deadline_misses: 0,
+                    torn_frames: 0,
+                    out_of_order: 0,
+                    status: "panicked".into(),
+                })
+            }
         }
     }
     RunResult {
@@ -421,6 +435,7 @@ fn assemble(
         age_ns: age.summary(),
         acquire_ns: acquire.summary(),
         publish_ns: producer.publish.summary(),
+        render_ns: producer.render.summary(),
         e2e_ns: e2e.summary(),
         drop_rate: if expected_total == 0 {
             0.0

@@ -10,8 +10,8 @@ use std::sync::Arc;
 use arc_swap::ArcSwapOption;
 
 use crate::{
-    Counters, FrameMeta, FrameView, Notifier, Publish, Reader, Strategy, StrategyParams,
-    StrategyStats, WaitMode, WaitOutcome,
+    resident_buffer, Counters, FrameMeta, FrameView, Notifier, Publish, Reader, Strategy,
+    StrategyParams, StrategyStats, WaitMode, WaitOutcome,
 };
 
 pub struct ArcSwapStrategy {
@@ -45,7 +45,9 @@ impl Strategy for ArcSwapStrategy {
     }
 
     fn publish<F: FnOnce(&mut [u8]) -> FrameMeta>(&self, render: F) -> Publish {
-        let mut data = vec![0u8; self.frame_len];
+        // Made resident here, so the page faults of a fresh frame are paid (and measured)
+        // as publishing cost, not hidden in the source's rendering.
+        let mut data = resident_buffer(self.frame_len);
         self.counters.add_allocation();
         let mut meta = render(&mut data);
         let seq = self.notifier.next_seq();

@@ -147,7 +147,9 @@ pub trait Strategy: Send + Sync + 'static {
     /// A new reader for one consumer.
     fn reader(self: Arc<Self>) -> Self::Reader;
 
-    /// No more frames will be published: wake every waiting reader.
+    /// No more frames will be published: wake every waiting reader. Call it after the last
+    /// `publish`, from the producer thread or after joining it; readers rely on that order
+    /// to see the final frame before `Closed`.
     fn close(&self);
 
     fn stats(&self) -> StrategyStats;

@@ -21,7 +21,8 @@ use crate::{
 /// couple held by readers at the same time.
 pub const DEFAULT_POOL_SIZE: usize = 4;
 
-/// What the pool does when no buffer is free.
+/// What the pool does when no buffer is free. A pool has at least two buffers: one is
+/// always the published frame, the producer needs another to render into.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PoolPolicy {
     /// Allocate one more buffer (it stays in the pool).
@@ -57,7 +58,7 @@ impl Drop for PooledFrame {
 
 impl PoolStrategy {
     pub fn new(params: &StrategyParams) -> Self {
-        let buffers = (0..params.pool_size.max(1))
+        let buffers = (0..params.pool_size.max(2))
             .map(|_| resident_buffer(params.frame_len))
             .collect();
         PoolStrategy {
@@ -85,7 +86,7 @@ impl Strategy for PoolStrategy {
             (None, PoolPolicy::Grow) => {
                 self.counters.add_grow();
                 self.counters.add_allocation();
-                vec![0u8; self.frame_len]
+                resident_buffer(self.frame_len)
             }
             (None, PoolPolicy::Drop) => {
                 self.counters.add_drop();
