@@ -110,6 +110,7 @@ fn list() -> anyhow::Result<()> {
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
     let config = RunConfig {
+        source: fbench_harness::source::SourceSpec::Synthetic,
         frame: fbench_harness::frame::FrameSpec {
             resolution: args.resolution,
             format: args.format,

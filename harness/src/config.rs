@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::frame::FrameSpec;
 use crate::integrity::VerifyMode;
+use crate::source::SourceSpec;
 use crate::workload::{SlowConsumers, Workload};
 
 /// Parse `500ms`, `3s`, `1.5s`, `2m`, `250us`, `100ns`; a bare number is seconds.
@@ -113,6 +114,7 @@ pub fn pool_policy_name(policy: PoolPolicy) -> &'static str {
 /// Everything one run needs, already validated (see [`RunConfig::validate`]).
 #[derive(Clone, Debug)]
 pub struct RunConfig {
+    pub source: SourceSpec,
     pub frame: FrameSpec,
     pub fps: f64,
     pub duration: Duration,
@@ -149,6 +151,7 @@ impl RunConfig {
     /// A laptop-friendly default: 1080p rgb24 at 30 fps, 5 consumers inspecting frames.
     pub fn default_config() -> Self {
         RunConfig {
+            source: SourceSpec::Synthetic,
             frame: FrameSpec {
                 resolution: crate::frame::Resolution::new(1920, 1080),
                 format: crate::frame::PixelFormat::Rgb24,
@@ -325,9 +328,9 @@ pub struct ConfigRecord {
 }
 
 impl RunConfig {
-    pub fn record(&self, source: &str) -> ConfigRecord {
+    pub fn record(&self) -> ConfigRecord {
         ConfigRecord {
-            source: source.to_string(),
+            source: self.source.name(),
             width: self.frame.resolution.width,
             height: self.frame.resolution.height,
             format: self.frame.format.name().to_string(),

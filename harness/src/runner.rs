@@ -13,7 +13,7 @@ use crate::config::RunConfig;
 use crate::integrity::{self, VerifyMode};
 use crate::metrics::{memory_of, CpuUsage, Latency, MemorySample};
 use crate::result::{ConsumerRecord, CopiesRecord, FrameCounts, MemoryRecord, RunResult};
-use crate::source::{Source, SyntheticSource};
+use crate::source::Source;
 use crate::workload::Workload;
 
 /// How often the controller samples memory and reports progress.
@@ -76,11 +76,11 @@ impl WithStrategy for Runner<'_> {
                 scope.spawn(move || {
                     // Close the strategy however the producer ends, so no consumer waits forever.
                     let _close = CloseOnDrop(&**strategy);
-                    let mut source = SyntheticSource::new(&config.frame);
+                    let mut source = config.source.open(&config.frame);
                     ready.wait();
                     ready.wait();
                     let timeline = *timeline_cell.get().expect("set between the barriers");
-                    produce(&**strategy, &mut source, config, &timeline)
+                    produce(&**strategy, &mut *source, config, &timeline)
                 })
             };
 
@@ -430,7 +430,7 @@ fn assemble(
     RunResult {
         strategy: strategy.to_string(),
         consumers: config.consumers,
-        config: config.record("synthetic"),
+        config: config.record(),
         frames: producer.counts,
         age_ns: age.summary(),
         acquire_ns: acquire.summary(),
@@ -528,7 +528,7 @@ mod tests {
                 thread::spawn(move || consume(0, reader, &config, &timeline))
             };
             let mut producer = ProducerOutcome::default();
-            let mut source = SyntheticSource::new(&config.frame);
+            let mut source = crate::source::SyntheticSource::new(&config.frame);
             for seq in 1..=30u64 {
                 let outcome = strategy.publish(|frame: &mut [u8]| {
                     source.render(seq, frame);

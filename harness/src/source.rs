@@ -3,6 +3,30 @@
 
 use crate::frame::FrameSpec;
 
+/// Which source a run uses (`--source`). The closed set of built-in sources; `open` is the
+/// one place that builds them.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceSpec {
+    /// Deterministic synthetic frames at the configured geometry.
+    Synthetic,
+}
+
+impl SourceSpec {
+    /// The name recorded in reports (`config.source`).
+    pub fn name(&self) -> String {
+        match self {
+            SourceSpec::Synthetic => "synthetic".to_string(),
+        }
+    }
+
+    /// A source producing frames of `spec`.
+    pub fn open(&self, spec: &FrameSpec) -> Box<dyn Source> {
+        match self {
+            SourceSpec::Synthetic => Box::new(SyntheticSource::new(spec)),
+        }
+    }
+}
+
 /// Something that produces frame payloads.
 pub trait Source: Send {
     /// Human-readable name for reports (e.g. "synthetic").
