@@ -42,6 +42,7 @@ pub fn run(kind: StrategyKind, config: &RunConfig, progress: &mut dyn FnMut(f64)
             baseline_pss: baseline,
         },
     )
+    .expect("in-process strategies are built in ordinary memory")
 }
 
 struct Runner<'a> {
@@ -577,7 +578,7 @@ mod tests {
     fn drops_are_counted_exactly_for_every_strategy() {
         let params = StrategyParams::new(small_config().frame_len(), 1);
         for kind in StrategyKind::ALL {
-            kind.build(&params, ExactDrops);
+            kind.build(&params, ExactDrops).unwrap();
         }
     }
 }

@@ -219,6 +219,14 @@ conformance!(pool_drop, |p: &StrategyParams| {
     crate::PoolStrategy::new(&p)
 });
 conformance!(arcswap, crate::ArcSwapStrategy::new);
+conformance!(shm_stand_in, |p: &StrategyParams| {
+    crate::ShmStrategy::in_process(p, false).unwrap()
+});
+conformance!(shm_stand_in_waiting, |p: &StrategyParams| {
+    let mut p = *p;
+    p.slot_policy = crate::SlotPolicy::Wait;
+    crate::ShmStrategy::in_process(&p, false).unwrap()
+});
 
 #[test]
 fn pool_drop_policy_counts_refusals() {

@@ -35,7 +35,9 @@ mod arcswap;
 mod mutex;
 mod notify;
 mod pool;
+pub mod primitive;
 mod rwlock;
+pub mod shm;
 mod unsync;
 
 pub use arcswap::ArcSwapStrategy;
@@ -43,6 +45,9 @@ pub use mutex::MutexStrategy;
 pub use notify::Notifier;
 pub use pool::{PoolPolicy, PoolStrategy, DEFAULT_POOL_SIZE};
 pub use rwlock::RwLockStrategy;
+#[cfg(not(loom))]
+pub use shm::ShmStrategy;
+pub use shm::{SlotPolicy, DEFAULT_SLOTS};
 pub use unsync::UnsyncStrategy;
 
 /// The header that travels with every frame.
@@ -166,6 +171,14 @@ pub struct StrategyParams {
     pub pool_size: usize,
     /// What `pool` does when every buffer is in use.
     pub pool_policy: PoolPolicy,
+    /// Frame slots of the `shm` strategies.
+    pub slots: usize,
+    /// What `shm` does when every slot is held.
+    pub slot_policy: SlotPolicy,
+    /// Frame geometry, recorded in the `shm` segment header.
+    pub width: u32,
+    pub height: u32,
+    pub format: u32,
 }
 
 impl StrategyParams {
@@ -175,6 +188,11 @@ impl StrategyParams {
             consumers,
             pool_size: pool::DEFAULT_POOL_SIZE,
             pool_policy: PoolPolicy::Grow,
+            slots: DEFAULT_SLOTS,
+            slot_policy: SlotPolicy::Drop,
+            width: 0,
+            height: 0,
+            format: 0,
         }
     }
 
@@ -189,6 +207,7 @@ impl StrategyParams {
             StrategyKind::Pool => self.pool_size.max(2),
             // the published frame, the one being written, one more held per reader at worst
             StrategyKind::ArcSwap => 2 + self.consumers,
+            StrategyKind::Shm | StrategyKind::ShmNaive => self.slots,
         }
     }
 }
@@ -208,17 +227,24 @@ pub enum StrategyKind {
     RwLock,
     Pool,
     ArcSwap,
+    Shm,
+    ShmNaive,
     Unsync,
 }
 
 impl StrategyKind {
     /// What `--strategy all` runs, in report order. `mutex` first: it is the reference.
-    pub const ALL: [StrategyKind; 4] = [
+    pub const ALL: [StrategyKind; 5] = [
         StrategyKind::Mutex,
         StrategyKind::RwLock,
         StrategyKind::Pool,
         StrategyKind::ArcSwap,
+        StrategyKind::Shm,
     ];
+
+    /// Strategies that exist to demonstrate a failure: listed and runnable by name, never in
+    /// `all`.
+    pub const DEMONSTRATIONS: [StrategyKind; 1] = [StrategyKind::ShmNaive];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -226,6 +252,8 @@ impl StrategyKind {
             StrategyKind::RwLock => "rwlock",
             StrategyKind::Pool => "pool",
             StrategyKind::ArcSwap => "arcswap",
+            StrategyKind::Shm => "shm",
+            StrategyKind::ShmNaive => "shm-naive",
             StrategyKind::Unsync => "unsync",
         }
     }
@@ -245,6 +273,12 @@ impl StrategyKind {
             StrategyKind::ArcSwap => {
                 "a freshly allocated frame per publish, swapped in atomically with arc-swap (0 copies; one allocation per frame)"
             }
+            StrategyKind::Shm => {
+                "triple buffer in shared memory with reader tracking; consumers are processes reading in place (0 copies; no torn frames)"
+            }
+            StrategyKind::ShmNaive => {
+                "DEMONSTRATION: the seed's V2 triple buffer without reader tracking; tears frames under slow readers (never in all)"
+            }
             StrategyKind::Unsync => {
                 "CANARY: no synchronisation at all; tears frames on purpose to prove the detector works"
             }
@@ -263,21 +297,37 @@ impl StrategyKind {
             StrategyKind::RwLock,
             StrategyKind::Pool,
             StrategyKind::ArcSwap,
+            StrategyKind::Shm,
+            StrategyKind::ShmNaive,
             StrategyKind::Unsync,
         ]
         .into_iter()
         .find(|k| k.name() == name)
     }
 
-    /// The single place that constructs strategies.
-    pub fn build<W: WithStrategy>(self, params: &StrategyParams, with: W) -> W::Output {
-        match self {
+    /// Whether fbench runs this strategy's consumers as separate processes.
+    pub fn is_cross_process(self) -> bool {
+        matches!(self, StrategyKind::Shm | StrategyKind::ShmNaive)
+    }
+
+    /// The single place that constructs strategies. The cross-process ones are built here as
+    /// their in-process stand-in (the same protocol over ordinary memory); the harness builds
+    /// their shared-memory form itself.
+    #[cfg(not(loom))]
+    pub fn build<W: WithStrategy>(
+        self,
+        params: &StrategyParams,
+        with: W,
+    ) -> Result<W::Output, shm::SegmentError> {
+        Ok(match self {
             StrategyKind::Mutex => with.run(Arc::new(MutexStrategy::new(params))),
             StrategyKind::RwLock => with.run(Arc::new(RwLockStrategy::new(params))),
             StrategyKind::Pool => with.run(Arc::new(PoolStrategy::new(params))),
             StrategyKind::ArcSwap => with.run(Arc::new(ArcSwapStrategy::new(params))),
+            StrategyKind::Shm => with.run(Arc::new(ShmStrategy::in_process(params, false)?)),
+            StrategyKind::ShmNaive => with.run(Arc::new(ShmStrategy::in_process(params, true)?)),
             StrategyKind::Unsync => with.run(Arc::new(UnsyncStrategy::new(params))),
-        }
+        })
     }
 }
 
@@ -333,5 +383,5 @@ impl Counters {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod conformance;

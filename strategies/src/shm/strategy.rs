@@ -1,0 +1,355 @@
+//! The `shm` and `shm-naive` strategies over a [`Segment`].
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use super::protocol::{self, pack, unpack, ControlWords};
+use super::segment::{Segment, SegmentError, SegmentSpec};
+use super::SlotPolicy;
+use crate::{
+    Counters, FrameMeta, FrameView, Publish, Reader, Strategy, StrategyParams, StrategyStats,
+    WaitMode, WaitOutcome,
+};
+
+/// Extra reader entries of an in-process stand-in, so tests can create and drop readers freely.
+const IN_PROCESS_SPARE_READERS: usize = 16;
+
+pub struct ShmStrategy {
+    segment: Arc<Segment>,
+    writer: Mutex<WriterState>,
+    policy: SlotPolicy,
+    counters: Counters,
+    published: AtomicU64,
+}
+
+struct WriterState {
+    latest_slot: Option<usize>,
+    next_seq: u64,
+}
+
+fn spec_of(params: &StrategyParams, readers: usize, naive: bool) -> SegmentSpec {
+    SegmentSpec {
+        slot_count: params.slots,
+        reader_capacity: readers.max(1),
+        frame_len: params.frame_len,
+        width: params.width,
+        height: params.height,
+        format: params.format,
+        naive,
+    }
+}
+
+impl ShmStrategy {
+    /// The in-process stand-in: the same layout and protocol in ordinary memory.
+    pub fn in_process(params: &StrategyParams, naive: bool) -> Result<Self, SegmentError> {
+        let spec = spec_of(params, params.consumers + IN_PROCESS_SPARE_READERS, naive);
+        Ok(Self::over(Segment::in_process(&spec)?, params.slot_policy))
+    }
+
+    /// A named shared-memory segment for `params.consumers` reader processes.
+    pub fn shared(params: &StrategyParams, name: &str, naive: bool) -> Result<Self, SegmentError> {
+        let spec = spec_of(params, params.consumers, naive);
+        Ok(Self::over(
+            Segment::create_shared(name, &spec)?,
+            params.slot_policy,
+        ))
+    }
+
+    fn over(segment: Segment, policy: SlotPolicy) -> Self {
+        ShmStrategy {
+            segment: Arc::new(segment),
+            writer: Mutex::new(WriterState {
+                latest_slot: None,
+                next_seq: 0,
+            }),
+            policy,
+            counters: Counters::default(),
+            published: AtomicU64::new(0),
+        }
+    }
+
+    pub fn segment(&self) -> &Segment {
+        &self.segment
+    }
+
+    /// Reader `reader` is dead (its process was reaped): give its slot back to the writer.
+    pub fn reclaim_reader(&self, reader: usize) -> Option<usize> {
+        let held = protocol::reclaim(&*self.segment, reader);
+        // Release: the entry may be reused only after the hazard is clear.
+        self.segment
+            .reader_entry(reader)
+            .owner
+            .store(0, Ordering::Release);
+        held
+    }
+
+    /// Start barrier: how many reader processes have attached and are ready.
+    pub fn attached(&self) -> u32 {
+        // Acquire: pairs with the readers' Release increment.
+        self.segment.header().attached.load(Ordering::Acquire)
+    }
+
+    /// Start barrier: tell every reader process to begin, measuring from `measure_start_ns`.
+    pub fn go(&self, measure_start_ns: u64) {
+        let header = self.segment.header();
+        // Relaxed: published by the SeqCst increment of `go` in wake_all.
+        header
+            .measure_start_ns
+            .store(measure_start_ns, Ordering::Relaxed);
+        self.segment.go_waker().wake_all();
+    }
+
+    fn claim(&self, latest_slot: Option<usize>, start: usize) -> Option<usize> {
+        loop {
+            if let Some(slot) = protocol::claim(&*self.segment, latest_slot, start) {
+                return Some(slot);
+            }
+            match self.policy {
+                SlotPolicy::Drop => return None,
+                // A reader holds every other slot: its release is a plain store, not a
+                // wake-up, so poll at a fraction of any frame period.
+                SlotPolicy::Wait => std::thread::sleep(Duration::from_micros(50)),
+            }
+        }
+    }
+}
+
+impl Strategy for ShmStrategy {
+    type Reader = ShmReader;
+
+    fn name(&self) -> &'static str {
+        if self.segment.is_naive() {
+            "shm-naive"
+        } else {
+            "shm"
+        }
+    }
+
+    fn publish<F: FnOnce(&mut [u8]) -> FrameMeta>(&self, render: F) -> Publish {
+        let mut writer = self.writer.lock();
+        let slots = self.segment.geometry().slot_count;
+        let start = writer.latest_slot.map_or(0, |s| s + 1) % slots;
+        let slot = if self.segment.is_naive() {
+            // The seed design: next slot round-robin, readers or not.
+            start
+        } else {
+            match self.claim(writer.latest_slot, start) {
+                Some(slot) => slot,
+                None => {
+                    self.counters.add_drop();
+                    return Publish::Dropped;
+                }
+            }
+        };
+        let frame_len = self.segment.geometry().frame_len;
+        // SAFETY: `slot` is in bounds and, under the slot protocol, WRITING with no reader
+        // holding it, so this is the only reference to its bytes until `publish`. (Under the
+        // naive protocol readers may be reading it: that race is the demonstration, and
+        // fbench only runs it with the readers in other processes.)
+        let frame =
+            unsafe { std::slice::from_raw_parts_mut(self.segment.slot_ptr(slot), frame_len) };
+        let mut meta = render(frame);
+        writer.next_seq += 1;
+        let seq = writer.next_seq;
+        meta.publish_seq = seq;
+        // SAFETY: as above: the slot's metadata belongs to the writer while it is WRITING.
+        unsafe {
+            self.segment
+                .slot_header(slot)
+                .meta
+                .get()
+                .write_volatile(meta)
+        };
+        if self.segment.is_naive() {
+            // SeqCst: also part of the wake-up handshake.
+            self.segment
+                .latest()
+                .store(pack(seq, slot), Ordering::SeqCst);
+        } else {
+            protocol::publish(&*self.segment, slot, seq);
+        }
+        writer.latest_slot = Some(slot);
+        // Relaxed: a tally for stats.
+        self.published.store(seq, Ordering::Relaxed);
+        self.segment.waker().wake_all();
+        Publish::Published(seq)
+    }
+
+    fn reader(self: Arc<Self>) -> ShmReader {
+        let segment = self.segment.clone();
+        let id = (0..segment.geometry().reader_capacity)
+            .find(|&r| {
+                // AcqRel: claims the entry exclusively; pairs with the Release on free.
+                segment
+                    .reader_entry(r)
+                    .owner
+                    .compare_exchange(0, 1, Ordering::AcqRel, Ordering::Relaxed)
+                    .is_ok()
+            })
+            .expect("more in-process readers than the segment was built for");
+        ShmReader::new(segment, id)
+    }
+
+    fn close(&self) {
+        // SeqCst: readers that see `closed` also see the final `latest`, stored before.
+        self.segment.header().closed.store(1, Ordering::SeqCst);
+        self.segment.waker().wake_all();
+    }
+
+    fn stats(&self) -> StrategyStats {
+        self.counters
+            .snapshot(self.published.load(Ordering::Relaxed))
+    }
+}
+
+/// One consumer's side of a segment, in this process or another.
+pub struct ShmReader {
+    segment: Arc<Segment>,
+    id: usize,
+}
+
+impl ShmReader {
+    fn new(segment: Arc<Segment>, id: usize) -> Self {
+        ShmReader { segment, id }
+    }
+
+    /// Attach to the named segment as reader `id` (a consumer process).
+    pub fn attach(name: &str, id: usize) -> Result<ShmReader, SegmentError> {
+        let segment = Segment::attach(name)?;
+        if id >= segment.geometry().reader_capacity {
+            return Err(SegmentError::Attach {
+                name: name.to_string(),
+                reason: format!(
+                    "reader {id} but the segment has room for {}",
+                    segment.geometry().reader_capacity
+                ),
+            });
+        }
+        // Release: the parent reads the owner only for diagnostics.
+        segment
+            .reader_entry(id)
+            .owner
+            .store(std::process::id(), Ordering::Release);
+        Ok(ShmReader::new(Arc::new(segment), id))
+    }
+
+    pub fn segment(&self) -> &Segment {
+        &self.segment
+    }
+
+    /// Start barrier, reader side: count ourselves in, then sleep until the parent says go.
+    /// Returns the CLOCK_MONOTONIC time measuring starts.
+    pub fn ready_and_wait_for_go(&self) -> u64 {
+        let header = self.segment.header();
+        // Release: our setup happens before the parent's count sees us.
+        header.attached.fetch_add(1, Ordering::Release);
+        self.segment.go_waker().wait_until(|| {
+            // SeqCst: the waiter's side of the Waker handshake.
+            (header.go.load(Ordering::SeqCst) != 0).then_some(())
+        });
+        // Relaxed: ordered after the store by the SeqCst `go` increment we just observed.
+        header.measure_start_ns.load(Ordering::Relaxed)
+    }
+
+    fn check(&self, after: u64) -> Option<WaitOutcome> {
+        let header = self.segment.header();
+        // `closed` before `latest`: if closed is already set, the `latest` read after it
+        // sees the final frame. SeqCst on both: the waiter's side of the Waker handshake.
+        let closed = header.closed.load(Ordering::SeqCst) != 0;
+        let (seq, _) = unpack(header.latest.load(Ordering::SeqCst));
+        if seq > after {
+            Some(WaitOutcome::Newer(seq))
+        } else if closed {
+            Some(WaitOutcome::Closed)
+        } else {
+            None
+        }
+    }
+}
+
+impl Drop for ShmReader {
+    fn drop(&mut self) {
+        let entry = self.segment.reader_entry(self.id);
+        // Release: as a release of any held slot, then the entry is free for reuse.
+        entry.hazard.store(0, Ordering::Release);
+        entry.owner.store(0, Ordering::Release);
+    }
+}
+
+/// A frame held in place in the segment.
+pub struct ShmFrame<'a> {
+    reader: &'a ShmReader,
+    meta: FrameMeta,
+    data: &'a [u8],
+}
+
+impl FrameView for ShmFrame<'_> {
+    fn meta(&self) -> &FrameMeta {
+        &self.meta
+    }
+    fn bytes(&self) -> &[u8] {
+        self.data
+    }
+}
+
+impl Drop for ShmFrame<'_> {
+    fn drop(&mut self) {
+        if !self.reader.segment.is_naive() {
+            protocol::release(&*self.reader.segment, self.reader.id);
+        }
+    }
+}
+
+impl Reader for ShmReader {
+    type Frame<'a> = ShmFrame<'a>;
+
+    fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome {
+        match mode {
+            WaitMode::Block => self.segment.waker().wait_until(|| self.check(after)),
+            WaitMode::Poll(interval) => loop {
+                if let Some(outcome) = self.check(after) {
+                    return outcome;
+                }
+                std::thread::sleep(interval);
+            },
+            WaitMode::Spin => loop {
+                if let Some(outcome) = self.check(after) {
+                    return outcome;
+                }
+                std::hint::spin_loop();
+            },
+        }
+    }
+
+    fn acquire(&mut self) -> Option<ShmFrame<'_>> {
+        let slot = if self.segment.is_naive() {
+            // Acquire: pairs with the writer's SeqCst store; the naive design stops there.
+            let latest = self.segment.latest().load(Ordering::Acquire);
+            if latest == 0 {
+                return None;
+            }
+            unpack(latest).1
+        } else {
+            protocol::acquire(&*self.segment, self.id)?
+        };
+        // SAFETY: under the slot protocol we hold `slot` (our hazard is set and it is not
+        // WRITING), so its metadata and bytes do not change until the frame is dropped. Under
+        // the naive protocol nothing protects them: that is what it demonstrates.
+        let meta = unsafe { self.segment.slot_header(slot).meta.get().read_volatile() };
+        // SAFETY: as above; the slot is `frame_len` bytes inside the mapping.
+        let data = unsafe {
+            std::slice::from_raw_parts(
+                self.segment.slot_ptr(slot),
+                self.segment.geometry().frame_len,
+            )
+        };
+        Some(ShmFrame {
+            reader: self,
+            meta,
+            data,
+        })
+    }
+}
