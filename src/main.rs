@@ -126,6 +126,8 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         deadline_tolerance: args.deadline_tolerance,
         pool_size: args.pool_size,
         pool_policy: args.pool_policy,
+        slots: fbench_strategies::DEFAULT_SLOTS,
+        slot_policy: fbench_strategies::SlotPolicy::Drop,
     };
     let strategies = args.strategy.0.clone();
     config

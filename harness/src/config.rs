@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use fbench_strategies::{PoolPolicy, StrategyKind, StrategyParams, WaitMode};
+use fbench_strategies::{PoolPolicy, SlotPolicy, StrategyKind, StrategyParams, WaitMode};
 use serde::{Deserialize, Serialize};
 
 use crate::frame::FrameSpec;
@@ -128,6 +128,9 @@ pub struct RunConfig {
     pub deadline_tolerance: f64,
     pub pool_size: usize,
     pub pool_policy: PoolPolicy,
+    /// Frame slots of the `shm` strategies.
+    pub slots: usize,
+    pub slot_policy: SlotPolicy,
 }
 
 /// A configuration problem, naming the flag at fault.
@@ -167,6 +170,8 @@ impl RunConfig {
             deadline_tolerance: 0.1,
             pool_size: fbench_strategies::DEFAULT_POOL_SIZE,
             pool_policy: PoolPolicy::Grow,
+            slots: fbench_strategies::DEFAULT_SLOTS,
+            slot_policy: SlotPolicy::Drop,
         }
     }
 
@@ -198,6 +203,11 @@ impl RunConfig {
             consumers: self.consumers,
             pool_size: self.pool_size,
             pool_policy: self.pool_policy,
+            slots: self.slots,
+            slot_policy: self.slot_policy,
+            width: self.frame.resolution.width,
+            height: self.frame.resolution.height,
+            format: self.frame.format.code(),
         }
     }
 
