@@ -454,6 +454,7 @@ fn assemble(
             pool_grows: stats.pool_grows,
         },
         per_consumer,
+        limits: None,
     }
 }
 
