@@ -175,6 +175,7 @@ fn acquire<S: Strategy>(
                 black_box(held.meta().publish_seq);
             })
         });
+        // Relaxed: a stop flag (see the loops that read it).
         stop.store(true, Ordering::Relaxed);
     });
 }
@@ -215,6 +216,7 @@ fn memcpy(group: &mut BenchmarkGroup<'_, WallTime>, frame: &Frame, background: B
             BenchmarkId::new("memcpy", background.parameter(frame)),
             |b| b.iter(|| black_box(&mut destination[..]).copy_from_slice(black_box(&source[..]))),
         );
+        // Relaxed: a stop flag (see the loops that read it).
         stop.store(true, Ordering::Relaxed);
     });
 }

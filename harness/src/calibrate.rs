@@ -271,16 +271,20 @@ fn cacheline_rtt_ns(budget: Budget) -> Option<(f64, Option<[usize; 2]>)> {
             }
         });
         let initiator = scope.spawn(move || {
+            // Relaxed: read after this scope joins the thread.
             pinned[0].store(pin_current_thread(pair[0]), Ordering::Relaxed);
             let mut value = 0;
             let rtt = median_op_ns(budget.per_figure, || {
                 value += 1;
+                // Release/Acquire: as the responder's, for the same reason.
                 line.0.store(value, Ordering::Release);
                 value += 1;
                 while line.0.load(Ordering::Acquire) != value {
                     std::hint::spin_loop();
                 }
             });
+            // Release: nothing depends on it but the responder seeing it, which any
+            // ordering would give; kept like the other stores of the line.
             line.0.store(STOP, Ordering::Release);
             rtt
         });
@@ -288,6 +292,7 @@ fn cacheline_rtt_ns(budget: Budget) -> Option<(f64, Option<[usize; 2]>)> {
             .join()
             .expect("the cache-line initiator does not panic")
     });
+    // Relaxed: both threads were joined by the scope, which orders their stores before this.
     let both_pinned = pinned.iter().all(|p| p.load(Ordering::Relaxed));
     Some((rtt, both_pinned.then_some(pair)))
 }
