@@ -30,6 +30,9 @@ pub struct Cli {
 pub enum Command {
     /// Run one stress run per strategy; print a table, write a JSON report.
     Run(RunArgs),
+    /// Measure the machine's limits: memory copy, cache-line round trip, clock read, wake
+    /// latency, and the harness's own overhead per frame.
+    Calibrate(crate::calibrate::CalibrateArgs),
     /// List what fbench knows: strategies.
     List {
         /// What to list.

@@ -15,6 +15,7 @@ use fbench_harness::RunConfig;
 use fbench_reports::{BuildInfo, ExportFormat, Report};
 use fbench_strategies::StrategyKind;
 
+mod calibrate;
 mod cli;
 
 use cli::{Cli, Command, RunArgs};
@@ -47,6 +48,7 @@ fn main() -> ExitCode {
     let outcome = match cli.command {
         Command::Run(args) => run(args),
         Command::List { .. } => list(),
+        Command::Calibrate(args) => calibrate::command(args),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -140,6 +142,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         eprintln!("note: 'unsync' is the torn-frame canary: it is broken on purpose");
     }
     let bar = progress_bar(strategies.len(), quiet);
+    // Before the first strategy, on a machine no run is loading; shared by every run.
+    bar.set_message("calibrating");
+    let calibration = calibrate::for_run(&config);
     let mut runs = Vec::with_capacity(strategies.len());
     for (index, kind) in strategies.iter().enumerate() {
         bar.set_message(format!("{} x{}", kind.name(), config.consumers));
@@ -151,14 +156,7 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     }
     bar.finish_and_clear();
 
-    let report = Report::new(
-        MachineInfo::detect(),
-        BuildInfo {
-            version: env!("CARGO_PKG_VERSION").to_string(),
-            git_rev: env!("FBENCH_GIT_REV").to_string(),
-        },
-        runs,
-    );
+    let report = Report::new(MachineInfo::detect(), build_info(), runs).calibrated(calibration);
     let table = ExportFormat::Table.exporter().render(&report)?;
     std::io::stdout().write_all(&table)?;
     let json = ExportFormat::Json.exporter().render(&report)?;
@@ -166,6 +164,13 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         .with_context(|| format!("writing the JSON report {}", json_path.display()))?;
     println!("JSON report: {}", json_path.display());
     Ok(())
+}
+
+fn build_info() -> BuildInfo {
+    BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        git_rev: env!("FBENCH_GIT_REV").to_string(),
+    }
 }
 
 fn progress_bar(runs: usize, quiet: bool) -> ProgressBar {
@@ -195,6 +200,12 @@ fn output_path(args: &RunArgs) -> anyhow::Result<PathBuf> {
             (args.out.join(format!("run-{}.json", timestamp())), "--out")
         }
     };
+    writable_file(path, flag)
+}
+
+/// `path` if a file can be written there, checked without leaving anything behind; else a
+/// usage error naming `flag`.
+fn writable_file(path: PathBuf, flag: &str) -> anyhow::Result<PathBuf> {
     if path.is_dir() {
         return Err(UsageError(format!(
             "{flag}: {} is a directory; give a file path such as report.json",

@@ -230,6 +230,7 @@ fn a_short_run_writes_the_documented_report() {
         assert!(stdout.contains(name), "table lists {name}: {stdout}");
     }
     assert!(stdout.contains("age p99"));
+    assert!(stdout.contains("age p50 / wake p50"), "{stdout}");
     assert!(stdout.contains(&format!("JSON report: {}", report.display())));
 
     let json = json_of(&report);
@@ -251,8 +252,15 @@ fn a_short_run_writes_the_documented_report() {
         "wake_p50_ns",
         "wake_p99_ns",
     ] {
-        assert!(json["calibration"].get(key).is_some(), "calibration.{key}");
+        // The cache-line round trip needs two CPUs; a one-CPU machine reports null.
+        let single_cpu = key == "cacheline_rtt_ns" && json["machine"]["logical_cpus"] == 1;
+        assert!(
+            json["calibration"][key].is_number() || single_cpu,
+            "calibration.{key}"
+        );
     }
+    assert_eq!(json["calibration"]["frame_bytes"], 640 * 480 * 3);
+    assert!(json["calibration"]["harness_overhead"]["total_ns"].is_number());
     let runs = json["runs"].as_array().unwrap();
     let names: Vec<&str> = runs
         .iter()
@@ -293,6 +301,18 @@ fn a_short_run_writes_the_documented_report() {
             assert!(run[key].is_u64(), "{key}");
         }
         assert_eq!(run["torn_frames"], 0);
+        let limits = &run["limits"];
+        let floor = if run["strategy"] == "mutex" {
+            "frame_copy"
+        } else {
+            "cacheline_rtt"
+        };
+        assert_eq!(limits["acquire_floor"], floor);
+        for key in ["acquire_p50_ratio", "age_p50_ratio", "age_p99_ratio"] {
+            let measured = limits[key].as_f64().is_some_and(|ratio| ratio > 0.0);
+            assert!(measured || limits[key].is_null(), "limits.{key}");
+        }
+        assert!(limits["age_p50_ratio"].as_f64().unwrap() > 0.0);
         for key in ["baseline_pss_bytes", "peak_pss_bytes", "peak_rss_bytes"] {
             assert!(run["memory"][key].as_u64().unwrap() > 0, "memory.{key}");
         }

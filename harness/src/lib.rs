@@ -3,10 +3,12 @@
 //! ([`RunResult`]); it never draws or formats them (that is the reports crate's job).
 
 pub mod alloc;
+pub mod calibrate;
 pub mod clock;
 pub mod config;
 pub mod frame;
 pub mod integrity;
+pub mod limits;
 pub mod machine;
 pub mod metrics;
 pub mod result;

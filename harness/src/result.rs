@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigRecord;
+use crate::limits::LimitRatios;
 use crate::metrics::{CpuUsage, LatencySummary, MemorySample};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -33,6 +34,10 @@ pub struct RunResult {
     pub cpu: CpuUsage,
     pub copies: CopiesRecord,
     pub per_consumer: Vec<ConsumerRecord>,
+    /// The run's figures over the machine's calibrated limits; `null` when the run was not
+    /// calibrated (set by whoever calibrated, after the run).
+    #[serde(default)]
+    pub limits: Option<LimitRatios>,
 }
 
 /// Producer-side counts over the measured window.

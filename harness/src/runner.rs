@@ -455,6 +455,7 @@ fn assemble(
             pool_grows: stats.pool_grows,
         },
         per_consumer,
+        limits: None,
     }
 }
 

@@ -9,8 +9,12 @@ use serde::{Deserialize, Serialize};
 use fbench_harness::machine::MachineInfo;
 use fbench_harness::RunResult;
 
+mod limits;
 mod table;
 
+/// The machine's physical limits measured alongside a run (`calibration` in the schema).
+pub use fbench_harness::calibrate::{Calibration, HarnessOverhead};
+pub use limits::{calibration_lines, LimitsTable};
 pub use table::{format_bytes, format_ns, TerminalTable};
 
 /// The schema name and version every JSON report carries.
@@ -30,16 +34,6 @@ pub struct Report {
 pub struct BuildInfo {
     pub version: String,
     pub git_rev: String,
-}
-
-/// The machine's physical limits measured alongside a run. Every field is `null` until
-/// `fbench calibrate` measures it; nothing here is ever estimated.
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-pub struct Calibration {
-    pub memcpy_bytes_per_s: Option<f64>,
-    pub cacheline_rtt_ns: Option<f64>,
-    pub wake_p50_ns: Option<u64>,
-    pub wake_p99_ns: Option<u64>,
 }
 
 impl Report {

@@ -3,7 +3,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
-use crate::{Exporter, Report, ReportError};
+use crate::{Exporter, LimitsTable, Report, ReportError};
 
 /// One row per run: age percentiles, acquire and publish p99, drops, torn frames, memory
 /// and CPU.
@@ -56,9 +56,11 @@ impl Exporter for TerminalTable {
         for column in table.column_iter_mut().skip(1) {
             column.set_cell_alignment(CellAlignment::Right);
         }
-        let mut text = table.to_string();
-        text.push('\n');
-        Ok(text.into_bytes())
+        let mut text = table.to_string().into_bytes();
+        text.push(b'\n');
+        // The machine's limits and each run's distance from them, when calibrated.
+        text.extend(LimitsTable { width: self.width }.render(report)?);
+        Ok(text)
     }
 }
 

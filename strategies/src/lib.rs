@@ -285,6 +285,20 @@ impl StrategyKind {
         }
     }
 
+    /// Whether a reader's `acquire` copies the frame out (its floor is one frame copy)
+    /// rather than taking a reference to shared bytes (its floor is a cache line's round
+    /// trip between cores). Reports compare acquire times with the matching floor.
+    pub fn acquire_copies(self) -> bool {
+        match self {
+            StrategyKind::Mutex | StrategyKind::Unsync => true,
+            StrategyKind::RwLock
+            | StrategyKind::Pool
+            | StrategyKind::ArcSwap
+            | StrategyKind::Shm
+            | StrategyKind::ShmNaive => false,
+        }
+    }
+
     /// Whether the strategy is shown by `fbench list` and accepted by name without being
     /// asked for explicitly as a canary.
     pub fn is_canary(self) -> bool {

@@ -1,0 +1,234 @@
+//! The calibration block and the limit ratios as the terminal shows them: what the machine
+//! allows, then how far each strategy is from it.
+
+use comfy_table::presets::UTF8_FULL_CONDENSED;
+use comfy_table::{CellAlignment, Table};
+use fbench_harness::calibrate::{
+    Calibration, CLOCK_READS_PER_FRAME, RECORDS_PER_FRAME, VERIFICATIONS_PER_FRAME,
+};
+use fbench_harness::limits::LimitRatios;
+
+use crate::table::{format_bytes, format_ns};
+use crate::{Exporter, Report, ReportError};
+
+impl Report {
+    /// Attach the machine's calibration and each run's ratios to it.
+    pub fn calibrated(mut self, calibration: Calibration) -> Report {
+        for run in &mut self.runs {
+            run.limits = Some(LimitRatios::of(run, &calibration));
+        }
+        self.calibration = calibration;
+        self
+    }
+}
+
+/// The calibration lines, then one row per calibrated run: acquire p50 against its floor,
+/// delivery age against the wake latency. Renders nothing for a report without calibration.
+#[derive(Default)]
+pub struct LimitsTable {
+    /// Force a width (tests); `None` sizes to the terminal when there is one.
+    pub width: Option<u16>,
+}
+
+impl Exporter for LimitsTable {
+    fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        let mut text = String::new();
+        let calibrated = report.calibration != Calibration::default();
+        if calibrated {
+            text.push_str("machine limits (fbench calibrate):\n");
+            for line in calibration_lines(&report.calibration) {
+                text.push_str("  ");
+                text.push_str(&line);
+                text.push('\n');
+            }
+        }
+        let runs: Vec<_> = report
+            .runs
+            .iter()
+            .filter_map(|run| run.limits.as_ref().map(|limits| (run, limits)))
+            .collect();
+        if !runs.is_empty() {
+            let mut table = Table::new();
+            table.load_preset(UTF8_FULL_CONDENSED);
+            if let Some(width) = self.width {
+                table.set_width(width);
+            }
+            table.set_header(vec![
+                "strategy",
+                "acquire p50",
+                "acquire floor",
+                "acquire / floor",
+                "age p50 / wake p50",
+                "age p99 / wake p99",
+            ]);
+            for (run, limits) in runs {
+                let floor = match (limits.acquire_floor, limits.acquire_floor_ns) {
+                    (Some(floor), Some(ns)) => format!("{} {}", floor.label(), format_ns_f64(ns)),
+                    (Some(floor), None) => format!("{} (not measured)", floor.label()),
+                    (None, _) => "unknown strategy".to_string(),
+                };
+                table.add_row(vec![
+                    run.strategy.clone(),
+                    format_ns(run.acquire_ns.p50),
+                    floor,
+                    format_ratio(limits.acquire_p50_ratio),
+                    format_ratio(limits.age_p50_ratio),
+                    format_ratio(limits.age_p99_ratio),
+                ]);
+            }
+            for column in table.column_iter_mut().skip(1) {
+                column.set_cell_alignment(CellAlignment::Right);
+            }
+            text.push_str(&table.to_string());
+            text.push('\n');
+        }
+        Ok(text.into_bytes())
+    }
+}
+
+/// One line per calibrated figure, as `fbench calibrate` prints them.
+pub fn calibration_lines(calibration: &Calibration) -> Vec<String> {
+    let unmeasured = || "not measured".to_string();
+    let mut lines = Vec::new();
+    let copy = match (
+        calibration.frame_bytes,
+        calibration.frame_copy_ns,
+        calibration.memcpy_bytes_per_s,
+    ) {
+        (Some(bytes), Some(ns), Some(rate)) => format!(
+            "{} frame copied in {} ({}/s)",
+            format_bytes(bytes),
+            format_ns_f64(ns),
+            format_bytes(rate as u64)
+        ),
+        _ => unmeasured(),
+    };
+    lines.push(format!("memory copy:       {copy}"));
+    let cacheline = match (calibration.cacheline_rtt_ns, calibration.cacheline_cpus) {
+        (Some(ns), Some([a, b])) => format!("{} (CPUs {a} and {b})", format_ns_f64(ns)),
+        (Some(ns), None) => format!("{} (threads not pinned)", format_ns_f64(ns)),
+        (None, _) => "not measured (needs two CPUs)".to_string(),
+    };
+    lines.push(format!("cache-line RTT:    {cacheline}"));
+    let clock = calibration
+        .clock_read_ns
+        .map(format_ns_f64)
+        .unwrap_or_else(unmeasured);
+    lines.push(format!("clock read:        {clock}"));
+    let wake = |p50: Option<u64>, p99: Option<u64>| match (p50, p99) {
+        (Some(p50), Some(p99)) => format!("p50 {}, p99 {}", format_ns(p50), format_ns(p99)),
+        _ => unmeasured(),
+    };
+    lines.push(format!(
+        "wake (futex):      {}",
+        wake(calibration.wake_p50_ns, calibration.wake_p99_ns)
+    ));
+    lines.push(format!(
+        "wake (condvar):    {}",
+        wake(
+            calibration.condvar_wake_p50_ns,
+            calibration.condvar_wake_p99_ns
+        )
+    ));
+    let overhead = match &calibration.harness_overhead {
+        Some(o) => {
+            let of_copy = calibration
+                .frame_copy_ns
+                .filter(|ns| *ns > 0.0)
+                .map(|ns| {
+                    format!(
+                        "; verification is {:.2}% of a frame copy",
+                        o.verification_ns / ns * 100.0
+                    )
+                })
+                .unwrap_or_default();
+            format!(
+                "{} per frame per consumer ({CLOCK_READS_PER_FRAME} clock reads {}, {RECORDS_PER_FRAME} histogram records {}, {VERIFICATIONS_PER_FRAME} '{}' verifications {}{of_copy})",
+                format_ns_f64(o.total_ns),
+                format_ns_f64(o.clock_reads_ns),
+                format_ns_f64(o.histogram_records_ns),
+                o.verify,
+                format_ns_f64(o.verification_ns),
+            )
+        }
+        None => unmeasured(),
+    };
+    lines.push(format!("harness overhead:  {overhead}"));
+    lines
+}
+
+/// Like [`format_ns`], with one decimal below a microsecond (clock reads take tens of ns).
+fn format_ns_f64(ns: f64) -> String {
+    if ns < 1_000.0 {
+        format!("{ns:.1} ns")
+    } else {
+        format_ns(ns.round() as u64)
+    }
+}
+
+fn format_ratio(ratio: Option<f64>) -> String {
+    match ratio {
+        None => "-".to_string(),
+        Some(r) if r >= 100.0 => format!("{r:.0}x"),
+        Some(r) if r >= 10.0 => format!("{r:.1}x"),
+        Some(r) => format!("{r:.2}x"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use fbench_harness::calibrate::HarnessOverhead;
+
+    #[test]
+    fn ratios_and_sub_microsecond_times_read_well() {
+        assert_eq!(format_ratio(None), "-");
+        assert_eq!(format_ratio(Some(1.234)), "1.23x");
+        assert_eq!(format_ratio(Some(12.34)), "12.3x");
+        assert_eq!(format_ratio(Some(1234.0)), "1234x");
+        assert_eq!(format_ns_f64(21.74), "21.7 ns");
+        assert_eq!(format_ns_f64(1_500.0), "1.50 µs");
+    }
+
+    #[test]
+    fn every_figure_has_a_line_and_missing_ones_say_so() {
+        let lines = calibration_lines(&Calibration::default());
+        assert_eq!(lines.len(), 6);
+        assert!(
+            lines.iter().all(|l| l.contains("not measured")),
+            "{lines:?}"
+        );
+        let calibration = Calibration {
+            frame_bytes: Some(6_220_800),
+            memcpy_bytes_per_s: Some(12.4e9),
+            frame_copy_ns: Some(501_000.0),
+            cacheline_rtt_ns: Some(180.5),
+            cacheline_cpus: Some([0, 1]),
+            clock_read_ns: Some(21.7),
+            wake_p50_ns: Some(55_100),
+            wake_p99_ns: Some(110_000),
+            condvar_wake_p50_ns: Some(60_000),
+            condvar_wake_p99_ns: Some(130_000),
+            harness_overhead: Some(HarnessOverhead {
+                verify: "stamps".into(),
+                clock_reads_ns: 65.1,
+                histogram_records_ns: 30.0,
+                verification_ns: 5010.0,
+                total_ns: 5105.1,
+            }),
+            took_ms: Some(1200),
+        };
+        let lines = calibration_lines(&calibration);
+        assert_eq!(
+            lines,
+            [
+                "memory copy:       6.2 MB frame copied in 501 µs (12.40 GB/s)",
+                "cache-line RTT:    180.5 ns (CPUs 0 and 1)",
+                "clock read:        21.7 ns",
+                "wake (futex):      p50 55.1 µs, p99 110 µs",
+                "wake (condvar):    p50 60.0 µs, p99 130 µs",
+                "harness overhead:  5.11 µs per frame per consumer (3 clock reads 65.1 ns, 3 histogram records 30.0 ns, 2 'stamps' verifications 5.01 µs; verification is 1.00% of a frame copy)",
+            ]
+        );
+    }
+}

@@ -1,0 +1,127 @@
+//! `fbench calibrate`: the four figures and the harness overhead on stdout, the same block
+//! as a report with `--json`, and the bad-input contract (one line naming the flag, exit
+//! code 2, no file).
+
+use assert_cmd::Command;
+
+fn fbench() -> Command {
+    Command::cargo_bin("fbench").unwrap()
+}
+
+#[test]
+fn prints_every_figure_and_writes_them_as_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("calibration.json");
+    let output = fbench()
+        .args(["calibrate", "--resolution", "480p", "--json"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("640x480 rgb24"), "{stdout}");
+    for figure in [
+        "memory copy:",
+        "cache-line RTT:",
+        "clock read:",
+        "wake (futex):",
+        "wake (condvar):",
+        "harness overhead:",
+    ] {
+        assert!(
+            stdout.lines().any(|l| l.trim_start().starts_with(figure)),
+            "{figure} in {stdout}"
+        );
+    }
+    assert!(stdout.contains("922 kB frame copied in"), "{stdout}");
+    assert!(stdout.contains("'stamps' verifications"), "{stdout}");
+
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert_eq!(json["schema"], "fbench.report/1");
+    assert_eq!(json["runs"].as_array().unwrap().len(), 0);
+    let calibration = &json["calibration"];
+    assert_eq!(calibration["frame_bytes"], 640 * 480 * 3);
+    for key in [
+        "memcpy_bytes_per_s",
+        "frame_copy_ns",
+        "clock_read_ns",
+        "wake_p50_ns",
+        "wake_p99_ns",
+        "condvar_wake_p50_ns",
+        "condvar_wake_p99_ns",
+    ] {
+        assert!(
+            calibration[key].as_f64().unwrap() > 0.0,
+            "calibration.{key}"
+        );
+    }
+    let overhead = &calibration["harness_overhead"];
+    assert_eq!(overhead["verify"], "stamps");
+    for key in [
+        "clock_reads_ns",
+        "histogram_records_ns",
+        "verification_ns",
+        "total_ns",
+    ] {
+        assert!(
+            overhead[key].as_f64().unwrap() > 0.0,
+            "harness_overhead.{key}"
+        );
+    }
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+}
+
+/// Runs `fbench calibrate <args>` and checks the bad-input contract.
+fn refused(args: &[&str], flag: &str, accepted: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let output = fbench()
+        .current_dir(dir.path())
+        .arg("calibrate")
+        .args(args)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.contains(flag),
+        "{args:?}: {stderr:?} should name {flag}"
+    );
+    assert!(
+        stderr.contains(accepted),
+        "{args:?}: {stderr:?} should say {accepted:?}"
+    );
+    assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
+
+#[test]
+fn bad_input_is_refused_in_one_line() {
+    refused(
+        &["--resolution", "1080"],
+        "--resolution",
+        "480p, 720p, 1080p, 4k or WIDTHxHEIGHT",
+    );
+    refused(
+        &["--format", "nv12", "--resolution", "641x480"],
+        "--resolution",
+        "even width and height",
+    );
+    refused(
+        &["--resolution", "65536x65536"],
+        "--resolution",
+        "memory is available",
+    );
+    refused(&["--verify", "some"], "--verify", "stamps, full, off");
+    refused(
+        &["--json", "no/such/dir/calibration.json"],
+        "--json",
+        "does not exist",
+    );
+}
