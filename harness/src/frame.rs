@@ -80,7 +80,7 @@ impl PixelFormat {
             PixelFormat::I420 | PixelFormat::Yuv422p | PixelFormat::Yuv444p | PixelFormat::Gray => {
                 self.planes(width, height)
                     .iter()
-                    .try_fold(0u64, |sum, plane| sum.checked_add(plane.len()?))
+                    .try_fold(0u64, |sum, plane| sum.checked_add(plane.bytes()?))
             }
         }
     }
@@ -126,7 +126,7 @@ pub struct Plane {
 
 impl Plane {
     /// Bytes of the plane, or `None` on overflow.
-    pub fn len(&self) -> Option<u64> {
+    pub fn bytes(&self) -> Option<u64> {
         self.row_bytes.checked_mul(self.rows)
     }
 }

@@ -118,9 +118,7 @@ mod tests {
                     line
                 })
                 .collect();
-            let dropped_before = self
-                .last
-                .map_or(0, |last| u64::from(sequence - last - 1));
+            let dropped_before = self.last.map_or(0, |last| u64::from(sequence - last - 1));
             self.last = Some(sequence);
             deliver(&Captured {
                 arrival: Arrival {

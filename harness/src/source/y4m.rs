@@ -134,8 +134,7 @@ impl StreamHeader {
 
     /// Frames per second, if the file gives a rate.
     pub fn fps(&self) -> Option<f64> {
-        self.frame_rate
-            .map(|r| f64::from(r.num) / f64::from(r.den))
+        self.frame_rate.map(|r| f64::from(r.num) / f64::from(r.den))
     }
 }
 
@@ -166,7 +165,9 @@ pub enum Y4mError {
     NotAFrame { index: u64, offset: u64 },
     #[error("frame {index}'s header does not end within {MAX_HEADER_LEN} bytes")]
     FrameHeaderTooLong { index: u64 },
-    #[error("frame {index} is truncated: the file ends {got} bytes into its {expected}-byte payload")]
+    #[error(
+        "frame {index} is truncated: the file ends {got} bytes into its {expected}-byte payload"
+    )]
     Truncated { index: u64, got: u64, expected: u64 },
     #[error("there are no frames after the stream header")]
     NoFrames,
@@ -387,13 +388,13 @@ impl Y4mClip {
         let spec = header.frame_spec();
         // The geometry is range-checked, so this is at most 65536² x 3 bytes: a u64, and
         // compared with `limit` before anything of that size is allocated.
-        let frame_bytes = spec
-            .format
-            .frame_len(header.width, header.height)
-            .ok_or(Y4mError::Geometry {
-                width: header.width.into(),
-                height: header.height.into(),
-            })?;
+        let frame_bytes =
+            spec.format
+                .frame_len(header.width, header.height)
+                .ok_or(Y4mError::Geometry {
+                    width: header.width.into(),
+                    height: header.height.into(),
+                })?;
         let too_large = |frames: u64| Y4mError::TooLarge {
             needed: frames.saturating_mul(frame_bytes),
             frames,
@@ -590,8 +591,9 @@ mod tests {
 
     #[test]
     fn optional_and_unknown_parameters_are_kept_or_ignored() {
-        let mut bytes = b"YUV4MPEG2 W20 H18 F30000:1001 Ip A1:1 C444 XYSCSS=444 Zfuture  XCOLORRANGE=FULL\n"
-            .to_vec();
+        let mut bytes =
+            b"YUV4MPEG2 W20 H18 F30000:1001 Ip A1:1 C444 XYSCSS=444 Zfuture  XCOLORRANGE=FULL\n"
+                .to_vec();
         for i in 0..2u8 {
             bytes.extend_from_slice(b"FRAME Ib XMARK=1\n");
             bytes.extend(vec![i; 20 * 18 * 3]);
@@ -740,11 +742,17 @@ mod tests {
         );
         // Unknown size: refused at the first frame past the limit.
         let err = Y4mClip::read(bytes.as_slice(), 100_000, None).unwrap_err();
-        assert!(matches!(err, Y4mError::TooLarge { frames: 9, .. }), "{err:?}");
+        assert!(
+            matches!(err, Y4mError::TooLarge { frames: 9, .. }),
+            "{err:?}"
+        );
         // A geometry far larger than the limit never allocates a frame.
         let huge = b"YUV4MPEG2 W65536 H65536 C444\nFRAME\n";
         let err = Y4mClip::read(huge.as_slice(), 1 << 20, None).unwrap_err();
-        assert!(matches!(err, Y4mError::TooLarge { frames: 1, .. }), "{err:?}");
+        assert!(
+            matches!(err, Y4mError::TooLarge { frames: 1, .. }),
+            "{err:?}"
+        );
         assert!(Y4mClip::read(bytes.as_slice(), 10 * 12_288, None).is_ok());
     }
 }
