@@ -16,6 +16,7 @@ use fbench_reports::{BuildInfo, ExportFormat, Report};
 use fbench_strategies::StrategyKind;
 
 mod cli;
+mod source;
 
 use cli::{Cli, Command, RunArgs};
 
@@ -46,6 +47,7 @@ fn main() -> ExitCode {
     };
     let outcome = match cli.command {
         Command::Run(args) => run(args),
+        Command::List { what } if what == "sources" => source::list(),
         Command::List { .. } => list(),
     };
     match outcome {
@@ -109,13 +111,11 @@ fn list() -> anyhow::Result<()> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
+    let source = source::configure(&args)?;
     let config = RunConfig {
-        source: fbench_harness::source::SourceSpec::Synthetic,
-        frame: fbench_harness::frame::FrameSpec {
-            resolution: args.resolution,
-            format: args.format,
-        },
-        fps: args.fps,
+        source: source.spec,
+        frame: source.frame,
+        fps: source.fps,
         duration: args.duration,
         warmup: args.warmup,
         consumers: args.consumers,
@@ -137,6 +137,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if !quiet && strategies.iter().any(|k| k.is_canary()) {
         eprintln!("note: 'unsync' is the torn-frame canary: it is broken on purpose");
     }
+    if let Some(summary) = &source.summary {
+        println!("{summary}");
+    }
     let bar = progress_bar(strategies.len(), quiet);
     let mut runs = Vec::with_capacity(strategies.len());
     for (index, kind) in strategies.iter().enumerate() {
@@ -146,6 +149,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             bar.set_position(base + (fraction * 1000.0) as u64);
         });
         runs.push(result);
+        if let Some(failure) = source::take_failure(&config.source) {
+            bar.suspend(|| eprintln!("warning: {} run: {failure}", kind.name()));
+        }
     }
     bar.finish_and_clear();
 
