@@ -31,7 +31,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one stress run per strategy; print a table, write a JSON report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// List what fbench knows: strategies, or sources (including the cameras found).
     List {
         /// What to list.

@@ -46,7 +46,7 @@ fn main() -> ExitCode {
         Err(err) => return clap_error(err),
     };
     let outcome = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
         Command::List { what } if what == "sources" => source::list(),
         Command::List { .. } => list(),
     };
