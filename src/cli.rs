@@ -12,6 +12,8 @@ use fbench_harness::integrity::VerifyMode;
 use fbench_harness::workload::{SlowConsumers, Workload};
 use fbench_strategies::{PoolPolicy, StrategyKind};
 
+use crate::source::{parse_bytes, parse_source, SourceArg};
+
 #[derive(Debug, Parser)]
 #[command(
     name = "fbench",
@@ -29,14 +31,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run one stress run per strategy; print a table, write a JSON report.
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Measure the machine's limits: memory copy, cache-line round trip, clock read, wake
     /// latency, and the harness's own overhead per frame.
     Calibrate(crate::calibrate::CalibrateArgs),
-    /// List what fbench knows: strategies.
+    /// List what fbench knows: strategies, or sources (including the cameras found).
     List {
         /// What to list.
-        #[arg(default_value = "strategies", value_parser = ["strategies"])]
+        #[arg(default_value = "strategies", value_parser = ["strategies", "sources"])]
         what: String,
     },
 }
@@ -51,17 +53,30 @@ pub struct RunArgs {
     #[arg(long, short = 'c', default_value_t = 5, value_parser = parse_count)]
     pub consumers: usize,
 
-    /// Frame size: 480p, 720p, 1080p, 4k or WIDTHxHEIGHT.
-    #[arg(long, short = 'r', default_value = "1080p", value_parser = |s: &str| s.parse::<Resolution>())]
-    pub resolution: Resolution,
+    /// Where frames come from: synthetic, y4m:PATH (a YUV4MPEG2 file, preloaded and played
+    /// in a loop) or v4l2:/dev/videoN (a camera; needs a build with `--features v4l2`).
+    /// See `fbench list sources`.
+    #[arg(long, default_value = "synthetic", value_parser = parse_source)]
+    pub source: SourceArg,
 
-    /// Pixel format: rgb24, bgr24, yuyv or nv12 (frame size follows it).
-    #[arg(long, default_value = "rgb24", value_parser = |s: &str| s.parse::<PixelFormat>())]
-    pub format: PixelFormat,
+    /// Most memory a y4m source may preload, e.g. 512MB, 4GB.
+    #[arg(long, default_value = "2GB", value_parser = parse_bytes)]
+    pub source_memory: u64,
 
-    /// Frames per second the source produces, on an absolute schedule.
-    #[arg(long, default_value_t = 30.0, value_parser = parse_fps)]
-    pub fps: f64,
+    /// Frame size: 480p, 720p, 1080p, 4k or WIDTHxHEIGHT [default: 1080p; a y4m file's own;
+    /// for a camera, what to ask it for].
+    #[arg(long, short = 'r', value_parser = |s: &str| s.parse::<Resolution>())]
+    pub resolution: Option<Resolution>,
+
+    /// Pixel format: rgb24, bgr24, yuyv, nv12, i420, yuv422p, yuv444p or gray (frame size
+    /// follows it) [default: rgb24; a y4m file's own; for a camera, what to ask it for].
+    #[arg(long, value_parser = |s: &str| s.parse::<PixelFormat>())]
+    pub format: Option<PixelFormat>,
+
+    /// Frames per second the source produces, on an absolute schedule [default: 30; a y4m
+    /// file's own rate; for a camera, what to ask it for].
+    #[arg(long, value_parser = parse_fps)]
+    pub fps: Option<f64>,
 
     /// Measured time per strategy (after warm-up), e.g. 3s, 500ms, 2m.
     #[arg(long, short = 'd', default_value = "5s", value_parser = parse_duration)]

@@ -17,6 +17,7 @@ use fbench_strategies::StrategyKind;
 
 mod calibrate;
 mod cli;
+mod source;
 
 use cli::{Cli, Command, RunArgs};
 
@@ -46,7 +47,8 @@ fn main() -> ExitCode {
         Err(err) => return clap_error(err),
     };
     let outcome = match cli.command {
-        Command::Run(args) => run(args),
+        Command::Run(args) => run(*args),
+        Command::List { what } if what == "sources" => source::list(),
         Command::List { .. } => list(),
         Command::Calibrate(args) => calibrate::command(args),
     };
@@ -111,13 +113,11 @@ fn list() -> anyhow::Result<()> {
 }
 
 fn run(args: RunArgs) -> anyhow::Result<()> {
+    let source = source::configure(&args)?;
     let config = RunConfig {
-        source: fbench_harness::source::SourceSpec::Synthetic,
-        frame: fbench_harness::frame::FrameSpec {
-            resolution: args.resolution,
-            format: args.format,
-        },
-        fps: args.fps,
+        source: source.spec,
+        frame: source.frame,
+        fps: source.fps,
         duration: args.duration,
         warmup: args.warmup,
         consumers: args.consumers,
@@ -141,6 +141,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
     if !quiet && strategies.iter().any(|k| k.is_canary()) {
         eprintln!("note: 'unsync' is the torn-frame canary: it is broken on purpose");
     }
+    if let Some(summary) = &source.summary {
+        println!("{summary}");
+    }
     let bar = progress_bar(strategies.len(), quiet);
     // Before the first strategy, on a machine no run is loading; shared by every run.
     bar.set_message("calibrating");
@@ -153,6 +156,9 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
             bar.set_position(base + (fraction * 1000.0) as u64);
         });
         runs.push(result);
+        if let Some(failure) = source::take_failure(&config.source) {
+            bar.suspend(|| eprintln!("warning: {} run: {failure}", kind.name()));
+        }
     }
     bar.finish_and_clear();
 

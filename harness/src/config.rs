@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::frame::FrameSpec;
 use crate::integrity::VerifyMode;
-use crate::source::SourceSpec;
+use crate::source::{SourceDetail, SourceSpec};
 use crate::workload::{SlowConsumers, Workload};
 
 /// Parse `500ms`, `3s`, `1.5s`, `2m`, `250us`, `100ns`; a bare number is seconds.
@@ -270,6 +270,21 @@ impl RunConfig {
                 ),
             ));
         }
+        if let Some(fixed) = self.source.frame_spec() {
+            if fixed != self.frame {
+                return Err(ConfigError::new(
+                    "--source",
+                    format!(
+                        "{} gives {} {} frames, not {} {}",
+                        self.source.name(),
+                        fixed.resolution,
+                        fixed.format,
+                        self.frame.resolution,
+                        self.frame.format
+                    ),
+                ));
+            }
+        }
         let frame_len = self
             .frame
             .frame_len()
@@ -321,6 +336,9 @@ pub fn human_bytes(bytes: u64) -> String {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ConfigRecord {
     pub source: String,
+    /// What a file or device said about itself (frame count, colour space, granted format).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source_detail: Option<SourceDetail>,
     pub width: u32,
     pub height: u32,
     pub format: String,
@@ -341,6 +359,7 @@ impl RunConfig {
     pub fn record(&self) -> ConfigRecord {
         ConfigRecord {
             source: self.source.name(),
+            source_detail: self.source.detail(),
             width: self.frame.resolution.width,
             height: self.frame.resolution.height,
             format: self.frame.format.name().to_string(),

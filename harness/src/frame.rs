@@ -18,14 +18,27 @@ pub enum PixelFormat {
     /// Planar 4:2:0: a Y plane, then interleaved UV at quarter resolution; 1.5 bytes per
     /// pixel; width and height must be even.
     Nv12,
+    /// Planar 4:2:0 with separate U and V planes (ffmpeg's yuv420p, V4L2's YU12, Y4M's
+    /// 420 colour spaces). Odd sides round the chroma planes up, as encoders do.
+    I420,
+    /// Planar 4:2:2: Y, then U and V at half width and full height.
+    Yuv422p,
+    /// Planar 4:4:4: Y, U and V at full resolution.
+    Yuv444p,
+    /// A single 8-bit luma plane (Y4M's mono).
+    Gray,
 }
 
 impl PixelFormat {
-    pub const ALL: [PixelFormat; 4] = [
+    pub const ALL: [PixelFormat; 8] = [
         PixelFormat::Rgb24,
         PixelFormat::Bgr24,
         PixelFormat::Yuyv,
         PixelFormat::Nv12,
+        PixelFormat::I420,
+        PixelFormat::Yuv422p,
+        PixelFormat::Yuv444p,
+        PixelFormat::Gray,
     ];
 
     pub fn name(self) -> &'static str {
@@ -34,6 +47,10 @@ impl PixelFormat {
             PixelFormat::Bgr24 => "bgr24",
             PixelFormat::Yuyv => "yuyv",
             PixelFormat::Nv12 => "nv12",
+            PixelFormat::I420 => "i420",
+            PixelFormat::Yuv422p => "yuv422p",
+            PixelFormat::Yuv444p => "yuv444p",
+            PixelFormat::Gray => "gray",
         }
     }
 
@@ -44,6 +61,10 @@ impl PixelFormat {
             PixelFormat::Bgr24 => 2,
             PixelFormat::Yuyv => 3,
             PixelFormat::Nv12 => 4,
+            PixelFormat::I420 => 5,
+            PixelFormat::Yuv422p => 6,
+            PixelFormat::Yuv444p => 7,
+            PixelFormat::Gray => 8,
         }
     }
 
@@ -55,8 +76,58 @@ impl PixelFormat {
             PixelFormat::Rgb24 | PixelFormat::Bgr24 => pixels.checked_mul(3),
             PixelFormat::Yuyv if width % 2 == 0 => pixels.checked_mul(2),
             PixelFormat::Nv12 if width % 2 == 0 && height % 2 == 0 => Some(pixels / 2 * 3),
-            _ => None,
+            PixelFormat::Nv12 | PixelFormat::Yuyv => None,
+            PixelFormat::I420 | PixelFormat::Yuv422p | PixelFormat::Yuv444p | PixelFormat::Gray => {
+                self.planes(width, height)
+                    .iter()
+                    .try_fold(0u64, |sum, plane| sum.checked_add(plane.bytes()?))
+            }
         }
+    }
+
+    /// Bytes in one row of the first plane: what a synthetic band is as wide as.
+    pub fn first_row_len(self, width: u32) -> usize {
+        let width = width as usize;
+        match self {
+            PixelFormat::Rgb24 | PixelFormat::Bgr24 => 3 * width,
+            PixelFormat::Yuyv => 2 * width,
+            PixelFormat::Nv12
+            | PixelFormat::I420
+            | PixelFormat::Yuv422p
+            | PixelFormat::Yuv444p
+            | PixelFormat::Gray => width,
+        }
+    }
+
+    /// The planes of one frame, in memory order, each as rows of bytes. Packed formats are
+    /// one plane. Chroma of odd sides is rounded up, as in Y4M and ffmpeg.
+    pub fn planes(self, width: u32, height: u32) -> Vec<Plane> {
+        let (w, h) = (u64::from(width), u64::from(height));
+        let (half_w, half_h) = (w.div_ceil(2), h.div_ceil(2));
+        let plane = |row_bytes, rows| Plane { row_bytes, rows };
+        match self {
+            PixelFormat::Rgb24 | PixelFormat::Bgr24 => vec![plane(3 * w, h)],
+            PixelFormat::Yuyv => vec![plane(2 * w, h)],
+            PixelFormat::Nv12 => vec![plane(w, h), plane(2 * half_w, half_h)],
+            PixelFormat::I420 => vec![plane(w, h), plane(half_w, half_h), plane(half_w, half_h)],
+            PixelFormat::Yuv422p => vec![plane(w, h), plane(half_w, h), plane(half_w, h)],
+            PixelFormat::Yuv444p => vec![plane(w, h); 3],
+            PixelFormat::Gray => vec![plane(w, h)],
+        }
+    }
+}
+
+/// One plane of a frame: `rows` rows of `row_bytes` bytes, stored without padding.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Plane {
+    pub row_bytes: u64,
+    pub rows: u64,
+}
+
+impl Plane {
+    /// Bytes of the plane, or `None` on overflow.
+    pub fn bytes(&self) -> Option<u64> {
+        self.row_bytes.checked_mul(self.rows)
     }
 }
 
@@ -73,7 +144,10 @@ impl FromStr for PixelFormat {
             .into_iter()
             .find(|f| f.name().eq_ignore_ascii_case(s))
             .ok_or_else(|| {
-                format!("unknown pixel format '{s}'; accepted: rgb24, bgr24, yuyv, nv12")
+                format!(
+                    "unknown pixel format '{s}'; accepted: rgb24, bgr24, yuyv, nv12, i420, \
+                     yuv422p, yuv444p, gray"
+                )
             })
     }
 }
@@ -210,6 +284,24 @@ mod tests {
         assert_eq!(spec(PixelFormat::Bgr24).frame_len().unwrap(), 6_220_800);
         assert_eq!(spec(PixelFormat::Yuyv).frame_len().unwrap(), 4_147_200);
         assert_eq!(spec(PixelFormat::Nv12).frame_len().unwrap(), 3_110_400);
+        assert_eq!(spec(PixelFormat::I420).frame_len().unwrap(), 3_110_400);
+        assert_eq!(spec(PixelFormat::Yuv422p).frame_len().unwrap(), 4_147_200);
+        assert_eq!(spec(PixelFormat::Yuv444p).frame_len().unwrap(), 6_220_800);
+        assert_eq!(spec(PixelFormat::Gray).frame_len().unwrap(), 2_073_600);
+        // Odd sides round the chroma planes up, as Y4M and ffmpeg do.
+        let odd = |format| FrameSpec {
+            resolution: Resolution::new(33, 17),
+            format,
+        };
+        assert_eq!(
+            odd(PixelFormat::I420).frame_len().unwrap(),
+            33 * 17 + 2 * 17 * 9
+        );
+        assert_eq!(
+            odd(PixelFormat::Yuv422p).frame_len().unwrap(),
+            33 * 17 + 2 * 17 * 17
+        );
+        assert_eq!(odd(PixelFormat::Gray).frame_len().unwrap(), 33 * 17);
         let odd = FrameSpec {
             resolution: Resolution::new(641, 480),
             format: PixelFormat::Nv12,

@@ -51,6 +51,10 @@ pub struct FrameCounts {
     pub producer_drops: u64,
     /// Frame slots the source could not produce on time (skipped to stay on schedule).
     pub source_overruns: u64,
+    /// Frames a live source (a camera) dropped before fbench saw them: gaps in the
+    /// device's own sequence numbers.
+    #[serde(default)]
+    pub source_drops: u64,
 }
 
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

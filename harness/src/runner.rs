@@ -16,6 +16,8 @@ use crate::result::{ConsumerRecord, CopiesRecord, FrameCounts, MemoryRecord, Run
 use crate::source::Source;
 use crate::workload::Workload;
 
+mod live;
+
 /// How often the controller samples memory and reports progress.
 const SAMPLE_EVERY_NS: u64 = 100_000_000;
 /// Head start between "every thread exists" and the first frame: time for the threads to
@@ -81,7 +83,10 @@ impl WithStrategy for Runner<'_> {
                     ready.wait();
                     ready.wait();
                     let timeline = *timeline_cell.get().expect("set between the barriers");
-                    produce(&**strategy, &mut *source, config, &timeline)
+                    match source.live() {
+                        Some(camera) => live::produce(&**strategy, camera, config, &timeline),
+                        None => produce(&**strategy, &mut *source, config, &timeline),
+                    }
                 })
             };
 

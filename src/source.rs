@@ -1,0 +1,307 @@
+//! `--source`: turning what the user named into a loaded, negotiated `SourceSpec`, with the
+//! frame geometry and rate it implies, before anything runs; and `fbench list sources`.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use fbench_harness::config::{human_bytes, MAX_FPS};
+use fbench_harness::frame::FrameSpec;
+use fbench_harness::machine::available_memory;
+use fbench_harness::source::y4m::{Y4mClip, Y4mError};
+use fbench_harness::source::SourceSpec;
+use fbench_harness::RunConfig;
+
+use crate::cli::RunArgs;
+use crate::UsageError;
+
+/// What `--source` named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceArg {
+    Synthetic,
+    Y4m(PathBuf),
+    V4l2(PathBuf),
+}
+
+const ACCEPTED: &str = "accepted: synthetic, y4m:PATH, v4l2:/dev/videoN";
+
+pub fn parse_source(text: &str) -> Result<SourceArg, String> {
+    let path = |p: &str| -> Result<PathBuf, String> {
+        if p.is_empty() {
+            Err(format!("'{text}' names no path; {ACCEPTED}"))
+        } else {
+            Ok(PathBuf::from(p))
+        }
+    };
+    match text.split_once(':') {
+        None if text == "synthetic" => Ok(SourceArg::Synthetic),
+        Some(("y4m", p)) => Ok(SourceArg::Y4m(path(p)?)),
+        Some(("v4l2", p)) => Ok(SourceArg::V4l2(path(p)?)),
+        _ => Err(format!("unknown source '{text}'; {ACCEPTED}")),
+    }
+}
+
+/// `512MB`, `2GB`, `1.5GiB`, `4096`: a byte count for `--source-memory`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let accepted = "a size with a unit: B, kB, MB, GB, KiB, MiB or GiB (e.g. 512MB)";
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size; accepted: {accepted}"))?;
+    let scale = match unit.trim() {
+        "" | "B" => 1.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "'{text}' has an unknown unit; accepted: {accepted}"
+            ))
+        }
+    };
+    let bytes = value * scale;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("'{text}' must be at least 1 byte"));
+    }
+    Ok(bytes as u64)
+}
+
+/// A source ready to run and the frames it implies.
+pub struct Configured {
+    pub spec: SourceSpec,
+    pub frame: FrameSpec,
+    pub fps: f64,
+    /// One line for the user about what the source turned out to be (not for synthetic).
+    pub summary: Option<String>,
+}
+
+fn usage(message: String) -> anyhow::Error {
+    UsageError(message).into()
+}
+
+/// Load or open the source `args` names: a Y4M file is read into memory here, a camera is
+/// opened and its format negotiated here, so that nothing of it is measured later.
+pub fn configure(args: &RunArgs) -> anyhow::Result<Configured> {
+    let defaults = RunConfig::default_config();
+    match &args.source {
+        SourceArg::Synthetic => Ok(Configured {
+            spec: SourceSpec::Synthetic,
+            frame: FrameSpec {
+                resolution: args.resolution.unwrap_or(defaults.frame.resolution),
+                format: args.format.unwrap_or(defaults.frame.format),
+            },
+            fps: args.fps.unwrap_or(defaults.fps),
+            summary: None,
+        }),
+        SourceArg::Y4m(path) => configure_y4m(args, path),
+        SourceArg::V4l2(path) => configure_v4l2(args, path),
+    }
+}
+
+fn configure_y4m(args: &RunArgs, path: &std::path::Path) -> anyhow::Result<Configured> {
+    let available = available_memory();
+    let limit = args.source_memory.min(available);
+    let clip = Y4mClip::load(path, limit).map_err(|err| {
+        let advice = match err {
+            Y4mError::TooLarge { .. } if limit < args.source_memory => {
+                format!("; only {} of memory is available", human_bytes(available))
+            }
+            Y4mError::TooLarge { .. } => {
+                "; raise --source-memory or use a shorter clip (e.g. ffmpeg -t 5)".to_string()
+            }
+            _ => String::new(),
+        };
+        usage(format!("--source: {}: {err}{advice}", path.display()))
+    })?;
+    let header = clip.header();
+    let frame = clip.frame_spec();
+    if let Some(resolution) = args.resolution {
+        if resolution != frame.resolution {
+            return Err(usage(format!(
+                "--resolution: a y4m source takes its geometry from the file ({}); leave --resolution out",
+                frame.resolution
+            )));
+        }
+    }
+    if let Some(format) = args.format {
+        if format != frame.format {
+            return Err(usage(format!(
+                "--format: a y4m source takes its format from the file ({}, from C{}); leave --format out",
+                frame.format,
+                header.colour_space.tag()
+            )));
+        }
+    }
+    let fps = match (args.fps, header.fps()) {
+        (Some(fps), _) => fps,
+        (None, Some(fps)) if fps <= MAX_FPS => fps,
+        (None, Some(fps)) => {
+            return Err(usage(format!(
+                "--source: {}: its frame rate ({fps} fps) is above the {MAX_FPS} supported; override it with --fps",
+                path.display()
+            )))
+        }
+        (None, None) => {
+            return Err(usage(format!(
+                "--source: {}: the file gives no frame rate (F absent or 0:0); give one with --fps",
+                path.display()
+            )))
+        }
+    };
+    let summary = format!(
+        "source: {} — {} {} (C{}), {} frames ({}) preloaded, played in a loop at {} fps{}",
+        path.display(),
+        frame.resolution,
+        frame.format,
+        header.colour_space.tag(),
+        clip.frame_count(),
+        human_bytes(clip.payload_bytes()),
+        (fps * 1000.0).round() / 1000.0,
+        if args.fps.is_some() { " (--fps)" } else { "" }
+    );
+    Ok(Configured {
+        spec: SourceSpec::Y4m(Arc::new(clip)),
+        frame,
+        fps,
+        summary: Some(summary),
+    })
+}
+
+#[cfg(not(feature = "v4l2"))]
+fn configure_v4l2(_args: &RunArgs, _path: &std::path::Path) -> anyhow::Result<Configured> {
+    Err(usage(
+        "--source: this fbench was built without V4L2 camera support; rebuild with \
+         `cargo build --release --features v4l2` (needs libclang-dev)"
+            .to_string(),
+    ))
+}
+
+#[cfg(feature = "v4l2")]
+fn configure_v4l2(args: &RunArgs, path: &std::path::Path) -> anyhow::Result<Configured> {
+    use fbench_harness::source::v4l2::{Camera, CameraRequest};
+    let request = CameraRequest {
+        format: args.format,
+        resolution: args.resolution,
+        fps: args.fps,
+    };
+    let camera = Camera::open(path, &request).map_err(|e| usage(format!("--source: {e}")))?;
+    let frame = camera.frame_spec();
+    // The device paces the run; the rate only sets the deadline. Trust the device first.
+    let fps = camera
+        .fps()
+        .or(args.fps)
+        .unwrap_or(RunConfig::default_config().fps);
+    let detail = camera.detail();
+    let summary = format!(
+        "source: {} ({}) — asked for {}, granted {}",
+        camera.path(),
+        detail.card.as_deref().unwrap_or("unknown card"),
+        detail.requested.as_deref().unwrap_or("-"),
+        detail.granted.as_deref().unwrap_or("-"),
+    );
+    Ok(Configured {
+        spec: SourceSpec::V4l2(Arc::new(camera)),
+        frame,
+        fps,
+        summary: Some(summary),
+    })
+}
+
+/// A problem the source had during a run, to report after it (a camera that stopped).
+pub fn take_failure(spec: &SourceSpec) -> Option<String> {
+    match spec {
+        #[cfg(feature = "v4l2")]
+        SourceSpec::V4l2(camera) => camera.take_failure(),
+        _ => None,
+    }
+}
+
+/// `fbench list sources`.
+pub fn list() -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    writeln!(
+        out,
+        "{:<18} deterministic synthetic frames at --resolution and --format (the default)",
+        "synthetic"
+    )?;
+    writeln!(
+        out,
+        "{:<18} a YUV4MPEG2 file (C420jpeg/420paldv/420mpeg2/420, 422, 444, mono), preloaded and looped",
+        "y4m:PATH"
+    )?;
+    for line in camera_lines() {
+        writeln!(out, "{line}")?;
+    }
+    Ok(())
+}
+
+#[cfg(feature = "v4l2")]
+fn camera_lines() -> Vec<String> {
+    let devices = fbench_harness::source::v4l2::list_devices();
+    if devices.is_empty() {
+        return vec![format!(
+            "{:<18} a V4L2 camera: none found on this machine",
+            "v4l2:/dev/videoN"
+        )];
+    }
+    devices
+        .into_iter()
+        .map(|d| {
+            format!(
+                "{:<18} {}",
+                format!("v4l2:{}", d.path),
+                d.name.as_deref().unwrap_or("(no name)")
+            )
+        })
+        .collect()
+}
+
+#[cfg(not(feature = "v4l2"))]
+fn camera_lines() -> Vec<String> {
+    vec![format!(
+        "{:<18} a V4L2 camera: not in this build (rebuild with --features v4l2)",
+        "v4l2:/dev/videoN"
+    )]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sources_parse() {
+        assert_eq!(parse_source("synthetic").unwrap(), SourceArg::Synthetic);
+        assert_eq!(
+            parse_source("y4m:clip.y4m").unwrap(),
+            SourceArg::Y4m("clip.y4m".into())
+        );
+        assert_eq!(
+            parse_source("y4m:C:/clips/a.y4m").unwrap(),
+            SourceArg::Y4m("C:/clips/a.y4m".into())
+        );
+        assert_eq!(
+            parse_source("v4l2:/dev/video0").unwrap(),
+            SourceArg::V4l2("/dev/video0".into())
+        );
+        for bad in ["", "y4m", "y4m:", "camera:0", "file:x.y4m", "Synthetic"] {
+            assert!(parse_source(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn sizes_parse() {
+        assert_eq!(parse_bytes("4096").unwrap(), 4096);
+        assert_eq!(parse_bytes("512MB").unwrap(), 512_000_000);
+        assert_eq!(parse_bytes("1.5GB").unwrap(), 1_500_000_000);
+        assert_eq!(parse_bytes("2GiB").unwrap(), 2 << 30);
+        for bad in ["", "0", "MB", "12 parsecs", "-1MB", "1e999GB"] {
+            assert!(parse_bytes(bad).is_err(), "{bad}");
+        }
+    }
+}
