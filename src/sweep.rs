@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use clap::{Args, ValueEnum};
+use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use fbench_harness::config::{parse_duration, parse_pool_policy, ConfigError, Wait};
@@ -35,12 +35,12 @@ pub struct RunExtras {
     pub open: bool,
 
     /// Also write these beside the JSON report (comma-separated): md, csv, hgrm.
-    #[arg(long, value_delimiter = ',', value_enum)]
+    #[arg(long, value_delimiter = ',', value_parser = parse_extra)]
     pub export: Vec<Extra>,
 }
 
 /// Extra exports beside the JSON and HTML reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Extra {
     /// Markdown summary (e.g. for a CI job summary).
     Md,
@@ -48,6 +48,15 @@ pub enum Extra {
     Csv,
     /// HdrHistogram percentile distribution of the age, one file per run.
     Hgrm,
+}
+
+fn parse_extra(text: &str) -> Result<Extra, String> {
+    match text {
+        "md" => Ok(Extra::Md),
+        "csv" => Ok(Extra::Csv),
+        "hgrm" => Ok(Extra::Hgrm),
+        _ => Err(format!("unknown export '{text}'; accepted: md, csv, hgrm")),
+    }
 }
 
 /// `fbench sweep`: every run flag that takes one value takes a comma-separated list.

@@ -130,7 +130,7 @@ impl SweepSpec {
             ("--pool-policy", self.pool_policy.is_empty()),
         ];
         if let Some((flag, _)) = empty.iter().find(|(_, is_empty)| *is_empty) {
-            return Err(ConfigError::new(*flag, "needs at least one value"));
+            return Err(ConfigError::new(flag, "needs at least one value"));
         }
         let points = self.points();
         for point in &points {

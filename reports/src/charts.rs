@@ -62,8 +62,8 @@ pub(crate) struct Chart<'a> {
     pub x_marker: Option<(f64, String)>,
 }
 
-pub(crate) const WIDTH: u32 = 760;
-pub(crate) const HEIGHT: u32 = 380;
+pub(crate) const WIDTH: u32 = 720;
+pub(crate) const HEIGHT: u32 = 400;
 
 impl Chart<'_> {
     /// The chart as one `<svg>` element, fit for inlining in HTML (no XML namespace, no
@@ -115,7 +115,7 @@ impl Chart<'_> {
             .map(|l| l.label.chars().count())
             .max()
             .unwrap_or(0) as u32;
-        (longest * 7 + 48).clamp(120, WIDTH / 2)
+        (longest * 8 + 48).clamp(120, WIDTH / 2)
     }
 
     fn x_range(&self) -> Range<f64> {
@@ -133,7 +133,8 @@ impl Chart<'_> {
         if !lo.is_finite() || !hi.is_finite() {
             return 0.0..1.0;
         }
-        let pad = ((hi - lo) * 0.04).max(0.5);
+        // Room for the dots at the ends; a single x still needs a visible range.
+        let pad = if hi > lo { (hi - lo) * 0.04 } else { 0.5 };
         (lo - pad).max(0.0)..hi + pad
     }
 
@@ -163,10 +164,10 @@ impl Chart<'_> {
         X::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
     {
         let mut chart = ChartBuilder::on(area)
-            .caption(&self.title, ("sans-serif", 18))
+            .caption(&self.title, ("sans-serif", 22))
             .margin(10)
-            .x_label_area_size(44)
-            .y_label_area_size(64)
+            .x_label_area_size(48)
+            .y_label_area_size(70)
             .build_cartesian_2d(x_spec, y_range)
             .map_err(|e| e.to_string())?;
         let y_format = |v: &f64| short_number(*v);
@@ -177,10 +178,10 @@ impl Chart<'_> {
             .x_label_formatter(self.x_format)
             .y_label_formatter(&y_format)
             .y_labels(8)
-            .label_style(("sans-serif", 13))
-            .axis_desc_style(("sans-serif", 14))
-            .light_line_style(RGBColor(240, 240, 240))
-            .bold_line_style(RGBColor(215, 215, 215))
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 17))
+            .max_light_lines(0)
+            .bold_line_style(RGBColor(220, 220, 220))
             .draw()
             .map_err(|e| e.to_string())?;
         if let Some((x, caption)) = &self.x_marker {
@@ -198,7 +199,7 @@ impl Chart<'_> {
                 .draw_series(std::iter::once(Text::new(
                     caption.clone(),
                     (*x, y_hi * 0.97),
-                    ("sans-serif", 12).into_font().color(&grey),
+                    ("sans-serif", 15).into_font().color(&grey),
                 )))
                 .map_err(|e| e.to_string())?;
         }
@@ -223,14 +224,14 @@ impl Chart<'_> {
     fn draw_legend(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String> {
         let top = 48;
         for (i, line) in self.lines.iter().enumerate() {
-            let y = top + i as i32 * 20;
+            let y = top + i as i32 * 22;
             let style = colour(line.colour).stroke_width(3);
             area.draw(&PathElement::new(vec![(4, y), (28, y)], style))
                 .map_err(|e| e.to_string())?;
             area.draw(&Text::new(
                 line.label.clone(),
-                (34, y - 7),
-                ("sans-serif", 13).into_font(),
+                (34, y - 8),
+                ("sans-serif", 16).into_font(),
             ))
             .map_err(|e| e.to_string())?;
         }

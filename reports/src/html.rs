@@ -64,7 +64,7 @@ pub fn expected_charts(reports: &[Report]) -> usize {
 
 const STYLE: &str = "
 body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
-main{max-width:1640px;margin:0 auto;padding:16px 28px 48px}
+main{max-width:1560px;margin:0 auto;padding:16px 28px 48px}
 h1{font-size:1.6em;margin:.4em 0 .1em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
 p.lead{color:#555;margin:.2em 0 1em}
 nav a{margin-right:1em;color:#0b5cad;text-decoration:none}
@@ -77,7 +77,7 @@ td.bad{background:#fbe3e3;font-weight:600}
 .charts{display:flex;flex-wrap:wrap;gap:16px}
 figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px}
 figure svg{display:block;max-width:100%;height:auto}
-figcaption{font-size:.85em;color:#555;padding:4px 2px 0;max-width:760px}
+figcaption{font-size:.85em;color:#555;padding:4px 2px 0;max-width:720px}
 .swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em;vertical-align:baseline}
 dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dl.facts dt{color:#555}dl.facts dd{margin:0}
 ";
@@ -328,9 +328,9 @@ fn spectrum_section(page: &mut String, view: &View) -> Result<(), ReportError> {
     page.push_str(
         "<h2 id=\"spectrum\">Latency percentile spectrum</h2>\n<p>Age (capture to a readable \
          frame in a consumer's hands) at each percentile, from the full histograms, \
-         HdrHistogram style: the x axis is 1/(1-p) on a log scale, from p50 to p99.99. Beyond \
-         1/(count) the line is the maximum: a run of <i>n</i> frames says nothing finer \
-         than p(1-1/<i>n</i>).</p>\n<div class=\"charts\">\n",
+         HdrHistogram style: the x axis is 1/(1-p) on a log scale, from p50 to p99.99. With \
+         <i>n</i> samples (in the legend) every percentile above 1-1/<i>n</i> reads as the \
+         maximum, so the flat right end of a short run's line is its maximum.</p>\n<div class=\"charts\">\n",
     );
     let xs: Vec<f64> = (0..=SPECTRUM_STEPS)
         .map(|k| {
