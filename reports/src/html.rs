@@ -245,24 +245,29 @@ fn summary_section(page: &mut String, view: &View) {
     page.push_str("</table>\n");
 }
 
-/// The metrics drawn against consumer count: title, unit kind, value.
-type Metric = (&'static str, Unit, fn(&RunResult) -> f64);
+/// The metrics drawn against consumer count: title, axis name, unit, value.
+type Metric = (&'static str, &'static str, Unit, fn(&RunResult) -> f64);
 
 #[derive(Clone, Copy)]
 enum Unit {
+    /// Nanoseconds, shown in the unit that suits the largest value.
     Time,
-    Percent,
-    Megabytes,
+    /// Already in the named unit.
+    Fixed(&'static str),
 }
 
 const SWEEP_METRICS: [Metric; 5] = [
-    ("p99 age", Unit::Time, |r| r.age_ns.p99 as f64),
-    ("drop rate", Unit::Percent, |r| r.drop_rate * 100.0),
-    ("peak memory (PSS)", Unit::Megabytes, |r| {
+    ("p99 age", "age p99", Unit::Time, |r| r.age_ns.p99 as f64),
+    ("drop rate", "drop rate", Unit::Fixed("%"), |r| {
+        r.drop_rate * 100.0
+    }),
+    ("peak memory", "peak PSS", Unit::Fixed("MB"), |r| {
         r.memory.peak_pss_bytes as f64 / 1e6
     }),
-    ("CPU (% of one core)", Unit::Percent, cpu_percent),
-    ("publish p99", Unit::Time, |r| r.publish_ns.p99 as f64),
+    ("CPU", "CPU", Unit::Fixed("% of one core"), cpu_percent),
+    ("publish p99", "publish p99", Unit::Time, |r| {
+        r.publish_ns.p99 as f64
+    }),
 ];
 
 fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
@@ -276,7 +281,7 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
     );
     let ticks: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
     let x_format = |x: &f64| format!("{x:.0}");
-    for (title, unit, value) in SWEEP_METRICS {
+    for (title, axis, unit, value) in SWEEP_METRICS {
         let max = view
             .entries
             .iter()
@@ -284,8 +289,7 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
             .fold(0.0f64, f64::max);
         let (divisor, unit_name) = match unit {
             Unit::Time => time_unit(max),
-            Unit::Percent => (1.0, "%"),
-            Unit::Megabytes => (1.0, "MB"),
+            Unit::Fixed(name) => (1.0, name),
         };
         let lines: Vec<Line> = view
             .series
@@ -309,7 +313,7 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
         let chart = Chart {
             title: format!("{title} against consumers"),
             x_desc: "consumers".to_string(),
-            y_desc: format!("{title} ({unit_name})"),
+            y_desc: format!("{axis} ({unit_name})"),
             x: XAxis::Linear {
                 ticks: Some(ticks.clone()),
             },
