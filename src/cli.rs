@@ -30,15 +30,20 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run one stress run per strategy; print a table, write a JSON report.
+    /// Run one stress run per strategy; print a table, write a JSON and an HTML report.
     Run(Box<RunArgs>),
+    /// Run every chosen strategy across lists of parameters (e.g. --consumers 1,5,20);
+    /// one combined JSON and HTML report.
+    Sweep(crate::sweep::SweepArgs),
+    /// Re-render or merge JSON reports into HTML, Markdown, CSV, JSON or .hgrm files.
+    Report(crate::report_cmd::ReportArgs),
     /// Measure the machine's limits: memory copy, cache-line round trip, clock read, wake
     /// latency, and the harness's own overhead per frame.
     Calibrate(crate::calibrate::CalibrateArgs),
-    /// List what fbench knows: strategies, or sources (including the cameras found).
+    /// List what fbench knows: strategies, scenarios, or sources (including the cameras found).
     List {
         /// What to list.
-        #[arg(default_value = "strategies", value_parser = ["strategies", "sources"])]
+        #[arg(default_value = "strategies", value_parser = ["strategies", "scenarios", "sources"])]
         what: String,
     },
 }
@@ -126,13 +131,16 @@ pub struct RunArgs {
     /// No progress bar and no notes on stderr.
     #[arg(long, short = 'q')]
     pub quiet: bool,
+
+    #[command(flatten)]
+    pub extras: crate::sweep::RunExtras,
 }
 
 /// The strategies of a run, in the order given.
 #[derive(Clone, Debug)]
 pub struct StrategyList(pub Vec<StrategyKind>);
 
-fn parse_strategies(text: &str) -> Result<StrategyList, String> {
+pub(crate) fn parse_strategies(text: &str) -> Result<StrategyList, String> {
     let accepted = || {
         let names: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
         format!("accepted: all, {}", names.join(", "))
@@ -159,7 +167,7 @@ fn parse_strategies(text: &str) -> Result<StrategyList, String> {
     Ok(StrategyList(kinds))
 }
 
-fn parse_count(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_count(text: &str) -> Result<usize, String> {
     let n: usize = text
         .parse()
         .map_err(|_| format!("'{text}' is not a whole number"))?;
@@ -169,7 +177,7 @@ fn parse_count(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-fn parse_fps(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_fps(text: &str) -> Result<f64, String> {
     let fps: f64 = text
         .parse()
         .map_err(|_| format!("'{text}' is not a number of frames per second"))?;
@@ -179,7 +187,7 @@ fn parse_fps(text: &str) -> Result<f64, String> {
     Ok(fps)
 }
 
-fn parse_tolerance(text: &str) -> Result<f64, String> {
+pub(crate) fn parse_tolerance(text: &str) -> Result<f64, String> {
     let t: f64 = text
         .parse()
         .map_err(|_| format!("'{text}' is not a number"))?;

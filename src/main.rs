@@ -1,23 +1,24 @@
 //! The `fbench` binary: command-line wiring only. Parse, validate into a `RunConfig`, run
 //! through the harness, render through the reports crate.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Context;
-use clap::Parser;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use clap::{CommandFactory, FromArgMatches};
 
 use fbench_harness::alloc::CountingAllocator;
-use fbench_harness::machine::{available_memory, MachineInfo};
+use fbench_harness::sweep::SweepSpec;
 use fbench_harness::RunConfig;
-use fbench_reports::{BuildInfo, ExportFormat, Report};
+use fbench_reports::BuildInfo;
 use fbench_strategies::StrategyKind;
 
 mod calibrate;
 mod cli;
+mod report_cmd;
+mod scenarios;
 mod source;
+mod sweep;
 
 use cli::{Cli, Command, RunArgs};
 
@@ -42,15 +43,22 @@ impl std::error::Error for UsageError {}
 fn main() -> ExitCode {
     CountingAllocator::mark_installed();
     fixed_mmap_threshold();
-    let cli = match Cli::try_parse() {
+    let matches = match Cli::command().try_get_matches() {
+        Ok(matches) => matches,
+        Err(err) => return clap_error(err),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
         Ok(cli) => cli,
         Err(err) => return clap_error(err),
     };
+    let explicit = explicit_args(&matches);
     let outcome = match cli.command {
-        Command::Run(args) => run(*args),
-        Command::List { what } if what == "sources" => source::list(),
-        Command::List { .. } => list(),
+        Command::Run(args) => run(*args, &explicit),
+        Command::Sweep(args) => sweep::sweep(args, &explicit),
+        Command::Report(args) => report_cmd::report(args),
         Command::Calibrate(args) => calibrate::command(args),
+        Command::List { what } if what == "sources" => source::list(),
+        Command::List { what } => list(&what),
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
@@ -104,15 +112,33 @@ fn fixed_mmap_threshold() {
     }
 }
 
-fn list() -> anyhow::Result<()> {
+/// Ids of the subcommand's arguments given on the command line (not defaults): these
+/// replace a scenario's values.
+fn explicit_args(matches: &clap::ArgMatches) -> Vec<String> {
+    let Some((_, sub)) = matches.subcommand() else {
+        return Vec::new();
+    };
+    sub.ids()
+        .filter(|id| sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id.to_string())
+        .collect()
+}
+
+fn list(what: &str) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
+    if what == "scenarios" {
+        for (name, description) in scenarios::list() {
+            writeln!(out, "{name:<15} {description}")?;
+        }
+        return Ok(());
+    }
     for kind in StrategyKind::ALL {
         writeln!(out, "{:<9} {}", kind.name(), kind.summary())?;
     }
     Ok(())
 }
 
-fn run(args: RunArgs) -> anyhow::Result<()> {
+fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
     let source = source::configure(&args)?;
     let config = RunConfig {
         source: source.spec,
@@ -131,79 +157,40 @@ fn run(args: RunArgs) -> anyhow::Result<()> {
         slots: fbench_strategies::DEFAULT_SLOTS,
         slot_policy: fbench_strategies::SlotPolicy::Drop,
     };
-    let strategies = args.strategy.0.clone();
-    config
-        .validate(&strategies, available_memory())
-        .map_err(|e| UsageError(e.to_string()))?;
-    let json_path = output_path(&args)?;
-
-    let quiet = args.quiet;
-    if !quiet && strategies.iter().any(|k| k.is_canary()) {
-        eprintln!("note: 'unsync' is the torn-frame canary: it is broken on purpose");
-    }
     if let Some(summary) = &source.summary {
         println!("{summary}");
     }
-    let bar = progress_bar(strategies.len(), quiet);
-    // Before the first strategy, on a machine no run is loading; shared by every run.
-    bar.set_message("calibrating");
-    let calibration = calibrate::for_run(&config);
-    let mut runs = Vec::with_capacity(strategies.len());
-    for (index, kind) in strategies.iter().enumerate() {
-        bar.set_message(format!("{} x{}", kind.name(), config.consumers));
-        let base = index as u64 * 1000;
-        let result = fbench_harness::run(*kind, &config, &mut |fraction| {
-            bar.set_position(base + (fraction * 1000.0) as u64);
-        });
-        runs.push(result);
-        if let Some(failure) = source::take_failure(&config.source) {
-            bar.suspend(|| eprintln!("warning: {} run: {failure}", kind.name()));
-        }
-    }
-    bar.finish_and_clear();
-
-    let report = Report::new(MachineInfo::detect(), build_info(), runs).calibrated(calibration);
-    let table = ExportFormat::Table.exporter().render(&report)?;
-    std::io::stdout().write_all(&table)?;
-    let json = ExportFormat::Json.exporter().render(&report)?;
-    write_atomically(&json_path, &json)
-        .with_context(|| format!("writing the JSON report {}", json_path.display()))?;
-    println!("JSON report: {}", json_path.display());
-    Ok(())
+    sweep::execute(sweep::Plan {
+        spec: SweepSpec::single(args.strategy.0.clone(), &config),
+        explicit,
+        json: args.json.clone(),
+        out: args.out.clone(),
+        prefix: "run",
+        quiet: args.quiet,
+        extras: &args.extras,
+    })
 }
 
-fn build_info() -> BuildInfo {
+pub(crate) fn build_info() -> BuildInfo {
     BuildInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         git_rev: env!("FBENCH_GIT_REV").to_string(),
     }
 }
 
-fn progress_bar(runs: usize, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(runs as u64 * 1000), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {msg} (ETA {eta})")
-            .expect("valid template"),
-    );
-    bar
-}
-
 /// Where the JSON report goes, checked before the run so that a bad path fails in a second,
 /// not after minutes of measuring. Nothing is left behind by the check.
-fn output_path(args: &RunArgs) -> anyhow::Result<PathBuf> {
-    let (path, flag) = match &args.json {
-        Some(path) => (path.clone(), "--json"),
+fn output_path(json: Option<&Path>, out: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
+    let (path, flag) = match json {
+        Some(path) => (path.to_path_buf(), "--json"),
         None => {
-            std::fs::create_dir_all(&args.out).map_err(|e| {
+            std::fs::create_dir_all(out).map_err(|e| {
                 UsageError(format!(
                     "--out: cannot create directory {}: {e}",
-                    args.out.display()
+                    out.display()
                 ))
             })?;
-            (args.out.join(format!("run-{}.json", timestamp())), "--out")
+            (out.join(format!("{prefix}-{}.json", timestamp())), "--out")
         }
     };
     writable_file(path, flag)

@@ -347,8 +347,17 @@ fn a_short_run_writes_the_documented_report() {
     assert_eq!(copied(1) % frame, 0);
     assert_eq!(copied(2), 0);
     assert_eq!(copied(3), 0);
-    // nothing but the report in the directory
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    // nothing but the JSON report and the HTML report beside it
+    let mut names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["report.html", "report.json"]);
+    assert!(stdout.contains(&format!(
+        "HTML report: {}",
+        dir.path().join("report.html").display()
+    )));
 }
 
 #[test]

@@ -13,7 +13,9 @@ pub mod machine;
 pub mod metrics;
 pub mod result;
 pub mod runner;
+pub mod scenario;
 pub mod source;
+pub mod sweep;
 pub mod workload;
 
 pub use config::{ConfigError, RunConfig};

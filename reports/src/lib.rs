@@ -9,12 +9,22 @@ use serde::{Deserialize, Serialize};
 use fbench_harness::machine::MachineInfo;
 use fbench_harness::RunResult;
 
+mod charts;
+mod csv;
+pub mod hgrm;
+mod html;
 mod limits;
+mod markdown;
+mod summary;
 mod table;
+mod view;
 
+pub use csv::CsvExporter;
 /// The machine's physical limits measured alongside a run (`calibration` in the schema).
 pub use fbench_harness::calibrate::{Calibration, HarnessOverhead};
+pub use html::{expected_charts, HtmlExporter};
 pub use limits::{calibration_lines, LimitsTable};
+pub use markdown::MarkdownExporter;
 pub use table::{format_bytes, format_ns, TerminalTable};
 
 /// The schema name and version every JSON report carries.
@@ -27,6 +37,9 @@ pub struct Report {
     pub machine: MachineInfo,
     pub fbench: BuildInfo,
     pub calibration: Calibration,
+    /// The scenario the runs came from (`fbench run --scenario NAME`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scenario: Option<String>,
     pub runs: Vec<RunResult>,
 }
 
@@ -43,8 +56,31 @@ impl Report {
             machine,
             fbench,
             calibration: Calibration::default(),
+            scenario: None,
             runs,
         }
+    }
+
+    /// One report holding the runs of all of `reports`, which must come from the same
+    /// machine (the schema has one `machine`; reports from several machines are compared
+    /// with [`HtmlExporter::render_all`] and friends instead). The first report's build
+    /// and calibration are kept.
+    pub fn merge(reports: Vec<Report>) -> Result<Report, ReportError> {
+        let mut reports = reports.into_iter();
+        let mut merged = reports.next().ok_or(ReportError::NothingToMerge)?;
+        for report in reports {
+            if report.machine != merged.machine {
+                return Err(ReportError::DifferentMachines(
+                    merged.machine.hostname.clone(),
+                    report.machine.hostname.clone(),
+                ));
+            }
+            if merged.scenario != report.scenario {
+                merged.scenario = None;
+            }
+            merged.runs.extend(report.runs);
+        }
+        Ok(merged)
     }
 
     /// Read a report back, refusing other schemas.
@@ -64,6 +100,14 @@ pub enum ReportError {
     Json(#[from] serde_json::Error),
     #[error("unsupported report schema {0}; this fbench reads {SCHEMA}")]
     Schema(String),
+    #[error("drawing a chart failed: {0}")]
+    Chart(String),
+    #[error("histogram {0}")]
+    Histogram(String),
+    #[error("no report to merge")]
+    NothingToMerge,
+    #[error("reports from different machines ({0}, {1}) cannot be merged into one JSON report; render them together as HTML, Markdown or CSV instead")]
+    DifferentMachines(String, String),
 }
 
 /// Something that turns a report into a file's bytes.
@@ -76,6 +120,9 @@ pub trait Exporter {
 pub enum ExportFormat {
     Json,
     Table,
+    Html,
+    Markdown,
+    Csv,
 }
 
 impl ExportFormat {
@@ -83,6 +130,44 @@ impl ExportFormat {
         match self {
             ExportFormat::Json => Box::new(JsonExporter),
             ExportFormat::Table => Box::new(TerminalTable::default()),
+            ExportFormat::Html => Box::new(HtmlExporter),
+            ExportFormat::Markdown => Box::new(MarkdownExporter),
+            ExportFormat::Csv => Box::new(CsvExporter),
+        }
+    }
+
+    /// Several reports in one file. HTML, Markdown and CSV show them side by side (the
+    /// machine as a series); JSON and the table need one machine and merge the runs.
+    pub fn render_all(self, reports: &[Report]) -> Result<Vec<u8>, ReportError> {
+        match self {
+            ExportFormat::Html => HtmlExporter.render_all(reports),
+            ExportFormat::Markdown => MarkdownExporter.render_all(reports),
+            ExportFormat::Csv => CsvExporter.render_all(reports),
+            ExportFormat::Json | ExportFormat::Table => {
+                self.exporter().render(&Report::merge(reports.to_vec())?)
+            }
+        }
+    }
+
+    /// The format a file name asks for, by extension.
+    pub fn from_extension(extension: &str) -> Option<ExportFormat> {
+        match extension.to_ascii_lowercase().as_str() {
+            "json" => Some(ExportFormat::Json),
+            "html" | "htm" => Some(ExportFormat::Html),
+            "md" | "markdown" => Some(ExportFormat::Markdown),
+            "csv" => Some(ExportFormat::Csv),
+            _ => None,
+        }
+    }
+
+    /// The usual file extension.
+    pub fn extension(self) -> &'static str {
+        match self {
+            ExportFormat::Json => "json",
+            ExportFormat::Table => "txt",
+            ExportFormat::Html => "html",
+            ExportFormat::Markdown => "md",
+            ExportFormat::Csv => "csv",
         }
     }
 }

@@ -1,0 +1,354 @@
+//! Line charts as SVG text, drawn with plotters' SVG backend.
+//!
+//! Text is left to the browser (`<text>` elements, generic `sans-serif`), so no font files
+//! or system libraries are needed, and the same input always gives byte-identical SVG.
+
+use std::ops::Range;
+
+use plotters::coord::ranged1d::{
+    AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged, ValueFormatter,
+};
+use plotters::coord::types::RangedCoordf64;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+
+/// Line colours: a colour-blind-friendly qualitative palette (Okabe–Ito, then Tableau).
+pub(crate) const PALETTE: [(u8, u8, u8); 10] = [
+    (0, 114, 178),
+    (213, 94, 0),
+    (0, 158, 115),
+    (204, 121, 167),
+    (230, 159, 0),
+    (86, 180, 233),
+    (0, 0, 0),
+    (140, 86, 75),
+    (148, 103, 189),
+    (188, 189, 34),
+];
+
+pub(crate) fn colour(index: usize) -> RGBColor {
+    let (r, g, b) = PALETTE[index % PALETTE.len()];
+    RGBColor(r, g, b)
+}
+
+pub(crate) fn css_colour(index: usize) -> String {
+    let (r, g, b) = PALETTE[index % PALETTE.len()];
+    format!("#{r:02x}{g:02x}{b:02x}")
+}
+
+pub(crate) struct Line {
+    pub label: String,
+    pub colour: usize,
+    pub points: Vec<(f64, f64)>,
+}
+
+pub(crate) enum XAxis {
+    /// Linear, with ticks exactly at `ticks` when given.
+    Linear { ticks: Option<Vec<f64>> },
+    /// Logarithmic from `lo` to `hi`, ticks exactly at `ticks`.
+    Log { lo: f64, hi: f64, ticks: Vec<f64> },
+}
+
+pub(crate) struct Chart<'a> {
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    pub x: XAxis,
+    pub x_format: &'a dyn Fn(&f64) -> String,
+    pub lines: Vec<Line>,
+    /// Draw a dot at every point (few points, each one a measurement).
+    pub dots: bool,
+    /// A dashed vertical line with a caption, e.g. where measuring starts.
+    pub x_marker: Option<(f64, String)>,
+}
+
+pub(crate) const WIDTH: u32 = 720;
+pub(crate) const HEIGHT: u32 = 400;
+
+impl Chart<'_> {
+    /// The chart as one `<svg>` element, fit for inlining in HTML (no XML namespace, no
+    /// external references).
+    pub fn to_svg(&self) -> Result<String, String> {
+        let mut svg = String::new();
+        {
+            let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            let legend_width = self.legend_width();
+            let (plot, legend) = root.split_horizontally(WIDTH - legend_width);
+            let y = self.y_range();
+            match &self.x {
+                XAxis::Linear { ticks } => {
+                    let range = self.x_range();
+                    match ticks {
+                        Some(ticks) => self.draw(
+                            &plot,
+                            Ticked {
+                                inner: range.into(),
+                                ticks: ticks.clone(),
+                            },
+                            y,
+                        )?,
+                        None => self.draw(&plot, range, y)?,
+                    }
+                }
+                XAxis::Log { lo, hi, ticks } => self.draw(
+                    &plot,
+                    (*lo..*hi).log_scale().with_key_points(ticks.clone()),
+                    y,
+                )?,
+            }
+            self.draw_legend(&legend)?;
+            root.present().map_err(|e| e.to_string())?;
+        }
+        let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+        Ok(svg.replacen(
+            "<svg ",
+            &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(&self.title)),
+            1,
+        ))
+    }
+
+    fn legend_width(&self) -> u32 {
+        let longest = self
+            .lines
+            .iter()
+            .map(|l| l.label.chars().count())
+            .max()
+            .unwrap_or(0) as u32;
+        (longest * 8 + 48).clamp(120, WIDTH / 2)
+    }
+
+    fn x_range(&self) -> Range<f64> {
+        let xs = self.lines.iter().flat_map(|l| l.points.iter().map(|p| p.0));
+        let (lo, hi) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), x| {
+            (lo.min(x), hi.max(x))
+        });
+        let (lo, hi) = match &self.x {
+            XAxis::Linear { ticks: Some(t) } if !t.is_empty() => (
+                lo.min(t.iter().copied().fold(f64::INFINITY, f64::min)),
+                hi.max(t.iter().copied().fold(f64::NEG_INFINITY, f64::max)),
+            ),
+            _ => (lo, hi),
+        };
+        if !lo.is_finite() || !hi.is_finite() {
+            return 0.0..1.0;
+        }
+        // Room for the dots at the ends; a single x still needs a visible range.
+        let pad = if hi > lo { (hi - lo) * 0.04 } else { 0.5 };
+        (lo - pad).max(0.0)..hi + pad
+    }
+
+    /// From zero to a little above the highest value: magnitudes compare honestly.
+    fn y_range(&self) -> Range<f64> {
+        let hi = self
+            .lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.1))
+            .filter(|y| y.is_finite())
+            .fold(0.0f64, f64::max);
+        if hi <= 0.0 {
+            0.0..1.0
+        } else {
+            0.0..hi * 1.08
+        }
+    }
+
+    fn draw<X>(
+        &self,
+        area: &DrawingArea<SVGBackend<'_>, Shift>,
+        x_spec: X,
+        y_range: Range<f64>,
+    ) -> Result<(), String>
+    where
+        X: AsRangedCoord<Value = f64>,
+        X::CoordDescType: Ranged<ValueType = f64> + ValueFormatter<f64>,
+    {
+        let mut chart = ChartBuilder::on(area)
+            .caption(&self.title, ("sans-serif", 22))
+            .margin(10)
+            .x_label_area_size(48)
+            .y_label_area_size(70)
+            .build_cartesian_2d(x_spec, y_range)
+            .map_err(|e| e.to_string())?;
+        let y_format = |v: &f64| short_number(*v);
+        chart
+            .configure_mesh()
+            .x_desc(self.x_desc.as_str())
+            .y_desc(self.y_desc.as_str())
+            .x_label_formatter(self.x_format)
+            .y_label_formatter(&y_format)
+            .y_labels(8)
+            .label_style(("sans-serif", 16))
+            .axis_desc_style(("sans-serif", 17))
+            .max_light_lines(0)
+            .bold_line_style(RGBColor(220, 220, 220))
+            .draw()
+            .map_err(|e| e.to_string())?;
+        if let Some((x, caption)) = &self.x_marker {
+            let (_, y_hi) = (chart.y_range().start, chart.y_range().end);
+            let grey = RGBColor(120, 120, 120);
+            chart
+                .draw_series(DashedLineSeries::new(
+                    [(*x, 0.0), (*x, y_hi)],
+                    6,
+                    4,
+                    grey.stroke_width(1),
+                ))
+                .map_err(|e| e.to_string())?;
+            chart
+                .draw_series(std::iter::once(Text::new(
+                    caption.clone(),
+                    (*x, y_hi * 0.97),
+                    ("sans-serif", 15).into_font().color(&grey),
+                )))
+                .map_err(|e| e.to_string())?;
+        }
+        for line in &self.lines {
+            let style = colour(line.colour).stroke_width(2);
+            chart
+                .draw_series(LineSeries::new(line.points.iter().copied(), style))
+                .map_err(|e| e.to_string())?;
+            if self.dots {
+                chart
+                    .draw_series(
+                        line.points
+                            .iter()
+                            .map(|&p| Circle::new(p, 3, colour(line.colour).filled())),
+                    )
+                    .map_err(|e| e.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    fn draw_legend(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String> {
+        let top = 48;
+        for (i, line) in self.lines.iter().enumerate() {
+            let y = top + i as i32 * 22;
+            let style = colour(line.colour).stroke_width(3);
+            area.draw(&PathElement::new(vec![(4, y), (28, y)], style))
+                .map_err(|e| e.to_string())?;
+            area.draw(&Text::new(
+                line.label.clone(),
+                (34, y - 8),
+                ("sans-serif", 16).into_font(),
+            ))
+            .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+}
+
+/// A linear axis with ticks exactly at given values (e.g. the consumer counts measured).
+/// plotters' own `with_key_points` on a linear f64 axis loses the default label formatter.
+struct Ticked {
+    inner: RangedCoordf64,
+    ticks: Vec<f64>,
+}
+
+impl Ranged for Ticked {
+    type FormatOption = DefaultFormatting;
+    type ValueType = f64;
+
+    fn map(&self, value: &f64, limit: (i32, i32)) -> i32 {
+        self.inner.map(value, limit)
+    }
+
+    fn key_points<Hint: KeyPointHint>(&self, hint: Hint) -> Vec<f64> {
+        if hint.weight().allow_light_points() {
+            Vec::new()
+        } else {
+            self.ticks.clone()
+        }
+    }
+
+    fn range(&self) -> Range<f64> {
+        self.inner.range()
+    }
+}
+
+/// Up to three significant digits, no trailing zeros: 0.25, 1.5, 12, 340, 1200.
+pub(crate) fn short_number(v: f64) -> String {
+    if v == 0.0 {
+        return "0".to_string();
+    }
+    let magnitude = v.abs().log10().floor() as i32;
+    let decimals = (2 - magnitude).clamp(0, 6) as usize;
+    let text = format!("{v:.decimals$}");
+    if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.').to_string()
+    } else {
+        text
+    }
+}
+
+pub(crate) fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// A unit for nanosecond values that keeps axis numbers short: `(divisor, name)`.
+pub(crate) fn time_unit(max_ns: f64) -> (f64, &'static str) {
+    if max_ns < 1e3 {
+        (1.0, "ns")
+    } else if max_ns < 1e6 {
+        (1e3, "µs")
+    } else if max_ns < 1e9 {
+        (1e6, "ms")
+    } else {
+        (1e9, "s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn short_numbers_read_well() {
+        assert_eq!(short_number(0.0), "0");
+        assert_eq!(short_number(0.25), "0.25");
+        assert_eq!(short_number(1.5), "1.5");
+        assert_eq!(short_number(12.0), "12");
+        assert_eq!(short_number(340.0), "340");
+        assert_eq!(short_number(1234.0), "1234");
+    }
+
+    #[test]
+    fn a_chart_is_one_self_contained_svg() {
+        let format = |x: &f64| short_number(*x);
+        let chart = Chart {
+            title: "p99 age <against> consumers".to_string(),
+            x_desc: "consumers".to_string(),
+            y_desc: "ms".to_string(),
+            x: XAxis::Linear {
+                ticks: Some(vec![1.0, 5.0, 20.0]),
+            },
+            x_format: &format,
+            lines: vec![Line {
+                label: "mutex".to_string(),
+                colour: 0,
+                points: vec![(1.0, 1.0), (5.0, 2.0), (20.0, 4.5)],
+            }],
+            dots: true,
+            x_marker: None,
+        };
+        let svg = chart.to_svg().unwrap();
+        assert!(
+            svg.starts_with("<svg role=\"img\" aria-label=\"p99 age &lt;against&gt; consumers\"")
+        );
+        assert_eq!(svg.matches("<svg").count(), 1);
+        assert!(!svg.contains("http"), "no external references");
+        assert_eq!(svg, chart.to_svg().unwrap(), "deterministic");
+    }
+}

@@ -1,0 +1,586 @@
+//! The HTML report: one self-contained file (inline CSS and SVG charts, no scripts, no
+//! network), deterministic for the same input.
+//!
+//! Sections: who wins each configuration point and at what memory cost; the summary table
+//! with the best value of each column marked; for sweeps, p99 age, drop rate, peak PSS, CPU
+//! and publish p99 against consumer count; the age percentile spectrum and the memory
+//! timeline of each configuration point; the configuration, the machines, the builds and the
+//! calibration.
+
+use std::fmt::Write as _;
+
+use fbench_harness::RunResult;
+
+use crate::charts::{css_colour, escape, short_number, time_unit, Chart, Line, XAxis};
+use crate::summary::{best_marks, columns, memory_cost, verdicts};
+use crate::table::{format_bytes, format_ns};
+use crate::view::{cpu_percent, View};
+use crate::{Exporter, Report, ReportError};
+
+/// Renders one report, or several side by side (see [`HtmlExporter::render_all`]).
+#[derive(Default)]
+pub struct HtmlExporter;
+
+impl Exporter for HtmlExporter {
+    fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+        self.render_all(std::slice::from_ref(report))
+    }
+}
+
+/// Percentiles of the spectrum, as 1/(1-p): from p50 (2) to p99.99 (10 000).
+const SPECTRUM_LO: f64 = 2.0;
+const SPECTRUM_HI: f64 = 10_000.0;
+const SPECTRUM_STEPS: usize = 64;
+
+impl HtmlExporter {
+    /// Several reports in one page; runs of the same configuration on different machines are
+    /// drawn side by side with the machine as a series.
+    pub fn render_all(&self, reports: &[Report]) -> Result<Vec<u8>, ReportError> {
+        let view = View::new(reports);
+        let mut page = String::new();
+        head(&mut page, &view);
+        verdict_section(&mut page, &view);
+        summary_section(&mut page, &view);
+        sweep_section(&mut page, &view)?;
+        spectrum_section(&mut page, &view)?;
+        memory_section(&mut page, &view)?;
+        configuration_section(&mut page, &view);
+        machine_section(&mut page, &view);
+        page.push_str("</main>\n</body>\n</html>\n");
+        Ok(page.into_bytes())
+    }
+}
+
+/// How many charts `render_all` draws for these reports (for tests and tooling).
+pub fn expected_charts(reports: &[Report]) -> usize {
+    let view = View::new(reports);
+    let sweep = if view.consumer_counts().len() > 1 {
+        SWEEP_METRICS.len()
+    } else {
+        0
+    };
+    sweep + 2 * view.groups.len()
+}
+
+const STYLE: &str = "
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+main{max-width:1560px;margin:0 auto;padding:16px 28px 48px}
+h1{font-size:1.6em;margin:.4em 0 .1em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+p.lead{color:#555;margin:.2em 0 1em}
+nav a{margin-right:1em;color:#0b5cad;text-decoration:none}
+table{border-collapse:collapse;margin:.6em 0;background:#fff;font-size:.92em}
+th,td{border:1px solid #ddd;padding:4px 9px;text-align:right;white-space:nowrap}
+th{background:#f0f0f3}td.name,th.name{text-align:left}
+tr.group th{text-align:left;background:#e6eef8}
+td.best{background:#e3f4e1;font-weight:600}
+td.bad{background:#fbe3e3;font-weight:600}
+.charts{display:flex;flex-wrap:wrap;gap:16px}
+figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px}
+figure svg{display:block;max-width:100%;height:auto}
+figcaption{font-size:.85em;color:#555;padding:4px 2px 0;max-width:720px}
+.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em;vertical-align:baseline}
+dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dl.facts dt{color:#555}dl.facts dd{margin:0}
+";
+
+fn head(page: &mut String, view: &View) {
+    let scenarios = view.scenarios();
+    let title = if scenarios.is_empty() {
+        "fbench report".to_string()
+    } else {
+        format!("fbench report: {}", scenarios.join(", "))
+    };
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n",
+        escape(&title),
+        escape(&title)
+    );
+    let runs = view.entries.len();
+    let machines: Vec<String> = view
+        .machines
+        .iter()
+        .map(|m| {
+            format!(
+                "{} ({}, {} logical CPUs)",
+                m.hostname, m.cpu_model, m.logical_cpus
+            )
+        })
+        .collect();
+    let mut builds: Vec<String> = Vec::new();
+    for report in view.reports {
+        let build = format!(
+            "fbench {} ({})",
+            report.fbench.version, report.fbench.git_rev
+        );
+        if !builds.contains(&build) {
+            builds.push(build);
+        }
+    }
+    let _ = writeln!(
+        page,
+        "<p class=\"lead\">{runs} run{} in {} configuration point{} from {} report{}; {}: {}; {}.</p>",
+        plural(runs),
+        view.groups.len(),
+        plural(view.groups.len()),
+        view.reports.len(),
+        plural(view.reports.len()),
+        if machines.len() == 1 { "machine" } else { "machines" },
+        escape(&machines.join("; ")),
+        escape(&builds.join(", "))
+    );
+    page.push_str("<nav><a href=\"#verdict\">Who wins</a><a href=\"#summary\">Summary</a>");
+    if view.consumer_counts().len() > 1 {
+        page.push_str("<a href=\"#sweep\">Against consumers</a>");
+    }
+    page.push_str(
+        "<a href=\"#spectrum\">Latency spectrum</a><a href=\"#memory\">Memory</a>\
+         <a href=\"#configuration\">Configuration</a><a href=\"#machine\">Machine</a></nav>\n",
+    );
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+fn swatch(colour: usize) -> String {
+    format!(
+        "<span class=\"swatch\" style=\"background:{}\"></span>",
+        css_colour(colour)
+    )
+}
+
+fn verdict_section(page: &mut String, view: &View) {
+    page.push_str(
+        "<h2 id=\"verdict\">Who wins</h2>\n<p>For each configuration point: the run with the \
+         lowest p99 age (delivery latency), what it costs in memory, and the run that needs \
+         the least memory. Runs that tore frames or lost a consumer cannot win.</p>\n<table>\n\
+         <tr><th class=\"name\">configuration</th><th class=\"name\">lowest p99 age</th>\
+         <th>p99 age</th><th>its peak PSS</th><th class=\"name\">memory cost</th>\
+         <th class=\"name\">least memory</th><th>peak PSS</th><th>its p99 age</th>\
+         <th class=\"name\">left out</th></tr>\n",
+    );
+    for verdict in verdicts(view) {
+        let group = &view.groups[verdict.group];
+        let name = |i: Option<usize>| {
+            i.map(|i| escape(&view.entries[i].member))
+                .unwrap_or_else(|| "-".to_string())
+        };
+        let run = |i: Option<usize>| i.map(|i| view.entries[i].run);
+        let ns = |r: Option<&RunResult>| r.map(|r| format_ns(r.age_ns.p99)).unwrap_or_default();
+        let pss = |r: Option<&RunResult>| {
+            r.map(|r| format_bytes(r.memory.peak_pss_bytes))
+                .unwrap_or_default()
+        };
+        let left_out: Vec<String> = verdict
+            .disqualified
+            .iter()
+            .map(|(i, why)| format!("{} ({why})", escape(&view.entries[*i].member)))
+            .collect();
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td>{}</td>\
+             <td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td>{}</td>\
+             <td class=\"name\">{}</td></tr>",
+            escape(&group.label),
+            name(verdict.fastest),
+            ns(run(verdict.fastest)),
+            pss(run(verdict.fastest)),
+            escape(&memory_cost(view, &verdict)),
+            name(verdict.leanest),
+            pss(run(verdict.leanest)),
+            ns(run(verdict.leanest)),
+            left_out.join(", ")
+        );
+    }
+    page.push_str("</table>\n");
+}
+
+fn summary_section(page: &mut String, view: &View) {
+    let columns = columns();
+    page.push_str(
+        "<h2 id=\"summary\">Summary</h2>\n<p>One row per run. In each configuration point the \
+         best value of every column is marked <span style=\"background:#e3f4e1;font-weight:600\">\
+         &nbsp;★&nbsp;</span> (lowest; nothing is marked where all runs agree). Torn frames are \
+         marked red: any is a bug.</p>\n<table>\n<tr><th class=\"name\">run</th>",
+    );
+    for column in &columns {
+        let _ = write!(page, "<th>{}</th>", escape(column.name));
+    }
+    page.push_str("</tr>\n");
+    for (g, group) in view.groups.iter().enumerate() {
+        let marks: Vec<Vec<bool>> = columns.iter().map(|c| best_marks(view, g, c)).collect();
+        let _ = writeln!(
+            page,
+            "<tr class=\"group\"><th colspan=\"{}\">{}</th></tr>",
+            columns.len() + 1,
+            escape(&group.label)
+        );
+        for (row, &i) in group.entries.iter().enumerate() {
+            let entry = &view.entries[i];
+            let _ = write!(
+                page,
+                "<tr><td class=\"name\">{}{}</td>",
+                swatch(view.member_index(&entry.member)),
+                escape(&entry.member)
+            );
+            for (c, column) in columns.iter().enumerate() {
+                let text = escape(&(column.text)(entry.run));
+                if column.name == "torn" && entry.run.torn_frames > 0 {
+                    let _ = write!(page, "<td class=\"bad\">{text}</td>");
+                } else if marks[c][row] {
+                    let _ = write!(page, "<td class=\"best\">★ {text}</td>");
+                } else {
+                    let _ = write!(page, "<td>{text}</td>");
+                }
+            }
+            page.push_str("</tr>\n");
+        }
+    }
+    page.push_str("</table>\n");
+}
+
+/// The metrics drawn against consumer count: title, axis name, unit, value.
+type Metric = (&'static str, &'static str, Unit, fn(&RunResult) -> f64);
+
+#[derive(Clone, Copy)]
+enum Unit {
+    /// Nanoseconds, shown in the unit that suits the largest value.
+    Time,
+    /// Already in the named unit.
+    Fixed(&'static str),
+}
+
+const SWEEP_METRICS: [Metric; 5] = [
+    ("p99 age", "age p99", Unit::Time, |r| r.age_ns.p99 as f64),
+    ("drop rate", "drop rate", Unit::Fixed("%"), |r| {
+        r.drop_rate * 100.0
+    }),
+    ("peak memory", "peak PSS", Unit::Fixed("MB"), |r| {
+        r.memory.peak_pss_bytes as f64 / 1e6
+    }),
+    ("CPU", "CPU", Unit::Fixed("% of one core"), cpu_percent),
+    ("publish p99", "publish p99", Unit::Time, |r| {
+        r.publish_ns.p99 as f64
+    }),
+];
+
+fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
+    let counts = view.consumer_counts();
+    if counts.len() < 2 {
+        return Ok(());
+    }
+    page.push_str(
+        "<h2 id=\"sweep\">Against consumer count</h2>\n<p>One line per strategy (and per \
+         machine or other setting that varies); every dot is one run.</p>\n<div class=\"charts\">\n",
+    );
+    let ticks: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
+    let x_format = |x: &f64| format!("{x:.0}");
+    for (title, axis, unit, value) in SWEEP_METRICS {
+        let max = view
+            .entries
+            .iter()
+            .map(|e| value(e.run))
+            .fold(0.0f64, f64::max);
+        let (divisor, unit_name) = match unit {
+            Unit::Time => time_unit(max),
+            Unit::Fixed(name) => (1.0, name),
+        };
+        let lines: Vec<Line> = view
+            .series
+            .iter()
+            .enumerate()
+            .map(|(s, label)| {
+                let mut points: Vec<(f64, f64)> = view
+                    .entries
+                    .iter()
+                    .filter(|e| &e.series == label)
+                    .map(|e| (e.run.consumers as f64, value(e.run) / divisor))
+                    .collect();
+                points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                Line {
+                    label: label.clone(),
+                    colour: s,
+                    points,
+                }
+            })
+            .collect();
+        let chart = Chart {
+            title: format!("{title} against consumers"),
+            x_desc: "consumers".to_string(),
+            y_desc: format!("{axis} ({unit_name})"),
+            x: XAxis::Linear {
+                ticks: Some(ticks.clone()),
+            },
+            x_format: &x_format,
+            lines,
+            dots: true,
+            x_marker: None,
+        };
+        figure(page, &chart, None)?;
+    }
+    page.push_str("</div>\n");
+    Ok(())
+}
+
+fn spectrum_section(page: &mut String, view: &View) -> Result<(), ReportError> {
+    page.push_str(
+        "<h2 id=\"spectrum\">Latency percentile spectrum</h2>\n<p>Age (capture to a readable \
+         frame in a consumer's hands) at each percentile, from the full histograms, \
+         HdrHistogram style: the x axis is 1/(1-p) on a log scale, from p50 to p99.99. With \
+         <i>n</i> samples (in the legend) every percentile above 1-1/<i>n</i> reads as the \
+         maximum, so the flat right end of a short run's line is its maximum.</p>\n<div class=\"charts\">\n",
+    );
+    let xs: Vec<f64> = (0..=SPECTRUM_STEPS)
+        .map(|k| {
+            let t = k as f64 / SPECTRUM_STEPS as f64;
+            SPECTRUM_LO * (SPECTRUM_HI / SPECTRUM_LO).powf(t)
+        })
+        .collect();
+    let x_format = |x: &f64| percentile_label(*x);
+    for group in &view.groups {
+        let mut curves = Vec::new();
+        let mut notes = Vec::new();
+        for &i in &group.entries {
+            let entry = &view.entries[i];
+            match entry.run.age_ns.decode() {
+                Ok(h) if !h.is_empty() => {
+                    let ys: Vec<f64> = xs
+                        .iter()
+                        .map(|x| h.value_at_quantile(1.0 - 1.0 / x) as f64)
+                        .collect();
+                    curves.push((entry, ys, h.len()));
+                }
+                Ok(_) => notes.push(format!("{}: no samples", entry.member)),
+                Err(e) => notes.push(format!("{}: {e}", entry.member)),
+            }
+        }
+        let max = curves
+            .iter()
+            .flat_map(|(_, ys, _)| ys.iter().copied())
+            .fold(0.0f64, f64::max);
+        let (divisor, unit) = time_unit(max);
+        let lines = curves
+            .iter()
+            .map(|(entry, ys, count)| Line {
+                label: format!("{} (n={count})", entry.member),
+                colour: view.member_index(&entry.member),
+                points: xs.iter().zip(ys).map(|(x, y)| (*x, y / divisor)).collect(),
+            })
+            .collect();
+        let chart = Chart {
+            title: format!("age percentiles, {}", group.label),
+            x_desc: "percentile".to_string(),
+            y_desc: format!("age ({unit})"),
+            x: XAxis::Log {
+                lo: SPECTRUM_LO,
+                hi: SPECTRUM_HI,
+                ticks: vec![2.0, 10.0, 100.0, 1_000.0, 10_000.0],
+            },
+            x_format: &x_format,
+            lines,
+            dots: false,
+            x_marker: None,
+        };
+        figure(page, &chart, Some(&notes.join("; ")))?;
+    }
+    page.push_str("</div>\n");
+    Ok(())
+}
+
+/// `1/(1-p)` as a percentile: 2 -> 50%, 100 -> 99%, 10000 -> 99.99%.
+fn percentile_label(x: f64) -> String {
+    let p = 100.0 * (1.0 - 1.0 / x);
+    let text = format!("{p:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    format!("{text}%")
+}
+
+fn memory_section(page: &mut String, view: &View) -> Result<(), ReportError> {
+    page.push_str(
+        "<h2 id=\"memory\">Memory over time</h2>\n<p>PSS (proportional set size: shared pages \
+         divided among the processes sharing them) of the process, sampled every 100 ms from \
+         the start of warm-up; the dashed line is where measuring starts.</p>\n\
+         <div class=\"charts\">\n",
+    );
+    let x_format = |x: &f64| short_number(*x);
+    for group in &view.groups {
+        let lines: Vec<Line> = group
+            .entries
+            .iter()
+            .map(|&i| {
+                let entry = &view.entries[i];
+                Line {
+                    label: entry.member.clone(),
+                    colour: view.member_index(&entry.member),
+                    points: entry
+                        .run
+                        .memory
+                        .timeline
+                        .iter()
+                        .map(|s| (s.t_ms as f64 / 1e3, s.pss_bytes as f64 / 1e6))
+                        .collect(),
+                }
+            })
+            .collect();
+        let warmup = view.entries[group.entries[0]].run.config.warmup_s;
+        let chart = Chart {
+            title: format!("memory (PSS), {}", group.label),
+            x_desc: "seconds since the run started".to_string(),
+            y_desc: "PSS (MB)".to_string(),
+            x: XAxis::Linear { ticks: None },
+            x_format: &x_format,
+            lines,
+            dots: false,
+            x_marker: (warmup > 0.0).then(|| (warmup, " measuring".to_string())),
+        };
+        figure(page, &chart, None)?;
+    }
+    page.push_str("</div>\n");
+    Ok(())
+}
+
+fn figure(page: &mut String, chart: &Chart, note: Option<&str>) -> Result<(), ReportError> {
+    let svg = chart.to_svg().map_err(ReportError::Chart)?;
+    page.push_str("<figure>\n");
+    page.push_str(&svg);
+    page.push('\n');
+    if let Some(note) = note.filter(|n| !n.is_empty()) {
+        let _ = writeln!(page, "<figcaption>{}</figcaption>", escape(note));
+    }
+    page.push_str("</figure>\n");
+    Ok(())
+}
+
+fn configuration_section(page: &mut String, view: &View) {
+    page.push_str("<h2 id=\"configuration\">Configuration</h2>\n");
+    let configs: Vec<serde_json::Map<String, serde_json::Value>> = view
+        .entries
+        .iter()
+        .map(|e| match serde_json::to_value(&e.run.config) {
+            Ok(serde_json::Value::Object(map)) => map,
+            _ => serde_json::Map::new(),
+        })
+        .collect();
+    let Some(first) = configs.first() else {
+        page.push_str("<p>No runs.</p>\n");
+        return;
+    };
+    let text = |v: Option<&serde_json::Value>| match v {
+        Some(serde_json::Value::String(s)) => s.clone(),
+        Some(serde_json::Value::Array(items)) if items.is_empty() => "none".to_string(),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .map(|v| {
+                v.as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| v.to_string())
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        Some(other) => other.to_string(),
+        None => "-".to_string(),
+    };
+    page.push_str("<p>Common to every run:</p>\n<dl class=\"facts\">\n");
+    for (key, value) in first {
+        if configs.iter().all(|c| c.get(key) == Some(value)) {
+            let _ = writeln!(
+                page,
+                "<dt>{}</dt><dd>{}</dd>",
+                escape(key),
+                escape(&text(Some(value)))
+            );
+        }
+    }
+    page.push_str("</dl>\n");
+    if !view.varying.is_empty() {
+        page.push_str("<p>Varying between configuration points:</p>\n<table>\n<tr><th class=\"name\">configuration</th>");
+        for key in &view.varying {
+            let _ = write!(page, "<th>{}</th>", escape(key));
+        }
+        page.push_str("</tr>\n");
+        for group in &view.groups {
+            let config = &configs[group.entries[0]];
+            let _ = write!(page, "<tr><td class=\"name\">{}</td>", escape(&group.label));
+            for key in &view.varying {
+                let _ = write!(page, "<td>{}</td>", escape(&text(config.get(key))));
+            }
+            page.push_str("</tr>\n");
+        }
+        page.push_str("</table>\n");
+    }
+}
+
+fn machine_section(page: &mut String, view: &View) {
+    page.push_str("<h2 id=\"machine\">Machine, build and calibration</h2>\n");
+    for (m, machine) in view.machines.iter().enumerate() {
+        let _ = writeln!(
+            page,
+            "<h3>{}</h3>\n<dl class=\"facts\">\n<dt>CPU</dt><dd>{}</dd>\n\
+             <dt>logical CPUs</dt><dd>{}</dd>\n<dt>memory</dt><dd>{}</dd>\n\
+             <dt>OS</dt><dd>{}</dd>\n<dt>kernel</dt><dd>{}</dd>\n</dl>",
+            escape(&view.machine_labels[m]),
+            escape(&machine.cpu_model),
+            machine.logical_cpus,
+            format_bytes(machine.total_memory_bytes),
+            escape(&machine.os),
+            escape(&machine.kernel)
+        );
+    }
+    page.push_str(
+        "<table>\n<tr><th class=\"name\">report</th><th class=\"name\">machine</th>\
+         <th class=\"name\">fbench</th><th>memcpy</th><th>cache-line round trip</th>\
+         <th>wake-up p50</th><th>wake-up p99</th></tr>\n",
+    );
+    for (r, report) in view.reports.iter().enumerate() {
+        let machine = view
+            .machines
+            .iter()
+            .position(|m| **m == report.machine)
+            .map(|m| view.machine_labels[m].clone())
+            .unwrap_or_default();
+        let c = &report.calibration;
+        let not_measured = || "not measured".to_string();
+        let _ = writeln!(
+            page,
+            "<tr><td class=\"name\">#{}{}</td><td class=\"name\">{}</td><td class=\"name\">{} ({})</td>\
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            r + 1,
+            report
+                .scenario
+                .as_deref()
+                .map(|s| format!(" {}", escape(s)))
+                .unwrap_or_default(),
+            escape(&machine),
+            escape(&report.fbench.version),
+            escape(&report.fbench.git_rev),
+            c.memcpy_bytes_per_s
+                .map(|b| format!("{:.1} GB/s", b / 1e9))
+                .unwrap_or_else(not_measured),
+            c.cacheline_rtt_ns
+                .map(|ns| format_ns(ns.round() as u64))
+                .unwrap_or_else(not_measured),
+            c.wake_p50_ns.map(format_ns).unwrap_or_else(not_measured),
+            c.wake_p99_ns.map(format_ns).unwrap_or_else(not_measured),
+        );
+    }
+    page.push_str("</table>\n");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percentile_labels() {
+        assert_eq!(percentile_label(2.0), "50%");
+        assert_eq!(percentile_label(10.0), "90%");
+        assert_eq!(percentile_label(1_000.0), "99.9%");
+        assert_eq!(percentile_label(10_000.0), "99.99%");
+    }
+}

@@ -1,0 +1,275 @@
+//! The exports of a fixed report: Markdown and CSV against snapshots, `.hgrm` against
+//! HdrHistogram's format, and the HTML's structure (one SVG per chart, nothing external,
+//! the same bytes every time).
+//!
+//! Snapshots live in `tests/snapshots/`; after an intended change, regenerate them with
+//! `UPDATE_SNAPSHOTS=1 cargo test -p fbench-reports --test exports` and review the diff.
+
+use std::path::PathBuf;
+
+use fbench_harness::machine::MachineInfo;
+use fbench_harness::metrics::{CpuUsage, Latency, MemorySample};
+use fbench_harness::result::{ConsumerRecord, CopiesRecord, FrameCounts, MemoryRecord, RunResult};
+use fbench_harness::RunConfig;
+use fbench_reports::{expected_charts, hgrm, BuildInfo, ExportFormat, Report};
+
+fn machine(hostname: &str) -> MachineInfo {
+    MachineInfo {
+        cpu_model: "Test CPU 9000".to_string(),
+        logical_cpus: 2,
+        total_memory_bytes: 24_000_000_000,
+        os: "Debian GNU/Linux 12".to_string(),
+        kernel: "6.1.0".to_string(),
+        hostname: hostname.to_string(),
+    }
+}
+
+/// A latency histogram with `count` samples spread from `low` to `low * spread` ns.
+fn latency(low: u64, spread: u64, count: u64) -> Latency {
+    let mut l = Latency::new();
+    for i in 0..count {
+        // A long tail: most samples near `low`, a few far out.
+        let x = i as f64 / count as f64;
+        let value = low as f64 * (1.0 + (spread as f64 - 1.0) * x.powi(6));
+        l.record(value as u64);
+    }
+    l
+}
+
+/// A run whose numbers follow from the strategy's position and the consumer count, so that
+/// every column has a clear best.
+fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
+    let mut config = RunConfig::default_config();
+    config.consumers = consumers;
+    config.duration = std::time::Duration::from_secs(2);
+    let c = consumers as u64;
+    let age = latency(200_000 * (rank + 1) + 10_000 * c, 8, 60 * c);
+    let per_consumer = (0..consumers)
+        .map(|id| ConsumerRecord {
+            id,
+            workload: "inspect".to_string(),
+            frames_seen: 60,
+            age_ns: age.summary(),
+            acquire_ns: latency(500 * (rank + 1), 4, 60).summary(),
+            e2e_ns: latency(210_000 * (rank + 1), 8, 60).summary(),
+            drop_rate: 0.0,
+            deadline_misses: 0,
+            torn_frames: 0,
+            out_of_order: 0,
+            status: "ok".to_string(),
+        })
+        .collect();
+    RunResult {
+        strategy: strategy.to_string(),
+        consumers,
+        config: config.record(),
+        frames: FrameCounts {
+            produced: 60,
+            published: 60,
+            producer_drops: 0,
+            source_overruns: rank,
+            source_drops: 0,
+        },
+        age_ns: age.summary(),
+        acquire_ns: latency(500 * (rank + 1), 4, 60 * c).summary(),
+        publish_ns: latency(100_000 * (4 - rank), 3, 60).summary(),
+        render_ns: latency(900_000, 2, 60).summary(),
+        e2e_ns: latency(210_000 * (rank + 1), 8, 60 * c).summary(),
+        drop_rate: rank as f64 * 0.001 * c as f64,
+        deadline_misses: rank,
+        torn_frames: 0,
+        out_of_order: 0,
+        memory: MemoryRecord {
+            baseline_pss_bytes: 3_000_000,
+            peak_pss_bytes: 10_000_000 + (4 - rank) * 6_220_800 * c,
+            peak_rss_bytes: 12_000_000 + (4 - rank) * 6_220_800 * c,
+            timeline: (0..30)
+                .map(|t| MemorySample {
+                    t_ms: t * 100,
+                    rss_bytes: 12_000_000 + (4 - rank) * 6_220_800 * c * t.min(10) / 10,
+                    pss_bytes: 10_000_000 + (4 - rank) * 6_220_800 * c * t.min(10) / 10,
+                })
+                .collect(),
+        },
+        cpu: CpuUsage {
+            user_s: 0.05 * (rank + 1) as f64,
+            sys_s: 0.02 * c as f64,
+            voluntary_ctx_switches: 100 * c,
+            involuntary_ctx_switches: rank,
+        },
+        copies: CopiesRecord {
+            bytes_copied: if rank == 0 {
+                6_220_800 * 60 * (1 + c)
+            } else {
+                0
+            },
+            allocations: Some(120 + rank),
+            frame_allocations: if strategy == "arcswap" { 60 } else { 0 },
+            pool_grows: 0,
+        },
+        per_consumer,
+        limits: None,
+    }
+}
+
+const STRATEGIES: [&str; 4] = ["mutex", "rwlock", "pool", "arcswap"];
+
+fn report(hostname: &str, consumer_counts: &[usize]) -> Report {
+    let runs = consumer_counts
+        .iter()
+        .flat_map(|&c| {
+            STRATEGIES
+                .iter()
+                .enumerate()
+                .map(move |(rank, s)| run(s, rank as u64, c))
+        })
+        .collect();
+    Report::new(
+        machine(hostname),
+        BuildInfo {
+            version: "0.1.0".to_string(),
+            git_rev: "0123456789ab".to_string(),
+        },
+        runs,
+    )
+}
+
+fn snapshot(name: &str, actual: &str) {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/snapshots")
+        .join(name);
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(&path, actual).unwrap();
+        return;
+    }
+    let expected = std::fs::read_to_string(&path).unwrap_or_else(|_| {
+        panic!(
+            "missing snapshot {}; run with UPDATE_SNAPSHOTS=1",
+            path.display()
+        )
+    });
+    assert!(
+        expected == actual,
+        "{name} differs from its snapshot; if intended, rerun with UPDATE_SNAPSHOTS=1.\n--- expected\n{expected}\n--- actual\n{actual}"
+    );
+}
+
+fn text(format: ExportFormat, reports: &[Report]) -> String {
+    String::from_utf8(format.render_all(reports).unwrap()).unwrap()
+}
+
+#[test]
+fn markdown_summary_matches_its_snapshot() {
+    let sweep = report("bench-a", &[1, 5]);
+    snapshot("sweep.md", &text(ExportFormat::Markdown, &[sweep]));
+}
+
+#[test]
+fn csv_matches_its_snapshot_and_has_one_row_per_run() {
+    let sweep = report("bench-a", &[1, 5]);
+    let csv = text(ExportFormat::Csv, std::slice::from_ref(&sweep));
+    assert_eq!(csv.lines().count(), 1 + sweep.runs.len());
+    let columns = csv.lines().next().unwrap().split(',').count();
+    for line in csv.lines() {
+        assert_eq!(line.split(',').count(), columns, "{line}");
+    }
+    snapshot("sweep.csv", &csv);
+}
+
+#[test]
+fn hgrm_files_follow_hdrhistogram_and_match_their_snapshot() {
+    let single = report("bench-a", &[5]);
+    let files = hgrm::age_distributions(&single).unwrap();
+    let names: Vec<&str> = files.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, ["mutex-c5", "rwlock-c5", "pool-c5", "arcswap-c5"]);
+    let text = &files[0].text;
+    assert!(text.starts_with("       Value     Percentile TotalCount 1/(1-Percentile)\n\n"));
+    assert!(text.contains("Total count    =          300]"), "{text}");
+    snapshot("mutex-c5.hgrm", text);
+}
+
+fn svg_count(html: &str) -> usize {
+    html.matches("<svg ").count()
+}
+
+#[test]
+fn html_has_one_svg_per_chart_and_nothing_external() {
+    let single = report("bench-a", &[5]);
+    let sweep = report("bench-a", &[1, 5, 20]);
+    // one run: a spectrum and a memory timeline for its configuration point
+    assert_eq!(expected_charts(std::slice::from_ref(&single)), 2);
+    // a sweep over 3 consumer counts: 5 charts against consumers, 3 spectra, 3 timelines
+    assert_eq!(expected_charts(std::slice::from_ref(&sweep)), 11);
+    for (reports, charts) in [(vec![single], 2), (vec![sweep], 11)] {
+        let html = text(ExportFormat::Html, &reports);
+        assert_eq!(svg_count(&html), charts);
+        assert_eq!(html.matches("</svg>").count(), charts);
+        assert!(html.starts_with("<!DOCTYPE html>"));
+        assert!(html.trim_end().ends_with("</html>"));
+        for external in [
+            "http:", "https:", "<script", "<link", "src=", "@import", "url(", "//",
+        ] {
+            assert!(!html.contains(external), "HTML contains {external:?}");
+        }
+        // every href is an anchor in the page
+        for href in html.split("href=\"").skip(1) {
+            assert!(href.starts_with('#'), "{}", &href[..20.min(href.len())]);
+        }
+    }
+}
+
+#[test]
+fn html_marks_the_best_value_and_names_the_winner() {
+    let single = report("bench-a", &[5]);
+    let html = text(ExportFormat::Html, &[single]);
+    // 12 columns, each with a clear single best in the fixture except torn (all 0)
+    assert_eq!(html.matches("<td class=\"best\">").count(), 11);
+    // mutex has the lowest age, arcswap the least memory
+    let verdict = html.split("<h2 id=\"summary\">").next().unwrap();
+    assert!(verdict.contains("<td class=\"name\">5 consumers</td><td class=\"name\">mutex</td>"));
+    assert!(verdict.contains("<td class=\"name\">arcswap</td>"));
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let reports = vec![report("bench-a", &[1, 5])];
+    for format in [
+        ExportFormat::Html,
+        ExportFormat::Markdown,
+        ExportFormat::Csv,
+    ] {
+        assert_eq!(
+            format.render_all(&reports).unwrap(),
+            format.render_all(&reports).unwrap()
+        );
+    }
+    // and survives a trip through JSON
+    let json = ExportFormat::Json.render_all(&reports).unwrap();
+    let back = Report::from_json(std::str::from_utf8(&json).unwrap()).unwrap();
+    assert_eq!(
+        ExportFormat::Html.render_all(&[back]).unwrap(),
+        ExportFormat::Html.render_all(&reports).unwrap()
+    );
+}
+
+#[test]
+fn reports_from_two_machines_compare_side_by_side() {
+    let a = report("bench-a", &[1, 5]);
+    let b = report("bench-b", &[1, 5]);
+    let html = text(ExportFormat::Html, &[a.clone(), b.clone()]);
+    assert!(html.contains("mutex @ bench-a"));
+    assert!(html.contains("mutex @ bench-b"));
+    // the same charts as one report: the machine is a series, not a new chart
+    assert_eq!(svg_count(&html), expected_charts(std::slice::from_ref(&a)));
+    let csv = text(ExportFormat::Csv, &[a.clone(), b.clone()]);
+    assert_eq!(csv.lines().count(), 1 + a.runs.len() + b.runs.len());
+    // JSON has one machine per report, so it refuses to merge these...
+    let err = ExportFormat::Json.render_all(&[a.clone(), b]).unwrap_err();
+    assert!(err.to_string().contains("different machines"), "{err}");
+    // ...but merges reports from one machine
+    let merged = Report::merge(vec![a.clone(), a.clone()]).unwrap();
+    assert_eq!(merged.runs.len(), 2 * a.runs.len());
+    let html = text(ExportFormat::Html, &[a.clone(), a]);
+    assert!(html.contains("mutex #1") && html.contains("mutex #2"));
+}

@@ -1,0 +1,130 @@
+//! `fbench report`: re-render or merge JSON reports. Everything is read, checked and
+//! rendered in memory before the first file is written, so a mistake leaves nothing behind.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+
+use fbench_reports::{hgrm, ExportFormat, Report, ReportError};
+
+use crate::sweep::open_in_browser;
+use crate::{parent_dir, write_atomically, UsageError};
+
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// JSON reports written by `fbench run` or `fbench sweep`; several are shown side by
+    /// side (reports from different machines with the machine as a series).
+    #[arg(required = true, value_name = "FILE.json")]
+    pub inputs: Vec<PathBuf>,
+
+    /// Output file; its extension picks the format: .html, .md, .csv, .json (merges runs
+    /// of one machine) or .hgrm (one file per run, OUT-<strategy>-c<N>.hgrm). May be
+    /// repeated.
+    #[arg(long, short = 'o', required = true, value_name = "OUT")]
+    pub output: Vec<PathBuf>,
+
+    /// Open the HTML output in the default browser when done.
+    #[arg(long)]
+    pub open: bool,
+}
+
+enum Target {
+    File(ExportFormat),
+    Hgrm,
+}
+
+const ACCEPTED: &str = "accepted: .html, .md, .csv, .json, .hgrm";
+
+pub fn report(args: ReportArgs) -> anyhow::Result<()> {
+    let mut targets = Vec::with_capacity(args.output.len());
+    for path in &args.output {
+        let extension = path
+            .extension()
+            .map(|e| e.to_string_lossy().to_ascii_lowercase())
+            .unwrap_or_default();
+        let target = match extension.as_str() {
+            "hgrm" => Target::Hgrm,
+            other => Target::File(ExportFormat::from_extension(other).ok_or_else(|| {
+                UsageError(format!(
+                    "--output: cannot tell the format of {} from its extension; {ACCEPTED}",
+                    path.display()
+                ))
+            })?),
+        };
+        let dir = parent_dir(path);
+        if !dir.is_dir() {
+            return Err(UsageError(format!(
+                "--output: directory {} does not exist",
+                dir.display()
+            ))
+            .into());
+        }
+        if path.is_dir() {
+            return Err(UsageError(format!(
+                "--output: {} is a directory; give a file path such as report.html",
+                path.display()
+            ))
+            .into());
+        }
+        targets.push((path.clone(), target));
+    }
+
+    let mut reports = Vec::with_capacity(args.inputs.len());
+    for input in &args.inputs {
+        let text = std::fs::read_to_string(input)
+            .map_err(|e| UsageError(format!("{}: cannot read the report: {e}", input.display())))?;
+        let report = Report::from_json(&text).map_err(|e| {
+            let message = e.to_string();
+            UsageError(format!(
+                "{}: {}",
+                input.display(),
+                message.lines().next().unwrap_or("not an fbench report")
+            ))
+        })?;
+        reports.push(report);
+    }
+
+    let mut files: Vec<(PathBuf, Vec<u8>)> = Vec::new();
+    for (path, target) in &targets {
+        match target {
+            Target::File(format) => {
+                let bytes = format.render_all(&reports).map_err(|e| match e {
+                    ReportError::DifferentMachines(..) => {
+                        anyhow::Error::from(UsageError(format!("--output {}: {e}", path.display())))
+                    }
+                    other => anyhow::Error::from(other),
+                })?;
+                files.push((path.clone(), bytes));
+            }
+            Target::Hgrm => {
+                // .hgrm files carry no machine, so runs of every report go in.
+                let mut all = reports[0].clone();
+                all.runs = reports.iter().flat_map(|r| r.runs.clone()).collect();
+                let stem = path
+                    .file_stem()
+                    .map(|s| s.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "report".to_string());
+                for file in hgrm::age_distributions(&all)? {
+                    files.push((
+                        path.with_file_name(format!("{stem}-{}.hgrm", file.name)),
+                        file.text.into_bytes(),
+                    ));
+                }
+            }
+        }
+    }
+    for (path, bytes) in &files {
+        write_atomically(path, bytes).with_context(|| format!("writing {}", path.display()))?;
+        println!("wrote {}", path.display());
+    }
+    if args.open {
+        if let Some((path, _)) = targets
+            .iter()
+            .find(|(_, t)| matches!(t, Target::File(ExportFormat::Html)))
+        {
+            open_in_browser(path);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,421 @@
+//! `fbench sweep`, `fbench run --scenario`, and what every run ends with: one progress bar
+//! for all the runs, the table, and the JSON, HTML (and optional Markdown, CSV, .hgrm)
+//! reports written side by side.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use fbench_harness::config::{parse_duration, parse_pool_policy, ConfigError, Wait};
+use fbench_harness::frame::{PixelFormat, Resolution};
+use fbench_harness::integrity::VerifyMode;
+use fbench_harness::machine::{available_memory, MachineInfo};
+use fbench_harness::sweep::{SweepPoint, SweepSpec};
+use fbench_harness::workload::{SlowConsumers, Workload};
+use fbench_reports::{hgrm, ExportFormat, Report};
+use fbench_strategies::PoolPolicy;
+
+use crate::cli::{parse_count, parse_fps, parse_strategies, parse_tolerance, StrategyList};
+use crate::{output_path, scenarios, write_atomically, UsageError};
+
+/// Flags `run` and `sweep` share beyond the run parameters.
+#[derive(Debug, Args)]
+pub struct RunExtras {
+    /// Run a scenario: a built-in name (see `fbench list scenarios`) or a TOML file. Flags
+    /// given on the command line replace the scenario's values.
+    #[arg(long, value_name = "NAME|PATH")]
+    pub scenario: Option<String>,
+
+    /// Open the HTML report in the default browser when done.
+    #[arg(long)]
+    pub open: bool,
+
+    /// Also write these beside the JSON report (comma-separated): md, csv, hgrm.
+    #[arg(long, value_delimiter = ',', value_parser = parse_extra)]
+    pub export: Vec<Extra>,
+}
+
+/// Extra exports beside the JSON and HTML reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extra {
+    /// Markdown summary (e.g. for a CI job summary).
+    Md,
+    /// One CSV row per run.
+    Csv,
+    /// HdrHistogram percentile distribution of the age, one file per run.
+    Hgrm,
+}
+
+fn parse_extra(text: &str) -> Result<Extra, String> {
+    match text {
+        "md" => Ok(Extra::Md),
+        "csv" => Ok(Extra::Csv),
+        "hgrm" => Ok(Extra::Hgrm),
+        _ => Err(format!("unknown export '{text}'; accepted: md, csv, hgrm")),
+    }
+}
+
+/// `fbench sweep`: every run flag that takes one value takes a comma-separated list.
+#[derive(Debug, Args)]
+pub struct SweepArgs {
+    /// Strategies to run: comma-separated names, or `all` (see `fbench list`).
+    #[arg(long, short = 's', default_value = "all", value_parser = parse_strategies)]
+    pub strategy: StrategyList,
+
+    /// Consumer counts, e.g. 1,2,5,10,20.
+    #[arg(long, short = 'c', value_delimiter = ',', default_value = "1,5,20", value_parser = parse_count)]
+    pub consumers: Vec<usize>,
+
+    /// Frame sizes: 480p, 720p, 1080p, 4k or WIDTHxHEIGHT, e.g. 720p,1080p.
+    #[arg(long, short = 'r', value_delimiter = ',', default_value = "1080p", value_parser = |s: &str| s.parse::<Resolution>())]
+    pub resolution: Vec<Resolution>,
+
+    /// Pixel formats: rgb24, bgr24, yuyv, nv12.
+    #[arg(long, value_delimiter = ',', default_value = "rgb24", value_parser = |s: &str| s.parse::<PixelFormat>())]
+    pub format: Vec<PixelFormat>,
+
+    /// Frame rates.
+    #[arg(long, value_delimiter = ',', default_value = "30", value_parser = parse_fps)]
+    pub fps: Vec<f64>,
+
+    /// Measured time of each run (after warm-up).
+    #[arg(long, short = 'd', value_delimiter = ',', default_value = "5s", value_parser = parse_duration)]
+    pub duration: Vec<Duration>,
+
+    /// Time before measuring starts in each run.
+    #[arg(long, value_delimiter = ',', default_value = "1s", value_parser = parse_duration)]
+    pub warmup: Vec<Duration>,
+
+    /// Consumer workloads: inspect, copy, busy:<dur>, sleep:<dur>.
+    #[arg(long, short = 'w', value_delimiter = ',', default_value = "inspect", value_parser = |s: &str| s.parse::<Workload>())]
+    pub workload: Vec<Workload>,
+
+    /// COUNT:WORKLOAD for every run of the sweep (not swept). May be repeated.
+    #[arg(long, value_parser = |s: &str| s.parse::<SlowConsumers>())]
+    pub slow: Vec<SlowConsumers>,
+
+    /// Wait modes: block, spin, poll:<interval>.
+    #[arg(long, value_delimiter = ',', default_value = "block", value_parser = |s: &str| s.parse::<Wait>())]
+    pub wait: Vec<Wait>,
+
+    /// Verification modes: stamps, full, off.
+    #[arg(long, value_delimiter = ',', default_value = "stamps", value_parser = |s: &str| s.parse::<VerifyMode>())]
+    pub verify: Vec<VerifyMode>,
+
+    /// Deadline tolerances.
+    #[arg(long, value_delimiter = ',', default_value = "0.1", value_parser = parse_tolerance)]
+    pub deadline_tolerance: Vec<f64>,
+
+    /// Pool sizes.
+    #[arg(long, value_delimiter = ',', default_value = "4", value_parser = parse_count)]
+    pub pool_size: Vec<usize>,
+
+    /// Pool policies: grow, drop.
+    #[arg(long, value_delimiter = ',', default_value = "grow", value_parser = parse_pool_policy)]
+    pub pool_policy: Vec<PoolPolicy>,
+
+    /// Write the JSON report here (default: a timestamped file in --out); the HTML report
+    /// goes beside it.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// Directory for output files.
+    #[arg(long, default_value = "target/fbench")]
+    pub out: PathBuf,
+
+    /// No progress bar and no notes on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+
+    #[command(flatten)]
+    pub extras: RunExtras,
+}
+
+impl SweepArgs {
+    fn spec(&self) -> SweepSpec {
+        SweepSpec {
+            source: fbench_harness::source::SourceSpec::Synthetic,
+            strategies: self.strategy.0.clone(),
+            consumers: self.consumers.clone(),
+            resolution: self.resolution.clone(),
+            format: self.format.clone(),
+            fps: self.fps.clone(),
+            duration: self.duration.clone(),
+            warmup: self.warmup.clone(),
+            workload: self.workload.clone(),
+            slow: self.slow.clone(),
+            wait: self.wait.iter().map(|w| w.0).collect(),
+            verify: self.verify.clone(),
+            deadline_tolerance: self.deadline_tolerance.clone(),
+            pool_size: self.pool_size.clone(),
+            pool_policy: self.pool_policy.clone(),
+        }
+    }
+}
+
+/// Everything one invocation runs and where its reports go.
+pub struct Plan<'a> {
+    pub spec: SweepSpec,
+    /// Argument ids given on the command line (they override a scenario).
+    pub explicit: &'a [String],
+    pub json: Option<PathBuf>,
+    pub out: PathBuf,
+    /// Default report name prefix: `run` or `sweep` (a scenario uses its own name).
+    pub prefix: &'a str,
+    pub quiet: bool,
+    pub extras: &'a RunExtras,
+}
+
+pub fn sweep(args: SweepArgs, explicit: &[String]) -> anyhow::Result<()> {
+    execute(Plan {
+        spec: args.spec(),
+        explicit,
+        json: args.json.clone(),
+        out: args.out.clone(),
+        prefix: "sweep",
+        quiet: args.quiet,
+        extras: &args.extras,
+    })
+}
+
+/// Replace the scenario's values by those given explicitly on the command line.
+fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]) {
+    for id in explicit {
+        match id.as_str() {
+            "strategy" => spec.strategies = given.strategies.clone(),
+            "consumers" => spec.consumers = given.consumers.clone(),
+            "resolution" => spec.resolution = given.resolution.clone(),
+            "format" => spec.format = given.format.clone(),
+            "fps" => spec.fps = given.fps.clone(),
+            "duration" => spec.duration = given.duration.clone(),
+            "warmup" => spec.warmup = given.warmup.clone(),
+            "workload" => spec.workload = given.workload.clone(),
+            "slow" => spec.slow = given.slow.clone(),
+            "wait" => spec.wait = given.wait.clone(),
+            "verify" => spec.verify = given.verify.clone(),
+            "deadline_tolerance" => spec.deadline_tolerance = given.deadline_tolerance.clone(),
+            "pool_size" => spec.pool_size = given.pool_size.clone(),
+            "pool_policy" => spec.pool_policy = given.pool_policy.clone(),
+            _ => {}
+        }
+    }
+}
+
+/// Validate, run every point under one progress bar, write the reports.
+pub fn execute(plan: Plan) -> anyhow::Result<()> {
+    let mut spec = plan.spec;
+    let mut scenario_name = None;
+    let mut scenario_file = None;
+    if let Some(name) = &plan.extras.scenario {
+        let loaded = scenarios::load(name)?;
+        let given = std::mem::replace(&mut spec, loaded.scenario.sweep);
+        override_explicit(&mut spec, given, plan.explicit);
+        scenario_name = Some(loaded.scenario.name);
+        scenario_file = Some(loaded.file);
+    }
+    let points = spec
+        .validate(available_memory())
+        .map_err(|e| usage_of(e, scenario_file.as_deref(), plan.explicit))?;
+    let prefix = scenario_name.as_deref().unwrap_or(plan.prefix);
+    let json_path = output_path(plan.json.as_deref(), &plan.out, prefix)?;
+
+    if !plan.quiet && points.iter().any(|p| p.strategy.is_canary()) {
+        eprintln!("note: 'unsync' is the torn-frame canary: it is broken on purpose");
+    }
+    if !plan.quiet && points.len() > 1 {
+        let total: Duration = points.iter().map(SweepPoint::planned).sum();
+        eprintln!(
+            "{} runs, about {} of measuring and warm-up",
+            points.len(),
+            fbench_harness::config::format_duration(Duration::from_secs(total.as_secs().max(1)))
+        );
+    }
+    // Before the first run, on a machine no run is loading; shared by every run. The copy
+    // floor is measured at the first point's frame size.
+    let calibration = crate::calibrate::for_run(&points[0].config);
+    let runs = run_points(&points, plan.quiet);
+
+    let mut report =
+        Report::new(MachineInfo::detect(), crate::build_info(), runs).calibrated(calibration);
+    report.scenario = scenario_name;
+    let table = ExportFormat::Table.exporter().render(&report)?;
+    std::io::stdout().write_all(&table)?;
+    let html_path = write_reports(&report, &json_path, &plan.extras.export)?;
+    if plan.extras.open {
+        open_in_browser(&html_path);
+    }
+    Ok(())
+}
+
+/// A validation error as the user should see it: naming the flag if they typed it, else the
+/// scenario file and key.
+fn usage_of(error: ConfigError, scenario_file: Option<&str>, explicit: &[String]) -> UsageError {
+    let id = error.flag.trim_start_matches('-').replace('-', "_");
+    match scenario_file {
+        Some(file) if !explicit.contains(&id) => UsageError(format!(
+            "{file}: {}: {}",
+            fbench_harness::scenario::key_of_flag(error.flag),
+            error.message
+        )),
+        _ => UsageError(error.to_string()),
+    }
+}
+
+fn run_points(points: &[SweepPoint], quiet: bool) -> Vec<fbench_harness::RunResult> {
+    let planned_ms: Vec<u64> = points
+        .iter()
+        .map(|p| p.planned().as_millis().max(1) as u64)
+        .collect();
+    let bar = progress_bar(planned_ms.iter().sum(), quiet);
+    let mut done_ms = 0;
+    let mut runs = Vec::with_capacity(points.len());
+    for (index, point) in points.iter().enumerate() {
+        bar.set_message(format!(
+            "{}/{} {} x{} {}",
+            index + 1,
+            points.len(),
+            point.strategy.name(),
+            point.config.consumers,
+            point.config.frame.resolution
+        ));
+        let span = planned_ms[index] as f64;
+        runs.push(fbench_harness::run(
+            point.strategy,
+            &point.config,
+            &mut |fraction| bar.set_position(done_ms + (fraction * span) as u64),
+        ));
+        if let Some(failure) = crate::source::take_failure(&point.config.source) {
+            bar.suspend(|| eprintln!("warning: {} run: {failure}", point.strategy.name()));
+        }
+        done_ms += planned_ms[index];
+        bar.set_position(done_ms);
+    }
+    bar.finish_and_clear();
+    runs
+}
+
+/// One bar for the whole invocation, in milliseconds of planned run time, so its ETA holds
+/// across runs of different lengths.
+fn progress_bar(total_ms: u64, quiet: bool) -> ProgressBar {
+    if quiet || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(total_ms), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {msg} (ETA {eta})")
+            .expect("valid template"),
+    );
+    bar
+}
+
+/// The JSON report at `json_path`, the HTML beside it, then the extras; prints each path.
+/// Returns the HTML path.
+pub fn write_reports(
+    report: &Report,
+    json_path: &Path,
+    extras: &[Extra],
+) -> anyhow::Result<PathBuf> {
+    let json = ExportFormat::Json.exporter().render(report)?;
+    write_atomically(json_path, &json)
+        .with_context(|| format!("writing the JSON report {}", json_path.display()))?;
+    println!("JSON report: {}", json_path.display());
+
+    let html_path = beside(json_path, "html");
+    let html = ExportFormat::Html.exporter().render(report)?;
+    write_atomically(&html_path, &html)
+        .with_context(|| format!("writing the HTML report {}", html_path.display()))?;
+    println!("HTML report: {}", html_path.display());
+
+    for extra in distinct(extras) {
+        match extra {
+            Extra::Md | Extra::Csv => {
+                let format = if extra == Extra::Md {
+                    ExportFormat::Markdown
+                } else {
+                    ExportFormat::Csv
+                };
+                let path = beside(json_path, format.extension());
+                write_atomically(&path, &format.exporter().render(report)?)
+                    .with_context(|| format!("writing {}", path.display()))?;
+                println!(
+                    "{} report: {}",
+                    if extra == Extra::Md {
+                        "Markdown"
+                    } else {
+                        "CSV"
+                    },
+                    path.display()
+                );
+            }
+            Extra::Hgrm => {
+                for path in write_hgrm(report, json_path)? {
+                    println!("hgrm: {}", path.display());
+                }
+            }
+        }
+    }
+    Ok(html_path)
+}
+
+/// `<stem>-<strategy>-c<consumers>.hgrm` beside `base`, one per run.
+pub fn write_hgrm(report: &Report, base: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let stem = base
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".to_string());
+    let mut written = Vec::new();
+    for file in hgrm::age_distributions(report)? {
+        let path = base.with_file_name(format!("{stem}-{}.hgrm", file.name));
+        write_atomically(&path, file.text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+fn distinct(extras: &[Extra]) -> Vec<Extra> {
+    let mut seen = Vec::new();
+    for &e in extras {
+        if !seen.contains(&e) {
+            seen.push(e);
+        }
+    }
+    seen
+}
+
+/// `report.json` -> `report.<extension>`; never the input itself.
+pub fn beside(path: &Path, extension: &str) -> PathBuf {
+    let other = path.with_extension(extension);
+    if other == path {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".{extension}"));
+        PathBuf::from(name)
+    } else {
+        other
+    }
+}
+
+/// Best effort: a missing browser is a note, not a failure (the report is written).
+pub fn open_in_browser(path: &Path) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let result = std::process::Command::new(opener)
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = result {
+        eprintln!(
+            "note: could not start {opener} to open {}: {e}; open it in a browser yourself",
+            path.display()
+        );
+    }
+}

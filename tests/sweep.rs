@@ -1,0 +1,392 @@
+//! `fbench sweep`, scenarios and `fbench report` as users meet them: the files they get,
+//! and one clear line (exit code 2, nothing written) for every mistake.
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+fn fbench() -> Command {
+    Command::cargo_bin("fbench").unwrap()
+}
+
+/// Runs `fbench <args>` in a fresh output directory (`--out` is added for run and sweep)
+/// and checks the bad-input contract; returns the error line.
+fn refused(args: &[&str], names: &str, accepted: &str) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = fbench();
+    cmd.args(args).current_dir(out.path());
+    if matches!(args.first(), Some(&"run") | Some(&"sweep")) {
+        cmd.arg("--out").arg(out.path()).arg("--quiet");
+    }
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{args:?}: one line, got {stderr:?}"
+    );
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(
+        stderr.contains(names),
+        "{args:?}: {stderr:?} should name {names}"
+    );
+    assert!(
+        stderr.contains(accepted),
+        "{args:?}: {stderr:?} should say {accepted:?}"
+    );
+    assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+    let left: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|n| {
+            !n.to_string_lossy().ends_with(".toml") && !n.to_string_lossy().ends_with(".json")
+        })
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{args:?}: no file may be written: {left:?}"
+    );
+    stderr
+}
+
+fn json_of(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// A short sweep: 2 strategies x 2 consumer counts of small frames.
+fn short_sweep(dir: &Path, extra: &[&str]) -> std::path::PathBuf {
+    let json = dir.join("sweep.json");
+    let output = fbench()
+        .args([
+            "sweep",
+            "--strategy",
+            "mutex,pool",
+            "--consumers",
+            "1,2",
+            "--resolution",
+            "480p",
+            "--fps",
+            "60",
+            "--duration",
+            "200ms",
+            "--warmup",
+            "50ms",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&json)
+        .args(extra)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(stdout.contains(&format!("JSON report: {}", json.display())));
+    assert!(stdout.contains(&format!(
+        "HTML report: {}",
+        dir.join("sweep.html").display()
+    )));
+    json
+}
+
+#[test]
+fn a_sweep_writes_one_report_with_every_combination_and_its_exports() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = short_sweep(dir.path(), &["--export", "md,csv,hgrm"]);
+    let report = json_of(&json);
+    let runs: Vec<(String, u64)> = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["strategy"].as_str().unwrap().to_string(),
+                r["consumers"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, u64)> = [("mutex", 1), ("pool", 1), ("mutex", 2), ("pool", 2)]
+        .iter()
+        .map(|(s, c)| (s.to_string(), *c))
+        .collect();
+    assert_eq!(runs, expected);
+    for run in report["runs"].as_array().unwrap() {
+        assert_eq!(run["config"]["width"], 640);
+        assert_eq!(run["torn_frames"], 0);
+        assert!(run["age_ns"]["count"].as_u64().unwrap() > 0);
+    }
+
+    let html = std::fs::read_to_string(dir.path().join("sweep.html")).unwrap();
+    // 5 charts against consumer count, then a spectrum and a memory timeline per point
+    assert_eq!(html.matches("<svg ").count(), 5 + 2 * 2);
+    assert!(!html.contains("http"));
+    let md = std::fs::read_to_string(dir.path().join("sweep.md")).unwrap();
+    assert!(md.contains("### Who wins") && md.contains("| 2 consumers |"));
+    let csv = std::fs::read_to_string(dir.path().join("sweep.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 5);
+    for name in ["mutex-c1", "pool-c1", "mutex-c2", "pool-c2"] {
+        let hgrm = std::fs::read_to_string(dir.path().join(format!("sweep-{name}.hgrm"))).unwrap();
+        assert!(hgrm.starts_with("       Value     Percentile TotalCount"));
+    }
+}
+
+#[test]
+fn a_scenario_runs_by_name_and_flags_replace_its_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("quick.json");
+    let output = fbench()
+        .args([
+            "run",
+            "--scenario",
+            "quick",
+            "--strategy",
+            "rwlock",
+            "--duration",
+            "200ms",
+            "--warmup",
+            "50ms",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json_of(&json);
+    assert_eq!(report["scenario"], "quick");
+    let runs = report["runs"].as_array().unwrap();
+    // the scenario's consumer counts and geometry, the command line's strategy and duration
+    let consumers: Vec<u64> = runs
+        .iter()
+        .map(|r| r["consumers"].as_u64().unwrap())
+        .collect();
+    assert_eq!(consumers, [1, 4]);
+    for run in runs {
+        assert_eq!(run["strategy"], "rwlock");
+        assert_eq!(run["config"]["duration_s"], 0.2);
+        assert_eq!(run["config"]["width"], 640);
+        assert_eq!(run["config"]["fps"], 60.0);
+    }
+    assert!(dir.path().join("quick.html").is_file());
+}
+
+#[test]
+fn a_scenario_file_by_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("tiny.toml");
+    std::fs::write(
+        &file,
+        "description = \"tiny\"\nstrategies = [\"arcswap\"]\nconsumers = 2\nresolution = \"64x64\"\nfps = 100\nduration = \"100ms\"\nwarmup = \"20ms\"\n[gates]\np99 = \"1s\"\n",
+    )
+    .unwrap();
+    let output = fbench()
+        .args(["run", "--quiet", "--scenario"])
+        .arg(&file)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("tiny-") && n.ends_with(".json")),
+        "{names:?}"
+    );
+    assert!(
+        names
+            .iter()
+            .any(|n| n.starts_with("tiny-") && n.ends_with(".html")),
+        "{names:?}"
+    );
+}
+
+#[test]
+fn bad_scenarios_name_the_file_the_key_and_what_is_accepted() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = dir.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_string()
+    };
+    let unknown = write("unknown.toml", "consumers = 5\nconsumer_count = 3\n");
+    refused(
+        &["run", "--scenario", &unknown],
+        "unknown.toml: consumer_count",
+        "unknown key; accepted: description, source, strategies",
+    );
+    let bad_value = write("value.toml", "resolution = \"1080\"\n");
+    refused(
+        &["run", "--scenario", &bad_value],
+        "value.toml: resolution",
+        "480p, 720p, 1080p, 4k or WIDTHxHEIGHT",
+    );
+    let too_many = write("many.toml", "consumers = [1, 2000]\n");
+    refused(
+        &["sweep", "--scenario", &too_many],
+        "many.toml: consumers",
+        "1 to 1024",
+    );
+    let syntax = write("syntax.toml", "consumers = [1, 2\n");
+    refused(
+        &["run", "--scenario", &syntax],
+        "syntax.toml: line",
+        "not valid TOML",
+    );
+    refused(
+        &["run", "--scenario", "nope"],
+        "--scenario",
+        "accepted: quick, seed-claims, slow-consumer, many-consumers, 4k60",
+    );
+    refused(
+        &["run", "--scenario", "missing.toml"],
+        "--scenario",
+        "cannot read missing.toml",
+    );
+    // validation of combinations names the file and key too
+    let slow = write("slow.toml", "consumers = 2\nslow = \"3:sleep:1ms\"\n");
+    refused(
+        &["run", "--scenario", &slow],
+        "slow.toml: slow",
+        "raise --consumers",
+    );
+}
+
+#[test]
+fn sweep_lists_are_checked_item_by_item() {
+    refused(
+        &["sweep", "--consumers", "1,x"],
+        "--consumers",
+        "not a whole number",
+    );
+    refused(
+        &["sweep", "--consumers", "1,2000"],
+        "--consumers",
+        "more than the 1024",
+    );
+    refused(
+        &["sweep", "--resolution", "720p,1080"],
+        "--resolution",
+        "480p, 720p, 1080p, 4k or WIDTHxHEIGHT",
+    );
+    refused(&["sweep", "--export", "pdf"], "--export", "md, csv, hgrm");
+}
+
+#[test]
+fn list_scenarios_names_every_built_in_one() {
+    let output = fbench().args(["list", "scenarios"]).output().unwrap();
+    assert!(output.status.success());
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    for name in [
+        "quick",
+        "seed-claims",
+        "slow-consumer",
+        "many-consumers",
+        "4k60",
+    ] {
+        assert!(stdout.lines().any(|l| l.starts_with(name)), "{stdout}");
+    }
+}
+
+#[test]
+fn report_merges_and_compares_machines() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = short_sweep(dir.path(), &[]);
+    // the same report as if measured on another machine
+    let mut other = json_of(&a);
+    other["machine"]["hostname"] = "other-host".into();
+    let b = dir.path().join("b.json");
+    std::fs::write(&b, serde_json::to_string(&other).unwrap()).unwrap();
+
+    let both = dir.path().join("both.html");
+    let output = fbench()
+        .arg("report")
+        .arg(&a)
+        .arg(&b)
+        .arg("-o")
+        .arg(&both)
+        .arg("-o")
+        .arg(dir.path().join("both.csv"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let html = std::fs::read_to_string(&both).unwrap();
+    assert!(html.contains("@ other-host"), "the machine is a series");
+    assert_eq!(html.matches("<svg ").count(), 5 + 2 * 2);
+    let csv = std::fs::read_to_string(dir.path().join("both.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 1 + 8);
+
+    // JSON holds one machine: merging these is refused, and nothing is written
+    let merged = dir.path().join("merged.json");
+    let output = fbench()
+        .arg("report")
+        .arg(&a)
+        .arg(&b)
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert!(stderr.contains("different machines"), "{stderr}");
+    assert!(!merged.exists());
+    // from one machine they merge
+    let output = fbench()
+        .arg("report")
+        .arg(&a)
+        .arg(&a)
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    assert_eq!(json_of(&merged)["runs"].as_array().unwrap().len(), 8);
+}
+
+#[test]
+fn report_refuses_bad_inputs_and_outputs() {
+    let dir = tempfile::tempdir().unwrap();
+    let not_report = dir.path().join("notes.json");
+    std::fs::write(&not_report, "{\"hello\": 1}").unwrap();
+    let not_report = not_report.to_str().unwrap();
+    refused(
+        &["report", "absent.json", "-o", "out.html"],
+        "absent.json",
+        "cannot read the report",
+    );
+    refused(
+        &["report", not_report, "-o", "out.html"],
+        "notes.json",
+        "unsupported report schema",
+    );
+    refused(
+        &["report", not_report, "-o", "out.pdf"],
+        "--output",
+        "accepted: .html, .md, .csv, .json, .hgrm",
+    );
+    refused(
+        &["report", not_report, "-o", "no/such/dir/out.html"],
+        "--output",
+        "does not exist",
+    );
+}
