@@ -10,7 +10,7 @@ use fbench_harness::config::{parse_duration, parse_pool_policy, Wait};
 use fbench_harness::frame::{PixelFormat, Resolution};
 use fbench_harness::integrity::VerifyMode;
 use fbench_harness::workload::{SlowConsumers, Workload};
-use fbench_strategies::{PoolPolicy, StrategyKind};
+use fbench_strategies::{PoolPolicy, SlotPolicy, StrategyKind};
 
 use crate::source::{parse_bytes, parse_source, SourceArg};
 
@@ -34,12 +34,17 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Run every chosen strategy across lists of parameters (e.g. --consumers 1,5,20);
     /// one combined JSON and HTML report.
-    Sweep(crate::sweep::SweepArgs),
+    Sweep(Box<crate::sweep::SweepArgs>),
     /// Re-render or merge JSON reports into HTML, Markdown, CSV, JSON or .hgrm files.
     Report(crate::report_cmd::ReportArgs),
     /// Measure the machine's limits: memory copy, cache-line round trip, clock read, wake
     /// latency, and the harness's own overhead per frame.
     Calibrate(crate::calibrate::CalibrateArgs),
+    /// Remove shared-memory segments left in /dev/shm by fbench runs that were killed.
+    Clean,
+    /// A consumer process of a cross-process run (started by fbench itself).
+    #[command(name = "__consumer", hide = true)]
+    Consumer(ConsumerArgs),
     /// List what fbench knows: strategies, scenarios, or sources (including the cameras found).
     List {
         /// What to list.
@@ -116,6 +121,15 @@ pub struct RunArgs {
     #[arg(long, default_value_t = fbench_strategies::DEFAULT_POOL_SIZE, value_parser = parse_count)]
     pub pool_size: usize,
 
+    /// Frame slots of the shm strategies (3: a triple buffer).
+    #[arg(long, default_value_t = fbench_strategies::DEFAULT_SLOTS, value_parser = parse_slots)]
+    pub slots: usize,
+
+    /// What shm's writer does when readers hold every other slot: drop (a producer drop) or
+    /// wait.
+    #[arg(long, default_value = "drop", value_parser = parse_slot_policy)]
+    pub slot_policy: SlotPolicy,
+
     /// What the pool does when every buffer is in use: grow or drop.
     #[arg(long, default_value = "grow", value_parser = parse_pool_policy)]
     pub pool_policy: PoolPolicy,
@@ -136,13 +150,59 @@ pub struct RunArgs {
     pub extras: crate::sweep::RunExtras,
 }
 
+/// The hidden `__consumer` subcommand's arguments, written by harness::runner::process.
+#[derive(Debug, Args)]
+pub struct ConsumerArgs {
+    #[arg(long)]
+    pub segment: String,
+    #[arg(long)]
+    pub id: usize,
+    #[arg(long, value_parser = |s: &str| s.parse::<Workload>())]
+    pub workload: Workload,
+    #[arg(long, value_parser = |s: &str| s.parse::<Wait>())]
+    pub wait: Wait,
+    #[arg(long, value_parser = |s: &str| s.parse::<VerifyMode>())]
+    pub verify: VerifyMode,
+    #[arg(long)]
+    pub deadline_ns: u64,
+    #[arg(long)]
+    pub frame_len: usize,
+}
+
+fn parse_slots(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number"))?;
+    if !(2..=fbench_strategies::shm::protocol::MAX_SLOTS).contains(&n) {
+        return Err(format!(
+            "must be between 2 and {} (3 is a triple buffer)",
+            fbench_strategies::shm::protocol::MAX_SLOTS
+        ));
+    }
+    Ok(n)
+}
+
+fn parse_slot_policy(text: &str) -> Result<SlotPolicy, String> {
+    match text {
+        "drop" => Ok(SlotPolicy::Drop),
+        "wait" => Ok(SlotPolicy::Wait),
+        _ => Err(format!(
+            "unknown slot policy '{text}'; accepted: drop, wait"
+        )),
+    }
+}
+
 /// The strategies of a run, in the order given.
 #[derive(Clone, Debug)]
 pub struct StrategyList(pub Vec<StrategyKind>);
 
 pub(crate) fn parse_strategies(text: &str) -> Result<StrategyList, String> {
     let accepted = || {
-        let names: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
+        let names: Vec<&str> = StrategyKind::ALL
+            .iter()
+            .chain(&StrategyKind::DEMONSTRATIONS)
+            .map(|k| k.name())
+            .collect();
         format!("accepted: all, {}", names.join(", "))
     };
     let mut kinds = Vec::new();

@@ -5,6 +5,7 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches};
 
 use fbench_harness::alloc::CountingAllocator;
@@ -40,8 +41,57 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
+/// The user pressed Ctrl-C or sent SIGTERM: the run stopped, cleaned up, wrote nothing.
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted: nothing was written")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Exit code after SIGINT/SIGTERM, as shells report a process killed by SIGINT.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Warn once per invocation about segments left by fbench processes killed outright.
+fn warn_about_stale_segments(quiet: bool) {
+    let stale = fbench_strategies::shm::stale_segments();
+    if !quiet && !stale.is_empty() {
+        eprintln!(
+            "warning: {} shared-memory segment(s) left in {} by fbench runs that were killed; `fbench clean` removes them",
+            stale.len(),
+            fbench_strategies::shm::SHM_DIR
+        );
+    }
+}
+
+/// `fbench clean`: remove the segments of dead fbench processes.
+fn clean() -> anyhow::Result<()> {
+    let stale = fbench_strategies::shm::stale_segments();
+    for path in &stale {
+        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+        println!("removed {}", path.display());
+    }
+    if stale.is_empty() {
+        println!(
+            "no stale fbench segments in {}",
+            fbench_strategies::shm::SHM_DIR
+        );
+    }
+    Ok(())
+}
+
 fn main() -> ExitCode {
     CountingAllocator::mark_installed();
+    // SAFETY: called first, before any other thread exists; restoring the default SIGPIPE
+    // disposition makes `fbench … | head` end quietly as Unix tools do, instead of the Rust
+    // runtime's ignored SIGPIPE turning into a panic on the next print.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     fixed_mmap_threshold();
     let matches = match Cli::command().try_get_matches() {
         Ok(matches) => matches,
@@ -54,7 +104,9 @@ fn main() -> ExitCode {
     let explicit = explicit_args(&matches);
     let outcome = match cli.command {
         Command::Run(args) => run(*args, &explicit),
-        Command::Sweep(args) => sweep::sweep(args, &explicit),
+        Command::Clean => clean(),
+        Command::Consumer(args) => return consumer(args),
+        Command::Sweep(args) => sweep::sweep(*args, &explicit),
         Command::Report(args) => report_cmd::report(args),
         Command::Calibrate(args) => calibrate::command(args),
         Command::List { what } if what == "sources" => source::list(),
@@ -62,6 +114,10 @@ fn main() -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
+            eprintln!("{err}");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
         Err(err) => match err.downcast_ref::<UsageError>() {
             Some(usage) => {
                 eprintln!("error: {usage}");
@@ -132,10 +188,32 @@ fn list(what: &str) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    for kind in StrategyKind::ALL {
-        writeln!(out, "{:<9} {}", kind.name(), kind.summary())?;
+    for kind in StrategyKind::ALL
+        .into_iter()
+        .chain(StrategyKind::DEMONSTRATIONS)
+    {
+        writeln!(out, "{:<10} {}", kind.name(), kind.summary())?;
     }
     Ok(())
+}
+
+/// The hidden subcommand a consumer process runs (see harness::runner::process).
+fn consumer(args: cli::ConsumerArgs) -> ExitCode {
+    let spec = fbench_harness::runner::ConsumerSpec {
+        id: args.id,
+        workload: args.workload,
+        wait: args.wait.0,
+        verify: args.verify,
+        deadline_ns: args.deadline_ns,
+        frame_len: args.frame_len,
+    };
+    match fbench_harness::runner::process::consumer_main(&args.segment, &spec) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: consumer {}: {message}", args.id);
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
@@ -154,8 +232,8 @@ fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         deadline_tolerance: args.deadline_tolerance,
         pool_size: args.pool_size,
         pool_policy: args.pool_policy,
-        slots: fbench_strategies::DEFAULT_SLOTS,
-        slot_policy: fbench_strategies::SlotPolicy::Drop,
+        slots: args.slots,
+        slot_policy: args.slot_policy,
     };
     if let Some(summary) = &source.summary {
         println!("{summary}");

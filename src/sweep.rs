@@ -207,6 +207,8 @@ fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]
 
 /// Validate, run every point under one progress bar, write the reports.
 pub fn execute(plan: Plan) -> anyhow::Result<()> {
+    // From here on Ctrl-C stops the run cleanly (segments removed, children reaped).
+    fbench_harness::interrupt::install();
     let mut spec = plan.spec;
     let mut scenario_name = None;
     let mut scenario_file = None;
@@ -237,7 +239,8 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
     // Before the first run, on a machine no run is loading; shared by every run. The copy
     // floor is measured at the first point's frame size.
     let calibration = crate::calibrate::for_run(&points[0].config);
-    let runs = run_points(&points, plan.quiet);
+    crate::warn_about_stale_segments(plan.quiet);
+    let runs = run_points(&points, plan.quiet)?;
 
     let mut report =
         Report::new(MachineInfo::detect(), crate::build_info(), runs).calibrated(calibration);
@@ -265,7 +268,10 @@ fn usage_of(error: ConfigError, scenario_file: Option<&str>, explicit: &[String]
     }
 }
 
-fn run_points(points: &[SweepPoint], quiet: bool) -> Vec<fbench_harness::RunResult> {
+fn run_points(
+    points: &[SweepPoint],
+    quiet: bool,
+) -> anyhow::Result<Vec<fbench_harness::RunResult>> {
     let planned_ms: Vec<u64> = points
         .iter()
         .map(|p| p.planned().as_millis().max(1) as u64)
@@ -283,11 +289,22 @@ fn run_points(points: &[SweepPoint], quiet: bool) -> Vec<fbench_harness::RunResu
             point.config.frame.resolution
         ));
         let span = planned_ms[index] as f64;
-        runs.push(fbench_harness::run(
-            point.strategy,
-            &point.config,
-            &mut |fraction| bar.set_position(done_ms + (fraction * span) as u64),
-        ));
+        let result = fbench_harness::run(point.strategy, &point.config, &mut |fraction| {
+            bar.set_position(done_ms + (fraction * span) as u64)
+        });
+        match result {
+            Ok(run) => runs.push(run),
+            Err(fbench_harness::RunError::Interrupted) => {
+                bar.finish_and_clear();
+                return Err(crate::Interrupted.into());
+            }
+            Err(error) => {
+                bar.finish_and_clear();
+                return Err(
+                    anyhow::Error::new(error).context(format!("the {} run", point.strategy.name()))
+                );
+            }
+        }
         if let Some(failure) = crate::source::take_failure(&point.config.source) {
             bar.suspend(|| eprintln!("warning: {} run: {failure}", point.strategy.name()));
         }
@@ -295,7 +312,7 @@ fn run_points(points: &[SweepPoint], quiet: bool) -> Vec<fbench_harness::RunResu
         bar.set_position(done_ms);
     }
     bar.finish_and_clear();
-    runs
+    Ok(runs)
 }
 
 /// One bar for the whole invocation, in milliseconds of planned run time, so its ETA holds

@@ -182,11 +182,22 @@ fn list_names_every_strategy_and_hides_the_canary() {
     let output = fbench().arg("list").output().unwrap();
     assert!(output.status.success());
     let stdout = String::from_utf8(output.stdout).unwrap();
-    for name in ["mutex", "rwlock", "pool", "arcswap"] {
+    for name in [
+        "mutex ",
+        "rwlock ",
+        "pool ",
+        "arcswap ",
+        "shm ",
+        "shm-naive ",
+    ] {
         assert!(stdout.lines().any(|l| l.starts_with(name)), "{stdout}");
     }
+    assert!(
+        stdout.contains("DEMONSTRATION"),
+        "shm-naive is marked: {stdout}"
+    );
     assert!(!stdout.contains("unsync"));
-    assert_eq!(stdout.lines().count(), 4);
+    assert_eq!(stdout.lines().count(), 6);
 }
 
 fn json_of(path: &Path) -> serde_json::Value {
@@ -226,7 +237,7 @@ fn a_short_run_writes_the_documented_report() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for name in ["mutex", "rwlock", "pool", "arcswap"] {
+    for name in ["mutex", "rwlock", "pool", "arcswap", "shm"] {
         assert!(stdout.contains(name), "table lists {name}: {stdout}");
     }
     assert!(stdout.contains("age p99"));
@@ -266,7 +277,7 @@ fn a_short_run_writes_the_documented_report() {
         .iter()
         .map(|r| r["strategy"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["mutex", "rwlock", "pool", "arcswap"]);
+    assert_eq!(names, ["mutex", "rwlock", "pool", "arcswap", "shm"]);
     for run in runs {
         assert_eq!(run["consumers"], 3);
         let config = &run["config"];
@@ -347,6 +358,7 @@ fn a_short_run_writes_the_documented_report() {
     assert_eq!(copied(1) % frame, 0);
     assert_eq!(copied(2), 0);
     assert_eq!(copied(3), 0);
+    assert_eq!(copied(4), 0);
     // nothing but the JSON report and the HTML report beside it
     let mut names: Vec<String> = std::fs::read_dir(dir.path())
         .unwrap()

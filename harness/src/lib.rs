@@ -8,6 +8,7 @@ pub mod clock;
 pub mod config;
 pub mod frame;
 pub mod integrity;
+pub mod interrupt;
 pub mod limits;
 pub mod machine;
 pub mod metrics;
@@ -20,4 +21,4 @@ pub mod workload;
 
 pub use config::{ConfigError, RunConfig};
 pub use result::RunResult;
-pub use runner::run;
+pub use runner::{run, RunError};

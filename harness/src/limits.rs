@@ -130,6 +130,8 @@ mod tests {
             cpu: Default::default(),
             copies: Default::default(),
             per_consumer: Vec::new(),
+            consumers_lost: 0,
+            reclaimed_slots: 0,
             limits: None,
         }
     }

@@ -49,6 +49,16 @@ impl Latency {
         &self.0
     }
 
+    /// Rebuild from a summary's embedded histogram (e.g. one a consumer process sent).
+    pub fn from_summary(summary: &LatencySummary) -> Result<Latency, String> {
+        let mut latency = Latency::new();
+        latency
+            .0
+            .add(summary.decode()?)
+            .map_err(|e| format!("histogram out of range: {e:?}"))?;
+        Ok(latency)
+    }
+
     pub fn summary(&self) -> LatencySummary {
         let h = &self.0;
         let q = |p: f64| {
@@ -154,6 +164,17 @@ impl CpuUsage {
             sys_s: seconds(usage.ru_stime),
             voluntary_ctx_switches: usage.ru_nvcsw as u64,
             involuntary_ctx_switches: usage.ru_nivcsw as u64,
+        }
+    }
+
+    /// The sum of two processes' usage.
+    pub fn plus(&self, other: &CpuUsage) -> CpuUsage {
+        CpuUsage {
+            user_s: self.user_s + other.user_s,
+            sys_s: self.sys_s + other.sys_s,
+            voluntary_ctx_switches: self.voluntary_ctx_switches + other.voluntary_ctx_switches,
+            involuntary_ctx_switches: self.involuntary_ctx_switches
+                + other.involuntary_ctx_switches,
         }
     }
 

@@ -34,6 +34,13 @@ pub struct RunResult {
     pub cpu: CpuUsage,
     pub copies: CopiesRecord,
     pub per_consumer: Vec<ConsumerRecord>,
+    /// Consumers that died during the run (status `panicked` or `crashed`); the run's
+    /// figures are over the others.
+    #[serde(default)]
+    pub consumers_lost: u64,
+    /// Frame slots a dead consumer process held, taken back by the parent (`shm` only).
+    #[serde(default)]
+    pub reclaimed_slots: u64,
     /// The run's figures over the machine's calibrated limits; `null` when the run was not
     /// calibrated (set by whoever calibrated, after the run).
     #[serde(default)]
@@ -89,10 +96,12 @@ pub struct ConsumerRecord {
     pub age_ns: LatencySummary,
     pub acquire_ns: LatencySummary,
     pub e2e_ns: LatencySummary,
-    pub drop_rate: f64,
+    pub drop_rate: Option<f64>,
     pub deadline_misses: u64,
     pub torn_frames: u64,
     pub out_of_order: u64,
-    /// `ok`, or `panicked` if the consumer thread died (a bug in fbench or the strategy).
+    /// `ok`; `panicked` if the consumer thread died (a bug in fbench or the strategy);
+    /// `crashed` if the consumer process died (e.g. killed). A lost consumer's figures are
+    /// lost: zero counts, empty histograms and a `null` drop rate, left out of the run's.
     pub status: String,
 }

@@ -5,7 +5,8 @@ use std::sync::{Arc, Barrier, OnceLock};
 use std::thread;
 
 use fbench_strategies::{
-    FrameMeta, FrameView, Publish, Reader, Strategy, StrategyKind, WaitOutcome, WithStrategy,
+    FrameMeta, FrameView, Publish, Reader, Strategy, StrategyKind, WaitMode, WaitOutcome,
+    WithStrategy,
 };
 
 use crate::clock::{monotonic_ns, sleep_until};
@@ -17,12 +18,13 @@ use crate::source::Source;
 use crate::workload::Workload;
 
 mod live;
+pub mod process;
 
 /// How often the controller samples memory and reports progress.
 const SAMPLE_EVERY_NS: u64 = 100_000_000;
 /// Head start between "every thread exists" and the first frame: time for the threads to
 /// leave the start barrier and reach their first wait.
-const START_DELAY_NS: u64 = 5_000_000;
+pub(crate) const START_DELAY_NS: u64 = 5_000_000;
 
 /// When the run starts, when measuring starts and when the producer stops.
 #[derive(Clone, Copy, Debug)]
@@ -32,19 +34,42 @@ pub struct Timeline {
     pub end: u64,
 }
 
+/// Why a run did not produce a result.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("interrupted")]
+    Interrupted,
+    #[error(transparent)]
+    Segment(#[from] fbench_strategies::shm::SegmentError),
+    #[error("consumer processes: {0}")]
+    Process(String),
+}
+
 /// Run `kind` under `config`. `progress` is called from the calling thread with the
-/// fraction of the run done (0.0 to 1.0), about ten times a second.
-pub fn run(kind: StrategyKind, config: &RunConfig, progress: &mut dyn FnMut(f64)) -> RunResult {
+/// fraction of the run done (0.0 to 1.0), about ten times a second. Cross-process strategies
+/// run their consumers as processes ([`process`]); the others as threads.
+pub fn run(
+    kind: StrategyKind,
+    config: &RunConfig,
+    progress: &mut dyn FnMut(f64),
+) -> Result<RunResult, RunError> {
     let baseline = memory_of("self").map(|(_, pss)| pss).unwrap_or(0);
-    kind.build(
-        &config.strategy_params(),
-        Runner {
-            config,
-            progress,
-            baseline_pss: baseline,
-        },
-    )
-    .expect("in-process strategies are built in ordinary memory")
+    let result = if kind.is_cross_process() {
+        process::run(kind, config, progress, baseline)?
+    } else {
+        kind.build(
+            &config.strategy_params(),
+            Runner {
+                config,
+                progress,
+                baseline_pss: baseline,
+            },
+        )?
+    };
+    if crate::interrupt::requested() {
+        return Err(RunError::Interrupted);
+    }
+    Ok(result)
 }
 
 struct Runner<'a> {
@@ -66,11 +91,13 @@ impl WithStrategy for Runner<'_> {
                 .map(|id| {
                     let reader = strategy.clone().reader();
                     let (ready, timeline_cell) = (&ready, &timeline_cell);
+                    let spec = config.consumer_spec(id);
                     scope.spawn(move || {
                         ready.wait(); // everyone exists
                         ready.wait(); // the timeline is set
-                        let timeline = *timeline_cell.get().expect("set between the barriers");
-                        consume(id, reader, config, &timeline)
+                        let timeline: &Timeline =
+                            timeline_cell.get().expect("set between the barriers");
+                        consume(&spec, reader, timeline.measure_start)
                     })
                 })
                 .collect();
@@ -103,9 +130,24 @@ impl WithStrategy for Runner<'_> {
             timeline_cell.set(timeline).expect("set once");
             ready.wait();
 
-            let (cpu, allocations, memory) = control(&timeline, self.progress);
+            let (cpu, allocations, memory) = control(
+                &timeline,
+                self.progress,
+                &mut || memory_of("self"),
+                &mut || {},
+            );
             let producer = producer.join();
-            let consumers: Vec<_> = consumers.into_iter().map(|c| c.join()).collect();
+            let consumers: Vec<_> = consumers
+                .into_iter()
+                .enumerate()
+                .map(|(id, c)| match c.join() {
+                    Ok(outcome) => ConsumerResult::Done(Box::new(outcome)),
+                    Err(_) => ConsumerResult::Lost {
+                        id,
+                        status: "panicked",
+                    },
+                })
+                .collect();
             (producer, consumers, cpu, allocations, memory)
         });
 
@@ -131,7 +173,7 @@ impl WithStrategy for Runner<'_> {
     }
 }
 
-struct CloseOnDrop<'a, S: Strategy>(&'a S);
+pub(crate) struct CloseOnDrop<'a, S: Strategy>(&'a S);
 
 impl<S: Strategy> Drop for CloseOnDrop<'_, S> {
     fn drop(&mut self) {
@@ -139,11 +181,14 @@ impl<S: Strategy> Drop for CloseOnDrop<'_, S> {
     }
 }
 
-/// The controller: samples memory every 100 ms, takes CPU and allocation counts at the
-/// window's edges, reports progress.
-fn control(
+/// The controller: samples memory (`sample_memory` gives RSS and PSS summed over every
+/// process taking part) every 100 ms, takes CPU and allocation counts at the window's
+/// edges, reports progress, calls `on_tick` at every sample, and stops early on Ctrl-C.
+pub(crate) fn control(
     timeline: &Timeline,
     progress: &mut dyn FnMut(f64),
+    sample_memory: &mut dyn FnMut() -> Option<(u64, u64)>,
+    on_tick: &mut dyn FnMut(),
 ) -> (CpuUsage, Option<u64>, MemoryRecord) {
     let mut memory = MemoryRecord::default();
     let mut window_start: Option<(CpuUsage, Option<u64>)> = None;
@@ -154,11 +199,12 @@ fn control(
         if window_start.is_none() && now >= timeline.measure_start {
             window_start = Some((CpuUsage::now(), crate::alloc::allocations()));
         }
-        if now >= timeline.end {
+        if now >= timeline.end || crate::interrupt::requested() {
             break;
         }
         if now >= next_sample {
-            if let Some((rss, pss)) = memory_of("self") {
+            on_tick();
+            if let Some((rss, pss)) = sample_memory() {
                 memory.peak_rss_bytes = memory.peak_rss_bytes.max(rss);
                 memory.peak_pss_bytes = memory.peak_pss_bytes.max(pss);
                 memory.timeline.push(MemorySample {
@@ -188,7 +234,7 @@ fn control(
 
 /// What the producer measured.
 #[derive(Debug, Default)]
-struct ProducerOutcome {
+pub(crate) struct ProducerOutcome {
     publish: Latency,
     render: Latency,
     counts: FrameCounts,
@@ -198,7 +244,7 @@ struct ProducerOutcome {
     last_publish: u64,
 }
 
-fn produce<S: Strategy>(
+pub(crate) fn produce<S: Strategy>(
     strategy: &S,
     source: &mut dyn Source,
     config: &RunConfig,
@@ -217,7 +263,7 @@ fn produce<S: Strategy>(
     let mut slot: u64 = 0;
     loop {
         let due = due_at(slot);
-        if due >= timeline.end {
+        if due >= timeline.end || crate::interrupt::requested() {
             break;
         }
         sleep_until(due);
@@ -282,35 +328,70 @@ fn produce<S: Strategy>(
     out
 }
 
-/// What one consumer measured.
-struct ConsumerOutcome {
-    id: usize,
-    workload: Workload,
-    frames_seen: u64,
-    age: Latency,
-    acquire: Latency,
-    e2e: Latency,
-    torn_frames: u64,
-    out_of_order: u64,
-    deadline_misses: u64,
+/// What one consumer needs to know: the same in a thread or in a consumer process.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConsumerSpec {
+    pub id: usize,
+    pub workload: Workload,
+    pub wait: WaitMode,
+    pub verify: VerifyMode,
+    /// A frame whose end-to-end time exceeds this misses its deadline.
+    pub deadline_ns: u64,
+    pub frame_len: usize,
 }
 
-fn consume<R: Reader>(
-    id: usize,
+impl RunConfig {
+    pub fn consumer_spec(&self, id: usize) -> ConsumerSpec {
+        ConsumerSpec {
+            id,
+            workload: self.workload_of(id),
+            wait: self.wait,
+            verify: self.verify,
+            deadline_ns: (self.period_ns() as f64 * (1.0 + self.deadline_tolerance)) as u64,
+            frame_len: self.frame_len(),
+        }
+    }
+}
+
+/// What one consumer measured.
+pub(crate) struct ConsumerOutcome {
+    pub id: usize,
+    pub workload: Workload,
+    pub frames_seen: u64,
+    pub age: Latency,
+    pub acquire: Latency,
+    pub e2e: Latency,
+    pub torn_frames: u64,
+    pub out_of_order: u64,
+    pub deadline_misses: u64,
+}
+
+/// A consumer's end: its figures, or the fact that they were lost with it.
+pub(crate) enum ConsumerResult {
+    Done(Box<ConsumerOutcome>),
+    /// The consumer died (`panicked` thread, `crashed` process): its figures are lost and
+    /// are reported as lost, not as zeros.
+    Lost {
+        id: usize,
+        status: &'static str,
+    },
+}
+
+/// The consumer loop: wait for a newer frame, acquire, verify, work, verify again, release;
+/// frames captured before `measure_start` are handled but not counted.
+pub(crate) fn consume<R: Reader>(
+    spec: &ConsumerSpec,
     mut reader: R,
-    config: &RunConfig,
-    timeline: &Timeline,
+    measure_start: u64,
 ) -> ConsumerOutcome {
-    let workload = config.workload_of(id);
-    let verify = config.verify;
-    let wait = config.wait;
-    let deadline_ns = (config.period_ns() as f64 * (1.0 + config.deadline_tolerance)) as u64;
+    let workload = spec.workload;
+    let verify = spec.verify;
     let mut scratch = Vec::new();
     if workload.needs_scratch() {
-        scratch.reserve_exact(config.frame_len());
+        scratch.reserve_exact(spec.frame_len);
     }
     let mut out = ConsumerOutcome {
-        id,
+        id: spec.id,
         workload,
         frames_seen: 0,
         age: Latency::new(),
@@ -322,7 +403,7 @@ fn consume<R: Reader>(
     };
     let mut last = 0u64;
     let mut sink = 0u64;
-    while let WaitOutcome::Newer(_) = reader.wait_newer(last, wait) {
+    while let WaitOutcome::Newer(_) = reader.wait_newer(last, spec.wait) {
         let acquire_start = monotonic_ns();
         let Some(frame) = reader.acquire() else {
             continue;
@@ -331,7 +412,7 @@ fn consume<R: Reader>(
         let meta = *frame.meta();
         if meta.publish_seq <= last {
             // Not newer than what we already saw: a broken strategy. Count, don't process.
-            if meta.publish_seq < last && meta.capture_ns >= timeline.measure_start {
+            if meta.publish_seq < last && meta.capture_ns >= measure_start {
                 out.out_of_order += 1;
             }
             continue;
@@ -343,13 +424,13 @@ fn consume<R: Reader>(
         let whole_on_release = integrity::verify(frame.bytes(), &meta, verify);
         let done = monotonic_ns();
         drop(frame);
-        if meta.capture_ns >= timeline.measure_start {
+        if meta.capture_ns >= measure_start {
             out.frames_seen += 1;
             out.age.record(held.saturating_sub(meta.capture_ns));
             out.acquire.record(held - acquire_start);
             let e2e = done.saturating_sub(meta.capture_ns);
             out.e2e.record(e2e);
-            if e2e > deadline_ns {
+            if e2e > spec.deadline_ns {
                 out.deadline_misses += 1;
             }
             if !(whole_on_acquire && whole_on_release) {
@@ -362,11 +443,11 @@ fn consume<R: Reader>(
 }
 
 #[allow(clippy::too_many_arguments)]
-fn assemble(
+pub(crate) fn assemble(
     strategy: &str,
     config: &RunConfig,
     producer: ProducerOutcome,
-    consumers: Vec<thread::Result<ConsumerOutcome>>,
+    consumers: Vec<ConsumerResult>,
     stats: fbench_strategies::StrategyStats,
     cpu: CpuUsage,
     allocations: Option<u64>,
@@ -388,10 +469,10 @@ fn assemble(
     let (mut age, mut acquire, mut e2e) = (Latency::new(), Latency::new(), Latency::new());
     let mut per_consumer = Vec::with_capacity(consumers.len());
     let (mut seen_total, mut expected_total) = (0u64, 0u64);
-    let (mut torn, mut out_of_order, mut misses) = (0, 0, 0);
-    for (id, consumer) in consumers.into_iter().enumerate() {
+    let (mut torn, mut out_of_order, mut misses, mut lost) = (0, 0, 0, 0);
+    for consumer in consumers {
         match consumer {
-            Ok(c) => {
+            ConsumerResult::Done(c) => {
                 age.add(&c.age);
                 acquire.add(&c.acquire);
                 e2e.add(&c.e2e);
@@ -407,16 +488,17 @@ fn assemble(
                     age_ns: c.age.summary(),
                     acquire_ns: c.acquire.summary(),
                     e2e_ns: c.e2e.summary(),
-                    drop_rate: drop_rate(c.frames_seen),
+                    drop_rate: Some(drop_rate(c.frames_seen)),
                     deadline_misses: c.deadline_misses,
                     torn_frames: c.torn_frames,
                     out_of_order: c.out_of_order,
                     status: "ok".into(),
                 });
             }
-            Err(_) => {
-                // A dead consumer saw nothing: all its frames count as dropped.
-                expected_total += window_published;
+            ConsumerResult::Lost { id, status } => {
+                // Its figures died with it: the run's figures are over the survivors, the
+                // loss is counted in `consumers_lost`, and its own record says so.
+                lost += 1;
                 per_consumer.push(ConsumerRecord {
                     id,
                     workload: config.workload_of(id).to_string(),
@@ -424,11 +506,11 @@ fn assemble(
                     age_ns: Latency::new().summary(),
                     acquire_ns: Latency::new().summary(),
                     e2e_ns: Latency::new().summary(),
-                    drop_rate: 1.0,
+                    drop_rate: None,
                     deadline_misses: 0,
                     torn_frames: 0,
                     out_of_order: 0,
-                    status: "panicked".into(),
+                    status: status.into(),
                 })
             }
         }
@@ -460,6 +542,8 @@ fn assemble(
             pool_grows: stats.pool_grows,
         },
         per_consumer,
+        consumers_lost: lost,
+        reclaimed_slots: 0,
         limits: None,
     }
 }
@@ -531,8 +615,8 @@ mod tests {
                 end: u64::MAX,
             };
             let consumer = {
-                let config = config.clone();
-                thread::spawn(move || consume(0, reader, &config, &timeline))
+                let spec = config.consumer_spec(0);
+                thread::spawn(move || consume(&spec, reader, timeline.measure_start))
             };
             let mut producer = ProducerOutcome::default();
             let mut source = crate::source::SyntheticSource::new(&config.frame);
@@ -568,14 +652,14 @@ mod tests {
                 strategy.name(),
                 &config,
                 producer,
-                vec![Ok(outcome)],
+                vec![ConsumerResult::Done(Box::new(outcome))],
                 strategy.stats(),
                 CpuUsage::default(),
                 None,
                 MemoryRecord::default(),
             );
             assert_eq!(result.drop_rate, 20.0 / 30.0);
-            assert_eq!(result.per_consumer[0].drop_rate, 20.0 / 30.0);
+            assert_eq!(result.per_consumer[0].drop_rate, Some(20.0 / 30.0));
             assert_eq!(result.per_consumer[0].frames_seen, 10);
         }
     }

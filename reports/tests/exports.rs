@@ -52,7 +52,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
             age_ns: age.summary(),
             acquire_ns: latency(500 * (rank + 1), 4, 60).summary(),
             e2e_ns: latency(210_000 * (rank + 1), 8, 60).summary(),
-            drop_rate: 0.0,
+            drop_rate: Some(0.0),
             deadline_misses: 0,
             torn_frames: 0,
             out_of_order: 0,
@@ -108,6 +108,8 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
             pool_grows: 0,
         },
         per_consumer,
+        consumers_lost: 0,
+        reclaimed_slots: 0,
         limits: None,
     }
 }

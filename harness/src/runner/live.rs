@@ -182,7 +182,7 @@ mod tests {
     fn device_sequence_gaps_are_source_drops() {
         let params = StrategyParams::new(32 * 16 * 2, 1);
         for kind in StrategyKind::ALL {
-            kind.build(&params, GapCount);
+            kind.build(&params, GapCount).unwrap();
         }
     }
 }

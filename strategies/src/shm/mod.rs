@@ -63,7 +63,9 @@ pub mod segment;
 mod strategy;
 
 #[cfg(not(loom))]
-pub use segment::{unique_name, Segment, SegmentError, SegmentSpec, NAME_PREFIX};
+pub use segment::{
+    stale_segments, unique_name, Segment, SegmentError, SegmentSpec, NAME_PREFIX, SHM_DIR,
+};
 #[cfg(not(loom))]
 pub use strategy::{ShmFrame, ShmReader, ShmStrategy};
 

@@ -376,6 +376,39 @@ pub fn unique_name() -> String {
     format!("{NAME_PREFIX}{}-{n}", std::process::id())
 }
 
+/// Where POSIX shared-memory objects live on Linux.
+pub const SHM_DIR: &str = "/dev/shm";
+
+/// Segments in /dev/shm left by fbench processes that no longer exist (killed outright, so
+/// nothing removed them). A segment's name carries its creator's pid; it is stale when that
+/// pid is gone or now belongs to a program that is not fbench.
+pub fn stale_segments() -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(SHM_DIR) else {
+        return Vec::new();
+    };
+    let mut stale: Vec<_> = entries
+        .filter_map(Result::ok)
+        .filter_map(|entry| {
+            let name = entry.file_name().into_string().ok()?;
+            let pid: u32 = name
+                .strip_prefix(NAME_PREFIX)?
+                .split('-')
+                .next()?
+                .parse()
+                .ok()?;
+            (!is_fbench_process(pid)).then(|| entry.path())
+        })
+        .collect();
+    stale.sort();
+    stale
+}
+
+fn is_fbench_process(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .map(|comm| comm.trim().starts_with("fbench"))
+        .unwrap_or(false)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -393,6 +426,21 @@ mod tests {
         assert!(Geometry::new(1, 1, 100).is_none());
         assert!(Geometry::new(3, 0, 100).is_none());
         assert!(Geometry::new(3, 1, usize::MAX).is_none());
+    }
+
+    #[test]
+    fn stale_segments_are_those_of_dead_processes() {
+        // A pid above the kernel's maximum never exists.
+        let dead = format!("{SHM_DIR}/{NAME_PREFIX}4194305-0");
+        let live = format!("{SHM_DIR}/{NAME_PREFIX}{}-99", std::process::id());
+        std::fs::write(&dead, b"x").unwrap();
+        std::fs::write(&live, b"x").unwrap();
+        let stale = stale_segments();
+        let _ = std::fs::remove_file(&dead);
+        let _ = std::fs::remove_file(&live);
+        assert!(stale.contains(&std::path::PathBuf::from(&dead)));
+        // this test binary is named fbench_strategies-…: a live fbench process
+        assert!(!stale.contains(&std::path::PathBuf::from(&live)));
     }
 
     #[test]
