@@ -85,7 +85,8 @@ mod loom_tests {
     //! Model check of the slot protocol: every interleaving of one writer publishing three
     //! frames into two slots (so it must come back to a slot a reader may hold) and two
     //! readers acquiring, with the payload in loom cells that flag any read concurrent with a
-    //! write. (Checked to fail when the writer's hazard scan is disabled.)
+    //! write. (Checked to fail when the writer's hazard scan is disabled, and when the
+    //! reader's SeqCst fence is removed.)
 
     use loom::cell::UnsafeCell;
     use loom::sync::Arc;
@@ -120,7 +121,11 @@ mod loom_tests {
 
     #[test]
     fn shm_loom_no_read_overlaps_a_write() {
-        loom::model(|| {
+        // Bounded preemption keeps the search to seconds; three preemptions are enough to
+        // interleave a reader between the writer's WRITING store and its hazard scan.
+        let mut model = loom::model::Builder::new();
+        model.preemption_bound = Some(3);
+        model.check(|| {
             let model = Arc::new(Model {
                 latest: AtomicU64::new(0),
                 states: (0..2).map(|_| AtomicU32::new(0)).collect(),
