@@ -134,6 +134,10 @@ fn failed(what: &str, error: impl std::fmt::Display) -> BuildError {
 }
 
 fn node(name: &str) -> Result<Node<Ipc>, BuildError> {
+    // iceoryx2 logs its warnings (e.g. cleaning up after a killed run) to the terminal of
+    // every consumer process; fbench reports failures itself. IOX2_LOG_LEVEL still wins.
+    static QUIET: std::sync::Once = std::sync::Once::new();
+    QUIET.call_once(|| set_log_level_from_env_or(LogLevel::Error));
     let node_name = NodeName::new(name).map_err(|e| failed("node name", e))?;
     // The default configuration, not a system-wide iceoryx2 config file: runs must not change
     // with whatever file a machine has (and loading none would print a warning each time).

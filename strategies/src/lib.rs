@@ -279,10 +279,7 @@ impl StrategyKind {
 
     /// Whether this build can run the strategy (`iceoryx2` needs the `peers` feature).
     pub fn is_built(self) -> bool {
-        match self {
-            StrategyKind::Iceoryx2 => cfg!(feature = "peers"),
-            _ => true,
-        }
+        self != StrategyKind::Iceoryx2 || cfg!(feature = "peers")
     }
 
     /// Whether the strategy is another project's design run as a peer.
