@@ -202,13 +202,21 @@ pub struct StrategyList(pub Vec<StrategyKind>);
 
 pub(crate) fn parse_strategies(text: &str) -> Result<StrategyList, String> {
     let accepted = || {
-        let names: Vec<&str> = StrategyKind::ALL
+        let own: Vec<&str> = StrategyKind::ALL
             .iter()
             .chain(&StrategyKind::DEMONSTRATIONS)
-            .chain(StrategyKind::PEERS.iter().filter(|k| k.is_built()))
             .map(|k| k.name())
             .collect();
-        format!("accepted: all, peers, {}", names.join(", "))
+        let peers: Vec<&str> = StrategyKind::PEERS
+            .iter()
+            .filter(|k| k.is_built())
+            .map(|k| k.name())
+            .collect();
+        format!(
+            "accepted: all, {}, peers, {}",
+            own.join(", "),
+            peers.join(", ")
+        )
     };
     let mut kinds = Vec::new();
     for name in text.split(',').map(str::trim) {

@@ -79,15 +79,17 @@ fn all_stays_fbench_own_five() {
             "--strategy",
             "all,peers",
             "--duration",
-            "1ms",
+            "50ms",
             "--warmup",
-            "1ms",
+            "10ms",
         ])
         .args([
             "--consumers",
             "1",
             "--resolution",
             "64x64",
+            "--fps",
+            "100",
             "--quiet",
             "--json",
         ])
