@@ -55,7 +55,8 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Strategies to run: comma-separated names, or `all` (see `fbench list`).
+    /// Strategies to run: comma-separated names, `all` (fbench's own five) or `peers` (other
+    /// projects' designs in this build); see `fbench list`.
     #[arg(long, short = 's', default_value = "all", value_parser = parse_strategies)]
     pub strategy: StrategyList,
 
@@ -153,6 +154,9 @@ pub struct RunArgs {
 /// The hidden `__consumer` subcommand's arguments, written by harness::runner::process.
 #[derive(Debug, Args)]
 pub struct ConsumerArgs {
+    /// Which cross-process strategy's run to attach to.
+    #[arg(long, default_value = "shm")]
+    pub strategy: String,
     #[arg(long)]
     pub segment: String,
     #[arg(long)]
@@ -198,22 +202,36 @@ pub struct StrategyList(pub Vec<StrategyKind>);
 
 pub(crate) fn parse_strategies(text: &str) -> Result<StrategyList, String> {
     let accepted = || {
-        let names: Vec<&str> = StrategyKind::ALL
+        let own: Vec<&str> = StrategyKind::ALL
             .iter()
             .chain(&StrategyKind::DEMONSTRATIONS)
             .map(|k| k.name())
             .collect();
-        format!("accepted: all, {}", names.join(", "))
+        let peers: Vec<&str> = StrategyKind::PEERS
+            .iter()
+            .filter(|k| k.is_built())
+            .map(|k| k.name())
+            .collect();
+        format!(
+            "accepted: all, {}, peers, {}",
+            own.join(", "),
+            peers.join(", ")
+        )
     };
     let mut kinds = Vec::new();
     for name in text.split(',').map(str::trim) {
-        if name == "all" {
-            kinds.extend(StrategyKind::ALL);
-            continue;
+        match name {
+            "all" => kinds.extend(StrategyKind::ALL),
+            "peers" => kinds.extend(StrategyKind::PEERS.into_iter().filter(|k| k.is_built())),
+            _ => {
+                let kind = StrategyKind::from_name(name)
+                    .ok_or_else(|| format!("unknown strategy '{name}'; {}", accepted()))?;
+                if !kind.is_built() {
+                    return Err(fbench_strategies::BuildError::NotBuilt(kind.name()).to_string());
+                }
+                kinds.push(kind);
+            }
         }
-        let kind = StrategyKind::from_name(name)
-            .ok_or_else(|| format!("unknown strategy '{name}'; {}", accepted()))?;
-        kinds.push(kind);
     }
     let mut seen = Vec::new();
     kinds.retain(|k| {

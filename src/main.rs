@@ -192,7 +192,15 @@ fn list(what: &str) -> anyhow::Result<()> {
         .into_iter()
         .chain(StrategyKind::DEMONSTRATIONS)
     {
-        writeln!(out, "{:<10} {}", kind.name(), kind.summary())?;
+        writeln!(out, "{:<13} {}", kind.name(), kind.summary())?;
+    }
+    for kind in StrategyKind::PEERS {
+        let built = if kind.is_built() {
+            ""
+        } else {
+            " [not in this build: --features peers]"
+        };
+        writeln!(out, "{:<13} (peer) {}{built}", kind.name(), kind.summary())?;
     }
     Ok(())
 }
@@ -207,7 +215,14 @@ fn consumer(args: cli::ConsumerArgs) -> ExitCode {
         deadline_ns: args.deadline_ns,
         frame_len: args.frame_len,
     };
-    match fbench_harness::runner::process::consumer_main(&args.segment, &spec) {
+    let Some(kind) = StrategyKind::from_name(&args.strategy) else {
+        eprintln!(
+            "error: consumer {}: unknown strategy {}",
+            args.id, args.strategy
+        );
+        return ExitCode::FAILURE;
+    };
+    match fbench_harness::runner::process::consumer_main(kind, &args.segment, &spec) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
             eprintln!("error: consumer {}: {message}", args.id);

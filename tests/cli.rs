@@ -197,7 +197,8 @@ fn list_names_every_strategy_and_hides_the_canary() {
         "shm-naive is marked: {stdout}"
     );
     assert!(!stdout.contains("unsync"));
-    assert_eq!(stdout.lines().count(), 6);
+    // six of fbench's own, two peers (tests/peers.rs)
+    assert_eq!(stdout.lines().count(), 8);
 }
 
 fn json_of(path: &Path) -> serde_json::Value {

@@ -41,6 +41,8 @@ pub enum RunError {
     Interrupted,
     #[error(transparent)]
     Segment(#[from] fbench_strategies::shm::SegmentError),
+    #[error(transparent)]
+    Build(#[from] fbench_strategies::BuildError),
     #[error("consumer processes: {0}")]
     Process(String),
 }

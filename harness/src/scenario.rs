@@ -302,6 +302,12 @@ fn strategies(key: &str, value: &Value) -> Result<Vec<StrategyKind>, ScenarioErr
             continue;
         }
         match StrategyKind::from_name(name) {
+            Some(kind) if !kind.is_built() => {
+                return Err(ScenarioError::new(
+                    key,
+                    fbench_strategies::BuildError::NotBuilt(kind.name()).to_string(),
+                ))
+            }
             Some(kind) if !kinds.contains(&kind) => kinds.push(kind),
             Some(_) => {}
             None => {

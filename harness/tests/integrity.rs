@@ -38,6 +38,7 @@ fn real_strategies_never_tear_under_the_same_load() {
     // (tests/shm.rs) cover them.
     for kind in StrategyKind::ALL
         .into_iter()
+        .chain(StrategyKind::PEERS)
         .filter(|k| !k.is_cross_process())
     {
         let result = run(kind, &hard_load(), &mut |_| {}).unwrap();
@@ -58,6 +59,7 @@ fn counts_are_consistent() {
     // (tests/shm.rs) cover them.
     for kind in StrategyKind::ALL
         .into_iter()
+        .chain(StrategyKind::PEERS)
         .filter(|k| !k.is_cross_process())
     {
         let result = run(kind, &config, &mut |_| {}).unwrap();

@@ -227,6 +227,12 @@ conformance!(shm_stand_in_waiting, |p: &StrategyParams| {
     p.slot_policy = crate::SlotPolicy::Wait;
     crate::ShmStrategy::in_process(&p, false).unwrap()
 });
+conformance!(triple_buffer, crate::TripleBufferStrategy::new);
+// iceoryx2's in-process form: producer and readers are ports of one process's node.
+#[cfg(feature = "peers")]
+conformance!(iceoryx2, |p: &StrategyParams| {
+    crate::iceoryx::IceoryxStrategy::in_process(p).unwrap()
+});
 
 #[test]
 fn pool_drop_policy_counts_refusals() {

@@ -32,12 +32,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod arcswap;
+#[cfg(all(feature = "peers", not(loom)))]
+pub mod iceoryx;
 mod mutex;
 mod notify;
 mod pool;
 pub mod primitive;
 mod rwlock;
 pub mod shm;
+mod triple;
 mod unsync;
 
 pub use arcswap::ArcSwapStrategy;
@@ -48,6 +51,7 @@ pub use rwlock::RwLockStrategy;
 #[cfg(not(loom))]
 pub use shm::ShmStrategy;
 pub use shm::{SlotPolicy, DEFAULT_SLOTS};
+pub use triple::{TripleBufferReader, TripleBufferStrategy};
 pub use unsync::UnsyncStrategy;
 
 /// The header that travels with every frame.
@@ -208,6 +212,11 @@ impl StrategyParams {
             // the published frame, the one being written, one more held per reader at worst
             StrategyKind::ArcSwap => 2 + self.consumers,
             StrategyKind::Shm | StrategyKind::ShmNaive => self.slots,
+            // three buffers per consumer's triple buffer
+            StrategyKind::TripleBuffer => 3 * self.consumers.max(1),
+            // iceoryx2 sizes its pool for the worst case: each subscriber's buffer and
+            // borrows, plus the publisher's loan (see `iceoryx`)
+            StrategyKind::Iceoryx2 => 3 * self.consumers + 1,
         }
     }
 }
@@ -230,6 +239,22 @@ pub enum StrategyKind {
     Shm,
     ShmNaive,
     Unsync,
+    /// Peer: the `triple_buffer` crate, one triple buffer per consumer.
+    TripleBuffer,
+    /// Peer: iceoryx2 publish-subscribe across processes. Runs only in a build with the
+    /// `peers` feature; the name is known to every build so that asking for it says so.
+    Iceoryx2,
+}
+
+/// Why a strategy could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error(transparent)]
+    Segment(#[from] shm::SegmentError),
+    #[error("iceoryx2: {0}")]
+    Iceoryx2(String),
+    #[error("strategy '{0}' is not in this build; rebuild with `--features peers`")]
+    NotBuilt(&'static str),
 }
 
 impl StrategyKind {
@@ -246,6 +271,22 @@ impl StrategyKind {
     /// `all`.
     pub const DEMONSTRATIONS: [StrategyKind; 1] = [StrategyKind::ShmNaive];
 
+    /// Other people's designs run on the same source, consumers and metrics: listed as peers,
+    /// run by name or with `peers`, never in `all` (which stays fbench's own five, so that
+    /// `all` means the same in every build). `iceoryx2` is listed in every build and runs in
+    /// builds with the `peers` feature ([`StrategyKind::is_built`]).
+    pub const PEERS: [StrategyKind; 2] = [StrategyKind::Iceoryx2, StrategyKind::TripleBuffer];
+
+    /// Whether this build can run the strategy (`iceoryx2` needs the `peers` feature).
+    pub fn is_built(self) -> bool {
+        self != StrategyKind::Iceoryx2 || cfg!(feature = "peers")
+    }
+
+    /// Whether the strategy is another project's design run as a peer.
+    pub fn is_peer(self) -> bool {
+        StrategyKind::PEERS.contains(&self)
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             StrategyKind::Mutex => "mutex",
@@ -255,6 +296,8 @@ impl StrategyKind {
             StrategyKind::Shm => "shm",
             StrategyKind::ShmNaive => "shm-naive",
             StrategyKind::Unsync => "unsync",
+            StrategyKind::TripleBuffer => "triple-buffer",
+            StrategyKind::Iceoryx2 => "iceoryx2",
         }
     }
 
@@ -282,6 +325,12 @@ impl StrategyKind {
             StrategyKind::Unsync => {
                 "CANARY: no synchronisation at all; tears frames on purpose to prove the detector works"
             }
+            StrategyKind::TripleBuffer => {
+                "the triple_buffer crate (SPSC), one triple buffer per consumer; the producer writes every one (N writes, 3N buffers)"
+            }
+            StrategyKind::Iceoryx2 => {
+                "iceoryx2 publish-subscribe, loaned samples in shared memory, subscriber buffer 1 with safe overflow; consumers are processes (0 copies)"
+            }
         }
     }
 
@@ -291,7 +340,10 @@ impl StrategyKind {
     pub fn acquire_copies(self) -> bool {
         match self {
             StrategyKind::Mutex | StrategyKind::Unsync => true,
-            StrategyKind::RwLock
+            // the reader swaps buffer indices and reads in place; the copies are the producer's
+            StrategyKind::TripleBuffer => false,
+            StrategyKind::Iceoryx2
+            | StrategyKind::RwLock
             | StrategyKind::Pool
             | StrategyKind::ArcSwap
             | StrategyKind::Shm
@@ -314,6 +366,8 @@ impl StrategyKind {
             StrategyKind::Shm,
             StrategyKind::ShmNaive,
             StrategyKind::Unsync,
+            StrategyKind::TripleBuffer,
+            StrategyKind::Iceoryx2,
         ]
         .into_iter()
         .find(|k| k.name() == name)
@@ -321,7 +375,10 @@ impl StrategyKind {
 
     /// Whether fbench runs this strategy's consumers as separate processes.
     pub fn is_cross_process(self) -> bool {
-        matches!(self, StrategyKind::Shm | StrategyKind::ShmNaive)
+        matches!(
+            self,
+            StrategyKind::Shm | StrategyKind::ShmNaive | StrategyKind::Iceoryx2
+        )
     }
 
     /// The single place that constructs strategies. The cross-process ones are built here as
@@ -332,7 +389,7 @@ impl StrategyKind {
         self,
         params: &StrategyParams,
         with: W,
-    ) -> Result<W::Output, shm::SegmentError> {
+    ) -> Result<W::Output, BuildError> {
         Ok(match self {
             StrategyKind::Mutex => with.run(Arc::new(MutexStrategy::new(params))),
             StrategyKind::RwLock => with.run(Arc::new(RwLockStrategy::new(params))),
@@ -341,6 +398,13 @@ impl StrategyKind {
             StrategyKind::Shm => with.run(Arc::new(ShmStrategy::in_process(params, false)?)),
             StrategyKind::ShmNaive => with.run(Arc::new(ShmStrategy::in_process(params, true)?)),
             StrategyKind::Unsync => with.run(Arc::new(UnsyncStrategy::new(params))),
+            StrategyKind::TripleBuffer => with.run(Arc::new(TripleBufferStrategy::new(params))),
+            #[cfg(feature = "peers")]
+            StrategyKind::Iceoryx2 => {
+                with.run(Arc::new(iceoryx::IceoryxStrategy::in_process(params)?))
+            }
+            #[cfg(not(feature = "peers"))]
+            StrategyKind::Iceoryx2 => return Err(BuildError::NotBuilt(self.name())),
         })
     }
 }

@@ -1,4 +1,8 @@
-//! Runs whose consumers are separate processes (`shm`, `shm-naive`).
+//! Runs whose consumers are separate processes (`shm`, `shm-naive`, and the `iceoryx2` peer).
+//!
+//! What the processes attach to is the strategy's business: a segment for `shm`, iceoryx2
+//! services for `iceoryx2`. The parent's side of that is [`CrossProcess`]; the child's side is
+//! the match in [`consumer_main`]. Everything else here is shared.
 //!
 //! The parent creates the segment and is the producer. Each consumer is a child process
 //! running fbench itself (the hidden `__consumer` subcommand, see [`consumer_main`]) that
@@ -22,7 +26,7 @@ use std::sync::Arc;
 use std::thread;
 
 use fbench_strategies::shm::{unique_name, ShmReader};
-use fbench_strategies::{ShmStrategy, Strategy, StrategyKind};
+use fbench_strategies::{BuildError, Reader, ShmStrategy, Strategy, StrategyKind};
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -53,10 +57,53 @@ struct ChildReport {
     allocations: Option<u64>,
 }
 
-/// The arguments of the hidden subcommand for consumer `spec.id` of segment `segment`.
-pub fn consumer_args(segment: &str, spec: &ConsumerSpec) -> Vec<String> {
+/// The producer's side of a strategy whose consumers are processes.
+pub(crate) trait CrossProcess: Strategy {
+    /// Consumers attached and ready to wait (the start barrier's count).
+    fn attached(&self) -> usize;
+    /// Tell every consumer to begin, measuring from `measure_start_ns`.
+    fn go(&self, measure_start_ns: u64) -> Result<(), RunError>;
+    /// Consumer `id`'s process was reaped: take back what it held. Whether anything was.
+    fn reclaim(&self, id: usize) -> bool;
+}
+
+impl CrossProcess for ShmStrategy {
+    fn attached(&self) -> usize {
+        ShmStrategy::attached(self) as usize
+    }
+    fn go(&self, measure_start_ns: u64) -> Result<(), RunError> {
+        ShmStrategy::go(self, measure_start_ns);
+        Ok(())
+    }
+    fn reclaim(&self, id: usize) -> bool {
+        self.reclaim_reader(id).is_some()
+    }
+}
+
+#[cfg(feature = "peers")]
+impl CrossProcess for fbench_strategies::iceoryx::IceoryxStrategy {
+    fn attached(&self) -> usize {
+        fbench_strategies::iceoryx::IceoryxStrategy::attached(self)
+    }
+    fn go(&self, measure_start_ns: u64) -> Result<(), RunError> {
+        Ok(fbench_strategies::iceoryx::IceoryxStrategy::go(
+            self,
+            measure_start_ns,
+        )?)
+    }
+    fn reclaim(&self, _id: usize) -> bool {
+        // iceoryx2 tracks processes by node, not by consumer id: it releases whatever dead
+        // nodes held.
+        self.reclaim_dead_readers()
+    }
+}
+
+/// The arguments of the hidden subcommand for consumer `spec.id` of `kind`'s run `segment`.
+pub fn consumer_args(kind: StrategyKind, segment: &str, spec: &ConsumerSpec) -> Vec<String> {
     vec![
         CONSUMER_SUBCOMMAND.to_string(),
+        "--strategy".into(),
+        kind.name().to_string(),
         "--segment".into(),
         segment.to_string(),
         "--id".into(),
@@ -74,18 +121,43 @@ pub fn consumer_args(segment: &str, spec: &ConsumerSpec) -> Vec<String> {
     ]
 }
 
-/// The body of a consumer process: attach, wait for go, consume until closed, report on
-/// stdout. Errors are for the parent's log; the parent sees a missing report as a crash.
-pub fn consumer_main(segment: &str, spec: &ConsumerSpec) -> Result<(), String> {
-    let reader = ShmReader::attach(segment, spec.id).map_err(|e| e.to_string())?;
-    if reader.segment().geometry().frame_len != spec.frame_len {
-        return Err(format!(
-            "segment {segment} holds frames of {} bytes, expected {}",
-            reader.segment().geometry().frame_len,
-            spec.frame_len
-        ));
+/// The body of a consumer process: attach to `kind`'s run `segment`, wait for go, consume
+/// until closed, report on stdout. Errors are for the parent's log; the parent sees a missing
+/// report as a crash.
+pub fn consumer_main(kind: StrategyKind, segment: &str, spec: &ConsumerSpec) -> Result<(), String> {
+    match kind {
+        StrategyKind::Shm | StrategyKind::ShmNaive => {
+            let reader = ShmReader::attach(segment, spec.id).map_err(|e| e.to_string())?;
+            if reader.segment().geometry().frame_len != spec.frame_len {
+                return Err(format!(
+                    "segment {segment} holds frames of {} bytes, expected {}",
+                    reader.segment().geometry().frame_len,
+                    spec.frame_len
+                ));
+            }
+            let measure_start = reader.ready_and_wait_for_go();
+            consume_and_report(spec, reader, measure_start)
+        }
+        #[cfg(feature = "peers")]
+        StrategyKind::Iceoryx2 => {
+            let mut reader = fbench_strategies::iceoryx::IceoryxReader::attach(segment, spec.id)
+                .map_err(|e| e.to_string())?;
+            let measure_start = reader.wait_for_go().map_err(|e| e.to_string())?;
+            consume_and_report(spec, reader, measure_start)
+        }
+        other => Err(format!(
+            "strategy '{}' has no consumer processes in this build",
+            other.name()
+        )),
     }
-    let measure_start = reader.ready_and_wait_for_go();
+}
+
+/// Consume until closed, then write the figures as one JSON line on stdout.
+fn consume_and_report<R: Reader>(
+    spec: &ConsumerSpec,
+    reader: R,
+    measure_start: u64,
+) -> Result<(), String> {
     // CPU and allocations over the measured window: snapshot when it starts, from a helper
     // thread, since the consumer loop is busy then.
     let window_start = thread::spawn(move || {
@@ -134,7 +206,11 @@ impl Drop for Children {
     }
 }
 
-fn spawn_consumers(segment: &str, config: &RunConfig) -> Result<Children, RunError> {
+fn spawn_consumers(
+    kind: StrategyKind,
+    segment: &str,
+    config: &RunConfig,
+) -> Result<Children, RunError> {
     let exe = std::env::current_exe()
         .map_err(|e| RunError::Process(format!("cannot find the fbench executable: {e}")))?;
     let parent = std::process::id();
@@ -142,7 +218,7 @@ fn spawn_consumers(segment: &str, config: &RunConfig) -> Result<Children, RunErr
     for id in 0..config.consumers {
         let mut command = Command::new(&exe);
         command
-            .args(consumer_args(segment, &config.consumer_spec(id)))
+            .args(consumer_args(kind, segment, &config.consumer_spec(id)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -169,9 +245,9 @@ fn spawn_consumers(segment: &str, config: &RunConfig) -> Result<Children, RunErr
 }
 
 /// Wait until every child has attached, none has died, and the user has not interrupted.
-fn start_barrier(strategy: &ShmStrategy, children: &mut Children) -> Result<(), RunError> {
+fn start_barrier(strategy: &impl CrossProcess, children: &mut Children) -> Result<(), RunError> {
     let deadline = monotonic_ns() + ATTACH_TIMEOUT_NS;
-    while (strategy.attached() as usize) < children.0.len() {
+    while strategy.attached() < children.0.len() {
         if crate::interrupt::requested() {
             return Err(RunError::Interrupted);
         }
@@ -202,16 +278,48 @@ pub(crate) fn run(
     baseline_pss: u64,
 ) -> Result<RunResult, RunError> {
     let name = unique_name();
-    let naive = kind == StrategyKind::ShmNaive;
-    // Declared before the children so that it drops (and the name is unlinked) after they
-    // are reaped.
-    let strategy = Arc::new(ShmStrategy::shared(
-        &config.strategy_params(),
-        &name,
-        naive,
-    )?);
-    let mut children = spawn_consumers(&name, config)?;
-    start_barrier(&strategy, &mut children)?;
+    let params = config.strategy_params();
+    match kind {
+        StrategyKind::Shm | StrategyKind::ShmNaive => {
+            let naive = kind == StrategyKind::ShmNaive;
+            let strategy = ShmStrategy::shared(&params, &name, naive)?;
+            run_with(
+                kind,
+                Arc::new(strategy),
+                &name,
+                config,
+                progress,
+                baseline_pss,
+            )
+        }
+        #[cfg(feature = "peers")]
+        StrategyKind::Iceoryx2 => {
+            let strategy = fbench_strategies::iceoryx::IceoryxStrategy::shared(&params, &name)?;
+            run_with(
+                kind,
+                Arc::new(strategy),
+                &name,
+                config,
+                progress,
+                baseline_pss,
+            )
+        }
+        other => Err(BuildError::NotBuilt(other.name()).into()),
+    }
+}
+
+fn run_with<S: CrossProcess>(
+    kind: StrategyKind,
+    // Owned here, before the children, so that it drops (and the segment or services go)
+    // after they are reaped.
+    strategy: Arc<S>,
+    name: &str,
+    config: &RunConfig,
+    progress: &mut dyn FnMut(f64),
+    baseline_pss: u64,
+) -> Result<RunResult, RunError> {
+    let mut children = spawn_consumers(kind, name, config)?;
+    start_barrier(&*strategy, &mut children)?;
 
     let start = monotonic_ns() + START_DELAY_NS;
     let measure_start = start + config.warmup.as_nanos() as u64;
@@ -220,7 +328,7 @@ pub(crate) fn run(
         measure_start,
         end: measure_start + config.duration.as_nanos() as u64,
     };
-    strategy.go(measure_start);
+    strategy.go(measure_start)?;
 
     let mut reclaimed = 0u64;
     let (producer, cpu, allocations, memory) = thread::scope(|scope| {
@@ -248,7 +356,7 @@ pub(crate) fn run(
                     if let Ok(Some(_)) = consumer.child.try_wait() {
                         // Reaped, so it can no longer touch the segment: take its slot back.
                         consumer.died = true;
-                        if strategy.reclaim_reader(id).is_some() {
+                        if strategy.reclaim(id) {
                             reclaimed += 1;
                         }
                     }
