@@ -34,12 +34,15 @@ pub enum Command {
     Run(Box<RunArgs>),
     /// Run every chosen strategy across lists of parameters (e.g. --consumers 1,5,20);
     /// one combined JSON and HTML report.
-    Sweep(crate::sweep::SweepArgs),
+    Sweep(Box<crate::sweep::SweepArgs>),
     /// Re-render or merge JSON reports into HTML, Markdown, CSV, JSON or .hgrm files.
     Report(crate::report_cmd::ReportArgs),
     /// Measure the machine's limits: memory copy, cache-line round trip, clock read, wake
     /// latency, and the harness's own overhead per frame.
     Calibrate(crate::calibrate::CalibrateArgs),
+    /// Compare two JSON reports with gates, without running anything; exit code 3 when a
+    /// gate fails (run and sweep take the same gates with --baseline).
+    Gate(crate::gate::GateArgs),
     /// List what fbench knows: strategies, scenarios, or sources (including the cameras found).
     List {
         /// What to list.

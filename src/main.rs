@@ -15,6 +15,7 @@ use fbench_strategies::StrategyKind;
 
 mod calibrate;
 mod cli;
+mod gate;
 mod report_cmd;
 mod scenarios;
 mod source;
@@ -54,9 +55,10 @@ fn main() -> ExitCode {
     let explicit = explicit_args(&matches);
     let outcome = match cli.command {
         Command::Run(args) => run(*args, &explicit),
-        Command::Sweep(args) => sweep::sweep(args, &explicit),
+        Command::Sweep(args) => sweep::sweep(*args, &explicit),
         Command::Report(args) => report_cmd::report(args),
         Command::Calibrate(args) => calibrate::command(args),
+        Command::Gate(args) => gate::command(args),
         Command::List { what } if what == "sources" => source::list(),
         Command::List { what } => list(&what),
     };
@@ -66,6 +68,10 @@ fn main() -> ExitCode {
             Some(usage) => {
                 eprintln!("error: {usage}");
                 ExitCode::from(EXIT_USAGE)
+            }
+            None if err.is::<gate::GateFailed>() => {
+                eprintln!("{err}");
+                ExitCode::from(gate::EXIT_GATE_FAILED)
             }
             None => {
                 eprintln!("error: {err:#}");

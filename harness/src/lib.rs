@@ -9,6 +9,7 @@ pub mod config;
 pub mod frame;
 pub mod integrity;
 pub mod limits;
+pub mod load;
 pub mod machine;
 pub mod metrics;
 pub mod result;

@@ -34,6 +34,17 @@
 //!
 //! With one trial per side the rule reduces to the threshold alone: no noise protection.
 //!
+//! # A busier machine is not a regression
+//!
+//! Trials spread within one session, but between the session that saved a baseline and a
+//! later one, a shared machine's load can change several-fold (other jobs, other users'
+//! builds), and latency tails follow it. Every run records the CPU time other processes
+//! used during its window (`cpu.other_load_cpus`). When the current trials ran with more
+//! than [`LOAD_TOLERANCE`] of the machine's CPUs more busy with other work than the
+//! baseline's, a relative regression is reported as `inconclusive`: shown, warned about,
+//! but not failed, since the slowdown cannot be told from the load. A slower result on a
+//! machine at most as busy, or any result on a quieter one, is judged as usual.
+//!
 //! # Absolute gates and integrity
 //!
 //! Absolute gates (`p99<2ms`) bound the median of the current trials; the integrity counts
@@ -67,6 +78,11 @@ pub const DEFAULT_MAX_REGRESSION: RelativeGate = RelativeGate {
     metric: Metric::AGE_P99,
     max_increase: 0.10,
 };
+
+/// How much more of the machine (a fraction of its logical CPUs) other processes may have
+/// used during the current trials than during the baseline's before a regression is called
+/// inconclusive.
+pub const LOAD_TOLERANCE: f64 = 0.10;
 
 /// The gates to apply.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -312,6 +328,9 @@ pub enum Verdict {
     Noise,
     /// Worse by more than the threshold and above the slowest baseline trial.
     Regressed,
+    /// Would be a regression, but the machine was busier with other work than during the
+    /// baseline, so the slowdown cannot be told from the load (passes, with a warning).
+    Inconclusive,
     /// An absolute gate does not hold.
     OverLimit,
 }
@@ -327,6 +346,7 @@ impl Verdict {
             Verdict::Improved => "improved",
             Verdict::Noise => "pass (noise)",
             Verdict::Regressed => "REGRESSED",
+            Verdict::Inconclusive => "inconclusive (busier machine)",
             Verdict::OverLimit => "FAIL",
         }
     }
@@ -347,6 +367,9 @@ pub struct GateRow {
     pub verdict: Verdict,
     /// The calibration figure latencies were divided by (`--normalize`), if any.
     pub per: Option<&'static str>,
+    /// Median CPUs other processes used during the trials, baseline and current, when
+    /// both reports recorded it.
+    pub other_load: Option<(f64, f64)>,
 }
 
 impl GateRow {
@@ -375,6 +398,12 @@ pub struct GateOutcome {
     /// Fewest and most trials per configuration, baseline (if any) and current.
     pub baseline_trials: Option<(usize, usize)>,
     pub current_trials: (usize, usize),
+    /// Lowest and highest median other-process load (CPUs) over the configurations, when
+    /// recorded.
+    pub baseline_load: Option<(f64, f64)>,
+    pub current_load: Option<(f64, f64)>,
+    /// Logical CPUs of the current report's machine.
+    pub logical_cpus: usize,
 }
 
 impl GateOutcome {
@@ -393,6 +422,12 @@ impl GateOutcome {
 
     pub fn passed(&self) -> bool {
         self.failed_rows().next().is_none() && self.unmatched_failures() == 0
+    }
+
+    pub fn inconclusive_rows(&self) -> impl Iterator<Item = &GateRow> {
+        self.rows
+            .iter()
+            .filter(|r| r.verdict == Verdict::Inconclusive)
     }
 
     /// One line: the verdict and, on failure, what failed (the first few).
@@ -414,6 +449,12 @@ impl GateOutcome {
                 runs.len(),
                 plural(runs.len())
             );
+            let inconclusive = self.inconclusive_rows().count();
+            if inconclusive > 0 {
+                line.push_str(&format!(
+                    "; {inconclusive} inconclusive: slower, but the machine was busier with other work than during the baseline (rerun when it is quiet)"
+                ));
+            }
             if !self.only_in_baseline.is_empty() || !self.only_in_current.is_empty() {
                 line.push_str(&format!(
                     "; {} run(s) on one side only (not an error without --strict)",
@@ -609,6 +650,15 @@ fn scale_of(
     }
 }
 
+/// The median CPUs other processes used during a configuration's trials, if every trial
+/// recorded it.
+fn other_load(runs: &[&RunResult]) -> Option<f64> {
+    let loads: Option<Vec<f64>> = runs.iter().map(|r| r.cpu.other_load_cpus).collect();
+    loads
+        .filter(|l| !l.is_empty())
+        .map(|l| Trials::new(l).median())
+}
+
 /// Judge a relative gate: the change of the medians, and whether it is a regression (over
 /// the threshold and above the slowest baseline trial).
 pub fn judge_relative(baseline: &Trials, current: &Trials, max_increase: f64) -> (f64, Verdict) {
@@ -685,8 +735,15 @@ pub fn evaluate(
                 let base_scale = scale_of(base_report, "baseline", gate.metric, options.normalize)?;
                 let base_trials = trials(&base.runs, gate.metric, base_scale);
                 let current_trials = trials(&group.runs, gate.metric, now_scale);
-                let (change, verdict) =
+                let (change, mut verdict) =
                     judge_relative(&base_trials, &current_trials, gate.max_increase);
+                let loads = other_load(&base.runs).zip(other_load(&group.runs));
+                if let Some((then, now)) = loads {
+                    let busier = (now / cpus(current)) - (then / cpus(base_report));
+                    if verdict == Verdict::Regressed && busier > LOAD_TOLERANCE {
+                        verdict = Verdict::Inconclusive;
+                    }
+                }
                 rows.push(GateRow {
                     run: label.clone(),
                     metric: gate.metric,
@@ -699,6 +756,7 @@ pub fn evaluate(
                         Metric::Latency(series, _) if options.normalize => Some(unit_label(series)),
                         _ => None,
                     },
+                    other_load: loads,
                 });
             }
         }
@@ -717,6 +775,9 @@ pub fn evaluate(
                 change,
                 threshold: Threshold::Absolute(*gate),
                 per: None,
+                other_load: matched
+                    .and_then(|b| other_load(&b.runs))
+                    .zip(other_load(&group.runs)),
             });
         }
     }
@@ -740,7 +801,22 @@ pub fn evaluate(
         ignored: options.ignore.clone(),
         baseline_trials: baseline_groups.as_deref().map(span),
         current_trials: span(&current_groups),
+        baseline_load: baseline_groups.as_deref().and_then(load_span),
+        current_load: load_span(&current_groups),
+        logical_cpus: current.machine.logical_cpus,
     })
+}
+
+fn cpus(report: &Report) -> f64 {
+    report.machine.logical_cpus.max(1) as f64
+}
+
+/// Lowest and highest median other-process load over the configurations, if all have one.
+fn load_span(groups: &[Group]) -> Option<(f64, f64)> {
+    let loads: Option<Vec<f64>> = groups.iter().map(|g| other_load(&g.runs)).collect();
+    let loads = loads.filter(|l| !l.is_empty())?;
+    let trials = Trials::new(loads);
+    Some((trials.min(), trials.max()))
 }
 
 #[cfg(test)]

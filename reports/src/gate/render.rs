@@ -86,6 +86,36 @@ fn notes(outcome: &GateOutcome) -> Vec<String> {
                 .to_string(),
         );
     }
+    let load = |(low, high): (f64, f64)| {
+        if (high - low).abs() < 0.005 {
+            format!("{low:.2}")
+        } else {
+            format!("{low:.2}–{high:.2}")
+        }
+    };
+    match (outcome.baseline_load, outcome.current_load) {
+        (Some(base), Some(now)) => notes.push(format!(
+            "Other processes' load (median CPUs of {}): baseline {}, current {}.",
+            outcome.logical_cpus,
+            load(base),
+            load(now)
+        )),
+        (None, Some(now)) => notes.push(format!(
+            "Other processes' load (median CPUs of {}): current {}.",
+            outcome.logical_cpus,
+            load(now)
+        )),
+        _ => {}
+    }
+    for row in outcome.inconclusive_rows() {
+        if let Some((then, now)) = row.other_load {
+            notes.push(format!(
+                "Inconclusive: {} {} is slower, but other processes used {now:.2} CPUs during its trials against {then:.2} during the baseline's; not called a regression.",
+                row.run,
+                row.metric.label()
+            ));
+        }
+    }
     if outcome.normalized {
         notes.push(
             "Normalized: age and e2e over each report's futex wake p50, acquire and publish \

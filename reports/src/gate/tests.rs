@@ -516,3 +516,56 @@ fn the_table_and_the_markdown_show_every_gated_metric() {
             .starts_with("### fbench gate: ✅ passed")
     );
 }
+
+fn with_load(mut runs: Vec<RunResult>, cpus: f64) -> Vec<RunResult> {
+    for r in &mut runs {
+        r.cpu.other_load_cpus = Some(cpus);
+    }
+    runs
+}
+
+#[test]
+fn a_slowdown_on_a_busier_machine_is_inconclusive_not_a_regression() {
+    let baseline = report(with_load(trials_of("mutex", &[2.0, 2.1, 1.9]), 0.1));
+    let slower = trials_of("mutex", &[2.6, 2.5, 2.7]);
+
+    // Other processes took 1.5 of the 2 CPUs instead of 0.1: not judged.
+    let busy = report(with_load(slower.clone(), 1.5));
+    let outcome = gate(&baseline, &busy, &default_gates());
+    let p99 = row(&outcome, "mutex c5", Metric::AGE_P99);
+    assert_eq!(p99.verdict, Verdict::Inconclusive);
+    assert_eq!(p99.other_load, Some((0.1, 1.5)));
+    assert!(outcome.passed());
+    assert!(
+        outcome.summary().contains("1 inconclusive"),
+        "{}",
+        outcome.summary()
+    );
+    let text = render_terminal(&outcome, Some(160));
+    assert!(
+        text.contains("Other processes' load (median CPUs of 2): baseline 0.10, current 1.50."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Inconclusive: mutex c5 age p99 is slower"),
+        "{text}"
+    );
+
+    // As busy as the baseline (within the tolerance), or quieter: judged.
+    for load in [0.1, 0.25, 0.0] {
+        let current = report(with_load(slower.clone(), load));
+        let outcome = gate(&baseline, &current, &default_gates());
+        assert_eq!(
+            row(&outcome, "mutex c5", Metric::AGE_P99).verdict,
+            Verdict::Regressed,
+            "other load {load}"
+        );
+    }
+    // A report without the figure is judged as before.
+    let unknown = report(slower);
+    assert!(!gate(&baseline, &unknown, &default_gates()).passed());
+    // A busier machine never excuses torn frames or absolute limits.
+    let mut torn = with_load(trials_of("mutex", &[2.6, 2.5, 2.7]), 1.5);
+    torn[0].torn_frames = 1;
+    assert!(!gate(&baseline, &report(torn), &default_gates()).passed());
+}
