@@ -80,9 +80,9 @@ fn notes(outcome: &GateOutcome) -> Vec<String> {
         .any(|r| matches!(r.threshold, Threshold::Relative(_)))
     {
         notes.push(
-            "A relative gate fails only when the current median exceeds the threshold and is \
-             above the slowest baseline trial; over the threshold but within the baseline's \
-             spread is noise."
+            "A relative gate fails only when the median change exceeds the threshold, the \
+             current median is above the slowest baseline trial and the fastest current trial \
+             above the baseline median; over the threshold but within the spread is noise."
                 .to_string(),
         );
     }

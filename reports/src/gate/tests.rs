@@ -569,3 +569,35 @@ fn a_slowdown_on_a_busier_machine_is_inconclusive_not_a_regression() {
     torn[0].torn_frames = 1;
     assert!(!gate(&baseline, &report(torn), &default_gates()).passed());
 }
+
+#[test]
+fn a_lucky_fast_current_trial_means_the_distribution_did_not_move() {
+    // The median is over the threshold and above every baseline trial, but one current trial
+    // is as fast as the baseline's typical one: noise only adds latency, so that trial says
+    // the code can still be as fast as before.
+    let baseline = report(trials_of("pool", &[1.0, 1.1, 1.2]));
+    let current = report(trials_of("pool", &[0.9, 1.5, 1.6]));
+    let outcome = gate(&baseline, &current, &default_gates());
+    assert_eq!(
+        row(&outcome, "pool c5", Metric::AGE_P99).verdict,
+        Verdict::Noise
+    );
+}
+
+#[test]
+fn others_filling_cpu_this_run_gave_up_do_not_excuse_it() {
+    // A saturated machine: the current run uses 0.6 CPU less and other processes take it.
+    let mut base_runs = with_load(trials_of("mutex", &[2.0, 2.1, 1.9]), 1.0);
+    for r in &mut base_runs {
+        r.cpu.user_s = 0.8 * r.config.duration_s;
+    }
+    let mut current_runs = with_load(trials_of("mutex", &[2.6, 2.5, 2.7]), 1.6);
+    for r in &mut current_runs {
+        r.cpu.user_s = 0.2 * r.config.duration_s;
+    }
+    let outcome = gate(&report(base_runs), &report(current_runs), &default_gates());
+    assert_eq!(
+        row(&outcome, "mutex c5", Metric::AGE_P99).verdict,
+        Verdict::Regressed
+    );
+}
