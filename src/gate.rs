@@ -13,8 +13,8 @@ use clap::Args;
 
 use fbench_harness::scenario::Scenario;
 use fbench_reports::gate::{
-    ci, evaluate, render_markdown, render_terminal, AbsoluteGate, GateOptions, GateSet, Param,
-    RelativeGate, DEFAULT_MAX_REGRESSION,
+    ci, evaluate, render_markdown, render_terminal, AbsoluteGate, GateOptions, GateSet, Metric,
+    Param, RelativeGate, DEFAULT_MAX_REGRESSION,
 };
 use fbench_reports::{ExportFormat, Report};
 
@@ -148,7 +148,8 @@ pub struct ScenarioGates {
     normalize: bool,
 }
 
-const GATE_KEYS: &str = "max_regression, gate, strict, allow_torn, normalize";
+const GATE_KEYS: &str =
+    "max_regression, gate, strict, allow_torn, normalize, or a metric with its limit (p99 = \"2ms\")";
 
 /// Read a scenario's `[gates]` table:
 ///
@@ -157,6 +158,7 @@ const GATE_KEYS: &str = "max_regression, gate, strict, allow_torn, normalize";
 /// max_regression = ["p99:10%", "peak_pss:20%"]   # or one string
 /// gate = ["p99<5ms", "drop_rate<1%"]
 /// strict = true                                  # also allow_torn, normalize
+/// "e2e.p99" = "30ms"                             # a metric and its limit: e2e.p99<=30ms
 /// ```
 pub fn from_scenario(scenario: &Scenario, file: &str) -> Result<ScenarioGates, UsageError> {
     let mut gates = ScenarioGates::default();
@@ -196,6 +198,22 @@ pub fn from_scenario(scenario: &Scenario, file: &str) -> Result<ScenarioGates, U
             "strict" => gates.strict = flag(value)?,
             "allow_torn" => gates.allow_torn = flag(value)?,
             "normalize" => gates.normalize = flag(value)?,
+            metric if metric.parse::<Metric>().is_ok() => {
+                // `p99 = "2ms"` is `p99<=2ms`; the value may carry its own comparison.
+                let limit = value.as_str().ok_or_else(|| {
+                    error(format!(
+                        "{value} is not accepted; accepted: a limit in quotes, e.g. \"2ms\" or \"<2ms\""
+                    ))
+                })?;
+                let op = if limit.trim_start().starts_with(['<', '=']) {
+                    ""
+                } else {
+                    "<="
+                };
+                gates
+                    .absolute
+                    .push(format!("{metric}{op}{limit}").parse().map_err(error)?);
+            }
             _ => return Err(error(format!("unknown key; accepted: {GATE_KEYS}"))),
         }
     }
@@ -534,11 +552,28 @@ mod tests {
         assert_eq!(gates.absolute.len(), 2);
         assert!(gates.strict && !gates.allow_torn);
         assert!(parse("consumers = 1").unwrap().relative.is_empty());
+        let shorthand = parse("[gates]\np99 = \"1s\"\n\"acquire.p99\" = \"<2ms\"").unwrap();
+        // Metric keys are taken in name order.
+        assert_eq!(
+            shorthand.absolute,
+            [
+                "acquire.p99<2ms".parse().unwrap(),
+                "p99<=1s".parse().unwrap()
+            ]
+        );
 
         for (text, says) in [
             (
                 "[gates]\np99_age = \"5ms\"",
                 "gates.p99_age: unknown key; accepted: max_regression",
+            ),
+            (
+                "[gates]\np99 = 5",
+                "gates.p99: 5 is not accepted; accepted: a limit in quotes",
+            ),
+            (
+                "[gates]\np99 = \"5\"",
+                "gates.p99: 'p99<=5': p99 is a latency",
             ),
             (
                 "[gates]\ngate = \"p99<<5ms\"",
