@@ -52,7 +52,8 @@ impl std::error::Error for GateFailed {}
 #[derive(Debug, Args)]
 pub struct GateRules {
     /// Relative gate METRIC:PERCENT, e.g. p99:10%: fail when the median of the trials grows
-    /// by more than PERCENT over the baseline's and lies above the slowest baseline trial.
+    /// by more than PERCENT over the baseline's and leaves its spread (above the slowest
+    /// baseline trial, with even the fastest trial above the baseline median).
     /// Metrics: p50, p90, p99, p999, max (of the age), acquire.|publish.|e2e.<point>,
     /// drop_rate, peak_pss. May be repeated [default with a baseline: p99:10%].
     #[arg(long, value_name = "METRIC:PERCENT", value_parser = |s: &str| s.parse::<RelativeGate>())]

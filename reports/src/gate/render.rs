@@ -21,7 +21,7 @@ const HEADER: [&str; 7] = [
 /// The cells of one row, in [`HEADER`] order.
 fn cells(row: &GateRow) -> [String; 7] {
     let trials = |t: &Trials| {
-        if t.len() == 1 {
+        if t.min() == t.max() {
             row.format(t.median())
         } else {
             format!(
