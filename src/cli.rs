@@ -45,6 +45,9 @@ pub enum Command {
     /// A consumer process of a cross-process run (started by fbench itself).
     #[command(name = "__consumer", hide = true)]
     Consumer(ConsumerArgs),
+    /// Compare two JSON reports with gates, without running anything; exit code 3 when a
+    /// gate fails (run and sweep take the same gates with --baseline).
+    Gate(crate::gate::GateArgs),
     /// List what fbench knows: strategies, scenarios, or sources (including the cameras found).
     List {
         /// What to list.

@@ -16,6 +16,7 @@ use fbench_strategies::StrategyKind;
 
 mod calibrate;
 mod cli;
+mod gate;
 mod report_cmd;
 mod scenarios;
 mod source;
@@ -109,6 +110,7 @@ fn main() -> ExitCode {
         Command::Sweep(args) => sweep::sweep(*args, &explicit),
         Command::Report(args) => report_cmd::report(args),
         Command::Calibrate(args) => calibrate::command(args),
+        Command::Gate(args) => gate::command(args),
         Command::List { what } if what == "sources" => source::list(),
         Command::List { what } => list(&what),
     };
@@ -122,6 +124,10 @@ fn main() -> ExitCode {
             Some(usage) => {
                 eprintln!("error: {usage}");
                 ExitCode::from(EXIT_USAGE)
+            }
+            None if err.is::<gate::GateFailed>() => {
+                eprintln!("{err}");
+                ExitCode::from(gate::EXIT_GATE_FAILED)
             }
             None => {
                 eprintln!("error: {err:#}");

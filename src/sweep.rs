@@ -37,6 +37,9 @@ pub struct RunExtras {
     /// Also write these beside the JSON report (comma-separated): md, csv, hgrm.
     #[arg(long, value_delimiter = ',', value_parser = parse_extra)]
     pub export: Vec<Extra>,
+
+    #[command(flatten)]
+    pub gate: crate::gate::GateFlags,
 }
 
 /// Extra exports beside the JSON and HTML reports.
@@ -212,8 +215,10 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
     let mut spec = plan.spec;
     let mut scenario_name = None;
     let mut scenario_file = None;
+    let mut scenario_gates = None;
     if let Some(name) = &plan.extras.scenario {
         let loaded = scenarios::load(name)?;
+        scenario_gates = Some(crate::gate::from_scenario(&loaded.scenario, &loaded.file)?);
         let given = std::mem::replace(&mut spec, loaded.scenario.sweep);
         override_explicit(&mut spec, given, plan.explicit);
         scenario_name = Some(loaded.scenario.name);
@@ -224,15 +229,17 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
         .map_err(|e| usage_of(e, scenario_file.as_deref(), plan.explicit))?;
     let prefix = scenario_name.as_deref().unwrap_or(plan.prefix);
     let json_path = output_path(plan.json.as_deref(), &plan.out, prefix)?;
+    let gating = crate::gate::prepare(&plan.extras.gate, scenario_gates, &plan.out)?;
 
     if !plan.quiet && points.iter().any(|p| p.strategy.is_canary()) {
         eprintln!("note: 'unsync' is the torn-frame canary: it is broken on purpose");
     }
-    if !plan.quiet && points.len() > 1 {
-        let total: Duration = points.iter().map(SweepPoint::planned).sum();
+    if !plan.quiet && points.len() * gating.repeat > 1 {
+        let total: Duration =
+            points.iter().map(SweepPoint::planned).sum::<Duration>() * gating.repeat as u32;
         eprintln!(
             "{} runs, about {} of measuring and warm-up",
-            points.len(),
+            points.len() * gating.repeat,
             fbench_harness::config::format_duration(Duration::from_secs(total.as_secs().max(1)))
         );
     }
@@ -240,7 +247,7 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
     // floor is measured at the first point's frame size.
     let calibration = crate::calibrate::for_run(&points[0].config);
     crate::warn_about_stale_segments(plan.quiet);
-    let runs = run_points(&points, plan.quiet)?;
+    let runs = run_points(&points, gating.repeat, plan.quiet)?;
 
     let mut report =
         Report::new(MachineInfo::detect(), crate::build_info(), runs).calibrated(calibration);
@@ -251,7 +258,7 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
     if plan.extras.open {
         open_in_browser(&html_path);
     }
-    Ok(())
+    gating.finish(&report)
 }
 
 /// A validation error as the user should see it: naming the flag if they typed it, else the
@@ -268,51 +275,62 @@ fn usage_of(error: ConfigError, scenario_file: Option<&str>, explicit: &[String]
     }
 }
 
+/// Every point `repeat` times. Trials are interleaved (every point once, then again), so
+/// that a burst of load on a shared machine lands on one trial of many configurations
+/// rather than on every trial of one; the report lists each point's trials together.
 fn run_points(
     points: &[SweepPoint],
+    repeat: usize,
     quiet: bool,
 ) -> anyhow::Result<Vec<fbench_harness::RunResult>> {
     let planned_ms: Vec<u64> = points
         .iter()
         .map(|p| p.planned().as_millis().max(1) as u64)
         .collect();
-    let bar = progress_bar(planned_ms.iter().sum(), quiet);
+    let bar = progress_bar(planned_ms.iter().sum::<u64>() * repeat as u64, quiet);
     let mut done_ms = 0;
-    let mut runs = Vec::with_capacity(points.len());
-    for (index, point) in points.iter().enumerate() {
-        bar.set_message(format!(
-            "{}/{} {} x{} {}",
-            index + 1,
-            points.len(),
-            point.strategy.name(),
-            point.config.consumers,
-            point.config.frame.resolution
-        ));
-        let span = planned_ms[index] as f64;
-        let result = fbench_harness::run(point.strategy, &point.config, &mut |fraction| {
-            bar.set_position(done_ms + (fraction * span) as u64)
-        });
-        match result {
-            Ok(run) => runs.push(run),
-            Err(fbench_harness::RunError::Interrupted) => {
-                bar.finish_and_clear();
-                return Err(crate::Interrupted.into());
+    let mut trials: Vec<Vec<fbench_harness::RunResult>> =
+        points.iter().map(|_| Vec::with_capacity(repeat)).collect();
+    for trial in 1..=repeat {
+        for (index, point) in points.iter().enumerate() {
+            let of_trials = if repeat > 1 {
+                format!(" trial {trial}/{repeat}")
+            } else {
+                String::new()
+            };
+            bar.set_message(format!(
+                "{}/{} {} x{} {}{of_trials}",
+                index + 1,
+                points.len(),
+                point.strategy.name(),
+                point.config.consumers,
+                point.config.frame.resolution
+            ));
+            let span = planned_ms[index] as f64;
+            let result = fbench_harness::run(point.strategy, &point.config, &mut |fraction| {
+                bar.set_position(done_ms + (fraction * span) as u64)
+            });
+            match result {
+                Ok(run) => trials[index].push(run),
+                Err(fbench_harness::RunError::Interrupted) => {
+                    bar.finish_and_clear();
+                    return Err(crate::Interrupted.into());
+                }
+                Err(error) => {
+                    bar.finish_and_clear();
+                    return Err(anyhow::Error::new(error)
+                        .context(format!("the {} run", point.strategy.name())));
+                }
             }
-            Err(error) => {
-                bar.finish_and_clear();
-                return Err(
-                    anyhow::Error::new(error).context(format!("the {} run", point.strategy.name()))
-                );
+            if let Some(failure) = crate::source::take_failure(&point.config.source) {
+                bar.suspend(|| eprintln!("warning: {} run: {failure}", point.strategy.name()));
             }
+            done_ms += planned_ms[index];
+            bar.set_position(done_ms);
         }
-        if let Some(failure) = crate::source::take_failure(&point.config.source) {
-            bar.suspend(|| eprintln!("warning: {} run: {failure}", point.strategy.name()));
-        }
-        done_ms += planned_ms[index];
-        bar.set_position(done_ms);
     }
     bar.finish_and_clear();
-    Ok(runs)
+    Ok(trials.into_iter().flatten().collect())
 }
 
 /// One bar for the whole invocation, in milliseconds of planned run time, so its ETA holds

@@ -10,6 +10,7 @@ pub mod frame;
 pub mod integrity;
 pub mod interrupt;
 pub mod limits;
+pub mod load;
 pub mod machine;
 pub mod metrics;
 pub mod result;

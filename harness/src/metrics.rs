@@ -149,6 +149,14 @@ pub struct CpuUsage {
     pub sys_s: f64,
     pub voluntary_ctx_switches: u64,
     pub involuntary_ctx_switches: u64,
+    /// CPUs' worth of time the rest of the machine used over the same interval (other
+    /// processes, hypervisor steal; see [`crate::load`]); `null` when unknown.
+    #[serde(default)]
+    pub other_load_cpus: Option<f64>,
+    /// In a snapshot ([`CpuUsage::now`]) only: the machine's busy time, for `since`. Never
+    /// in a report.
+    #[serde(skip)]
+    pub machine_ticks: Option<crate::load::MachineTicks>,
 }
 
 impl CpuUsage {
@@ -164,31 +172,47 @@ impl CpuUsage {
             sys_s: seconds(usage.ru_stime),
             voluntary_ctx_switches: usage.ru_nvcsw as u64,
             involuntary_ctx_switches: usage.ru_nivcsw as u64,
+            other_load_cpus: None,
+            machine_ticks: crate::load::MachineTicks::now(),
         }
     }
 
-    /// The sum of two processes' usage.
-    pub fn plus(&self, other: &CpuUsage) -> CpuUsage {
+    /// The sum of two processes' usage over the same `interval_s`. `self`'s view of the rest
+    /// of the machine counted `other`'s CPU as someone else's: it is taken out.
+    pub fn plus(&self, other: &CpuUsage, interval_s: f64) -> CpuUsage {
+        let other_cpu_s = other.user_s + other.sys_s;
         CpuUsage {
             user_s: self.user_s + other.user_s,
             sys_s: self.sys_s + other.sys_s,
             voluntary_ctx_switches: self.voluntary_ctx_switches + other.voluntary_ctx_switches,
             involuntary_ctx_switches: self.involuntary_ctx_switches
                 + other.involuntary_ctx_switches,
+            other_load_cpus: self
+                .other_load_cpus
+                .filter(|_| interval_s > 0.0)
+                .map(|load| (load - other_cpu_s / interval_s).max(0.0)),
+            machine_ticks: None,
         }
     }
 
     /// What was spent between `earlier` and `self`.
     pub fn since(&self, earlier: &CpuUsage) -> CpuUsage {
+        let user_s = (self.user_s - earlier.user_s).max(0.0);
+        let sys_s = (self.sys_s - earlier.sys_s).max(0.0);
         CpuUsage {
-            user_s: (self.user_s - earlier.user_s).max(0.0),
-            sys_s: (self.sys_s - earlier.sys_s).max(0.0),
+            user_s,
+            sys_s,
             voluntary_ctx_switches: self
                 .voluntary_ctx_switches
                 .saturating_sub(earlier.voluntary_ctx_switches),
             involuntary_ctx_switches: self
                 .involuntary_ctx_switches
                 .saturating_sub(earlier.involuntary_ctx_switches),
+            other_load_cpus: self
+                .machine_ticks
+                .zip(earlier.machine_ticks)
+                .and_then(|(now, then)| now.other_load_since(&then, user_s + sys_s)),
+            machine_ticks: None,
         }
     }
 }

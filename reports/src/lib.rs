@@ -11,6 +11,7 @@ use fbench_harness::RunResult;
 
 mod charts;
 mod csv;
+pub mod gate;
 pub mod hgrm;
 mod html;
 mod limits;

@@ -96,6 +96,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
             sys_s: 0.02 * c as f64,
             voluntary_ctx_switches: 100 * c,
             involuntary_ctx_switches: rank,
+            ..CpuUsage::default()
         },
         copies: CopiesRecord {
             bytes_copied: if rank == 0 {

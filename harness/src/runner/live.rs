@@ -182,7 +182,8 @@ mod tests {
     fn device_sequence_gaps_are_source_drops() {
         let params = StrategyParams::new(32 * 16 * 2, 1);
         for kind in StrategyKind::ALL {
-            kind.build(&params, GapCount).unwrap();
+            kind.build(&params, GapCount)
+                .unwrap_or_else(|e| panic!("{}: {e}", kind.name()));
         }
     }
 }

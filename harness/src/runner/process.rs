@@ -393,7 +393,7 @@ fn run_with<S: CrossProcess>(
         };
         match report.and_then(|r| outcome_of(id, config, r).ok()) {
             Some((outcome, cpu, allocations)) => {
-                child_cpu = child_cpu.plus(&cpu);
+                child_cpu = child_cpu.plus(&cpu, 0.0);
                 child_allocations = child_allocations.zip(allocations).map(|(a, b)| a + b);
                 results.push(ConsumerResult::Done(Box::new(outcome)));
             }
@@ -413,7 +413,7 @@ fn run_with<S: CrossProcess>(
         producer,
         results,
         stats,
-        cpu.plus(&child_cpu),
+        cpu.plus(&child_cpu, config.duration.as_secs_f64()),
         allocations.zip(child_allocations).map(|(a, b)| a + b),
         MemoryRecord {
             baseline_pss_bytes: baseline_pss,

@@ -1,0 +1,605 @@
+//! The gating logic on fixed reports: pass, regress, improve, missing runs, a noisy
+//! baseline, integrity, absolute gates, matching, normalisation and the exports.
+
+use fbench_harness::machine::MachineInfo;
+use fbench_harness::metrics::{CpuUsage, LatencySummary};
+use fbench_harness::result::{CopiesRecord, FrameCounts, MemoryRecord, RunResult};
+use fbench_harness::RunConfig;
+
+use super::*;
+use crate::BuildInfo;
+
+const MS: f64 = 1e6;
+
+fn summary(p99_ns: u64) -> LatencySummary {
+    LatencySummary {
+        count: 100,
+        mean: p99_ns as f64 / 2.0,
+        p50: p99_ns / 2,
+        p90: p99_ns * 3 / 4,
+        p99: p99_ns,
+        p999: p99_ns + 1,
+        max: p99_ns + 2,
+        hdr: String::new(),
+    }
+}
+
+/// A run of `strategy` with `consumers` whose age p99 is `age_p99_ms`.
+fn run(strategy: &str, consumers: usize, age_p99_ms: f64) -> RunResult {
+    let mut config = RunConfig::default_config();
+    config.consumers = consumers;
+    let age = summary((age_p99_ms * MS) as u64);
+    RunResult {
+        strategy: strategy.to_string(),
+        consumers,
+        config: config.record(),
+        frames: FrameCounts::default(),
+        acquire_ns: summary(age.p99 / 10),
+        publish_ns: summary(age.p99 / 5),
+        render_ns: summary(1000),
+        e2e_ns: summary(age.p99 + 1000),
+        age_ns: age,
+        drop_rate: 0.0,
+        deadline_misses: 0,
+        torn_frames: 0,
+        out_of_order: 0,
+        memory: MemoryRecord {
+            peak_pss_bytes: 50_000_000,
+            ..MemoryRecord::default()
+        },
+        cpu: CpuUsage::default(),
+        copies: CopiesRecord::default(),
+        per_consumer: Vec::new(),
+        consumers_lost: 0,
+        reclaimed_slots: 0,
+        limits: None,
+    }
+}
+
+fn report(runs: Vec<RunResult>) -> Report {
+    let machine = MachineInfo {
+        cpu_model: "Test CPU".to_string(),
+        logical_cpus: 2,
+        total_memory_bytes: 1 << 30,
+        os: "test".to_string(),
+        kernel: "6.1".to_string(),
+        hostname: "ci-runner".to_string(),
+    };
+    let build = BuildInfo {
+        version: "0.1.0".to_string(),
+        git_rev: "abc".to_string(),
+    };
+    Report::new(machine, build, runs)
+}
+
+/// One configuration's trials: a run of `strategy` per value of `p99s_ms`.
+fn trials_of(strategy: &str, p99s_ms: &[f64]) -> Vec<RunResult> {
+    p99s_ms.iter().map(|&p| run(strategy, 5, p)).collect()
+}
+
+fn default_gates() -> GateSet {
+    GateSet {
+        relative: vec![DEFAULT_MAX_REGRESSION],
+        ..GateSet::default()
+    }
+}
+
+fn gate(baseline: &Report, current: &Report, gates: &GateSet) -> GateOutcome {
+    evaluate(Some(baseline), current, gates, &GateOptions::default()).unwrap()
+}
+
+fn row<'a>(outcome: &'a GateOutcome, run: &str, metric: Metric) -> &'a GateRow {
+    outcome
+        .rows
+        .iter()
+        .find(|r| r.run == run && r.metric == metric)
+        .unwrap_or_else(|| panic!("no row {run} {metric} in {:#?}", outcome.rows))
+}
+
+#[test]
+fn the_same_numbers_pass() {
+    let baseline = report(trials_of("mutex", &[2.0, 2.1, 1.9]));
+    let outcome = gate(&baseline, &baseline.clone(), &default_gates());
+    assert!(outcome.passed(), "{}", outcome.summary());
+    let p99 = row(&outcome, "mutex c5", Metric::AGE_P99);
+    assert_eq!(p99.verdict, Verdict::Pass);
+    assert_eq!(p99.change, Some(0.0));
+    assert_eq!(p99.current.median(), 2.0 * MS);
+    // The implicit integrity gate is there too.
+    assert_eq!(
+        row(&outcome, "mutex c5", Metric::TornFrames).verdict,
+        Verdict::Pass
+    );
+    assert_eq!(outcome.rows.len(), 2);
+    assert!(outcome
+        .summary()
+        .starts_with("gate passed: 2 gated metrics on 1 run"));
+}
+
+#[test]
+fn a_real_slowdown_regresses() {
+    let baseline = report(trials_of("mutex", &[2.0, 2.1, 1.9]));
+    let current = report(trials_of("mutex", &[2.6, 2.5, 2.7]));
+    let outcome = gate(&baseline, &current, &default_gates());
+    assert!(!outcome.passed());
+    let p99 = row(&outcome, "mutex c5", Metric::AGE_P99);
+    assert_eq!(p99.verdict, Verdict::Regressed);
+    assert!(
+        (p99.change.unwrap() - 0.30).abs() < 1e-9,
+        "{:?}",
+        p99.change
+    );
+    let summary = outcome.summary();
+    assert!(
+        summary.starts_with("gate failed: mutex c5 age p99 +30.0% > +10%"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn an_improvement_passes_and_says_so() {
+    let baseline = report(trials_of("pool", &[2.0, 2.1, 1.9]));
+    let current = report(trials_of("pool", &[1.0, 1.1, 1.2]));
+    let outcome = gate(&baseline, &current, &default_gates());
+    assert!(outcome.passed());
+    assert_eq!(
+        row(&outcome, "pool c5", Metric::AGE_P99).verdict,
+        Verdict::Improved
+    );
+}
+
+#[test]
+fn over_the_threshold_inside_the_baseline_spread_is_noise() {
+    // One slow baseline trial widens the spread: a 30% higher median that is still below
+    // the slowest baseline trial is not called a regression.
+    let baseline = report(trials_of("mutex", &[1.0, 1.05, 2.0]));
+    let current = report(trials_of("mutex", &[1.3, 1.35, 1.4]));
+    let outcome = gate(&baseline, &current, &default_gates());
+    let p99 = row(&outcome, "mutex c5", Metric::AGE_P99);
+    assert_eq!(p99.verdict, Verdict::Noise);
+    assert!(p99.change.unwrap() > 0.10);
+    assert!(outcome.passed());
+    // The same medians against a tight baseline fail.
+    let tight = report(trials_of("mutex", &[1.0, 1.05, 1.1]));
+    assert!(!gate(&tight, &current, &default_gates()).passed());
+}
+
+#[test]
+fn one_noisy_current_trial_does_not_move_the_median() {
+    let baseline = report(trials_of("mutex", &[2.0, 2.1, 1.9, 2.05, 1.95]));
+    let current = report(trials_of("mutex", &[2.0, 9.0, 1.9, 2.1, 8.0]));
+    let outcome = gate(&baseline, &current, &default_gates());
+    assert!(outcome.passed(), "{}", outcome.summary());
+}
+
+#[test]
+fn exactly_at_the_threshold_passes() {
+    let base = Trials::new(vec![100.0]);
+    assert_eq!(
+        judge_relative(&base, &Trials::new(vec![110.0]), 0.10).1,
+        Verdict::Pass
+    );
+    assert_eq!(
+        judge_relative(&base, &Trials::new(vec![110.5]), 0.10).1,
+        Verdict::Regressed
+    );
+}
+
+#[test]
+fn medians_of_even_counts_average_the_middle_pair() {
+    let t = Trials::new(vec![4.0, 1.0, 3.0, 2.0]);
+    assert_eq!((t.median(), t.min(), t.max(), t.len()), (2.5, 1.0, 4.0, 4));
+}
+
+#[test]
+fn runs_on_one_side_only_are_listed_and_fail_only_when_strict() {
+    let mut base_runs = trials_of("mutex", &[2.0]);
+    base_runs.extend(trials_of("pool", &[1.0]));
+    let baseline = report(base_runs);
+    let mut current_runs = trials_of("mutex", &[2.0]);
+    current_runs.extend(trials_of("arcswap", &[1.0]));
+    let current = report(current_runs);
+
+    let outcome = gate(&baseline, &current, &default_gates());
+    assert_eq!(outcome.only_in_baseline, ["pool c5"]);
+    assert_eq!(outcome.only_in_current, ["arcswap c5"]);
+    assert!(outcome.passed(), "{}", outcome.summary());
+    assert!(outcome.summary().contains("2 run(s) on one side only"));
+    // The new run still gets its absolute gates.
+    assert_eq!(
+        row(&outcome, "arcswap c5", Metric::TornFrames).verdict,
+        Verdict::Pass
+    );
+
+    let strict = GateOptions {
+        strict: true,
+        ..GateOptions::default()
+    };
+    let outcome = evaluate(Some(&baseline), &current, &default_gates(), &strict).unwrap();
+    assert!(!outcome.passed());
+    assert_eq!(outcome.unmatched_failures(), 2);
+    let summary = outcome.summary();
+    assert!(
+        summary.contains("pool c5 missing from the current report (--strict)"),
+        "{summary}"
+    );
+    assert!(summary.contains("arcswap c5 not in the baseline (--strict)"));
+}
+
+#[test]
+fn runs_differing_in_a_parameter_do_not_match() {
+    let baseline = report(vec![run("mutex", 5, 2.0)]);
+    let current = report(vec![run("mutex", 20, 8.0)]);
+    let outcome = gate(&baseline, &current, &default_gates());
+    assert_eq!(outcome.only_in_baseline, ["mutex c5"]);
+    assert_eq!(outcome.only_in_current, ["mutex c20"]);
+    assert!(outcome.passed());
+}
+
+#[test]
+fn ignoring_a_parameter_matches_across_it() {
+    let baseline = report(vec![run("mutex", 5, 2.0)]);
+    let current = report(vec![run("mutex", 20, 8.0)]);
+    let options = GateOptions {
+        ignore: vec![Param::Consumers],
+        ..GateOptions::default()
+    };
+    let outcome = evaluate(Some(&baseline), &current, &default_gates(), &options).unwrap();
+    assert!(outcome.only_in_baseline.is_empty());
+    assert_eq!(outcome.rows[0].run, "mutex");
+    assert_eq!(outcome.rows[0].verdict, Verdict::Regressed);
+
+    // Ignoring a parameter that tells a report's own runs apart is refused.
+    let both = report(vec![run("mutex", 1, 1.0), run("mutex", 4, 2.0)]);
+    let err = evaluate(Some(&both), &current, &default_gates(), &options).unwrap_err();
+    assert_eq!(err.to_string().lines().count(), 1, "one line: {err}");
+    assert!(
+        err.to_string().starts_with(
+            "--ignore-param consumers: the baseline report's runs mutex c1 and mutex c4"
+        ),
+        "{err}"
+    );
+}
+
+#[test]
+fn labels_show_the_parameters_that_vary() {
+    let mut fast = run("mutex", 5, 2.0);
+    fast.config.fps = 60.0;
+    let baseline = report(vec![run("mutex", 5, 2.0), fast.clone()]);
+    let outcome = gate(&baseline, &baseline.clone(), &default_gates());
+    let runs: Vec<&str> = outcome.rows.iter().map(|r| r.run.as_str()).collect();
+    assert_eq!(
+        runs,
+        [
+            "mutex c5 30fps",
+            "mutex c5 30fps",
+            "mutex c5 60fps",
+            "mutex c5 60fps"
+        ]
+    );
+}
+
+#[test]
+fn torn_frames_fail_every_gating_unless_allowed() {
+    let baseline = report(trials_of("unsync", &[1.0, 1.0, 1.0]));
+    let mut torn = trials_of("unsync", &[1.0, 1.0, 1.0]);
+    torn[1].torn_frames = 3;
+    let current = report(torn);
+    let outcome = gate(&baseline, &current, &default_gates());
+    let row = row(&outcome, "unsync c5", Metric::TornFrames);
+    assert_eq!(row.verdict, Verdict::OverLimit, "the worst trial counts");
+    assert_eq!(row.current.max(), 3.0);
+    assert!(
+        outcome.summary().contains("torn frames 3, wanted == 0"),
+        "{}",
+        outcome.summary()
+    );
+
+    // Without a baseline and with no gate given, still checked.
+    let alone = evaluate(None, &current, &GateSet::default(), &GateOptions::default()).unwrap();
+    assert!(!alone.passed());
+
+    let allowed = GateSet {
+        allow_torn: true,
+        ..default_gates()
+    };
+    assert!(gate(&baseline, &current, &allowed).passed());
+}
+
+#[test]
+fn absolute_gates_bound_the_median_of_the_current_trials() {
+    let current = report(trials_of("pool", &[1.0, 1.5, 9.0]));
+    let gates = |text: &str| GateSet {
+        absolute: vec![text.parse().unwrap()],
+        ..GateSet::default()
+    };
+    let pass = evaluate(None, &current, &gates("p99<2ms"), &GateOptions::default()).unwrap();
+    assert!(pass.passed(), "{}", pass.summary());
+    assert!(pass
+        .rows
+        .iter()
+        .all(|r| r.baseline.is_none() && r.change.is_none()));
+    let fail = evaluate(None, &current, &gates("p99<1ms"), &GateOptions::default()).unwrap();
+    assert!(!fail.passed());
+    assert!(
+        fail.summary()
+            .contains("pool c5 age p99 1.50 ms, wanted < 1.00 ms"),
+        "{}",
+        fail.summary()
+    );
+    // An explicit torn gate replaces the implicit one rather than doubling it.
+    let explicit = evaluate(None, &current, &gates("torn<=2"), &GateOptions::default()).unwrap();
+    assert_eq!(explicit.rows.len(), 1);
+}
+
+#[test]
+fn a_rate_growing_from_zero_is_a_regression() {
+    let baseline = report(trials_of("pool", &[1.0, 1.0, 1.0]));
+    let mut dropping = trials_of("pool", &[1.0, 1.0, 1.0]);
+    for r in &mut dropping {
+        r.drop_rate = 0.02;
+    }
+    let current = report(dropping);
+    let gates = GateSet {
+        relative: vec!["drop_rate:50%".parse().unwrap()],
+        ..GateSet::default()
+    };
+    let outcome = gate(&baseline, &current, &gates);
+    let row = row(&outcome, "pool c5", Metric::DropRate);
+    assert_eq!(row.verdict, Verdict::Regressed);
+    assert_eq!(format_change(row.change.unwrap()), "from 0");
+}
+
+#[test]
+fn normalising_reads_a_uniformly_slower_machine_as_no_change() {
+    let mut baseline = report(trials_of("mutex", &[2.0, 2.1, 1.9]));
+    baseline.calibration.wake_p50_ns = Some(4_000);
+    baseline.calibration.frame_copy_ns = Some(200_000.0);
+    // Twice as slow everywhere, including its wake-ups.
+    let mut current = report(trials_of("mutex", &[4.0, 4.2, 3.8]));
+    current.calibration.wake_p50_ns = Some(8_000);
+    current.calibration.frame_copy_ns = Some(400_000.0);
+    let gates = GateSet {
+        relative: vec![DEFAULT_MAX_REGRESSION, "acquire.p99:10%".parse().unwrap()],
+        ..GateSet::default()
+    };
+    assert!(!gate(&baseline, &current, &gates).passed());
+
+    let normalize = GateOptions {
+        normalize: true,
+        ..GateOptions::default()
+    };
+    let outcome = evaluate(Some(&baseline), &current, &gates, &normalize).unwrap();
+    assert!(outcome.passed(), "{}", outcome.summary());
+    let p99 = row(&outcome, "mutex c5", Metric::AGE_P99);
+    assert_eq!(p99.per, Some("wake p50"));
+    assert_eq!(p99.format(p99.current.median()), "500.000 × wake p50");
+    assert_eq!(
+        row(
+            &outcome,
+            "mutex c5",
+            Metric::Latency(Series::Acquire, Stat::P99)
+        )
+        .per,
+        Some("frame copy")
+    );
+
+    current.calibration.wake_p50_ns = None;
+    let err = evaluate(Some(&baseline), &current, &gates, &normalize).unwrap_err();
+    assert_eq!(
+        err,
+        GateError::NoCalibration {
+            side: "current",
+            figure: "wake_p50_ns"
+        }
+    );
+}
+
+#[test]
+fn without_a_baseline_relative_gates_are_skipped() {
+    let current = report(trials_of("mutex", &[2.0]));
+    let outcome = evaluate(None, &current, &default_gates(), &GateOptions::default()).unwrap();
+    assert_eq!(outcome.rows.len(), 1, "only the torn-frame gate");
+    assert!(!outcome.had_baseline && outcome.passed());
+}
+
+#[test]
+fn parameters_parse_by_their_flag_names() {
+    assert_eq!("consumers".parse(), Ok(Param::Consumers));
+    assert_eq!("--deadline-tolerance".parse(), Ok(Param::DeadlineTolerance));
+    assert_eq!("pool_size".parse(), Ok(Param::PoolSize));
+    let err = "strategy".parse::<Param>().unwrap_err();
+    assert!(
+        err.contains("accepted: consumers, source, resolution"),
+        "{err}"
+    );
+}
+
+#[test]
+fn benchmark_names_are_stable_and_name_non_default_parameters() {
+    let mut r = run("pool", 5, 1.0);
+    assert_eq!(benchmark_name(&r), "pool c5 1920x1080 rgb24 30fps inspect");
+    r.config.duration_s = 60.0;
+    assert_eq!(benchmark_name(&r), "pool c5 1920x1080 rgb24 30fps inspect");
+    r.config.wait = "spin".to_string();
+    r.config.slow = vec!["1:sleep:50ms".to_string()];
+    assert_eq!(
+        benchmark_name(&r),
+        "pool c5 1920x1080 rgb24 30fps inspect slow 1:sleep:50ms wait spin"
+    );
+}
+
+#[test]
+fn github_benchmark_export_is_a_custom_smaller_is_better_array() {
+    let current = report(trials_of("mutex", &[2.0, 2.2, 1.8]));
+    let bytes = ci::github_benchmark(&current, &ci::exported_metrics(&default_gates())).unwrap();
+    let items: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let items = items.as_array().unwrap();
+    assert_eq!(items.len(), ci::ALWAYS_EXPORTED.len());
+    let p99 = items
+        .iter()
+        .find(|i| i["name"] == "mutex c5 1920x1080 rgb24 30fps inspect - age p99")
+        .unwrap();
+    assert_eq!(p99["unit"], "ns");
+    assert_eq!(p99["value"], 2.0 * MS);
+    assert_eq!(p99["range"], "± 200000");
+    assert!(p99["extra"]
+        .as_str()
+        .unwrap()
+        .starts_with("median of 3 trials"));
+    for item in items {
+        let keys: Vec<&String> = item.as_object().unwrap().keys().collect();
+        assert_eq!(keys, ["extra", "name", "range", "unit", "value"]);
+        assert!(item["value"].is_number());
+    }
+    let drops = items.iter().find(|i| i["unit"] == "%").unwrap();
+    assert_eq!(drops["value"], 0.0);
+
+    // One trial: no range.
+    let single = report(trials_of("mutex", &[2.0]));
+    let bytes = ci::github_benchmark(&single, &[Metric::AGE_P99]).unwrap();
+    let items: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert!(items[0].get("range").is_none());
+}
+
+#[test]
+fn bencher_export_is_bencher_metric_format() {
+    let mut runs = trials_of("mutex", &[2.0, 2.2, 1.8]);
+    runs.extend(trials_of("pool", &[1.0]));
+    let current = report(runs);
+    let gates = GateSet {
+        absolute: vec!["deadline_misses==0".parse().unwrap()],
+        ..default_gates()
+    };
+    let bytes = ci::bencher(&current, &ci::exported_metrics(&gates)).unwrap();
+    let bmf: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    let mutex = &bmf["mutex c5 1920x1080 rgb24 30fps inspect"];
+    assert_eq!(
+        mutex["age-p99"],
+        serde_json::json!({"value": 2.0 * MS, "lower_value": 1.8 * MS, "upper_value": 2.2 * MS})
+    );
+    assert_eq!(mutex["peak-pss"]["value"], 50_000_000.0);
+    assert!(
+        mutex["deadline-misses"]["value"].is_number(),
+        "gated metrics are exported"
+    );
+    assert_eq!(bmf.as_object().unwrap().len(), 2);
+}
+
+#[test]
+fn the_table_and_the_markdown_show_every_gated_metric() {
+    let baseline = report(trials_of("mutex", &[2.0, 2.1, 1.9]));
+    let current = report(trials_of("mutex", &[2.6, 2.5, 2.7]));
+    let outcome = gate(&baseline, &current, &default_gates());
+    let text = render_terminal(&outcome, Some(140));
+    for expected in [
+        "baseline",
+        "threshold",
+        "2.00 ms [1.90 ms – 2.10 ms]",
+        "2.60 ms [2.50 ms – 2.70 ms]",
+        "+30.0%",
+        "+10%",
+        "REGRESSED",
+        "== 0",
+        "slowest baseline trial",
+    ] {
+        assert!(text.contains(expected), "{expected:?} in\n{text}");
+    }
+    assert!(text.trim_end().ends_with(&outcome.summary()));
+
+    let md = render_markdown(&outcome);
+    assert!(md.starts_with("### fbench gate: ❌ failed\n"), "{md}");
+    assert!(md.contains("| run | metric | baseline | current | change | threshold | verdict |"));
+    assert!(md.contains(
+        "| mutex c5 | age p99 | 2.00 ms [1.90 ms – 2.10 ms] | 2.60 ms [2.50 ms – 2.70 ms] | +30.0% | +10% | **REGRESSED** |"
+    ), "{md}");
+    assert!(
+        render_markdown(&gate(&baseline, &baseline.clone(), &default_gates()))
+            .starts_with("### fbench gate: ✅ passed")
+    );
+}
+
+fn with_load(mut runs: Vec<RunResult>, cpus: f64) -> Vec<RunResult> {
+    for r in &mut runs {
+        r.cpu.other_load_cpus = Some(cpus);
+    }
+    runs
+}
+
+#[test]
+fn a_slowdown_on_a_busier_machine_is_inconclusive_not_a_regression() {
+    let baseline = report(with_load(trials_of("mutex", &[2.0, 2.1, 1.9]), 0.1));
+    let slower = trials_of("mutex", &[2.6, 2.5, 2.7]);
+
+    // Other processes took 1.5 of the 2 CPUs instead of 0.1: not judged.
+    let busy = report(with_load(slower.clone(), 1.5));
+    let outcome = gate(&baseline, &busy, &default_gates());
+    let p99 = row(&outcome, "mutex c5", Metric::AGE_P99);
+    assert_eq!(p99.verdict, Verdict::Inconclusive);
+    assert_eq!(p99.other_load, Some((0.1, 1.5)));
+    assert!(outcome.passed());
+    assert!(
+        outcome.summary().contains("1 inconclusive"),
+        "{}",
+        outcome.summary()
+    );
+    let text = render_terminal(&outcome, Some(160));
+    assert!(
+        text.contains("Other processes' load (median CPUs of 2): baseline 0.10, current 1.50."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Inconclusive: mutex c5 age p99 is slower"),
+        "{text}"
+    );
+
+    // As busy as the baseline (within the tolerance), or quieter: judged.
+    for load in [0.1, 0.25, 0.0] {
+        let current = report(with_load(slower.clone(), load));
+        let outcome = gate(&baseline, &current, &default_gates());
+        assert_eq!(
+            row(&outcome, "mutex c5", Metric::AGE_P99).verdict,
+            Verdict::Regressed,
+            "other load {load}"
+        );
+    }
+    // A report without the figure is judged as before.
+    let unknown = report(slower);
+    assert!(!gate(&baseline, &unknown, &default_gates()).passed());
+    // A busier machine never excuses torn frames or absolute limits.
+    let mut torn = with_load(trials_of("mutex", &[2.6, 2.5, 2.7]), 1.5);
+    torn[0].torn_frames = 1;
+    assert!(!gate(&baseline, &report(torn), &default_gates()).passed());
+}
+
+#[test]
+fn a_lucky_fast_current_trial_means_the_distribution_did_not_move() {
+    // The median is over the threshold and above every baseline trial, but one current trial
+    // is as fast as the baseline's typical one: noise only adds latency, so that trial says
+    // the code can still be as fast as before.
+    let baseline = report(trials_of("pool", &[1.0, 1.1, 1.2]));
+    let current = report(trials_of("pool", &[0.9, 1.5, 1.6]));
+    let outcome = gate(&baseline, &current, &default_gates());
+    assert_eq!(
+        row(&outcome, "pool c5", Metric::AGE_P99).verdict,
+        Verdict::Noise
+    );
+}
+
+#[test]
+fn others_filling_cpu_this_run_gave_up_do_not_excuse_it() {
+    // A saturated machine: the current run uses 0.6 CPU less and other processes take it.
+    let mut base_runs = with_load(trials_of("mutex", &[2.0, 2.1, 1.9]), 1.0);
+    for r in &mut base_runs {
+        r.cpu.user_s = 0.8 * r.config.duration_s;
+    }
+    let mut current_runs = with_load(trials_of("mutex", &[2.6, 2.5, 2.7]), 1.6);
+    for r in &mut current_runs {
+        r.cpu.user_s = 0.2 * r.config.duration_s;
+    }
+    let outcome = gate(&report(base_runs), &report(current_runs), &default_gates());
+    assert_eq!(
+        row(&outcome, "mutex c5", Metric::AGE_P99).verdict,
+        Verdict::Regressed
+    );
+}
