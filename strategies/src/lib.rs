@@ -249,6 +249,7 @@ pub enum StrategyKind {
 /// Why a strategy could not be built.
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    #[cfg(not(loom))]
     #[error(transparent)]
     Segment(#[from] shm::SegmentError),
     #[error("iceoryx2: {0}")]
