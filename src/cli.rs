@@ -134,6 +134,12 @@ pub struct RunArgs {
     #[arg(long, default_value = "grow", value_parser = parse_pool_policy)]
     pub pool_policy: PoolPolicy,
 
+    /// Inject a fault, times from the start of measuring: stall:<consumer>@<t>:<dur> (hold a
+    /// frame), kill:<consumer>@<t> (SIGKILL a consumer process, end a consumer thread),
+    /// burst:@<t>:<dur>:<fps> (the producer runs faster). May be repeated.
+    #[arg(long, value_parser = |s: &str| s.parse::<fbench_harness::faults::Fault>())]
+    pub fault: Vec<fbench_harness::faults::Fault>,
+
     /// Write the JSON report here (default: a timestamped file in --out).
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -167,6 +173,9 @@ pub struct ConsumerArgs {
     pub deadline_ns: u64,
     #[arg(long)]
     pub frame_len: usize,
+    /// The consumer's faults as JSON (`ConsumerFaults`).
+    #[arg(long, default_value = "{}", value_parser = |s: &str| serde_json::from_str::<fbench_harness::faults::ConsumerFaults>(s).map_err(|e| e.to_string()))]
+    pub faults: fbench_harness::faults::ConsumerFaults,
 }
 
 fn parse_slots(text: &str) -> Result<usize, String> {

@@ -206,6 +206,7 @@ fn consumer(args: cli::ConsumerArgs) -> ExitCode {
         verify: args.verify,
         deadline_ns: args.deadline_ns,
         frame_len: args.frame_len,
+        faults: args.faults,
     };
     match fbench_harness::runner::process::consumer_main(&args.segment, &spec) {
         Ok(()) => ExitCode::SUCCESS,
@@ -234,6 +235,7 @@ fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         pool_policy: args.pool_policy,
         slots: args.slots,
         slot_policy: args.slot_policy,
+        faults: args.fault.clone(),
     };
     if let Some(summary) = &source.summary {
         println!("{summary}");

@@ -153,6 +153,7 @@ impl SweepArgs {
             deadline_tolerance: self.deadline_tolerance.clone(),
             pool_size: self.pool_size.clone(),
             pool_policy: self.pool_policy.clone(),
+            faults: Vec::new(),
         }
     }
 }

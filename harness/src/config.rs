@@ -131,6 +131,8 @@ pub struct RunConfig {
     /// Frame slots of the `shm` strategies.
     pub slots: usize,
     pub slot_policy: SlotPolicy,
+    /// Faults injected into the run (`--fault`), see [`crate::faults`].
+    pub faults: Vec<crate::faults::Fault>,
 }
 
 /// A configuration problem, naming the flag at fault.
@@ -172,6 +174,7 @@ impl RunConfig {
             pool_policy: PoolPolicy::Grow,
             slots: fbench_strategies::DEFAULT_SLOTS,
             slot_policy: SlotPolicy::Drop,
+            faults: Vec::new(),
         }
     }
 
@@ -260,6 +263,7 @@ impl RunConfig {
                 ),
             ));
         }
+        crate::faults::validate(&self.faults, self.consumers, self.duration)?;
         let slow: usize = self.slow.iter().map(|s| s.count).sum();
         if slow > self.consumers {
             return Err(ConfigError::new(

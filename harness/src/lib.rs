@@ -6,6 +6,7 @@ pub mod alloc;
 pub mod calibrate;
 pub mod clock;
 pub mod config;
+pub mod faults;
 pub mod frame;
 pub mod integrity;
 pub mod interrupt;

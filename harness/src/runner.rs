@@ -11,6 +11,9 @@ use fbench_strategies::{
 
 use crate::clock::{monotonic_ns, sleep_until};
 use crate::config::RunConfig;
+use crate::faults::{
+    ConsumerFaults, ConsumerWindows, FaultKind, ProducerTally, Schedule, SeenTally,
+};
 use crate::integrity::{self, VerifyMode};
 use crate::metrics::{memory_of, CpuUsage, Latency, MemorySample};
 use crate::result::{ConsumerRecord, CopiesRecord, FrameCounts, MemoryRecord, RunResult};
@@ -141,6 +144,10 @@ impl WithStrategy for Runner<'_> {
                 .into_iter()
                 .enumerate()
                 .map(|(id, c)| match c.join() {
+                    Ok(outcome) if outcome.killed => ConsumerResult::Lost {
+                        id,
+                        status: "killed",
+                    },
                     Ok(outcome) => ConsumerResult::Done(Box::new(outcome)),
                     Err(_) => ConsumerResult::Lost {
                         id,
@@ -242,6 +249,8 @@ pub(crate) struct ProducerOutcome {
     window_first_publish: u64,
     /// `publish_seq` of the last frame published.
     last_publish: u64,
+    /// What happened in each fault's window, in the order of `RunConfig::faults`.
+    pub(crate) windows: Vec<ProducerTally>,
 }
 
 pub(crate) fn produce<S: Strategy>(
@@ -252,14 +261,30 @@ pub(crate) fn produce<S: Strategy>(
 ) -> ProducerOutcome {
     // Slot k is due at start + k/fps exactly (computed, not accumulated), so rounding the
     // period never drifts the schedule or changes how many frames fit in the window.
-    let due_at = |slot: u64| timeline.start + (slot as f64 * 1e9 / config.fps) as u64;
+    // Bursts change the rate for a while; the schedule stays absolute (faults module).
+    let schedule = Schedule::new(
+        config.fps,
+        timeline.measure_start - timeline.start,
+        &config.faults,
+    );
+    let due_at = |slot: u64| timeline.start + schedule.due_at(slot);
+    let windows: Vec<_> = config
+        .faults
+        .iter()
+        .map(|f| f.window(config.duration))
+        .collect();
+    // Strategy counters at each window's start, to tally pool grows and allocations in it.
+    let mut stats_at_start = vec![None; windows.len()];
     let verify = config.verify;
     let (width, height) = (
         config.frame.resolution.width,
         config.frame.resolution.height,
     );
     let format = config.frame.format.code();
-    let mut out = ProducerOutcome::default();
+    let mut out = ProducerOutcome {
+        windows: vec![ProducerTally::default(); windows.len()],
+        ..ProducerOutcome::default()
+    };
     let mut slot: u64 = 0;
     loop {
         let due = due_at(slot);
@@ -267,6 +292,13 @@ pub(crate) fn produce<S: Strategy>(
             break;
         }
         sleep_until(due);
+        let offset = due.saturating_sub(timeline.measure_start);
+        for (w, window) in windows.iter().enumerate() {
+            let started = due >= timeline.measure_start && offset >= window.start;
+            if started && stats_at_start[w].is_none() {
+                stats_at_start[w] = Some(strategy.stats());
+            }
+        }
         let seq = slot + 1;
         let mut render_ns = 0;
         let mut capture_ns = 0;
@@ -312,6 +344,21 @@ pub(crate) fn produce<S: Strategy>(
                 }
                 Publish::Dropped => out.counts.producer_drops += 1,
             }
+            let offset = stamp_time - timeline.measure_start;
+            for (w, window) in windows.iter().enumerate() {
+                if window.contains(offset) {
+                    let tally = &mut out.windows[w];
+                    tally.produced += 1;
+                    match outcome {
+                        Publish::Published(_) => {
+                            tally.published += 1;
+                            let publish_ns = (after - before).saturating_sub(render_ns);
+                            tally.publish_max_ns = tally.publish_max_ns.max(publish_ns);
+                        }
+                        Publish::Dropped => tally.producer_drops += 1,
+                    }
+                }
+            }
         }
         slot += 1;
         // Stay on the absolute schedule: if the next frame's whole slot has already
@@ -321,8 +368,23 @@ pub(crate) fn produce<S: Strategy>(
             let skipped = due_at(slot);
             if skipped >= timeline.measure_start && skipped < timeline.end {
                 out.counts.source_overruns += 1;
+                let offset = skipped - timeline.measure_start;
+                for (w, window) in windows.iter().enumerate() {
+                    if window.contains(offset) {
+                        out.windows[w].source_overruns += 1;
+                    }
+                }
             }
             slot += 1;
+        }
+    }
+    let end = strategy.stats();
+    for (tally, start) in out.windows.iter_mut().zip(stats_at_start) {
+        if let Some(start) = start {
+            tally.pool_grows = end.pool_grows.saturating_sub(start.pool_grows);
+            tally.frame_allocations = end
+                .frame_allocations
+                .saturating_sub(start.frame_allocations);
         }
     }
     out
@@ -338,6 +400,8 @@ pub struct ConsumerSpec {
     /// A frame whose end-to-end time exceeds this misses its deadline.
     pub deadline_ns: u64,
     pub frame_len: usize,
+    /// This consumer's stall and end, and the fault windows it tallies.
+    pub faults: ConsumerFaults,
 }
 
 impl RunConfig {
@@ -349,7 +413,26 @@ impl RunConfig {
             verify: self.verify,
             deadline_ns: (self.period_ns() as f64 * (1.0 + self.deadline_tolerance)) as u64,
             frame_len: self.frame_len(),
+            faults: self.consumer_faults(id),
         }
+    }
+
+    /// What consumer `id` must do for the run's faults (a kill ends it as a thread; the
+    /// process runner kills processes itself).
+    pub fn consumer_faults(&self, id: usize) -> ConsumerFaults {
+        let mut faults = ConsumerFaults::default();
+        for fault in &self.faults {
+            let window = fault.window(self.duration);
+            faults.windows.push(window);
+            match fault.kind {
+                FaultKind::Stall { consumer, .. } if consumer == id => faults.stall = Some(window),
+                FaultKind::Kill { consumer } if consumer == id => {
+                    faults.end_at = Some(window.start)
+                }
+                _ => {}
+            }
+        }
+        faults
     }
 }
 
@@ -364,6 +447,10 @@ pub(crate) struct ConsumerOutcome {
     pub torn_frames: u64,
     pub out_of_order: u64,
     pub deadline_misses: u64,
+    /// Per fault window: what this consumer saw in it.
+    pub windows: Vec<SeenTally>,
+    /// The consumer ended itself for a `kill` fault (a thread cannot be killed alone).
+    pub killed: bool,
 }
 
 /// A consumer's end: its figures, or the fact that they were lost with it.
@@ -400,7 +487,11 @@ pub(crate) fn consume<R: Reader>(
         torn_frames: 0,
         out_of_order: 0,
         deadline_misses: 0,
+        windows: vec![SeenTally::default(); spec.faults.windows.len()],
+        killed: false,
     };
+    let faults = &spec.faults;
+    let mut stalled = false;
     let mut last = 0u64;
     let mut sink = 0u64;
     while let WaitOutcome::Newer(_) = reader.wait_newer(last, spec.wait) {
@@ -409,6 +500,11 @@ pub(crate) fn consume<R: Reader>(
             continue;
         };
         let held = monotonic_ns();
+        let since_start = held.saturating_sub(measure_start);
+        if held >= measure_start && faults.end_at.is_some_and(|at| since_start >= at) {
+            out.killed = true;
+            break;
+        }
         let meta = *frame.meta();
         if meta.publish_seq <= last {
             // Not newer than what we already saw: a broken strategy. Count, don't process.
@@ -420,6 +516,13 @@ pub(crate) fn consume<R: Reader>(
         last = meta.publish_seq;
         let whole_on_acquire = integrity::verify(frame.bytes(), &meta, verify);
         sink ^= workload.run(frame.bytes(), &mut scratch);
+        if let Some(stall) = faults.stall {
+            if !stalled && held >= measure_start && since_start >= stall.start {
+                // Hold this frame, reading nothing else, until the stall's end.
+                stalled = true;
+                sleep_until(measure_start + stall.end);
+            }
+        }
         // Again before release: a zero-copy frame could have been overwritten while held.
         let whole_on_release = integrity::verify(frame.bytes(), &meta, verify);
         let done = monotonic_ns();
@@ -435,6 +538,12 @@ pub(crate) fn consume<R: Reader>(
             }
             if !(whole_on_acquire && whole_on_release) {
                 out.torn_frames += 1;
+            }
+            let capture_offset = meta.capture_ns - measure_start;
+            for (tally, window) in out.windows.iter_mut().zip(&faults.windows) {
+                if window.contains(capture_offset) {
+                    tally.add(held.saturating_sub(meta.capture_ns));
+                }
             }
         }
     }
@@ -465,6 +574,24 @@ pub(crate) fn assemble(
         } else {
             window_published.saturating_sub(seen) as f64 / window_published as f64
         }
+    };
+    let fault_records = {
+        let ends: Vec<ConsumerWindows> = consumers
+            .iter()
+            .map(|c| match c {
+                ConsumerResult::Done(c) => ConsumerWindows {
+                    id: c.id,
+                    status: "ok",
+                    windows: &c.windows,
+                },
+                ConsumerResult::Lost { id, status } => ConsumerWindows {
+                    id: *id,
+                    status,
+                    windows: &[],
+                },
+            })
+            .collect();
+        crate::faults::records(&config.faults, config.duration, &producer.windows, &ends)
     };
     let (mut age, mut acquire, mut e2e) = (Latency::new(), Latency::new(), Latency::new());
     let mut per_consumer = Vec::with_capacity(consumers.len());
@@ -544,6 +671,7 @@ pub(crate) fn assemble(
         per_consumer,
         consumers_lost: lost,
         reclaimed_slots: 0,
+        faults: fault_records,
         limits: None,
     }
 }

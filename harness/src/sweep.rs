@@ -36,6 +36,8 @@ pub struct SweepSpec {
     pub deadline_tolerance: Vec<f64>,
     pub pool_size: Vec<usize>,
     pub pool_policy: Vec<PoolPolicy>,
+    /// Faults injected into every run (`--fault`).
+    pub faults: Vec<crate::faults::Fault>,
 }
 
 /// One run of a sweep.
@@ -71,6 +73,7 @@ impl SweepSpec {
             deadline_tolerance: vec![config.deadline_tolerance],
             pool_size: vec![config.pool_size],
             pool_policy: vec![config.pool_policy],
+            faults: config.faults.clone(),
         }
     }
 
@@ -80,6 +83,7 @@ impl SweepSpec {
         let base = RunConfig {
             source: self.source.clone(),
             slow: self.slow.clone(),
+            faults: self.faults.clone(),
             ..RunConfig::default_config()
         };
         let mut configs = vec![base];

@@ -51,6 +51,9 @@ struct ChildReport {
     deadline_misses: u64,
     cpu: CpuUsage,
     allocations: Option<u64>,
+    /// What it saw in each fault window.
+    #[serde(default)]
+    windows: Vec<crate::faults::SeenTally>,
 }
 
 /// The arguments of the hidden subcommand for consumer `spec.id` of segment `segment`.
@@ -71,6 +74,8 @@ pub fn consumer_args(segment: &str, spec: &ConsumerSpec) -> Vec<String> {
         spec.deadline_ns.to_string(),
         "--frame-len".into(),
         spec.frame_len.to_string(),
+        "--faults".into(),
+        serde_json::to_string(&spec.faults).expect("plain data serialises"),
     ]
 }
 
@@ -102,6 +107,7 @@ pub fn consumer_main(segment: &str, spec: &ConsumerSpec) -> Result<(), String> {
         torn_frames: outcome.torn_frames,
         out_of_order: outcome.out_of_order,
         deadline_misses: outcome.deadline_misses,
+        windows: outcome.windows,
         cpu: CpuUsage::now().since(&cpu_start),
         allocations: match (alloc_start, crate::alloc::allocations()) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -118,6 +124,10 @@ struct Consumer {
     child: Child,
     /// Set once the child has exited before the end of the run (it was reaped then).
     died: bool,
+    /// When the parent SIGKILLs it (a `kill` fault), monotonic ns; cleared once done.
+    kill_at: Option<u64>,
+    /// The parent killed it on purpose: reported `killed`, not `crashed`.
+    killed: bool,
 }
 
 /// Kills and reaps every child still running when dropped: no path leaves one behind.
@@ -140,9 +150,12 @@ fn spawn_consumers(segment: &str, config: &RunConfig) -> Result<Children, RunErr
     let parent = std::process::id();
     let mut children = Children(Vec::with_capacity(config.consumers));
     for id in 0..config.consumers {
+        let mut spec = config.consumer_spec(id);
+        // A process is killed by the parent (see `run`), not asked to end itself.
+        spec.faults.end_at = None;
         let mut command = Command::new(&exe);
         command
-            .args(consumer_args(segment, &config.consumer_spec(id)))
+            .args(consumer_args(segment, &spec))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -163,7 +176,12 @@ fn spawn_consumers(segment: &str, config: &RunConfig) -> Result<Children, RunErr
         let child = command
             .spawn()
             .map_err(|e| RunError::Process(format!("cannot start consumer {id}: {e}")))?;
-        children.0.push(Consumer { child, died: false });
+        children.0.push(Consumer {
+            child,
+            died: false,
+            kill_at: None,
+            killed: false,
+        });
     }
     Ok(children)
 }
@@ -221,6 +239,12 @@ pub(crate) fn run(
         end: measure_start + config.duration.as_nanos() as u64,
     };
     strategy.go(measure_start);
+    for (id, consumer) in children.0.iter_mut().enumerate() {
+        consumer.kill_at = config
+            .consumer_faults(id)
+            .end_at
+            .map(|at| measure_start + at);
+    }
 
     let mut reclaimed = 0u64;
     let (producer, cpu, allocations, memory) = thread::scope(|scope| {
@@ -243,6 +267,15 @@ pub(crate) fn run(
             Some(total)
         };
         let mut watch = || {
+            let now = monotonic_ns();
+            for consumer in children.0.iter_mut() {
+                if consumer.kill_at.is_some_and(|at| now >= at) && !consumer.died {
+                    // The `kill` fault: SIGKILL, as a crash would; reaped and reclaimed below.
+                    consumer.kill_at = None;
+                    consumer.killed = true;
+                    let _ = consumer.child.kill();
+                }
+            }
             for (id, consumer) in children.0.iter_mut().enumerate() {
                 if !consumer.died {
                     if let Ok(Some(_)) = consumer.child.try_wait() {
@@ -291,7 +324,7 @@ pub(crate) fn run(
             }
             None => results.push(ConsumerResult::Lost {
                 id,
-                status: "crashed",
+                status: if consumer.killed { "killed" } else { "crashed" },
             }),
         }
     }
@@ -332,6 +365,8 @@ fn outcome_of(
             torn_frames: report.torn_frames,
             out_of_order: report.out_of_order,
             deadline_misses: report.deadline_misses,
+            windows: report.windows,
+            killed: false,
         },
         report.cpu,
         report.allocations,
