@@ -248,6 +248,9 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
     report.scenario = scenario_name;
     let table = ExportFormat::Table.exporter().render(&report)?;
     std::io::stdout().write_all(&table)?;
+    for line in fbench_reports::fault_lines(&report.runs) {
+        println!("fault: {line}");
+    }
     let html_path = write_reports(&report, &json_path, &plan.extras.export)?;
     if plan.extras.open {
         open_in_browser(&html_path);

@@ -41,6 +41,10 @@ impl HtmlExporter {
         head(&mut page, &view);
         verdict_section(&mut page, &view);
         summary_section(&mut page, &view);
+        crate::faults::section(
+            &mut page,
+            &view.entries.iter().map(|e| e.run).collect::<Vec<_>>(),
+        );
         sweep_section(&mut page, &view)?;
         spectrum_section(&mut page, &view)?;
         memory_section(&mut page, &view)?;

@@ -110,6 +110,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
         per_consumer,
         consumers_lost: 0,
         reclaimed_slots: 0,
+        faults: Vec::new(),
         limits: None,
     }
 }
