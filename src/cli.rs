@@ -35,6 +35,9 @@ pub enum Command {
     /// Run every chosen strategy across lists of parameters (e.g. --consumers 1,5,20);
     /// one combined JSON and HTML report.
     Sweep(Box<crate::sweep::SweepArgs>),
+    /// Long runs (10 minutes per strategy by default) analysed for memory drift per minute,
+    /// throughput and drops over time, and leaks (buffers, slots, segments not given back).
+    Soak(Box<crate::soak::SoakArgs>),
     /// Re-render or merge JSON reports into HTML, Markdown, CSV, JSON or .hgrm files.
     Report(crate::report_cmd::ReportArgs),
     /// Measure the machine's limits: memory copy, cache-line round trip, clock read, wake

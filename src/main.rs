@@ -18,6 +18,7 @@ mod calibrate;
 mod cli;
 mod report_cmd;
 mod scenarios;
+mod soak;
 mod source;
 mod sweep;
 
@@ -107,6 +108,7 @@ fn main() -> ExitCode {
         Command::Clean => clean(),
         Command::Consumer(args) => return consumer(args),
         Command::Sweep(args) => sweep::sweep(*args, &explicit),
+        Command::Soak(args) => soak::soak(*args, &explicit),
         Command::Report(args) => report_cmd::report(args),
         Command::Calibrate(args) => calibrate::command(args),
         Command::List { what } if what == "sources" => source::list(),

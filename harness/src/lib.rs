@@ -16,6 +16,7 @@ pub mod metrics;
 pub mod result;
 pub mod runner;
 pub mod scenario;
+pub mod soak;
 pub mod source;
 pub mod sweep;
 pub mod workload;

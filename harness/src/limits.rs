@@ -133,6 +133,7 @@ mod tests {
             consumers_lost: 0,
             reclaimed_slots: 0,
             faults: Vec::new(),
+            leaks: None,
             limits: None,
         }
     }

@@ -72,6 +72,14 @@ pub fn run(
     if crate::interrupt::requested() {
         return Err(RunError::Interrupted);
     }
+    let mut result = result;
+    if kind.is_cross_process() {
+        // The strategy (and with it the segment) is gone by now: anything of ours left in
+        // /dev/shm was not released.
+        if let Some(leaks) = result.leaks.as_mut() {
+            leaks.segments_left = crate::soak::own_segments() as u64;
+        }
+    }
     Ok(result)
 }
 
@@ -137,6 +145,7 @@ impl WithStrategy for Runner<'_> {
                 &timeline,
                 self.progress,
                 &mut || memory_of("self"),
+                &|| strategy.stats(),
                 &mut || {},
             );
             let producer = producer.join();
@@ -164,7 +173,13 @@ impl WithStrategy for Runner<'_> {
             Err(panic) => std::panic::resume_unwind(panic),
         };
         let stats = strategy.stats();
-        assemble(
+        // Every consumer thread has ended and dropped its reader: what is still out is leaked.
+        let leaks = crate::soak::LeakCheck {
+            readers_outstanding: Arc::strong_count(&strategy) as u64 - 1,
+            frames_outstanding: strategy.frames_outstanding(),
+            segments_left: 0,
+        };
+        let mut result = assemble(
             strategy.name(),
             config,
             producer,
@@ -176,7 +191,9 @@ impl WithStrategy for Runner<'_> {
                 baseline_pss_bytes: self.baseline_pss,
                 ..memory
             },
-        )
+        );
+        result.leaks = Some(leaks);
+        result
     }
 }
 
@@ -195,6 +212,7 @@ pub(crate) fn control(
     timeline: &Timeline,
     progress: &mut dyn FnMut(f64),
     sample_memory: &mut dyn FnMut() -> Option<(u64, u64)>,
+    sample_counts: &dyn Fn() -> fbench_strategies::StrategyStats,
     on_tick: &mut dyn FnMut(),
 ) -> (CpuUsage, Option<u64>, MemoryRecord) {
     let mut memory = MemoryRecord::default();
@@ -212,12 +230,15 @@ pub(crate) fn control(
         if now >= next_sample {
             on_tick();
             if let Some((rss, pss)) = sample_memory() {
+                let counts = sample_counts();
                 memory.peak_rss_bytes = memory.peak_rss_bytes.max(rss);
                 memory.peak_pss_bytes = memory.peak_pss_bytes.max(pss);
                 memory.timeline.push(MemorySample {
                     t_ms: now.saturating_sub(timeline.start) / 1_000_000,
                     rss_bytes: rss,
                     pss_bytes: pss,
+                    published: counts.published,
+                    producer_drops: counts.producer_drops,
                 });
             }
             progress((now.saturating_sub(timeline.start) as f64 / total).min(1.0));
@@ -672,6 +693,7 @@ pub(crate) fn assemble(
         consumers_lost: lost,
         reclaimed_slots: 0,
         faults: fault_records,
+        leaks: None,
         limits: None,
     }
 }

@@ -40,6 +40,8 @@ pub struct PoolStrategy {
     notifier: Notifier,
     counters: Counters,
     frame_len: usize,
+    /// Buffers allocated at construction (grows are counted in `counters`).
+    initial_buffers: usize,
 }
 
 /// A published frame. Its buffer returns to the free list when the last handle drops.
@@ -58,7 +60,8 @@ impl Drop for PooledFrame {
 
 impl PoolStrategy {
     pub fn new(params: &StrategyParams) -> Self {
-        let buffers = (0..params.pool_size.max(2))
+        let initial_buffers = params.pool_size.max(2);
+        let buffers = (0..initial_buffers)
             .map(|_| resident_buffer(params.frame_len))
             .collect();
         PoolStrategy {
@@ -68,6 +71,7 @@ impl PoolStrategy {
             notifier: Notifier::new(),
             counters: Counters::default(),
             frame_len: params.frame_len,
+            initial_buffers,
         }
     }
 }
@@ -118,6 +122,15 @@ impl Strategy for PoolStrategy {
 
     fn stats(&self) -> StrategyStats {
         self.counters.snapshot(self.notifier.published())
+    }
+
+    fn frames_outstanding(&self) -> Option<u64> {
+        // Every buffer ever made is free, or is the published frame; any other is held by a
+        // handle that was never dropped.
+        let made = self.initial_buffers as u64 + self.stats().pool_grows;
+        let published = u64::from(self.latest.lock().is_some());
+        let free = self.free.lock().len() as u64;
+        Some(made.saturating_sub(free + published))
     }
 }
 

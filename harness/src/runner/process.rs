@@ -288,7 +288,13 @@ pub(crate) fn run(
                 }
             }
         };
-        let (cpu, allocations, memory) = control(&timeline, progress, &mut sample, &mut watch);
+        let (cpu, allocations, memory) = control(
+            &timeline,
+            progress,
+            &mut sample,
+            &|| strategy.stats(),
+            &mut watch,
+        );
         (producer.join(), cpu, allocations, memory)
     });
     let producer = match producer {
@@ -346,6 +352,13 @@ pub(crate) fn run(
         },
     );
     result.reclaimed_slots = reclaimed;
+    result.leaks = Some(crate::soak::LeakCheck {
+        // Reader processes hold no handle in this process; their slots are checked below.
+        readers_outstanding: 0,
+        // Every child has been reaped: a slot still marked held was never given back.
+        frames_outstanding: strategy.frames_outstanding(),
+        segments_left: 0, // checked by the caller once the strategy is dropped
+    });
     Ok(result)
 }
 
