@@ -117,7 +117,7 @@ pub struct RunArgs {
     pub verify: VerifyMode,
 
     /// A frame misses its deadline when end-to-end exceeds period x (1 + this).
-    #[arg(long, default_value_t = 0.1, value_parser = parse_tolerance)]
+    #[arg(long, default_value_t = 0.1, value_parser = parse_tolerance, allow_negative_numbers = true)]
     pub deadline_tolerance: f64,
 
     /// Buffers the pool strategy pre-allocates.

@@ -90,6 +90,10 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
         consumers: args.consumers,
         ..RunConfig::default_config()
     };
+    // Checked before the report path is probed, so a bad value leaves nothing behind.
+    SweepSpec::single(args.strategy.0.clone(), &config)
+        .validate(fbench_harness::machine::available_memory())
+        .map_err(|e| UsageError(e.to_string()))?;
     let json = output_path(args.json.as_deref(), &args.out, "soak")?;
     crate::sweep::execute(crate::sweep::Plan {
         spec: SweepSpec::single(args.strategy.0.clone(), &config),

@@ -84,6 +84,11 @@ pub struct SoakSummary {
     pub verdict: String,
 }
 
+/// Mean of `n` values, without overflow whatever they are.
+fn mean(values: impl Iterator<Item = u64>, n: u64) -> u64 {
+    (values.map(u128::from).sum::<u128>() / u128::from(n.max(1))) as u64
+}
+
 /// Least-squares slope of `ys` over `xs`.
 fn slope(points: &[(f64, f64)]) -> f64 {
     let n = points.len() as f64;
@@ -105,12 +110,14 @@ fn slope(points: &[(f64, f64)]) -> f64 {
 
 pub fn summarise(run: &RunResult) -> SoakSummary {
     let warmup_ms = (run.config.warmup_s * 1000.0) as u64;
-    let samples: Vec<_> = run
+    let mut samples: Vec<_> = run
         .memory
         .timeline
         .iter()
         .filter(|s| s.t_ms >= warmup_ms)
         .collect();
+    // fbench writes them in time order; a report edited by hand may not be.
+    samples.sort_by_key(|s| s.t_ms);
     let minute_of = |t_ms: u64| (t_ms - warmup_ms) / 60_000;
     let has_counts = samples.iter().any(|s| s.published > 0);
     let mut minutes: Vec<SoakMinute> = Vec::new();
@@ -135,8 +142,8 @@ pub fn summarise(run: &RunResult) -> SoakSummary {
         previous = Some((last.published, last.producer_drops));
         minutes.push(SoakMinute {
             minute,
-            pss_mean_bytes: chunk.iter().map(|s| s.pss_bytes).sum::<u64>() / n,
-            rss_mean_bytes: chunk.iter().map(|s| s.rss_bytes).sum::<u64>() / n,
+            pss_mean_bytes: mean(chunk.iter().map(|s| s.pss_bytes), n),
+            rss_mean_bytes: mean(chunk.iter().map(|s| s.rss_bytes), n),
             published,
             producer_drops: drops,
         });

@@ -7,6 +7,11 @@
 //! buffer (counted in `pool_grows`, and visible in memory) or refuses the frame (counted as
 //! a producer drop). A held frame can never be overwritten, because the producer only
 //! writes buffers that no handle points to.
+//!
+//! Lock-free state: none of its own. The free list and the published frame sit behind
+//! mutexes, buffers return through `Arc`'s reference count (the standard library's), and
+//! the counters are relaxed tallies. The one lock-free handshake it relies on is the
+//! [`Notifier`]'s, which is model-checked (`notify_loom_*`).
 
 use std::sync::Arc;
 
