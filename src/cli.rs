@@ -35,6 +35,9 @@ pub enum Command {
     /// Run every chosen strategy across lists of parameters (e.g. --consumers 1,5,20);
     /// one combined JSON and HTML report.
     Sweep(Box<crate::sweep::SweepArgs>),
+    /// Long runs (10 minutes per strategy by default) analysed for memory drift per minute,
+    /// throughput and drops over time, and leaks (buffers, slots, segments not given back).
+    Soak(Box<crate::soak::SoakArgs>),
     /// Re-render or merge JSON reports into HTML, Markdown, CSV, JSON or .hgrm files.
     Report(crate::report_cmd::ReportArgs),
     /// Measure the machine's limits: memory copy, cache-line round trip, clock read, wake
@@ -118,7 +121,7 @@ pub struct RunArgs {
     pub verify: VerifyMode,
 
     /// A frame misses its deadline when end-to-end exceeds period x (1 + this).
-    #[arg(long, default_value_t = 0.1, value_parser = parse_tolerance)]
+    #[arg(long, default_value_t = 0.1, value_parser = parse_tolerance, allow_negative_numbers = true)]
     pub deadline_tolerance: f64,
 
     /// Buffers the pool strategy pre-allocates.
@@ -137,6 +140,12 @@ pub struct RunArgs {
     /// What the pool does when every buffer is in use: grow or drop.
     #[arg(long, default_value = "grow", value_parser = parse_pool_policy)]
     pub pool_policy: PoolPolicy,
+
+    /// Inject a fault, times from the start of measuring: stall:<consumer>@<t>:<dur> (hold a
+    /// frame), kill:<consumer>@<t> (SIGKILL a consumer process, end a consumer thread),
+    /// burst:@<t>:<dur>:<fps> (the producer runs faster). May be repeated.
+    #[arg(long, value_parser = |s: &str| s.parse::<fbench_harness::faults::Fault>())]
+    pub fault: Vec<fbench_harness::faults::Fault>,
 
     /// Write the JSON report here (default: a timestamped file in --out).
     #[arg(long)]
@@ -174,9 +183,12 @@ pub struct ConsumerArgs {
     pub deadline_ns: u64,
     #[arg(long)]
     pub frame_len: usize,
+    /// The consumer's faults as JSON (`ConsumerFaults`).
+    #[arg(long, default_value = "{}", value_parser = |s: &str| serde_json::from_str::<fbench_harness::faults::ConsumerFaults>(s).map_err(|e| e.to_string()))]
+    pub faults: fbench_harness::faults::ConsumerFaults,
 }
 
-fn parse_slots(text: &str) -> Result<usize, String> {
+pub(crate) fn parse_slots(text: &str) -> Result<usize, String> {
     let n: usize = text
         .parse()
         .map_err(|_| format!("'{text}' is not a whole number"))?;
@@ -189,7 +201,7 @@ fn parse_slots(text: &str) -> Result<usize, String> {
     Ok(n)
 }
 
-fn parse_slot_policy(text: &str) -> Result<SlotPolicy, String> {
+pub(crate) fn parse_slot_policy(text: &str) -> Result<SlotPolicy, String> {
     match text {
         "drop" => Ok(SlotPolicy::Drop),
         "wait" => Ok(SlotPolicy::Wait),

@@ -49,7 +49,7 @@ impl std::fmt::Display for GateFailed {
 impl std::error::Error for GateFailed {}
 
 /// The gates and gate outputs, shared by `run`, `sweep` and `gate`.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct GateRules {
     /// Relative gate METRIC:PERCENT, e.g. p99:10%: fail when the median of the trials grows
     /// by more than PERCENT over the baseline's and leaves its spread (above the slowest
@@ -98,7 +98,7 @@ pub struct GateRules {
 }
 
 /// The gate flags of `fbench run` and `fbench sweep`.
-#[derive(Debug, Args)]
+#[derive(Debug, Default, Args)]
 pub struct GateFlags {
     /// After the run, compare with this baseline: a name saved with --save-baseline
     /// (OUT/baselines/NAME.json) or the path of a JSON report. Exit code 3 when a gate fails.

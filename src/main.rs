@@ -19,6 +19,7 @@ mod cli;
 mod gate;
 mod report_cmd;
 mod scenarios;
+mod soak;
 mod source;
 mod sweep;
 
@@ -108,6 +109,7 @@ fn main() -> ExitCode {
         Command::Clean => clean(),
         Command::Consumer(args) => return consumer(args),
         Command::Sweep(args) => sweep::sweep(*args, &explicit),
+        Command::Soak(args) => soak::soak(*args, &explicit),
         Command::Report(args) => report_cmd::report(args),
         Command::Calibrate(args) => calibrate::command(args),
         Command::Gate(args) => gate::command(args),
@@ -220,6 +222,7 @@ fn consumer(args: cli::ConsumerArgs) -> ExitCode {
         verify: args.verify,
         deadline_ns: args.deadline_ns,
         frame_len: args.frame_len,
+        faults: args.faults,
     };
     let Some(kind) = StrategyKind::from_name(&args.strategy) else {
         eprintln!(
@@ -255,6 +258,7 @@ fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         pool_policy: args.pool_policy,
         slots: args.slots,
         slot_policy: args.slot_policy,
+        faults: args.fault.clone(),
     };
     if let Some(summary) = &source.summary {
         println!("{summary}");

@@ -121,6 +121,14 @@ pub struct SweepArgs {
     #[arg(long, value_delimiter = ',', default_value = "grow", value_parser = parse_pool_policy)]
     pub pool_policy: Vec<PoolPolicy>,
 
+    /// Frame slots of the shm strategies (3: a triple buffer).
+    #[arg(long, value_delimiter = ',', default_value = "3", value_parser = crate::cli::parse_slots)]
+    pub slots: Vec<usize>,
+
+    /// What shm's writer does when readers hold every other slot: drop, wait.
+    #[arg(long, value_delimiter = ',', default_value = "drop", value_parser = crate::cli::parse_slot_policy)]
+    pub slot_policy: Vec<fbench_strategies::SlotPolicy>,
+
     /// Write the JSON report here (default: a timestamped file in --out); the HTML report
     /// goes beside it.
     #[arg(long)]
@@ -156,6 +164,9 @@ impl SweepArgs {
             deadline_tolerance: self.deadline_tolerance.clone(),
             pool_size: self.pool_size.clone(),
             pool_policy: self.pool_policy.clone(),
+            slots: self.slots.clone(),
+            slot_policy: self.slot_policy.clone(),
+            faults: Vec::new(),
         }
     }
 }
@@ -203,6 +214,8 @@ fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]
             "deadline_tolerance" => spec.deadline_tolerance = given.deadline_tolerance.clone(),
             "pool_size" => spec.pool_size = given.pool_size.clone(),
             "pool_policy" => spec.pool_policy = given.pool_policy.clone(),
+            "slots" => spec.slots = given.slots.clone(),
+            "slot_policy" => spec.slot_policy = given.slot_policy.clone(),
             _ => {}
         }
     }
@@ -254,6 +267,9 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
     report.scenario = scenario_name;
     let table = ExportFormat::Table.exporter().render(&report)?;
     std::io::stdout().write_all(&table)?;
+    for line in fbench_reports::fault_lines(&report.runs) {
+        println!("fault: {line}");
+    }
     let html_path = write_reports(&report, &json_path, &plan.extras.export)?;
     if plan.extras.open {
         open_in_browser(&html_path);

@@ -120,6 +120,8 @@ fn consumers_are_processes_and_frames_never_tear() {
         assert!(c["frames_seen"].as_u64().unwrap() > 0);
     }
     assert_eq!(run["copies"]["bytes_copied"], 0);
+    assert_eq!(run["config"]["slots"], 3);
+    assert_eq!(run["config"]["slot_policy"], "drop");
     assert!(run["memory"]["peak_pss_bytes"].as_u64().unwrap() > 0);
     // RSS summed over 5 processes counts the segment 5 times; PSS counts it once.
     assert!(run["memory"]["peak_rss_bytes"].as_u64() > run["memory"]["peak_pss_bytes"].as_u64());
@@ -147,6 +149,10 @@ fn the_naive_triple_buffer_tears_where_shm_does_not() {
             "1s",
             "--warmup",
             "200ms",
+            "--slots",
+            "4",
+            "--slot-policy",
+            "wait",
             "--quiet",
             "--json",
         ])
@@ -167,6 +173,13 @@ fn the_naive_triple_buffer_tears_where_shm_does_not() {
     );
     assert_eq!(runs[1]["strategy"], "shm");
     assert_eq!(runs[1]["torn_frames"], 0);
+    // the flags reach the runs (they were once dropped on the way)
+    assert_eq!(runs[1]["config"]["slots"], 4);
+    assert_eq!(runs[1]["config"]["slot_policy"], "wait");
+    assert_eq!(
+        runs[1]["frames"]["producer_drops"], 0,
+        "the wait policy never drops"
+    );
 }
 
 #[test]

@@ -131,6 +131,8 @@ pub struct RunConfig {
     /// Frame slots of the `shm` strategies.
     pub slots: usize,
     pub slot_policy: SlotPolicy,
+    /// Faults injected into the run (`--fault`), see [`crate::faults`].
+    pub faults: Vec<crate::faults::Fault>,
 }
 
 /// A configuration problem, naming the flag at fault.
@@ -172,6 +174,7 @@ impl RunConfig {
             pool_policy: PoolPolicy::Grow,
             slots: fbench_strategies::DEFAULT_SLOTS,
             slot_policy: SlotPolicy::Drop,
+            faults: Vec::new(),
         }
     }
 
@@ -260,6 +263,7 @@ impl RunConfig {
                 ),
             ));
         }
+        crate::faults::validate(&self.faults, self.consumers, self.duration)?;
         let slow: usize = self.slow.iter().map(|s| s.count).sum();
         if slow > self.consumers {
             return Err(ConfigError::new(
@@ -353,6 +357,11 @@ pub struct ConfigRecord {
     pub deadline_tolerance: f64,
     pub pool_size: usize,
     pub pool_policy: String,
+    /// Frame slots and slot policy of the shm strategies.
+    #[serde(default)]
+    pub slots: usize,
+    #[serde(default)]
+    pub slot_policy: String,
 }
 
 impl RunConfig {
@@ -378,6 +387,12 @@ impl RunConfig {
             deadline_tolerance: self.deadline_tolerance,
             pool_size: self.pool_size,
             pool_policy: pool_policy_name(self.pool_policy).to_string(),
+            slots: self.slots,
+            slot_policy: match self.slot_policy {
+                SlotPolicy::Drop => "drop",
+                SlotPolicy::Wait => "wait",
+            }
+            .to_string(),
         }
     }
 }

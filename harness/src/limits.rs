@@ -132,6 +132,8 @@ mod tests {
             per_consumer: Vec::new(),
             consumers_lost: 0,
             reclaimed_slots: 0,
+            faults: Vec::new(),
+            leaks: None,
             limits: None,
         }
     }

@@ -118,6 +118,13 @@ pub struct MemorySample {
     pub t_ms: u64,
     pub rss_bytes: u64,
     pub pss_bytes: u64,
+    /// Frames the strategy had accepted by then, since it was built (warm-up included):
+    /// throughput over time.
+    #[serde(default)]
+    pub published: u64,
+    /// Frames the strategy had refused by then, since it was built.
+    #[serde(default)]
+    pub producer_drops: u64,
 }
 
 /// RSS and PSS of process `pid` ("self" for this one) from `/proc/<pid>/smaps_rollup`.

@@ -41,6 +41,13 @@ pub struct RunResult {
     /// Frame slots a dead consumer process held, taken back by the parent (`shm` only).
     #[serde(default)]
     pub reclaimed_slots: u64,
+    /// The faults injected into the run and what happened while each lasted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults: Vec<crate::faults::FaultRecord>,
+    /// What was not given back at the end of the run (readers, frame buffers, segments);
+    /// `null` in reports written before fbench checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub leaks: Option<crate::soak::LeakCheck>,
     /// The run's figures over the machine's calibrated limits; `null` when the run was not
     /// calibrated (set by whoever calibrated, after the run).
     #[serde(default)]

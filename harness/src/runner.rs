@@ -11,6 +11,9 @@ use fbench_strategies::{
 
 use crate::clock::{monotonic_ns, sleep_until};
 use crate::config::RunConfig;
+use crate::faults::{
+    ConsumerFaults, ConsumerWindows, FaultKind, ProducerTally, Schedule, SeenTally,
+};
 use crate::integrity::{self, VerifyMode};
 use crate::metrics::{memory_of, CpuUsage, Latency, MemorySample};
 use crate::result::{ConsumerRecord, CopiesRecord, FrameCounts, MemoryRecord, RunResult};
@@ -70,6 +73,14 @@ pub fn run(
     };
     if crate::interrupt::requested() {
         return Err(RunError::Interrupted);
+    }
+    let mut result = result;
+    if kind.is_cross_process() {
+        // The strategy (and with it the segment) is gone by now: anything of ours left in
+        // /dev/shm was not released.
+        if let Some(leaks) = result.leaks.as_mut() {
+            leaks.segments_left = crate::soak::own_segments() as u64;
+        }
     }
     Ok(result)
 }
@@ -136,6 +147,7 @@ impl WithStrategy for Runner<'_> {
                 &timeline,
                 self.progress,
                 &mut || memory_of("self"),
+                &|| strategy.stats(),
                 &mut || {},
             );
             let producer = producer.join();
@@ -143,6 +155,10 @@ impl WithStrategy for Runner<'_> {
                 .into_iter()
                 .enumerate()
                 .map(|(id, c)| match c.join() {
+                    Ok(outcome) if outcome.killed => ConsumerResult::Lost {
+                        id,
+                        status: "killed",
+                    },
                     Ok(outcome) => ConsumerResult::Done(Box::new(outcome)),
                     Err(_) => ConsumerResult::Lost {
                         id,
@@ -159,7 +175,13 @@ impl WithStrategy for Runner<'_> {
             Err(panic) => std::panic::resume_unwind(panic),
         };
         let stats = strategy.stats();
-        assemble(
+        // Every consumer thread has ended and dropped its reader: what is still out is leaked.
+        let leaks = crate::soak::LeakCheck {
+            readers_outstanding: Arc::strong_count(&strategy) as u64 - 1,
+            frames_outstanding: strategy.frames_outstanding(),
+            segments_left: 0,
+        };
+        let mut result = assemble(
             strategy.name(),
             config,
             producer,
@@ -171,7 +193,9 @@ impl WithStrategy for Runner<'_> {
                 baseline_pss_bytes: self.baseline_pss,
                 ..memory
             },
-        )
+        );
+        result.leaks = Some(leaks);
+        result
     }
 }
 
@@ -190,6 +214,7 @@ pub(crate) fn control(
     timeline: &Timeline,
     progress: &mut dyn FnMut(f64),
     sample_memory: &mut dyn FnMut() -> Option<(u64, u64)>,
+    sample_counts: &dyn Fn() -> fbench_strategies::StrategyStats,
     on_tick: &mut dyn FnMut(),
 ) -> (CpuUsage, Option<u64>, MemoryRecord) {
     let mut memory = MemoryRecord::default();
@@ -207,12 +232,15 @@ pub(crate) fn control(
         if now >= next_sample {
             on_tick();
             if let Some((rss, pss)) = sample_memory() {
+                let counts = sample_counts();
                 memory.peak_rss_bytes = memory.peak_rss_bytes.max(rss);
                 memory.peak_pss_bytes = memory.peak_pss_bytes.max(pss);
                 memory.timeline.push(MemorySample {
                     t_ms: now.saturating_sub(timeline.start) / 1_000_000,
                     rss_bytes: rss,
                     pss_bytes: pss,
+                    published: counts.published,
+                    producer_drops: counts.producer_drops,
                 });
             }
             progress((now.saturating_sub(timeline.start) as f64 / total).min(1.0));
@@ -244,6 +272,8 @@ pub(crate) struct ProducerOutcome {
     window_first_publish: u64,
     /// `publish_seq` of the last frame published.
     last_publish: u64,
+    /// What happened in each fault's window, in the order of `RunConfig::faults`.
+    pub(crate) windows: Vec<ProducerTally>,
 }
 
 pub(crate) fn produce<S: Strategy>(
@@ -254,14 +284,30 @@ pub(crate) fn produce<S: Strategy>(
 ) -> ProducerOutcome {
     // Slot k is due at start + k/fps exactly (computed, not accumulated), so rounding the
     // period never drifts the schedule or changes how many frames fit in the window.
-    let due_at = |slot: u64| timeline.start + (slot as f64 * 1e9 / config.fps) as u64;
+    // Bursts change the rate for a while; the schedule stays absolute (faults module).
+    let schedule = Schedule::new(
+        config.fps,
+        timeline.measure_start - timeline.start,
+        &config.faults,
+    );
+    let due_at = |slot: u64| timeline.start + schedule.due_at(slot);
+    let windows: Vec<_> = config
+        .faults
+        .iter()
+        .map(|f| f.window(config.duration))
+        .collect();
+    // Strategy counters at each window's start, to tally pool grows and allocations in it.
+    let mut stats_at_start = vec![None; windows.len()];
     let verify = config.verify;
     let (width, height) = (
         config.frame.resolution.width,
         config.frame.resolution.height,
     );
     let format = config.frame.format.code();
-    let mut out = ProducerOutcome::default();
+    let mut out = ProducerOutcome {
+        windows: vec![ProducerTally::default(); windows.len()],
+        ..ProducerOutcome::default()
+    };
     let mut slot: u64 = 0;
     loop {
         let due = due_at(slot);
@@ -269,6 +315,13 @@ pub(crate) fn produce<S: Strategy>(
             break;
         }
         sleep_until(due);
+        let offset = due.saturating_sub(timeline.measure_start);
+        for (w, window) in windows.iter().enumerate() {
+            let started = due >= timeline.measure_start && offset >= window.start;
+            if started && stats_at_start[w].is_none() {
+                stats_at_start[w] = Some(strategy.stats());
+            }
+        }
         let seq = slot + 1;
         let mut render_ns = 0;
         let mut capture_ns = 0;
@@ -314,6 +367,21 @@ pub(crate) fn produce<S: Strategy>(
                 }
                 Publish::Dropped => out.counts.producer_drops += 1,
             }
+            let offset = stamp_time - timeline.measure_start;
+            for (w, window) in windows.iter().enumerate() {
+                if window.contains(offset) {
+                    let tally = &mut out.windows[w];
+                    tally.produced += 1;
+                    match outcome {
+                        Publish::Published(_) => {
+                            tally.published += 1;
+                            let publish_ns = (after - before).saturating_sub(render_ns);
+                            tally.publish_max_ns = tally.publish_max_ns.max(publish_ns);
+                        }
+                        Publish::Dropped => tally.producer_drops += 1,
+                    }
+                }
+            }
         }
         slot += 1;
         // Stay on the absolute schedule: if the next frame's whole slot has already
@@ -323,8 +391,23 @@ pub(crate) fn produce<S: Strategy>(
             let skipped = due_at(slot);
             if skipped >= timeline.measure_start && skipped < timeline.end {
                 out.counts.source_overruns += 1;
+                let offset = skipped - timeline.measure_start;
+                for (w, window) in windows.iter().enumerate() {
+                    if window.contains(offset) {
+                        out.windows[w].source_overruns += 1;
+                    }
+                }
             }
             slot += 1;
+        }
+    }
+    let end = strategy.stats();
+    for (tally, start) in out.windows.iter_mut().zip(stats_at_start) {
+        if let Some(start) = start {
+            tally.pool_grows = end.pool_grows.saturating_sub(start.pool_grows);
+            tally.frame_allocations = end
+                .frame_allocations
+                .saturating_sub(start.frame_allocations);
         }
     }
     out
@@ -340,6 +423,8 @@ pub struct ConsumerSpec {
     /// A frame whose end-to-end time exceeds this misses its deadline.
     pub deadline_ns: u64,
     pub frame_len: usize,
+    /// This consumer's stall and end, and the fault windows it tallies.
+    pub faults: ConsumerFaults,
 }
 
 impl RunConfig {
@@ -351,7 +436,26 @@ impl RunConfig {
             verify: self.verify,
             deadline_ns: (self.period_ns() as f64 * (1.0 + self.deadline_tolerance)) as u64,
             frame_len: self.frame_len(),
+            faults: self.consumer_faults(id),
         }
+    }
+
+    /// What consumer `id` must do for the run's faults (a kill ends it as a thread; the
+    /// process runner kills processes itself).
+    pub fn consumer_faults(&self, id: usize) -> ConsumerFaults {
+        let mut faults = ConsumerFaults::default();
+        for fault in &self.faults {
+            let window = fault.window(self.duration);
+            faults.windows.push(window);
+            match fault.kind {
+                FaultKind::Stall { consumer, .. } if consumer == id => faults.stall = Some(window),
+                FaultKind::Kill { consumer } if consumer == id => {
+                    faults.end_at = Some(window.start)
+                }
+                _ => {}
+            }
+        }
+        faults
     }
 }
 
@@ -366,6 +470,10 @@ pub(crate) struct ConsumerOutcome {
     pub torn_frames: u64,
     pub out_of_order: u64,
     pub deadline_misses: u64,
+    /// Per fault window: what this consumer saw in it.
+    pub windows: Vec<SeenTally>,
+    /// The consumer ended itself for a `kill` fault (a thread cannot be killed alone).
+    pub killed: bool,
 }
 
 /// A consumer's end: its figures, or the fact that they were lost with it.
@@ -402,7 +510,11 @@ pub(crate) fn consume<R: Reader>(
         torn_frames: 0,
         out_of_order: 0,
         deadline_misses: 0,
+        windows: vec![SeenTally::default(); spec.faults.windows.len()],
+        killed: false,
     };
+    let faults = &spec.faults;
+    let mut stalled = false;
     let mut last = 0u64;
     let mut sink = 0u64;
     while let WaitOutcome::Newer(_) = reader.wait_newer(last, spec.wait) {
@@ -411,6 +523,11 @@ pub(crate) fn consume<R: Reader>(
             continue;
         };
         let held = monotonic_ns();
+        let since_start = held.saturating_sub(measure_start);
+        if held >= measure_start && faults.end_at.is_some_and(|at| since_start >= at) {
+            out.killed = true;
+            break;
+        }
         let meta = *frame.meta();
         if meta.publish_seq <= last {
             // Not newer than what we already saw: a broken strategy. Count, don't process.
@@ -422,6 +539,13 @@ pub(crate) fn consume<R: Reader>(
         last = meta.publish_seq;
         let whole_on_acquire = integrity::verify(frame.bytes(), &meta, verify);
         sink ^= workload.run(frame.bytes(), &mut scratch);
+        if let Some(stall) = faults.stall {
+            if !stalled && held >= measure_start && since_start >= stall.start {
+                // Hold this frame, reading nothing else, until the stall's end.
+                stalled = true;
+                sleep_until(measure_start + stall.end);
+            }
+        }
         // Again before release: a zero-copy frame could have been overwritten while held.
         let whole_on_release = integrity::verify(frame.bytes(), &meta, verify);
         let done = monotonic_ns();
@@ -437,6 +561,12 @@ pub(crate) fn consume<R: Reader>(
             }
             if !(whole_on_acquire && whole_on_release) {
                 out.torn_frames += 1;
+            }
+            let capture_offset = meta.capture_ns - measure_start;
+            for (tally, window) in out.windows.iter_mut().zip(&faults.windows) {
+                if window.contains(capture_offset) {
+                    tally.add(held.saturating_sub(meta.capture_ns));
+                }
             }
         }
     }
@@ -467,6 +597,24 @@ pub(crate) fn assemble(
         } else {
             window_published.saturating_sub(seen) as f64 / window_published as f64
         }
+    };
+    let fault_records = {
+        let ends: Vec<ConsumerWindows> = consumers
+            .iter()
+            .map(|c| match c {
+                ConsumerResult::Done(c) => ConsumerWindows {
+                    id: c.id,
+                    status: "ok",
+                    windows: &c.windows,
+                },
+                ConsumerResult::Lost { id, status } => ConsumerWindows {
+                    id: *id,
+                    status,
+                    windows: &[],
+                },
+            })
+            .collect();
+        crate::faults::records(&config.faults, config.duration, &producer.windows, &ends)
     };
     let (mut age, mut acquire, mut e2e) = (Latency::new(), Latency::new(), Latency::new());
     let mut per_consumer = Vec::with_capacity(consumers.len());
@@ -546,6 +694,8 @@ pub(crate) fn assemble(
         per_consumer,
         consumers_lost: lost,
         reclaimed_slots: 0,
+        faults: fault_records,
+        leaks: None,
         limits: None,
     }
 }

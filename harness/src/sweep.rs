@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use fbench_strategies::{PoolPolicy, StrategyKind, WaitMode};
+use fbench_strategies::{PoolPolicy, SlotPolicy, StrategyKind, WaitMode};
 
 use crate::config::{ConfigError, RunConfig};
 use crate::frame::{PixelFormat, Resolution};
@@ -36,6 +36,11 @@ pub struct SweepSpec {
     pub deadline_tolerance: Vec<f64>,
     pub pool_size: Vec<usize>,
     pub pool_policy: Vec<PoolPolicy>,
+    /// Frame slots of the shm strategies.
+    pub slots: Vec<usize>,
+    pub slot_policy: Vec<SlotPolicy>,
+    /// Faults injected into every run (`--fault`).
+    pub faults: Vec<crate::faults::Fault>,
 }
 
 /// One run of a sweep.
@@ -71,6 +76,9 @@ impl SweepSpec {
             deadline_tolerance: vec![config.deadline_tolerance],
             pool_size: vec![config.pool_size],
             pool_policy: vec![config.pool_policy],
+            slots: vec![config.slots],
+            slot_policy: vec![config.slot_policy],
+            faults: config.faults.clone(),
         }
     }
 
@@ -80,6 +88,7 @@ impl SweepSpec {
         let base = RunConfig {
             source: self.source.clone(),
             slow: self.slow.clone(),
+            faults: self.faults.clone(),
             ..RunConfig::default_config()
         };
         let mut configs = vec![base];
@@ -98,6 +107,8 @@ impl SweepSpec {
         });
         expand(&mut configs, &self.pool_size, |c, v| c.pool_size = *v);
         expand(&mut configs, &self.pool_policy, |c, v| c.pool_policy = *v);
+        expand(&mut configs, &self.slots, |c, v| c.slots = *v);
+        expand(&mut configs, &self.slot_policy, |c, v| c.slot_policy = *v);
         expand(&mut configs, &self.consumers, |c, v| c.consumers = *v);
         let strategies = distinct(&self.strategies);
         configs

@@ -41,6 +41,10 @@ impl HtmlExporter {
         head(&mut page, &view);
         verdict_section(&mut page, &view);
         summary_section(&mut page, &view);
+        crate::faults::section(
+            &mut page,
+            &view.entries.iter().map(|e| e.run).collect::<Vec<_>>(),
+        );
         sweep_section(&mut page, &view)?;
         spectrum_section(&mut page, &view)?;
         memory_section(&mut page, &view)?;
@@ -429,6 +433,10 @@ fn memory_section(page: &mut String, view: &View) -> Result<(), ReportError> {
             })
             .collect();
         let warmup = view.entries[group.entries[0]].run.config.warmup_s;
+        let last_s = lines
+            .iter()
+            .flat_map(|l| l.points.iter().map(|p| p.0))
+            .fold(0.0, f64::max);
         let chart = Chart {
             title: format!("memory (PSS), {}", group.label),
             x_desc: "seconds since the run started".to_string(),
@@ -437,7 +445,10 @@ fn memory_section(page: &mut String, view: &View) -> Result<(), ReportError> {
             x_format: &x_format,
             lines,
             dots: false,
-            x_marker: (warmup > 0.0).then(|| (warmup, " measuring".to_string())),
+            // Only inside the drawn span: a marker far outside it overflows the plotting
+            // library's pixel arithmetic (found by reports/tests/report_fuzz.rs).
+            x_marker: (warmup > 0.0 && warmup <= last_s)
+                .then(|| (warmup, " measuring".to_string())),
         };
         figure(page, &chart, None)?;
     }

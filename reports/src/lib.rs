@@ -11,6 +11,7 @@ use fbench_harness::RunResult;
 
 mod charts;
 mod csv;
+mod faults;
 pub mod gate;
 pub mod hgrm;
 mod html;
@@ -21,6 +22,7 @@ mod table;
 mod view;
 
 pub use csv::CsvExporter;
+pub use faults::{describe as describe_fault, fault_lines};
 /// The machine's physical limits measured alongside a run (`calibration` in the schema).
 pub use fbench_harness::calibrate::{Calibration, HarnessOverhead};
 pub use html::{expected_charts, HtmlExporter};

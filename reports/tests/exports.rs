@@ -88,6 +88,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
                     t_ms: t * 100,
                     rss_bytes: 12_000_000 + (4 - rank) * 6_220_800 * c * t.min(10) / 10,
                     pss_bytes: 10_000_000 + (4 - rank) * 6_220_800 * c * t.min(10) / 10,
+                    ..MemorySample::default()
                 })
                 .collect(),
         },
@@ -111,6 +112,8 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
         per_consumer,
         consumers_lost: 0,
         reclaimed_slots: 0,
+        faults: Vec::new(),
+        leaks: None,
         limits: None,
     }
 }

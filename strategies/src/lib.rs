@@ -162,6 +162,13 @@ pub trait Strategy: Send + Sync + 'static {
     fn close(&self);
 
     fn stats(&self) -> StrategyStats;
+
+    /// Frame buffers handed to readers and never given back, counted once every reader is
+    /// gone: a soak's leak check. `None` for strategies with nothing to give back (a copy
+    /// out of one shared buffer, or frames freed by reference counting alone).
+    fn frames_outstanding(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Parameters every strategy is built from.

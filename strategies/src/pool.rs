@@ -7,6 +7,11 @@
 //! buffer (counted in `pool_grows`, and visible in memory) or refuses the frame (counted as
 //! a producer drop). A held frame can never be overwritten, because the producer only
 //! writes buffers that no handle points to.
+//!
+//! Lock-free state: none of its own. The free list and the published frame sit behind
+//! mutexes, buffers return through `Arc`'s reference count (the standard library's), and
+//! the counters are relaxed tallies. The one lock-free handshake it relies on is the
+//! [`Notifier`]'s, which is model-checked (`notify_loom_*`).
 
 use std::sync::Arc;
 
@@ -40,6 +45,8 @@ pub struct PoolStrategy {
     notifier: Notifier,
     counters: Counters,
     frame_len: usize,
+    /// Buffers allocated at construction (grows are counted in `counters`).
+    initial_buffers: usize,
 }
 
 /// A published frame. Its buffer returns to the free list when the last handle drops.
@@ -58,7 +65,8 @@ impl Drop for PooledFrame {
 
 impl PoolStrategy {
     pub fn new(params: &StrategyParams) -> Self {
-        let buffers = (0..params.pool_size.max(2))
+        let initial_buffers = params.pool_size.max(2);
+        let buffers = (0..initial_buffers)
             .map(|_| resident_buffer(params.frame_len))
             .collect();
         PoolStrategy {
@@ -68,6 +76,7 @@ impl PoolStrategy {
             notifier: Notifier::new(),
             counters: Counters::default(),
             frame_len: params.frame_len,
+            initial_buffers,
         }
     }
 }
@@ -118,6 +127,15 @@ impl Strategy for PoolStrategy {
 
     fn stats(&self) -> StrategyStats {
         self.counters.snapshot(self.notifier.published())
+    }
+
+    fn frames_outstanding(&self) -> Option<u64> {
+        // Every buffer ever made is free, or is the published frame; any other is held by a
+        // handle that was never dropped.
+        let made = self.initial_buffers as u64 + self.stats().pool_grows;
+        let published = u64::from(self.latest.lock().is_some());
+        let free = self.free.lock().len() as u64;
+        Some(made.saturating_sub(free + published))
     }
 }
 

@@ -55,6 +55,9 @@ struct ChildReport {
     deadline_misses: u64,
     cpu: CpuUsage,
     allocations: Option<u64>,
+    /// What it saw in each fault window.
+    #[serde(default)]
+    windows: Vec<crate::faults::SeenTally>,
 }
 
 /// The producer's side of a strategy whose consumers are processes.
@@ -118,6 +121,8 @@ pub fn consumer_args(kind: StrategyKind, segment: &str, spec: &ConsumerSpec) -> 
         spec.deadline_ns.to_string(),
         "--frame-len".into(),
         spec.frame_len.to_string(),
+        "--faults".into(),
+        serde_json::to_string(&spec.faults).expect("plain data serialises"),
     ]
 }
 
@@ -174,6 +179,7 @@ fn consume_and_report<R: Reader>(
         torn_frames: outcome.torn_frames,
         out_of_order: outcome.out_of_order,
         deadline_misses: outcome.deadline_misses,
+        windows: outcome.windows,
         cpu: CpuUsage::now().since(&cpu_start),
         allocations: match (alloc_start, crate::alloc::allocations()) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -190,6 +196,10 @@ struct Consumer {
     child: Child,
     /// Set once the child has exited before the end of the run (it was reaped then).
     died: bool,
+    /// When the parent SIGKILLs it (a `kill` fault), monotonic ns; cleared once done.
+    kill_at: Option<u64>,
+    /// The parent killed it on purpose: reported `killed`, not `crashed`.
+    killed: bool,
 }
 
 /// Kills and reaps every child still running when dropped: no path leaves one behind.
@@ -216,9 +226,12 @@ fn spawn_consumers(
     let parent = std::process::id();
     let mut children = Children(Vec::with_capacity(config.consumers));
     for id in 0..config.consumers {
+        let mut spec = config.consumer_spec(id);
+        // A process is killed by the parent (see `run`), not asked to end itself.
+        spec.faults.end_at = None;
         let mut command = Command::new(&exe);
         command
-            .args(consumer_args(kind, segment, &config.consumer_spec(id)))
+            .args(consumer_args(kind, segment, &spec))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
@@ -239,7 +252,12 @@ fn spawn_consumers(
         let child = command
             .spawn()
             .map_err(|e| RunError::Process(format!("cannot start consumer {id}: {e}")))?;
-        children.0.push(Consumer { child, died: false });
+        children.0.push(Consumer {
+            child,
+            died: false,
+            kill_at: None,
+            killed: false,
+        });
     }
     Ok(children)
 }
@@ -329,6 +347,12 @@ fn run_with<S: CrossProcess>(
         end: measure_start + config.duration.as_nanos() as u64,
     };
     strategy.go(measure_start)?;
+    for (id, consumer) in children.0.iter_mut().enumerate() {
+        consumer.kill_at = config
+            .consumer_faults(id)
+            .end_at
+            .map(|at| measure_start + at);
+    }
 
     let mut reclaimed = 0u64;
     let (producer, cpu, allocations, memory) = thread::scope(|scope| {
@@ -351,6 +375,15 @@ fn run_with<S: CrossProcess>(
             Some(total)
         };
         let mut watch = || {
+            let now = monotonic_ns();
+            for consumer in children.0.iter_mut() {
+                if consumer.kill_at.is_some_and(|at| now >= at) && !consumer.died {
+                    // The `kill` fault: SIGKILL, as a crash would; reaped and reclaimed below.
+                    consumer.kill_at = None;
+                    consumer.killed = true;
+                    let _ = consumer.child.kill();
+                }
+            }
             for (id, consumer) in children.0.iter_mut().enumerate() {
                 if !consumer.died {
                     if let Ok(Some(_)) = consumer.child.try_wait() {
@@ -363,7 +396,13 @@ fn run_with<S: CrossProcess>(
                 }
             }
         };
-        let (cpu, allocations, memory) = control(&timeline, progress, &mut sample, &mut watch);
+        let (cpu, allocations, memory) = control(
+            &timeline,
+            progress,
+            &mut sample,
+            &|| strategy.stats(),
+            &mut watch,
+        );
         (producer.join(), cpu, allocations, memory)
     });
     let producer = match producer {
@@ -399,7 +438,7 @@ fn run_with<S: CrossProcess>(
             }
             None => results.push(ConsumerResult::Lost {
                 id,
-                status: "crashed",
+                status: if consumer.killed { "killed" } else { "crashed" },
             }),
         }
     }
@@ -421,6 +460,13 @@ fn run_with<S: CrossProcess>(
         },
     );
     result.reclaimed_slots = reclaimed;
+    result.leaks = Some(crate::soak::LeakCheck {
+        // Reader processes hold no handle in this process; their slots are checked below.
+        readers_outstanding: 0,
+        // Every child has been reaped: a slot still marked held was never given back.
+        frames_outstanding: strategy.frames_outstanding(),
+        segments_left: 0, // checked by the caller once the strategy is dropped
+    });
     Ok(result)
 }
 
@@ -440,6 +486,8 @@ fn outcome_of(
             torn_frames: report.torn_frames,
             out_of_order: report.out_of_order,
             deadline_misses: report.deadline_misses,
+            windows: report.windows,
+            killed: false,
         },
         report.cpu,
         report.allocations,

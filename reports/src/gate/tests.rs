@@ -52,6 +52,8 @@ fn run(strategy: &str, consumers: usize, age_p99_ms: f64) -> RunResult {
         per_consumer: Vec::new(),
         consumers_lost: 0,
         reclaimed_slots: 0,
+        faults: Vec::new(),
+        leaks: None,
         limits: None,
     }
 }

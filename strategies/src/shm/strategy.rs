@@ -203,6 +203,16 @@ impl Strategy for ShmStrategy {
         self.counters
             .snapshot(self.published.load(Ordering::Relaxed))
     }
+
+    fn frames_outstanding(&self) -> Option<u64> {
+        // Slots still marked held by a reader (dead readers' are reclaimed by the runner).
+        let words = &*self.segment;
+        let held = (0..words.reader_count())
+            // Acquire: pairs with the readers' Release clear of their hazard.
+            .filter(|&r| words.hazard(r).load(Ordering::Acquire) != 0)
+            .count();
+        Some(held as u64)
+    }
 }
 
 /// One consumer's side of a segment, in this process or another.

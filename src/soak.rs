@@ -1,0 +1,174 @@
+//! `fbench soak`: long runs (10 minutes per strategy by default) analysed for drift and
+//! leaks: memory growth per minute (least-squares slope of PSS), throughput and drops per
+//! minute, and what was not given back at the end (reader handles, pool buffers, shm slots,
+//! segments). `--from` re-analyses reports already written.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::Args;
+
+use fbench_harness::config::parse_duration;
+use fbench_harness::frame::Resolution;
+use fbench_harness::soak::{summarise, SoakSummary, DRIFT_LIMIT_BYTES_PER_MIN};
+use fbench_harness::sweep::SweepSpec;
+use fbench_harness::RunConfig;
+use fbench_reports::Report;
+
+use crate::cli::{parse_count, parse_fps, parse_strategies, StrategyList};
+use crate::{output_path, write_atomically, UsageError};
+
+#[derive(Debug, Args)]
+pub struct SoakArgs {
+    /// Strategies to soak, one after the other: comma-separated names, or `all`.
+    #[arg(long, short = 's', default_value = "all", value_parser = parse_strategies)]
+    pub strategy: StrategyList,
+
+    /// Measured time per strategy, e.g. 10m, 1h.
+    #[arg(long, short = 'd', default_value = "10m", value_parser = parse_duration)]
+    pub duration: Duration,
+
+    /// Number of consumers.
+    #[arg(long, short = 'c', default_value_t = 5, value_parser = parse_count)]
+    pub consumers: usize,
+
+    /// Frame size: 480p, 720p, 1080p, 4k or WIDTHxHEIGHT.
+    #[arg(long, short = 'r', default_value = "720p", value_parser = |s: &str| s.parse::<Resolution>())]
+    pub resolution: Resolution,
+
+    /// Frames per second.
+    #[arg(long, default_value = "30", value_parser = parse_fps)]
+    pub fps: f64,
+
+    /// Write the JSON report here (default: a timestamped file in --out); the soak
+    /// analysis goes beside it as <name>.soak.json.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// Directory for output files.
+    #[arg(long, default_value = "target/fbench")]
+    pub out: PathBuf,
+
+    /// Analyse these JSON reports instead of running (e.g. long `fbench run`s).
+    #[arg(long, value_name = "FILE.json")]
+    pub from: Vec<PathBuf>,
+
+    /// No progress bar and no notes on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
+    if !args.from.is_empty() {
+        let mut summaries = Vec::new();
+        for path in &args.from {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| UsageError(format!("--from: cannot read {}: {e}", path.display())))?;
+            let report = Report::from_json(&text).map_err(|e| {
+                UsageError(format!(
+                    "--from: {}: {}",
+                    path.display(),
+                    e.to_string()
+                        .lines()
+                        .next()
+                        .unwrap_or("not an fbench report")
+                ))
+            })?;
+            summaries.extend(report.runs.iter().map(summarise));
+        }
+        print_summaries(&summaries);
+        return Ok(());
+    }
+    let config = RunConfig {
+        frame: fbench_harness::frame::FrameSpec {
+            resolution: args.resolution,
+            ..RunConfig::default_config().frame
+        },
+        fps: args.fps,
+        duration: args.duration,
+        consumers: args.consumers,
+        ..RunConfig::default_config()
+    };
+    // Checked before the report path is probed, so a bad value leaves nothing behind.
+    SweepSpec::single(args.strategy.0.clone(), &config)
+        .validate(fbench_harness::machine::available_memory())
+        .map_err(|e| UsageError(e.to_string()))?;
+    let json = output_path(args.json.as_deref(), &args.out, "soak")?;
+    crate::sweep::execute(crate::sweep::Plan {
+        spec: SweepSpec::single(args.strategy.0.clone(), &config),
+        explicit,
+        json: Some(json.clone()),
+        out: args.out.clone(),
+        prefix: "soak",
+        quiet: args.quiet,
+        extras: &crate::sweep::RunExtras {
+            scenario: None,
+            open: false,
+            export: Vec::new(),
+            gate: Default::default(),
+        },
+    })?;
+    let text = std::fs::read_to_string(&json)
+        .with_context(|| format!("reading back {}", json.display()))?;
+    let report = Report::from_json(&text)?;
+    let summaries: Vec<SoakSummary> = report.runs.iter().map(summarise).collect();
+    print_summaries(&summaries);
+    let path = json.with_extension("soak.json");
+    write_atomically(&path, &serde_json::to_vec_pretty(&summaries)?)
+        .with_context(|| format!("writing {}", path.display()))?;
+    println!("soak analysis: {}", path.display());
+    Ok(())
+}
+
+fn print_summaries(summaries: &[SoakSummary]) {
+    println!(
+        "{:<9} {:>6} {:>14} {:>14} {:>12} {:>12} {:>10} {:>8} {:>22}  verdict",
+        "strategy",
+        "min",
+        "PSS drift/min",
+        "RSS drift/min",
+        "PSS first",
+        "PSS last",
+        "fps min-max",
+        "drops",
+        "leaks (readers/frames/segments)"
+    );
+    for s in summaries {
+        let mib = |b: f64| format!("{:+.3} MiB", b / (1024.0 * 1024.0));
+        let rates: Vec<u64> = s.minutes.iter().filter_map(|m| m.published).collect();
+        // Whole minutes only: the last one is usually partial.
+        let whole = &rates[..rates.len().saturating_sub(1).max(rates.len().min(1))];
+        let fps = match (whole.iter().min(), whole.iter().max()) {
+            (Some(lo), Some(hi)) => format!("{:.1}-{:.1}", *lo as f64 / 60.0, *hi as f64 / 60.0),
+            _ => "n/a".to_string(),
+        };
+        let leaks = match s.leaks {
+            Some(l) => format!(
+                "{}/{}/{}",
+                l.readers_outstanding,
+                l.frames_outstanding
+                    .map_or("-".to_string(), |f| f.to_string()),
+                l.segments_left
+            ),
+            None => "not checked".to_string(),
+        };
+        println!(
+            "{:<9} {:>6.1} {:>14} {:>14} {:>12} {:>12} {:>10} {:>8} {:>22}  {}",
+            s.strategy,
+            s.duration_s / 60.0,
+            mib(s.pss_drift_bytes_per_min),
+            mib(s.rss_drift_bytes_per_min),
+            fbench_reports::format_bytes(s.pss_first_minute_bytes),
+            fbench_reports::format_bytes(s.pss_last_minute_bytes),
+            fps,
+            s.producer_drops,
+            leaks,
+            s.verdict
+        );
+    }
+    println!(
+        "drift: least-squares slope of PSS over the measured window; flagged above {} MiB/min",
+        DRIFT_LIMIT_BYTES_PER_MIN / (1024.0 * 1024.0)
+    );
+}
