@@ -2,10 +2,12 @@
 //! as a report with `--json`, and the bad-input contract (one line naming the flag, exit
 //! code 2, no file).
 
-use assert_cmd::Command;
+mod common;
+use common::fbench;
 
-fn fbench() -> Command {
-    Command::cargo_bin("fbench").unwrap()
+/// [`common::refused`] for `fbench calibrate <args>`.
+fn refused(args: &[&str], flag: &str, accepted: &str) {
+    common::refused(&[&["calibrate"], args].concat(), flag, accepted);
 }
 
 #[test]
@@ -74,31 +76,6 @@ fn prints_every_figure_and_writes_them_as_a_report() {
         );
     }
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
-}
-
-/// Runs `fbench calibrate <args>` and checks the bad-input contract.
-fn refused(args: &[&str], flag: &str, accepted: &str) {
-    let dir = tempfile::tempdir().unwrap();
-    let output = fbench()
-        .current_dir(dir.path())
-        .arg("calibrate")
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr:?}");
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(
-        stderr.contains(flag),
-        "{args:?}: {stderr:?} should name {flag}"
-    );
-    assert!(
-        stderr.contains(accepted),
-        "{args:?}: {stderr:?} should say {accepted:?}"
-    );
-    assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
 
 #[test]

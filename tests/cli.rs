@@ -2,50 +2,12 @@
 //! what is accepted, exit code 2, and no output file; good input gets a table and a report
 //! with the documented field names.
 
-use std::path::Path;
+mod common;
+use common::{fbench, json_of};
 
-use assert_cmd::Command;
-
-fn fbench() -> Command {
-    Command::cargo_bin("fbench").unwrap()
-}
-
-/// Runs `fbench run <args>` with output going to a fresh directory, and checks the
-/// bad-input contract. Returns the error line.
+/// [`common::refused`] for `fbench run <args>`.
 fn refused(args: &[&str], flag: &str, accepted: &str) -> String {
-    let out = tempfile::tempdir().unwrap();
-    let output = fbench()
-        .arg("run")
-        .args(args)
-        .arg("--out")
-        .arg(out.path())
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "{args:?}: one line, got {stderr:?}"
-    );
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(
-        stderr.contains(flag),
-        "{args:?}: {stderr:?} should name {flag}"
-    );
-    assert!(
-        stderr.contains(accepted),
-        "{args:?}: {stderr:?} should say {accepted:?}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
-    assert_eq!(
-        std::fs::read_dir(out.path()).unwrap().count(),
-        0,
-        "{args:?}: no file may be written"
-    );
-    stderr
+    common::refused(&[&["run"], args].concat(), flag, accepted)
 }
 
 #[test]
@@ -199,10 +161,6 @@ fn list_names_every_strategy_and_hides_the_canary() {
     assert!(!stdout.contains("unsync"));
     // six of fbench's own, two peers (tests/peers.rs)
     assert_eq!(stdout.lines().count(), 8);
-}
-
-fn json_of(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 #[test]

@@ -7,12 +7,10 @@
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-fn fbench() -> Command {
-    Command::cargo_bin("fbench").unwrap()
-}
+mod common;
+use common::fbench;
 
 const SHORT_RUN: [&str; 10] = [
     "--resolution",

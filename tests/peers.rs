@@ -4,15 +4,8 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-fn fbench() -> Command {
-    Command::cargo_bin("fbench").unwrap()
-}
-
-fn json_of(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+mod common;
+use common::{fbench, json_of};
 
 fn run(strategy: &str, consumers: usize, dir: &Path) -> serde_json::Value {
     let json = dir.join(format!("{strategy}.json"));

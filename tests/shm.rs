@@ -9,12 +9,11 @@ use std::time::{Duration, Instant};
 
 use assert_cmd::cargo::CommandCargoExt as _;
 
+mod common;
+use common::json_of;
+
 fn fbench() -> Command {
     Command::cargo_bin("fbench").unwrap()
-}
-
-fn json_of(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
 
 /// Consumer processes of `parent`: (id, pid).

@@ -4,12 +4,10 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
 use serde_json::{json, Value};
 
-fn fbench() -> Command {
-    Command::cargo_bin("fbench").unwrap()
-}
+mod common;
+use common::fbench;
 
 fn read(path: &Path) -> Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()

@@ -4,11 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
 use serde_json::Value;
 
-fn fbench() -> Command {
-    Command::cargo_bin("fbench").unwrap()
+mod common;
+use common::fbench;
+
+/// [`common::refused`] for `fbench run <args>`.
+fn refused(args: &[&str], flag: &str, accepted: &str) -> String {
+    common::refused(&[&["run"], args].concat(), flag, accepted)
 }
 
 /// A Y4M stream: `header` (without newline), then `frames` frames of `frame_len` bytes, each
@@ -30,44 +33,6 @@ fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
 
 fn source_arg(path: &Path) -> String {
     format!("y4m:{}", path.display())
-}
-
-/// The bad-input contract of tests/cli.rs (one line naming the flag, exit code 2, nothing on
-/// stdout, no file written), kept beside these tests so each file stands alone.
-fn refused(args: &[&str], flag: &str, says: &str) -> String {
-    let out = tempfile::tempdir().unwrap();
-    let output = fbench()
-        .arg("run")
-        .args(args)
-        .arg("--out")
-        .arg(out.path())
-        .arg("--quiet")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "{args:?}: one line, got {stderr:?}"
-    );
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(
-        stderr.contains(flag),
-        "{args:?}: {stderr:?} should name {flag}"
-    );
-    assert!(
-        stderr.contains(says),
-        "{args:?}: {stderr:?} should say {says:?}"
-    );
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
-    assert_eq!(
-        std::fs::read_dir(out.path()).unwrap().count(),
-        0,
-        "{args:?}: no file may be written"
-    );
-    stderr
 }
 
 /// Run a short y4m run and return the report's runs.

@@ -3,56 +3,8 @@
 
 use std::path::Path;
 
-use assert_cmd::Command;
-
-fn fbench() -> Command {
-    Command::cargo_bin("fbench").unwrap()
-}
-
-/// Runs `fbench <args>` in a fresh output directory (`--out` is added for run and sweep)
-/// and checks the bad-input contract; returns the error line.
-fn refused(args: &[&str], names: &str, accepted: &str) -> String {
-    let out = tempfile::tempdir().unwrap();
-    let mut cmd = fbench();
-    cmd.args(args).current_dir(out.path());
-    if matches!(args.first(), Some(&"run") | Some(&"sweep")) {
-        cmd.arg("--out").arg(out.path()).arg("--quiet");
-    }
-    let output = cmd.output().unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    assert_eq!(
-        stderr.lines().count(),
-        1,
-        "{args:?}: one line, got {stderr:?}"
-    );
-    assert!(stderr.starts_with("error: "), "{stderr}");
-    assert!(
-        stderr.contains(names),
-        "{args:?}: {stderr:?} should name {names}"
-    );
-    assert!(
-        stderr.contains(accepted),
-        "{args:?}: {stderr:?} should say {accepted:?}"
-    );
-    assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
-    let left: Vec<_> = std::fs::read_dir(out.path())
-        .unwrap()
-        .map(|e| e.unwrap().file_name())
-        .filter(|n| {
-            !n.to_string_lossy().ends_with(".toml") && !n.to_string_lossy().ends_with(".json")
-        })
-        .collect();
-    assert!(
-        left.is_empty(),
-        "{args:?}: no file may be written: {left:?}"
-    );
-    stderr
-}
-
-fn json_of(path: &Path) -> serde_json::Value {
-    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
-}
+mod common;
+use common::{fbench, json_of, refused};
 
 /// A short sweep: 2 strategies x 2 consumer counts of small frames.
 fn short_sweep(dir: &Path, extra: &[&str]) -> std::path::PathBuf {

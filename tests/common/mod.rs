@@ -1,0 +1,54 @@
+//! Helpers shared by the command-line tests. Each test file uses some of them.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use assert_cmd::Command;
+
+pub fn fbench() -> Command {
+    Command::cargo_bin("fbench").unwrap()
+}
+
+pub fn json_of(path: &Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Runs `fbench <args>` in a fresh directory (with `--out` there and `--quiet` for `run` and
+/// `sweep`) and checks the bad-input contract: exit code 2, one `error:` line naming `names`
+/// and saying `accepted`, no panic, nothing on stdout, no file written. Returns the line.
+pub fn refused(args: &[&str], names: &str, accepted: &str) -> String {
+    let out = tempfile::tempdir().unwrap();
+    let mut cmd = fbench();
+    cmd.args(args).current_dir(out.path());
+    if matches!(args.first(), Some(&"run") | Some(&"sweep")) {
+        cmd.arg("--out").arg(out.path()).arg("--quiet");
+    }
+    let output = cmd.output().unwrap();
+    let stderr = String::from_utf8(output.stderr).unwrap();
+    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "{args:?}: one line, got {stderr:?}"
+    );
+    assert!(stderr.starts_with("error: "), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(
+        stderr.contains(names),
+        "{args:?}: {stderr:?} should name {names}"
+    );
+    assert!(
+        stderr.contains(accepted),
+        "{args:?}: {stderr:?} should say {accepted:?}"
+    );
+    assert!(output.stdout.is_empty(), "{args:?}: nothing on stdout");
+    let left: Vec<_> = std::fs::read_dir(out.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert!(
+        left.is_empty(),
+        "{args:?}: no file may be written: {left:?}"
+    );
+    stderr
+}
