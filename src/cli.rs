@@ -9,8 +9,9 @@ use clap::{Args, Parser, Subcommand};
 use fbench_harness::config::{parse_duration, parse_pool_policy, Wait};
 use fbench_harness::frame::{PixelFormat, Resolution};
 use fbench_harness::integrity::VerifyMode;
+use fbench_harness::registry::{self, StrategyRef};
 use fbench_harness::workload::{SlowConsumers, Workload};
-use fbench_strategies::{PoolPolicy, SlotPolicy, StrategyKind};
+use fbench_strategies::{PoolPolicy, SlotPolicy};
 
 use crate::source::{parse_bytes, parse_source, SourceArg};
 
@@ -213,51 +214,12 @@ pub(crate) fn parse_slot_policy(text: &str) -> Result<SlotPolicy, String> {
 
 /// The strategies of a run, in the order given.
 #[derive(Clone, Debug)]
-pub struct StrategyList(pub Vec<StrategyKind>);
+pub struct StrategyList(pub Vec<StrategyRef>);
 
+/// `--strategy`: names of the binary's registry (the built-ins and its own), `all`, `peers`,
+/// `custom`.
 pub(crate) fn parse_strategies(text: &str) -> Result<StrategyList, String> {
-    let accepted = || {
-        let own: Vec<&str> = StrategyKind::ALL
-            .iter()
-            .chain(&StrategyKind::DEMONSTRATIONS)
-            .map(|k| k.name())
-            .collect();
-        let peers: Vec<&str> = StrategyKind::PEERS
-            .iter()
-            .filter(|k| k.is_built())
-            .map(|k| k.name())
-            .collect();
-        format!(
-            "accepted: all, {}, peers, {}",
-            own.join(", "),
-            peers.join(", ")
-        )
-    };
-    let mut kinds = Vec::new();
-    for name in text.split(',').map(str::trim) {
-        match name {
-            "all" => kinds.extend(StrategyKind::ALL),
-            "peers" => kinds.extend(StrategyKind::PEERS.into_iter().filter(|k| k.is_built())),
-            _ => {
-                let kind = StrategyKind::from_name(name)
-                    .ok_or_else(|| format!("unknown strategy '{name}'; {}", accepted()))?;
-                if !kind.is_built() {
-                    return Err(fbench_strategies::BuildError::NotBuilt(kind.name()).to_string());
-                }
-                kinds.push(kind);
-            }
-        }
-    }
-    let mut seen = Vec::new();
-    kinds.retain(|k| {
-        let new = !seen.contains(k);
-        seen.push(*k);
-        new
-    });
-    if kinds.is_empty() {
-        return Err(format!("no strategy given; {}", accepted()));
-    }
-    Ok(StrategyList(kinds))
+    registry::current().resolve(text).map(StrategyList)
 }
 
 pub(crate) fn parse_count(text: &str) -> Result<usize, String> {

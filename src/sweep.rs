@@ -244,7 +244,11 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
     let json_path = output_path(plan.json.as_deref(), &plan.out, prefix)?;
     let gating = crate::gate::prepare(&plan.extras.gate, scenario_gates, &plan.out)?;
 
-    if !plan.quiet && points.iter().any(|p| p.strategy.is_canary()) {
+    if !plan.quiet
+        && points
+            .iter()
+            .any(|p| p.strategy.origin() == fbench_strategies::Origin::Canary)
+    {
         eprintln!("note: 'unsync' is the torn-frame canary: it is broken on purpose");
     }
     if !plan.quiet && points.len() * gating.repeat > 1 {
@@ -323,7 +327,7 @@ fn run_points(
                 point.config.frame.resolution
             ));
             let span = planned_ms[index] as f64;
-            let result = fbench_harness::run(point.strategy, &point.config, &mut |fraction| {
+            let result = point.strategy.run(&point.config, &mut |fraction| {
                 bar.set_position(done_ms + (fraction * span) as u64)
             });
             match result {

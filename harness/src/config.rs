@@ -5,7 +5,9 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use fbench_strategies::{PoolPolicy, SlotPolicy, StrategyKind, StrategyParams, WaitMode};
+use fbench_strategies::{PoolPolicy, SlotPolicy, StrategyParams, WaitMode};
+
+use crate::registry::StrategyRef;
 use serde::{Deserialize, Serialize};
 
 use crate::frame::FrameSpec;
@@ -218,7 +220,7 @@ impl RunConfig {
     /// `available_memory` is what the machine can give (bytes).
     pub fn validate(
         &self,
-        strategies: &[StrategyKind],
+        strategies: &[StrategyRef],
         available_memory: u64,
     ) -> Result<(), ConfigError> {
         if self.consumers == 0 {
@@ -296,8 +298,8 @@ impl RunConfig {
         let scratch = (0..self.consumers)
             .filter(|&id| self.workload_of(id).needs_scratch())
             .count();
-        for &kind in strategies {
-            let frames = self.strategy_params().resident_frames(kind) + scratch;
+        for kind in strategies {
+            let frames = (kind.descriptor().resident_frames)(&self.strategy_params()) + scratch;
             let needed = (frame_len as u64).saturating_mul(frames as u64);
             if needed > available_memory {
                 return Err(ConfigError::new(
@@ -446,7 +448,7 @@ mod tests {
 
     #[test]
     fn validation_names_the_flag() {
-        let all = StrategyKind::ALL;
+        let all = crate::Registry::builtin().all();
         let mut config = RunConfig::default_config();
         assert!(config.validate(&all, u64::MAX).is_ok());
         config.consumers = 0;

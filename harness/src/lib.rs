@@ -14,6 +14,7 @@ pub mod limits;
 pub mod load;
 pub mod machine;
 pub mod metrics;
+pub mod registry;
 pub mod result;
 pub mod runner;
 pub mod scenario;
@@ -23,5 +24,6 @@ pub mod sweep;
 pub mod workload;
 
 pub use config::{ConfigError, RunConfig};
+pub use registry::{Registry, StrategyRef};
 pub use result::RunResult;
 pub use runner::{run, RunError};

@@ -9,7 +9,7 @@
 //!
 //! Plain numbers, computed from a finished run and a calibration; nothing here measures.
 
-use fbench_strategies::StrategyKind;
+use fbench_strategies::Descriptor;
 use serde::{Deserialize, Serialize};
 
 use crate::calibrate::Calibration;
@@ -26,8 +26,8 @@ pub enum AcquireFloor {
 }
 
 impl AcquireFloor {
-    pub fn of(kind: StrategyKind) -> AcquireFloor {
-        if kind.acquire_copies() {
+    pub fn of(strategy: &Descriptor) -> AcquireFloor {
+        if strategy.acquire_copies {
             AcquireFloor::FrameCopy
         } else {
             AcquireFloor::CachelineRtt
@@ -61,7 +61,9 @@ pub struct LimitRatios {
 
 impl LimitRatios {
     pub fn of(run: &RunResult, calibration: &Calibration) -> LimitRatios {
-        let acquire_floor = StrategyKind::from_name(&run.strategy).map(AcquireFloor::of);
+        let acquire_floor = crate::registry::current()
+            .get(&run.strategy)
+            .map(|s| AcquireFloor::of(s.descriptor()));
         let acquire_floor_ns = match acquire_floor {
             // A copy measured at another frame size says nothing about this run's copies
             // (reports from several runs can be merged).

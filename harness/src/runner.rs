@@ -1,12 +1,11 @@
 //! One run: a paced producer, N consumers, a controller that samples memory and reports
 //! progress. Every figure comes from the measured window (after warm-up).
 
-use std::sync::{Arc, Barrier, OnceLock};
+use std::sync::Arc;
 use std::thread;
 
 use fbench_strategies::{
     FrameMeta, FrameView, Publish, Reader, Strategy, StrategyKind, WaitMode, WaitOutcome,
-    WithStrategy,
 };
 
 use crate::clock::{monotonic_ns, sleep_until};
@@ -50,152 +49,280 @@ pub enum RunError {
     Process(String),
 }
 
-/// Run `kind` under `config`. `progress` is called from the calling thread with the
-/// fraction of the run done (0.0 to 1.0), about ten times a second. Cross-process strategies
-/// run their consumers as processes ([`process`]); the others as threads.
+/// Run the built-in strategy `kind` under `config` (a user's strategies run through their
+/// [`crate::registry::StrategyRef`]). `progress` is called from the calling thread with the
+/// fraction of the run done (0.0 to 1.0), about ten times a second.
 pub fn run(
     kind: StrategyKind,
     config: &RunConfig,
     progress: &mut dyn FnMut(f64),
 ) -> Result<RunResult, RunError> {
-    let baseline = memory_of("self").map(|(_, pss)| pss).unwrap_or(0);
-    let result = if kind.is_cross_process() {
-        process::run(kind, config, progress, baseline)?
-    } else {
-        kind.build(
-            &config.strategy_params(),
-            Runner {
-                config,
-                progress,
-                baseline_pss: baseline,
+    let registry = crate::registry::Registry::builtin();
+    let entry = registry
+        .get(kind.name())
+        .ok_or(fbench_strategies::BuildError::NotBuilt(kind.name()))?;
+    entry.run(config, progress)
+}
+
+/// Where the consumers of a run live: threads of this process or child processes. The one
+/// driver ([`drive`]) does everything else the same way for both.
+pub(crate) trait Host<S: Strategy> {
+    /// Start every consumer; return once all of them are ready to wait for frames.
+    fn launch(&mut self, strategy: &Arc<S>, config: &RunConfig) -> Result<(), RunError>;
+    /// Give every consumer the timeline and let it go.
+    fn go(&mut self, strategy: &S, timeline: &Timeline) -> Result<(), RunError>;
+    /// RSS and PSS summed over every process taking part.
+    fn sample_memory(&mut self) -> Option<(u64, u64)>;
+    /// Called at every controller tick (every 100 ms): kill faults, reaping of dead consumers.
+    fn tick(&mut self, _strategy: &S) {}
+    /// After the strategy was closed: every consumer's figures, once all have ended.
+    fn collect(&mut self, strategy: &S, config: &RunConfig) -> Collected;
+}
+
+/// What the consumers' host hands back.
+pub(crate) struct Collected {
+    pub consumers: Vec<ConsumerResult>,
+    /// CPU and allocations of consumers outside this process (processes), summed; `None`
+    /// for threads, whose cost is in this process's own figures.
+    pub outside: Option<(CpuUsage, Option<u64>)>,
+    /// Held frames or slots taken back from dead consumers.
+    pub reclaimed: u64,
+}
+
+impl Timeline {
+    /// The schedule of a run whose consumers are all ready now.
+    pub(crate) fn starting_now(config: &RunConfig) -> Timeline {
+        let start = monotonic_ns() + START_DELAY_NS;
+        let measure_start = start + config.warmup.as_nanos() as u64;
+        Timeline {
+            start,
+            measure_start,
+            end: measure_start + config.duration.as_nanos() as u64,
+        }
+    }
+}
+
+/// The one driver: a producer (paced schedule or live camera) on its own thread, the
+/// consumers in `host`, and the controller (memory, progress, faults, Ctrl-C) on the calling
+/// thread. The caller owns `strategy` and drops it after `host`, so that whatever the
+/// strategy shares outlives every consumer.
+pub(crate) fn drive<S: Strategy, H: Host<S>>(
+    strategy: &Arc<S>,
+    host: &mut H,
+    config: &RunConfig,
+    progress: &mut dyn FnMut(f64),
+    baseline_pss: u64,
+) -> Result<RunResult, RunError> {
+    // Close the strategy however this ends, so no consumer waits forever.
+    let _close = CloseOnDrop(&**strategy);
+    let mut source = config.source.open(&config.frame);
+    host.launch(strategy, config)?;
+    // Every consumer exists before the schedule is fixed, so even a thousand of them cannot
+    // make the first frames late.
+    let timeline = Timeline::starting_now(config);
+    host.go(strategy, &timeline)?;
+
+    let (producer, cpu, allocations, memory) = thread::scope(|scope| {
+        let producer = scope.spawn(|| {
+            let _close = CloseOnDrop(&**strategy);
+            produce_from(&**strategy, &mut *source, config, &timeline)
+        });
+        let (cpu, allocations, memory) = control(
+            &timeline,
+            progress,
+            &mut || {
+                host.tick(strategy);
+                host.sample_memory()
             },
-        )?
+            &|| strategy.stats(),
+        );
+        (producer.join(), cpu, allocations, memory)
+    });
+    let producer = match producer {
+        Ok(producer) => producer,
+        // A panic in our own producer loop is a bug: surface it, don't report garbage.
+        Err(panic) => std::panic::resume_unwind(panic),
     };
+    // The producer closed the strategy: every consumer finishes and reports.
+    let collected = host.collect(strategy, config);
     if crate::interrupt::requested() {
         return Err(RunError::Interrupted);
     }
-    let mut result = result;
-    if kind.is_cross_process() {
-        // The strategy (and with it the segment) is gone by now: anything of ours left in
-        // /dev/shm was not released.
-        if let Some(leaks) = result.leaks.as_mut() {
-            leaks.segments_left = crate::soak::own_segments() as u64;
-        }
-    }
+    let (cpu, allocations) = match collected.outside {
+        Some((their_cpu, their_allocations)) => (
+            cpu.plus(&their_cpu, config.duration.as_secs_f64()),
+            allocations.zip(their_allocations).map(|(a, b)| a + b),
+        ),
+        None => (cpu, allocations),
+    };
+    let mut result = assemble(
+        strategy.name(),
+        config,
+        producer,
+        collected.consumers,
+        strategy.stats(),
+        cpu,
+        allocations,
+        MemoryRecord {
+            baseline_pss_bytes: baseline_pss,
+            ..memory
+        },
+    );
+    result.reclaimed_slots = collected.reclaimed;
+    // Every consumer has ended: a reader handle still alive in this process, or a frame
+    // still marked held, was never given back. (Reader processes hold no handle here.)
+    result.leaks = Some(crate::soak::LeakCheck {
+        readers_outstanding: Arc::strong_count(strategy) as u64 - 1,
+        frames_outstanding: strategy.frames_outstanding(),
+        segments_left: 0, // the cross-process host checks once the strategy is gone
+    });
     Ok(result)
 }
 
-struct Runner<'a> {
-    config: &'a RunConfig,
-    progress: &'a mut dyn FnMut(f64),
-    baseline_pss: u64,
+/// The producer loop for the run's source: on the `--fps` schedule, or at a camera's pace.
+fn produce_from<S: Strategy>(
+    strategy: &S,
+    source: &mut dyn Source,
+    config: &RunConfig,
+    timeline: &Timeline,
+) -> ProducerOutcome {
+    match source.live() {
+        Some(camera) => live::produce(strategy, camera, config, timeline),
+        None => produce(strategy, source, config, timeline),
+    }
 }
 
-impl WithStrategy for Runner<'_> {
-    type Output = RunResult;
+/// Consumers as threads of this process.
+pub(crate) fn drive_threads<S: Strategy>(
+    strategy: S,
+    config: &RunConfig,
+    progress: &mut dyn FnMut(f64),
+    baseline_pss: u64,
+) -> Result<RunResult, RunError> {
+    let strategy = Arc::new(strategy);
+    let mut host = Threads {
+        gate: Arc::new(StartGate::default()),
+        handles: Vec::new(),
+    };
+    drive(&strategy, &mut host, config, progress, baseline_pss)
+}
 
-    fn run<S: Strategy>(self, strategy: Arc<S>) -> RunResult {
-        let config = self.config;
-        let timeline_cell = OnceLock::new();
-        let ready = Barrier::new(config.consumers + 2);
+/// Two-phase start of consumer threads: every one has arrived, then every one has the
+/// timeline (or the run was abandoned before it started).
+#[derive(Default)]
+struct StartGate {
+    state: std::sync::Mutex<GateState>,
+    changed: std::sync::Condvar,
+}
 
-        let (producer, consumers, cpu, allocations, memory) = thread::scope(|scope| {
-            let consumers: Vec<_> = (0..config.consumers)
-                .map(|id| {
-                    let reader = strategy.clone().reader();
-                    let (ready, timeline_cell) = (&ready, &timeline_cell);
-                    let spec = config.consumer_spec(id);
-                    scope.spawn(move || {
-                        ready.wait(); // everyone exists
-                        ready.wait(); // the timeline is set
-                        let timeline: &Timeline =
-                            timeline_cell.get().expect("set between the barriers");
-                        consume(&spec, reader, timeline.measure_start)
-                    })
+#[derive(Default)]
+struct GateState {
+    arrived: usize,
+    timeline: Option<Timeline>,
+    abandoned: bool,
+}
+
+impl StartGate {
+    /// Consumer side: count in, then wait for the timeline; `None` if the run was abandoned.
+    fn arrive(&self) -> Option<Timeline> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        state.arrived += 1;
+        self.changed.notify_all();
+        loop {
+            if state.abandoned {
+                return None;
+            }
+            if let Some(timeline) = state.timeline {
+                return Some(timeline);
+            }
+            state = self.changed.wait(state).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    fn update(&self, change: impl FnOnce(&mut GateState)) {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        change(&mut state);
+        self.changed.notify_all();
+    }
+}
+
+struct Threads {
+    gate: Arc<StartGate>,
+    handles: Vec<thread::JoinHandle<Option<ConsumerOutcome>>>,
+}
+
+impl<S: Strategy> Host<S> for Threads {
+    fn launch(&mut self, strategy: &Arc<S>, config: &RunConfig) -> Result<(), RunError> {
+        for id in 0..config.consumers {
+            let reader = strategy.clone().reader();
+            let gate = self.gate.clone();
+            let spec = config.consumer_spec(id);
+            let handle = thread::Builder::new()
+                .name(format!("consumer-{id}"))
+                .spawn(move || {
+                    let timeline = gate.arrive()?;
+                    Some(consume(&spec, reader, timeline.measure_start))
                 })
-                .collect();
-            let producer = {
-                let (ready, timeline_cell, strategy) = (&ready, &timeline_cell, &strategy);
-                scope.spawn(move || {
-                    // Close the strategy however the producer ends, so no consumer waits forever.
-                    let _close = CloseOnDrop(&**strategy);
-                    let mut source = config.source.open(&config.frame);
-                    ready.wait();
-                    ready.wait();
-                    let timeline = *timeline_cell.get().expect("set between the barriers");
-                    match source.live() {
-                        Some(camera) => live::produce(&**strategy, camera, config, &timeline),
-                        None => produce(&**strategy, &mut *source, config, &timeline),
-                    }
-                })
-            };
+                .map_err(|e| RunError::Process(format!("cannot start consumer {id}: {e}")))?;
+            self.handles.push(handle);
+        }
+        let mut state = self.gate.state.lock().unwrap_or_else(|e| e.into_inner());
+        while state.arrived < config.consumers {
+            state = self
+                .gate
+                .changed
+                .wait(state)
+                .unwrap_or_else(|e| e.into_inner());
+        }
+        Ok(())
+    }
 
-            // Every thread exists before the schedule is fixed, so even a thousand consumers
-            // cannot make the first frames late.
-            ready.wait();
-            let start = monotonic_ns() + START_DELAY_NS;
-            let measure_start = start + config.warmup.as_nanos() as u64;
-            let timeline = Timeline {
-                start,
-                measure_start,
-                end: measure_start + config.duration.as_nanos() as u64,
-            };
-            timeline_cell.set(timeline).expect("set once");
-            ready.wait();
+    fn go(&mut self, _strategy: &S, timeline: &Timeline) -> Result<(), RunError> {
+        self.gate.update(|state| state.timeline = Some(*timeline));
+        Ok(())
+    }
 
-            let (cpu, allocations, memory) = control(
-                &timeline,
-                self.progress,
-                &mut || memory_of("self"),
-                &|| strategy.stats(),
-                &mut || {},
-            );
-            let producer = producer.join();
-            let consumers: Vec<_> = consumers
-                .into_iter()
-                .enumerate()
-                .map(|(id, c)| match c.join() {
-                    Ok(outcome) if outcome.killed => ConsumerResult::Lost {
-                        id,
-                        status: "killed",
-                    },
-                    Ok(outcome) => ConsumerResult::Done(Box::new(outcome)),
-                    Err(_) => ConsumerResult::Lost {
-                        id,
-                        status: "panicked",
-                    },
-                })
-                .collect();
-            (producer, consumers, cpu, allocations, memory)
-        });
+    fn sample_memory(&mut self) -> Option<(u64, u64)> {
+        memory_of("self")
+    }
 
-        let producer = match producer {
-            Ok(producer) => producer,
-            // A panic in our own producer loop is a bug: surface it, don't report garbage.
-            Err(panic) => std::panic::resume_unwind(panic),
-        };
-        let stats = strategy.stats();
-        // Every consumer thread has ended and dropped its reader: what is still out is leaked.
-        let leaks = crate::soak::LeakCheck {
-            readers_outstanding: Arc::strong_count(&strategy) as u64 - 1,
-            frames_outstanding: strategy.frames_outstanding(),
-            segments_left: 0,
-        };
-        let mut result = assemble(
-            strategy.name(),
-            config,
-            producer,
+    fn collect(&mut self, _strategy: &S, _config: &RunConfig) -> Collected {
+        let consumers = self
+            .handles
+            .drain(..)
+            .enumerate()
+            .map(|(id, c)| match c.join() {
+                Ok(Some(outcome)) if outcome.killed => ConsumerResult::Lost {
+                    id,
+                    status: "killed",
+                },
+                Ok(Some(outcome)) => ConsumerResult::Done(Box::new(outcome)),
+                Ok(None) | Err(_) => ConsumerResult::Lost {
+                    id,
+                    status: "panicked",
+                },
+            })
+            .collect();
+        Collected {
             consumers,
-            stats,
-            cpu,
-            allocations,
-            MemoryRecord {
-                baseline_pss_bytes: self.baseline_pss,
-                ..memory
-            },
-        );
-        result.leaks = Some(leaks);
-        result
+            outside: None,
+            reclaimed: 0,
+        }
+    }
+}
+
+impl Drop for Threads {
+    /// A run that failed before its consumers were released: abandon it (they end without
+    /// reading) and join them, leaving no thread behind.
+    fn drop(&mut self) {
+        self.gate.update(|state| {
+            if state.timeline.is_none() {
+                state.abandoned = true;
+            }
+        });
+        for handle in self.handles.drain(..) {
+            let _ = handle.join();
+        }
     }
 }
 
@@ -207,15 +334,14 @@ impl<S: Strategy> Drop for CloseOnDrop<'_, S> {
     }
 }
 
-/// The controller: samples memory (`sample_memory` gives RSS and PSS summed over every
-/// process taking part) every 100 ms, takes CPU and allocation counts at the window's
-/// edges, reports progress, calls `on_tick` at every sample, and stops early on Ctrl-C.
+/// The controller: every 100 ms calls `tick`, which does the host's periodic work and
+/// samples memory (RSS and PSS summed over every process taking part); takes CPU and
+/// allocation counts at the window's edges, reports progress, and stops early on Ctrl-C.
 pub(crate) fn control(
     timeline: &Timeline,
     progress: &mut dyn FnMut(f64),
-    sample_memory: &mut dyn FnMut() -> Option<(u64, u64)>,
+    tick: &mut dyn FnMut() -> Option<(u64, u64)>,
     sample_counts: &dyn Fn() -> fbench_strategies::StrategyStats,
-    on_tick: &mut dyn FnMut(),
 ) -> (CpuUsage, Option<u64>, MemoryRecord) {
     let mut memory = MemoryRecord::default();
     let mut window_start: Option<(CpuUsage, Option<u64>)> = None;
@@ -230,8 +356,7 @@ pub(crate) fn control(
             break;
         }
         if now >= next_sample {
-            on_tick();
-            if let Some((rss, pss)) = sample_memory() {
+            if let Some((rss, pss)) = tick() {
                 let counts = sample_counts();
                 memory.peak_rss_bytes = memory.peak_rss_bytes.max(rss);
                 memory.peak_pss_bytes = memory.peak_pss_bytes.max(pss);
@@ -704,7 +829,7 @@ pub(crate) fn assemble(
 mod tests {
     use std::sync::mpsc;
 
-    use fbench_strategies::{StrategyParams, WaitMode};
+    use fbench_strategies::{StrategyParams, WaitMode, WithStrategy};
 
     use super::*;
     use crate::frame::{FrameSpec, PixelFormat, Resolution};

@@ -32,7 +32,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use fbench_strategies::StrategyKind;
+use crate::registry::StrategyRef;
 use toml::{Table, Value};
 
 use crate::config::{parse_duration, parse_pool_policy, RunConfig, Wait, MAX_CONSUMERS};
@@ -121,7 +121,7 @@ impl Scenario {
         }
 
         let defaults = RunConfig::default_config();
-        let mut sweep = SweepSpec::single(StrategyKind::ALL.to_vec(), &defaults);
+        let mut sweep = SweepSpec::single(crate::registry::current().all(), &defaults);
         let mut description = String::new();
         let mut gates = None;
         for (key, value) in &table {
@@ -278,11 +278,9 @@ fn non_negative(x: f64, accepted: &str) -> Result<f64, String> {
     }
 }
 
-fn strategies(key: &str, value: &Value) -> Result<Vec<StrategyKind>, ScenarioError> {
-    let accepted = || {
-        let names: Vec<&str> = StrategyKind::ALL.iter().map(|k| k.name()).collect();
-        format!("accepted: \"all\" or a list of {}", names.join(", "))
-    };
+fn strategies(key: &str, value: &Value) -> Result<Vec<StrategyRef>, ScenarioError> {
+    let registry = crate::registry::current();
+    let accepted = || format!("a name or a list of names; {}", registry.accepted());
     let names: Vec<&str> = match value {
         Value::String(name) => vec![name.as_str()],
         Value::Array(items) if !items.is_empty() => items
@@ -295,30 +293,15 @@ fn strategies(key: &str, value: &Value) -> Result<Vec<StrategyKind>, ScenarioErr
             .collect::<Result<_, _>>()?,
         _ => return Err(ScenarioError::new(key, accepted())),
     };
-    let mut kinds = Vec::new();
-    for name in names {
-        if name == "all" {
-            kinds.extend(StrategyKind::ALL);
-            continue;
-        }
-        match StrategyKind::from_name(name) {
-            Some(kind) if !kind.is_built() => {
-                return Err(ScenarioError::new(
-                    key,
-                    fbench_strategies::BuildError::NotBuilt(kind.name()).to_string(),
-                ))
-            }
-            Some(kind) if !kinds.contains(&kind) => kinds.push(kind),
-            Some(_) => {}
-            None => {
-                return Err(ScenarioError::new(
-                    key,
-                    format!("unknown strategy '{name}'; {}", accepted()),
-                ))
-            }
-        }
+    if let Some(bad) = names.iter().find(|n| n.contains(',')) {
+        return Err(ScenarioError::new(
+            key,
+            format!("'{bad}' is not one name; give a list of names"),
+        ));
     }
-    Ok(kinds)
+    registry
+        .resolve(&names.join(","))
+        .map_err(|message| ScenarioError::new(key, message))
 }
 
 #[cfg(test)]
@@ -346,7 +329,8 @@ mod tests {
         let scenario = Scenario::parse("demo", text).unwrap();
         let sweep = &scenario.sweep;
         assert_eq!(scenario.description, "two sizes, three consumer counts");
-        assert_eq!(sweep.strategies, [StrategyKind::Mutex, StrategyKind::Pool]);
+        let names: Vec<_> = sweep.strategies.iter().map(|s| s.name()).collect();
+        assert_eq!(names, ["mutex", "pool"]);
         assert_eq!(sweep.consumers, [1, 5, 20]);
         assert_eq!(
             sweep.resolution,

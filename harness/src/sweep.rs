@@ -9,11 +9,12 @@
 
 use std::time::Duration;
 
-use fbench_strategies::{PoolPolicy, SlotPolicy, StrategyKind, WaitMode};
+use fbench_strategies::{PoolPolicy, SlotPolicy, WaitMode};
 
 use crate::config::{ConfigError, RunConfig};
 use crate::frame::{PixelFormat, Resolution};
 use crate::integrity::VerifyMode;
+use crate::registry::StrategyRef;
 use crate::source::SourceSpec;
 use crate::workload::{SlowConsumers, Workload};
 
@@ -22,7 +23,7 @@ use crate::workload::{SlowConsumers, Workload};
 #[derive(Clone, Debug, PartialEq)]
 pub struct SweepSpec {
     pub source: SourceSpec,
-    pub strategies: Vec<StrategyKind>,
+    pub strategies: Vec<StrategyRef>,
     pub consumers: Vec<usize>,
     pub resolution: Vec<Resolution>,
     pub format: Vec<PixelFormat>,
@@ -46,7 +47,7 @@ pub struct SweepSpec {
 /// One run of a sweep.
 #[derive(Clone, Debug)]
 pub struct SweepPoint {
-    pub strategy: StrategyKind,
+    pub strategy: StrategyRef,
     pub config: RunConfig,
 }
 
@@ -59,7 +60,7 @@ impl SweepPoint {
 
 impl SweepSpec {
     /// The one-point sweep of `config` for `strategies`.
-    pub fn single(strategies: Vec<StrategyKind>, config: &RunConfig) -> SweepSpec {
+    pub fn single(strategies: Vec<StrategyRef>, config: &RunConfig) -> SweepSpec {
         SweepSpec {
             source: config.source.clone(),
             strategies,
@@ -114,8 +115,8 @@ impl SweepSpec {
         configs
             .into_iter()
             .flat_map(|config| {
-                strategies.iter().map(move |&&strategy| SweepPoint {
-                    strategy,
+                strategies.iter().map(move |&strategy| SweepPoint {
+                    strategy: strategy.clone(),
                     config: config.clone(),
                 })
             })
@@ -145,7 +146,9 @@ impl SweepSpec {
         }
         let points = self.points();
         for point in &points {
-            point.config.validate(&[point.strategy], available_memory)?;
+            point
+                .config
+                .validate(std::slice::from_ref(&point.strategy), available_memory)?;
         }
         Ok(points)
     }
@@ -187,7 +190,7 @@ mod tests {
     #[test]
     fn points_vary_the_strategy_fastest_and_the_consumers_next() {
         let mut spec = SweepSpec::single(
-            vec![StrategyKind::Mutex, StrategyKind::Pool],
+            crate::Registry::builtin().resolve("mutex,pool").unwrap(),
             &RunConfig::default_config(),
         );
         spec.consumers = vec![1, 5, 1];
@@ -220,16 +223,14 @@ mod tests {
 
     #[test]
     fn validation_checks_every_point_and_names_the_flag() {
-        let mut spec = SweepSpec::single(StrategyKind::ALL.to_vec(), &RunConfig::default_config());
+        let all = crate::Registry::builtin().all();
+        let mut spec = SweepSpec::single(all.clone(), &RunConfig::default_config());
         spec.consumers = vec![1, 2000];
         assert_eq!(spec.validate(u64::MAX).unwrap_err().flag, "--consumers");
         spec.consumers = vec![];
         let err = spec.validate(u64::MAX).unwrap_err();
         assert_eq!(err.to_string(), "--consumers: needs at least one value");
         spec.consumers = vec![1, 2];
-        assert_eq!(
-            spec.validate(u64::MAX).unwrap().len(),
-            2 * StrategyKind::ALL.len()
-        );
+        assert_eq!(spec.validate(u64::MAX).unwrap().len(), 2 * all.len());
     }
 }

@@ -37,6 +37,22 @@ impl ArcSwapStrategy {
     }
 }
 
+impl crate::Build for ArcSwapStrategy {
+    fn descriptor() -> crate::Descriptor {
+        crate::Descriptor::new(
+            "arcswap",
+            "a freshly allocated frame per publish, swapped in atomically with arc-swap (0 copies; one allocation per frame)",
+        )
+        .origin(crate::Origin::Own)
+        // the published frame, the one being written, one more held per reader at worst
+            .resident_frames(|p| 2 + p.consumers)
+    }
+
+    fn build(params: &StrategyParams) -> Result<Self, crate::BuildError> {
+        Ok(ArcSwapStrategy::new(params))
+    }
+}
+
 impl Strategy for ArcSwapStrategy {
     type Reader = ArcSwapReader;
 

@@ -248,15 +248,15 @@ impl IceoryxStrategy {
     /// Producer and readers in this process (the conformance suite's form).
     pub fn in_process(params: &StrategyParams) -> Result<Self, BuildError> {
         let run = format!("in-process-{}", crate::shm::unique_name());
-        Self::create(params, &run, params.consumers + IN_PROCESS_SPARE_READERS)
+        Self::for_readers(params, &run, params.consumers + IN_PROCESS_SPARE_READERS)
     }
 
     /// The producer of run `run`, for `params.consumers` consumer processes.
     pub fn shared(params: &StrategyParams, run: &str) -> Result<Self, BuildError> {
-        Self::create(params, run, params.consumers)
+        Self::for_readers(params, run, params.consumers)
     }
 
-    fn create(params: &StrategyParams, run: &str, readers: usize) -> Result<Self, BuildError> {
+    fn for_readers(params: &StrategyParams, run: &str, readers: usize) -> Result<Self, BuildError> {
         let node = node("fbench-producer")?;
         let services = Services::create(&node, run, readers.max(1))?;
         let publisher = services
@@ -560,5 +560,37 @@ impl Reader for IceoryxReader {
             sample,
             _reader: PhantomData,
         })
+    }
+}
+
+impl crate::CrossProcess for IceoryxStrategy {
+    type Attached = IceoryxReader;
+
+    fn descriptor() -> crate::Descriptor {
+        crate::iceoryx2_descriptor()
+    }
+
+    fn create(params: &StrategyParams, run: &str) -> Result<Self, BuildError> {
+        IceoryxStrategy::shared(params, run)
+    }
+
+    fn attach(run: &str, id: usize, _frame_len: usize) -> Result<(IceoryxReader, u64), String> {
+        let mut reader = IceoryxReader::attach(run, id).map_err(|e| e.to_string())?;
+        let measure_start = reader.wait_for_go().map_err(|e| e.to_string())?;
+        Ok((reader, measure_start))
+    }
+
+    fn attached(&self) -> usize {
+        IceoryxStrategy::attached(self)
+    }
+
+    fn go(&self, measure_start_ns: u64) -> Result<(), BuildError> {
+        IceoryxStrategy::go(self, measure_start_ns)
+    }
+
+    fn reclaim(&self, _id: usize) -> bool {
+        // iceoryx2 tracks processes by node, not by consumer id: it releases whatever dead
+        // nodes held.
+        self.reclaim_dead_readers()
     }
 }

@@ -32,6 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod arcswap;
+mod descriptor;
 #[cfg(all(feature = "peers", not(loom)))]
 pub mod iceoryx;
 mod mutex;
@@ -44,6 +45,7 @@ mod triple;
 mod unsync;
 
 pub use arcswap::ArcSwapStrategy;
+pub use descriptor::{Build, CrossProcess, Descriptor, Origin};
 pub use mutex::MutexStrategy;
 pub use notify::Notifier;
 pub use pool::{PoolPolicy, PoolStrategy, DEFAULT_POOL_SIZE};
@@ -144,7 +146,9 @@ pub struct StrategyStats {
 
 /// One producer, many readers: the contract every strategy implements.
 pub trait Strategy: Send + Sync + 'static {
-    type Reader: Reader;
+    /// `'static`: a reader owns what it needs (an `Arc` of the strategy, a mapping), so a
+    /// consumer thread can take it.
+    type Reader: Reader + 'static;
 
     /// The `--strategy` name.
     fn name(&self) -> &'static str;
@@ -210,21 +214,7 @@ impl StrategyParams {
     /// Frame-sized buffers the strategy holds from construction, plus one private copy
     /// per consumer for the copying strategies: what must fit in memory before a run.
     pub fn resident_frames(&self, kind: StrategyKind) -> usize {
-        match kind {
-            // shared buffer + producer staging + one private copy per consumer
-            StrategyKind::Mutex | StrategyKind::Unsync => 2 + self.consumers,
-            // shared buffer + producer staging
-            StrategyKind::RwLock => 2,
-            StrategyKind::Pool => self.pool_size.max(2),
-            // the published frame, the one being written, one more held per reader at worst
-            StrategyKind::ArcSwap => 2 + self.consumers,
-            StrategyKind::Shm | StrategyKind::ShmNaive => self.slots,
-            // three buffers per consumer's triple buffer
-            StrategyKind::TripleBuffer => 3 * self.consumers.max(1),
-            // iceoryx2 sizes its pool for the worst case: each subscriber's buffer and
-            // borrows, plus the publisher's loan (see `iceoryx`)
-            StrategyKind::Iceoryx2 => 3 * self.consumers + 1,
-        }
+        (kind.descriptor().resident_frames)(self)
     }
 }
 
@@ -263,6 +253,9 @@ pub enum BuildError {
     Iceoryx2(String),
     #[error("strategy '{0}' is not in this build; rebuild with `--features peers`")]
     NotBuilt(&'static str),
+    /// A user strategy's own reason.
+    #[error("{0}")]
+    Other(String),
 }
 
 impl StrategyKind {
@@ -292,101 +285,63 @@ impl StrategyKind {
 
     /// Whether the strategy is another project's design run as a peer.
     pub fn is_peer(self) -> bool {
-        StrategyKind::PEERS.contains(&self)
+        self.descriptor().origin == Origin::Peer
+    }
+
+    /// The strategy's facts: the one place that maps the closed set to its types.
+    pub fn descriptor(self) -> Descriptor {
+        match self {
+            StrategyKind::Mutex => MutexStrategy::descriptor(),
+            StrategyKind::RwLock => RwLockStrategy::descriptor(),
+            StrategyKind::Pool => PoolStrategy::descriptor(),
+            StrategyKind::ArcSwap => ArcSwapStrategy::descriptor(),
+            StrategyKind::Shm => shm::descriptor(false),
+            StrategyKind::ShmNaive => shm::descriptor(true),
+            StrategyKind::Unsync => UnsyncStrategy::descriptor(),
+            StrategyKind::TripleBuffer => TripleBufferStrategy::descriptor(),
+            StrategyKind::Iceoryx2 => iceoryx2_descriptor(),
+        }
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            StrategyKind::Mutex => "mutex",
-            StrategyKind::RwLock => "rwlock",
-            StrategyKind::Pool => "pool",
-            StrategyKind::ArcSwap => "arcswap",
-            StrategyKind::Shm => "shm",
-            StrategyKind::ShmNaive => "shm-naive",
-            StrategyKind::Unsync => "unsync",
-            StrategyKind::TripleBuffer => "triple-buffer",
-            StrategyKind::Iceoryx2 => "iceoryx2",
-        }
+        self.descriptor().name
     }
 
     /// One line for `fbench list`.
     pub fn summary(self) -> &'static str {
-        match self {
-            StrategyKind::Mutex => {
-                "one buffer behind a mutex; producer copies in, every consumer copies out under the lock (1+N copies)"
-            }
-            StrategyKind::RwLock => {
-                "one buffer behind a reader-writer lock; readers read in place holding the read lock (1 copy; readers block the writer)"
-            }
-            StrategyKind::Pool => {
-                "pre-allocated buffers; producer renders into a free one and publishes a shared handle (0 copies; exhaustion grows or drops)"
-            }
-            StrategyKind::ArcSwap => {
-                "a freshly allocated frame per publish, swapped in atomically with arc-swap (0 copies; one allocation per frame)"
-            }
-            StrategyKind::Shm => {
-                "triple buffer in shared memory with reader tracking; consumers are processes reading in place (0 copies; no torn frames)"
-            }
-            StrategyKind::ShmNaive => {
-                "DEMONSTRATION: the seed's V2 triple buffer without reader tracking; tears frames under slow readers (never in all)"
-            }
-            StrategyKind::Unsync => {
-                "CANARY: no synchronisation at all; tears frames on purpose to prove the detector works"
-            }
-            StrategyKind::TripleBuffer => {
-                "the triple_buffer crate (SPSC), one triple buffer per consumer; the producer writes every one (N writes, 3N buffers)"
-            }
-            StrategyKind::Iceoryx2 => {
-                "iceoryx2 publish-subscribe, loaned samples in shared memory, subscriber buffer 1 with safe overflow; consumers are processes (0 copies)"
-            }
-        }
+        self.descriptor().summary
     }
 
-    /// Whether a reader's `acquire` copies the frame out (its floor is one frame copy)
-    /// rather than taking a reference to shared bytes (its floor is a cache line's round
-    /// trip between cores). Reports compare acquire times with the matching floor.
+    /// Whether a reader's `acquire` copies the frame out (see [`Descriptor::acquire_copies`]).
     pub fn acquire_copies(self) -> bool {
-        match self {
-            StrategyKind::Mutex | StrategyKind::Unsync => true,
-            // the reader swaps buffer indices and reads in place; the copies are the producer's
-            StrategyKind::TripleBuffer => false,
-            StrategyKind::Iceoryx2
-            | StrategyKind::RwLock
-            | StrategyKind::Pool
-            | StrategyKind::ArcSwap
-            | StrategyKind::Shm
-            | StrategyKind::ShmNaive => false,
-        }
+        self.descriptor().acquire_copies
     }
 
-    /// Whether the strategy is shown by `fbench list` and accepted by name without being
-    /// asked for explicitly as a canary.
+    /// Whether the strategy is a canary (deliberately broken, hidden from `list`).
     pub fn is_canary(self) -> bool {
-        matches!(self, StrategyKind::Unsync)
+        self.descriptor().origin == Origin::Canary
     }
+
+    /// Every built-in strategy, in `list` order.
+    pub const EVERY: [StrategyKind; 9] = [
+        StrategyKind::Mutex,
+        StrategyKind::RwLock,
+        StrategyKind::Pool,
+        StrategyKind::ArcSwap,
+        StrategyKind::Shm,
+        StrategyKind::ShmNaive,
+        StrategyKind::Unsync,
+        StrategyKind::TripleBuffer,
+        StrategyKind::Iceoryx2,
+    ];
 
     pub fn from_name(name: &str) -> Option<StrategyKind> {
-        [
-            StrategyKind::Mutex,
-            StrategyKind::RwLock,
-            StrategyKind::Pool,
-            StrategyKind::ArcSwap,
-            StrategyKind::Shm,
-            StrategyKind::ShmNaive,
-            StrategyKind::Unsync,
-            StrategyKind::TripleBuffer,
-            StrategyKind::Iceoryx2,
-        ]
-        .into_iter()
-        .find(|k| k.name() == name)
+        StrategyKind::EVERY.into_iter().find(|k| k.name() == name)
     }
 
     /// Whether fbench runs this strategy's consumers as separate processes.
     pub fn is_cross_process(self) -> bool {
-        matches!(
-            self,
-            StrategyKind::Shm | StrategyKind::ShmNaive | StrategyKind::Iceoryx2
-        )
+        self.descriptor().cross_process
     }
 
     /// The single place that constructs strategies. The cross-process ones are built here as
@@ -415,6 +370,21 @@ impl StrategyKind {
             StrategyKind::Iceoryx2 => return Err(BuildError::NotBuilt(self.name())),
         })
     }
+}
+
+/// The `iceoryx2` peer's facts. Here rather than in its module because the name is known to
+/// every build (asking for it without the `peers` feature says so), the module only to
+/// builds with the feature.
+pub(crate) fn iceoryx2_descriptor() -> Descriptor {
+    Descriptor::new(
+        "iceoryx2",
+        "iceoryx2 publish-subscribe, loaned samples in shared memory, subscriber buffer 1 with safe overflow; consumers are processes (0 copies)",
+    )
+    .origin(Origin::Peer)
+    .cross_process()
+    // iceoryx2 sizes its pool for the worst case: each subscriber's buffer and borrows, plus
+    // the publisher's loan (see `iceoryx`)
+    .resident_frames(|p| 3 * p.consumers + 1)
 }
 
 /// A frame-sized buffer whose pages are really resident, so that memory figures taken
@@ -469,5 +439,5 @@ impl Counters {
     }
 }
 
-#[cfg(all(test, not(loom)))]
-mod conformance;
+#[cfg(not(loom))]
+pub mod conformance;

@@ -43,6 +43,23 @@ impl MutexStrategy {
     }
 }
 
+impl crate::Build for MutexStrategy {
+    fn descriptor() -> crate::Descriptor {
+        crate::Descriptor::new(
+            "mutex",
+            "one buffer behind a mutex; producer copies in, every consumer copies out under the lock (1+N copies)",
+        )
+        .origin(crate::Origin::Own)
+        .copies_on_acquire()
+            // shared buffer + producer staging + one private copy per consumer
+            .resident_frames(|p| 2 + p.consumers)
+    }
+
+    fn build(params: &StrategyParams) -> Result<Self, crate::BuildError> {
+        Ok(MutexStrategy::new(params))
+    }
+}
+
 impl Strategy for MutexStrategy {
     type Reader = MutexReader;
 

@@ -81,6 +81,21 @@ impl PoolStrategy {
     }
 }
 
+impl crate::Build for PoolStrategy {
+    fn descriptor() -> crate::Descriptor {
+        crate::Descriptor::new(
+            "pool",
+            "pre-allocated buffers; producer renders into a free one and publishes a shared handle (0 copies; exhaustion grows or drops)",
+        )
+        .origin(crate::Origin::Own)
+        .resident_frames(|p| p.pool_size.max(2))
+    }
+
+    fn build(params: &StrategyParams) -> Result<Self, crate::BuildError> {
+        Ok(PoolStrategy::new(params))
+    }
+}
+
 impl Strategy for PoolStrategy {
     type Reader = PoolReader;
 

@@ -43,6 +43,22 @@ impl RwLockStrategy {
     }
 }
 
+impl crate::Build for RwLockStrategy {
+    fn descriptor() -> crate::Descriptor {
+        crate::Descriptor::new(
+            "rwlock",
+            "one buffer behind a reader-writer lock; readers read in place holding the read lock (1 copy; readers block the writer)",
+        )
+        .origin(crate::Origin::Own)
+        // shared buffer + producer staging
+            .resident_frames(|_| 2)
+    }
+
+    fn build(params: &StrategyParams) -> Result<Self, crate::BuildError> {
+        Ok(RwLockStrategy::new(params))
+    }
+}
+
 impl Strategy for RwLockStrategy {
     type Reader = RwLockReader;
 

@@ -80,6 +80,23 @@ impl TripleBufferStrategy {
     }
 }
 
+impl crate::Build for TripleBufferStrategy {
+    fn descriptor() -> crate::Descriptor {
+        crate::Descriptor::new(
+            "triple-buffer",
+            "the triple_buffer crate (SPSC), one triple buffer per consumer; the producer writes every one (N writes, 3N buffers)",
+        )
+        .origin(crate::Origin::Peer)
+        // the reader swaps buffer indices and reads in place; the copies are the producer's.
+            // Three buffers per consumer's triple buffer.
+            .resident_frames(|p| 3 * p.consumers.max(1))
+    }
+
+    fn build(params: &StrategyParams) -> Result<Self, crate::BuildError> {
+        Ok(TripleBufferStrategy::new(params))
+    }
+}
+
 impl Strategy for TripleBufferStrategy {
     type Reader = TripleBufferReader;
 

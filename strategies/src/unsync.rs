@@ -66,6 +66,22 @@ impl UnsyncStrategy {
 }
 
 // Relaxed everywhere below on purpose: this strategy exists to race.
+impl crate::Build for UnsyncStrategy {
+    fn descriptor() -> crate::Descriptor {
+        crate::Descriptor::new(
+            "unsync",
+            "CANARY: no synchronisation at all; tears frames on purpose to prove the detector works",
+        )
+        .origin(crate::Origin::Canary)
+        .copies_on_acquire()
+            .resident_frames(|p| 2 + p.consumers)
+    }
+
+    fn build(params: &StrategyParams) -> Result<Self, crate::BuildError> {
+        Ok(UnsyncStrategy::new(params))
+    }
+}
+
 impl Strategy for UnsyncStrategy {
     type Reader = UnsyncReader;
 

@@ -80,6 +80,24 @@ pub enum SlotPolicy {
 
 pub const DEFAULT_SLOTS: usize = 3;
 
+/// The facts of `shm` (`naive`: of `shm-naive`, the demonstration).
+pub fn descriptor(naive: bool) -> crate::Descriptor {
+    let descriptor = if naive {
+        crate::Descriptor::new(
+            "shm-naive",
+            "DEMONSTRATION: the seed's V2 triple buffer without reader tracking; tears frames under slow readers (never in all)",
+        )
+        .origin(crate::Origin::Demonstration)
+    } else {
+        crate::Descriptor::new(
+            "shm",
+            "triple buffer in shared memory with reader tracking; consumers are processes reading in place (0 copies; no torn frames)",
+        )
+        .origin(crate::Origin::Own)
+    };
+    descriptor.cross_process().resident_frames(|p| p.slots)
+}
+
 #[cfg(all(test, loom))]
 mod loom_tests {
     //! Model check of the slot protocol: every interleaving of one writer publishing three

@@ -363,3 +363,40 @@ impl Reader for ShmReader {
         })
     }
 }
+
+impl crate::CrossProcess for ShmStrategy {
+    type Attached = ShmReader;
+
+    fn descriptor() -> crate::Descriptor {
+        super::descriptor(false)
+    }
+
+    fn create(params: &StrategyParams, run: &str) -> Result<Self, crate::BuildError> {
+        Ok(ShmStrategy::shared(params, run, false)?)
+    }
+
+    fn attach(run: &str, id: usize, frame_len: usize) -> Result<(ShmReader, u64), String> {
+        let reader = ShmReader::attach(run, id).map_err(|e| e.to_string())?;
+        let held = reader.segment().geometry().frame_len;
+        if held != frame_len {
+            return Err(format!(
+                "segment {run} holds frames of {held} bytes, expected {frame_len}"
+            ));
+        }
+        let measure_start = reader.ready_and_wait_for_go();
+        Ok((reader, measure_start))
+    }
+
+    fn attached(&self) -> usize {
+        ShmStrategy::attached(self) as usize
+    }
+
+    fn go(&self, measure_start_ns: u64) -> Result<(), crate::BuildError> {
+        ShmStrategy::go(self, measure_start_ns);
+        Ok(())
+    }
+
+    fn reclaim(&self, id: usize) -> bool {
+        self.reclaim_reader(id).is_some()
+    }
+}

@@ -1,0 +1,396 @@
+//! The strategies a binary can run, by name: fbench's built-ins and whatever the user's own
+//! binary registers beside them.
+//!
+//! The strategy contract uses generic associated types, so strategies cannot be trait
+//! objects; a registry entry instead holds the *monomorphised driver* of one strategy type
+//! behind a small object-safe trait. Selecting `--strategy mine,pool` looks names up here,
+//! and every command (run, sweep, soak, gate, capacity, the hidden consumer subcommand of a
+//! cross-process run) goes through the same entries.
+//!
+//! ```
+//! use fbench_harness::registry::Registry;
+//!
+//! let registry = Registry::builtin();
+//! let names: Vec<_> = registry.all().iter().map(|s| s.name()).collect();
+//! assert_eq!(names, ["mutex", "rwlock", "pool", "arcswap", "shm"]);
+//! assert!(registry.get("triple-buffer").is_some());
+//! ```
+
+use std::fmt;
+use std::sync::{Arc, OnceLock};
+
+use fbench_strategies::{
+    Build, BuildError, CrossProcess, Descriptor, Origin, Strategy, StrategyKind, StrategyParams,
+};
+
+use crate::config::RunConfig;
+use crate::result::RunResult;
+use crate::runner::{ConsumerSpec, RunError};
+
+/// How a registered strategy is driven: the one object-safe face of a strategy type.
+trait Drive: Send + Sync {
+    fn run(&self, config: &RunConfig, progress: &mut dyn FnMut(f64))
+        -> Result<RunResult, RunError>;
+    /// The body of one consumer process (cross-process strategies only).
+    fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String>;
+}
+
+/// An in-process strategy built by a function of the run's parameters.
+struct InProcess<F>(F);
+
+impl<S, F> Drive for InProcess<F>
+where
+    S: Strategy,
+    F: Fn(&StrategyParams) -> Result<S, BuildError> + Send + Sync,
+{
+    fn run(
+        &self,
+        config: &RunConfig,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<RunResult, RunError> {
+        // Before the strategy exists: its own buffers are part of what the run measures.
+        let baseline = crate::metrics::memory_of("self").map_or(0, |(_, pss)| pss);
+        let strategy = (self.0)(&config.strategy_params())?;
+        crate::runner::drive_threads(strategy, config, progress, baseline)
+    }
+
+    fn consume(&self, _run: &str, _spec: &ConsumerSpec) -> Result<(), String> {
+        Err("this strategy runs its consumers as threads, not processes".into())
+    }
+}
+
+/// A cross-process strategy: created by a function of the parameters and the run's name,
+/// attached to by [`CrossProcess::attach`] in each consumer process.
+struct Processes<S, F>(F, std::marker::PhantomData<fn() -> S>);
+
+impl<S, F> Drive for Processes<S, F>
+where
+    S: CrossProcess,
+    F: Fn(&StrategyParams, &str) -> Result<S, BuildError> + Send + Sync,
+{
+    fn run(
+        &self,
+        config: &RunConfig,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<RunResult, RunError> {
+        crate::runner::process::drive_processes(&self.0, config, progress)
+    }
+
+    fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String> {
+        let (reader, measure_start) = S::attach(run, spec.id, spec.frame_len)?;
+        crate::runner::process::consume_and_report(spec, reader, measure_start)
+    }
+}
+
+/// One runnable strategy: its facts and its driver. Cheap to clone; equal by name.
+#[derive(Clone)]
+pub struct StrategyRef {
+    descriptor: Descriptor,
+    drive: Arc<dyn Drive>,
+}
+
+impl StrategyRef {
+    pub fn descriptor(&self) -> &Descriptor {
+        &self.descriptor
+    }
+
+    pub fn name(&self) -> &'static str {
+        self.descriptor.name
+    }
+
+    pub fn origin(&self) -> Origin {
+        self.descriptor.origin
+    }
+
+    pub fn is_cross_process(&self) -> bool {
+        self.descriptor.cross_process
+    }
+
+    /// One measured run under `config`. `progress` gets the fraction done (0.0 to 1.0)
+    /// about ten times a second, from the calling thread.
+    pub fn run(
+        &self,
+        config: &RunConfig,
+        progress: &mut dyn FnMut(f64),
+    ) -> Result<RunResult, RunError> {
+        self.drive.run(config, progress)
+    }
+
+    /// The body of consumer process `spec.id` of run `run` (the hidden consumer subcommand).
+    pub fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String> {
+        self.drive.consume(run, spec)
+    }
+}
+
+impl fmt::Debug for StrategyRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl PartialEq for StrategyRef {
+    fn eq(&self, other: &Self) -> bool {
+        self.name() == other.name()
+    }
+}
+
+impl Eq for StrategyRef {}
+
+/// The strategies of one binary, in `list` order.
+#[derive(Clone, Debug, Default)]
+pub struct Registry {
+    entries: Vec<StrategyRef>,
+}
+
+/// Why a strategy could not be registered.
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("strategy name '{0}' is registered twice")]
+    Duplicate(&'static str),
+    #[error("strategy name '{0}' is not accepted: use lower-case letters, digits, '-' and '_', and not 'all' or 'peers'")]
+    BadName(&'static str),
+}
+
+impl Registry {
+    /// No strategies at all.
+    pub fn empty() -> Registry {
+        Registry::default()
+    }
+
+    /// fbench's built-in strategies: its own, the demonstration, the canary and the peers
+    /// (a peer missing from this build is left out).
+    pub fn builtin() -> Registry {
+        let mut registry = Registry::empty();
+        for kind in StrategyKind::EVERY {
+            if let Some(entry) = builtin_entry(kind) {
+                registry.push(entry).expect("built-in names are distinct");
+            }
+        }
+        registry
+    }
+
+    fn push(&mut self, entry: StrategyRef) -> Result<(), RegistryError> {
+        let name = entry.name();
+        let well_formed = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+            && name != "all"
+            && name != "peers";
+        if !well_formed {
+            return Err(RegistryError::BadName(name));
+        }
+        if self.get(name).is_some() {
+            return Err(RegistryError::Duplicate(name));
+        }
+        self.entries.push(entry);
+        Ok(())
+    }
+
+    /// Register an in-process strategy type (see [`Build`]).
+    pub fn register<S: Build>(&mut self) -> Result<&mut Registry, RegistryError> {
+        self.register_with(S::descriptor(), S::build)
+    }
+
+    /// Register an in-process strategy built by `build` and described by `descriptor`.
+    pub fn register_with<S, F>(
+        &mut self,
+        descriptor: Descriptor,
+        build: F,
+    ) -> Result<&mut Registry, RegistryError>
+    where
+        S: Strategy,
+        F: Fn(&StrategyParams) -> Result<S, BuildError> + Send + Sync + 'static,
+    {
+        let descriptor = Descriptor {
+            cross_process: false,
+            ..descriptor
+        };
+        self.push(StrategyRef {
+            descriptor,
+            drive: Arc::new(InProcess(build)),
+        })?;
+        Ok(self)
+    }
+
+    /// Register a strategy whose consumers are processes (see [`CrossProcess`]). The binary
+    /// that registers it must be the one the harness starts as a consumer, i.e. its `main`
+    /// is the fbench command line (`fbench::main!`).
+    pub fn register_cross_process<S: CrossProcess>(
+        &mut self,
+    ) -> Result<&mut Registry, RegistryError> {
+        self.register_cross_process_with(S::descriptor(), S::create)
+    }
+
+    /// Register a cross-process strategy created by `create(params, run_name)`.
+    pub fn register_cross_process_with<S, F>(
+        &mut self,
+        descriptor: Descriptor,
+        create: F,
+    ) -> Result<&mut Registry, RegistryError>
+    where
+        S: CrossProcess,
+        F: Fn(&StrategyParams, &str) -> Result<S, BuildError> + Send + Sync + 'static,
+    {
+        let descriptor = descriptor.cross_process();
+        self.push(StrategyRef {
+            descriptor,
+            drive: Arc::new(Processes(create, std::marker::PhantomData)),
+        })?;
+        Ok(self)
+    }
+
+    /// Every strategy, in registration order.
+    pub fn entries(&self) -> &[StrategyRef] {
+        &self.entries
+    }
+
+    pub fn get(&self, name: &str) -> Option<&StrategyRef> {
+        self.entries.iter().find(|e| e.name() == name)
+    }
+
+    /// What `all` runs: fbench's own strategies (the same in every build and every binary;
+    /// a user's own are chosen by name or with `custom`).
+    pub fn all(&self) -> Vec<StrategyRef> {
+        self.of(|o| o == Origin::Own)
+    }
+
+    /// What `peers` runs: the other projects' designs in this build.
+    pub fn peers(&self) -> Vec<StrategyRef> {
+        self.of(|o| o == Origin::Peer)
+    }
+
+    /// The user's own strategies (what `custom` runs).
+    pub fn custom(&self) -> Vec<StrategyRef> {
+        self.of(|o| o == Origin::Custom)
+    }
+
+    fn of(&self, keep: impl Fn(Origin) -> bool) -> Vec<StrategyRef> {
+        self.entries
+            .iter()
+            .filter(|e| keep(e.origin()))
+            .cloned()
+            .collect()
+    }
+
+    /// Resolve a `--strategy` list (`all`, `peers`, `custom` and names, comma-separated) into
+    /// strategies, in the order given, each once. The error is one line saying what is
+    /// accepted.
+    pub fn resolve(&self, text: &str) -> Result<Vec<StrategyRef>, String> {
+        let mut chosen: Vec<StrategyRef> = Vec::new();
+        for name in text.split(',').map(str::trim) {
+            let found = match name {
+                "all" => self.all(),
+                "peers" => self.peers(),
+                "custom" => self.custom(),
+                _ => match self.get(name) {
+                    Some(entry) => vec![entry.clone()],
+                    None => {
+                        if let Some(kind) = StrategyKind::from_name(name) {
+                            if !kind.is_built() {
+                                return Err(BuildError::NotBuilt(kind.name()).to_string());
+                            }
+                        }
+                        return Err(format!("unknown strategy '{name}'; {}", self.accepted()));
+                    }
+                },
+            };
+            for entry in found {
+                if !chosen.contains(&entry) {
+                    chosen.push(entry);
+                }
+            }
+        }
+        if chosen.is_empty() {
+            return Err(format!("no strategy given; {}", self.accepted()));
+        }
+        Ok(chosen)
+    }
+
+    /// "accepted: all, mutex, …, peers, triple-buffer, …, custom, mine": the listed names.
+    pub fn accepted(&self) -> String {
+        let names = |origins: &[Origin]| {
+            self.entries
+                .iter()
+                .filter(|e| origins.contains(&e.origin()))
+                .map(|e| e.name())
+                .collect::<Vec<_>>()
+        };
+        let mut parts = vec!["all".to_string()];
+        parts.extend(
+            names(&[Origin::Own, Origin::Demonstration, Origin::Reference])
+                .into_iter()
+                .map(String::from),
+        );
+        let peers = names(&[Origin::Peer]);
+        if !peers.is_empty() {
+            parts.push("peers".into());
+            parts.extend(peers.into_iter().map(String::from));
+        }
+        let custom = names(&[Origin::Custom]);
+        if !custom.is_empty() {
+            parts.push("custom".into());
+            parts.extend(custom.into_iter().map(String::from));
+        }
+        format!("accepted: {}", parts.join(", "))
+    }
+}
+
+fn in_process<S: Build>() -> StrategyRef {
+    StrategyRef {
+        descriptor: S::descriptor(),
+        drive: Arc::new(InProcess(S::build)),
+    }
+}
+
+fn cross_process<S, F>(descriptor: Descriptor, create: F) -> StrategyRef
+where
+    S: CrossProcess,
+    F: Fn(&StrategyParams, &str) -> Result<S, BuildError> + Send + Sync + 'static,
+{
+    StrategyRef {
+        descriptor,
+        drive: Arc::new(Processes(create, std::marker::PhantomData)),
+    }
+}
+
+/// The entry of a built-in strategy; `None` for a peer not in this build.
+fn builtin_entry(kind: StrategyKind) -> Option<StrategyRef> {
+    use fbench_strategies::*;
+    Some(match kind {
+        StrategyKind::Mutex => in_process::<MutexStrategy>(),
+        StrategyKind::RwLock => in_process::<RwLockStrategy>(),
+        StrategyKind::Pool => in_process::<PoolStrategy>(),
+        StrategyKind::ArcSwap => in_process::<ArcSwapStrategy>(),
+        StrategyKind::Unsync => in_process::<UnsyncStrategy>(),
+        StrategyKind::TripleBuffer => in_process::<TripleBufferStrategy>(),
+        StrategyKind::Shm => cross_process(kind.descriptor(), |p: &StrategyParams, run: &str| {
+            Ok(ShmStrategy::shared(p, run, false)?)
+        }),
+        StrategyKind::ShmNaive => {
+            cross_process(kind.descriptor(), |p: &StrategyParams, run: &str| {
+                Ok(ShmStrategy::shared(p, run, true)?)
+            })
+        }
+        #[cfg(feature = "peers")]
+        StrategyKind::Iceoryx2 => cross_process(
+            kind.descriptor(),
+            <iceoryx::IceoryxStrategy as CrossProcess>::create,
+        ),
+        #[cfg(not(feature = "peers"))]
+        StrategyKind::Iceoryx2 => return None,
+    })
+}
+
+static INSTALLED: OnceLock<Registry> = OnceLock::new();
+
+/// Make `registry` the one this process's command line resolves names against (the
+/// `fbench` crate's entry point does this first). A second call is ignored.
+pub fn install(registry: Registry) {
+    let _ = INSTALLED.set(registry);
+}
+
+/// The installed registry, or the built-ins when none was installed (library use, tests).
+pub fn current() -> &'static Registry {
+    INSTALLED.get_or_init(Registry::builtin)
+}

@@ -1,0 +1,533 @@
+//! fbench as a library: the whole `fbench` command line for any binary, with the binary's
+//! own strategies registered beside the built-ins.
+//!
+//! The `fbench` binary is `fbench::main!();`. A user crate measures its own design the same
+//! way: implement the strategy contract ([`strategies::Strategy`], [`strategies::Reader`],
+//! [`strategies::FrameView`]) and [`strategies::Build`] for a type, and give a bench target
+//! (`[[bench]] harness = false`) this one line:
+//!
+//! ```ignore
+//! fbench::main!(my_crate::MyStrategy);
+//! ```
+//!
+//! Then `cargo bench --bench NAME -- run --strategy mine,pool` runs it beside `pool` through
+//! the same sources, consumers, metrics, reports and gates (`fbench list` marks it
+//! `(custom)`; the reports are ordinary fbench reports). A strategy whose consumers are
+//! processes implements [`strategies::CrossProcess`] instead and is registered with
+//! `main!(cross_process: MyShm)`.
+//!
+//! The smallest complete custom strategy — one buffer behind a mutex, a private copy per
+//! reader — run through the whole tool:
+//!
+//! ```
+//! use std::sync::{Arc, Mutex};
+//! use fbench::strategies::{
+//!     Build, BuildError, Descriptor, FrameMeta, FrameView, Notifier, Publish, Reader,
+//!     Strategy, StrategyParams, StrategyStats, WaitMode, WaitOutcome,
+//! };
+//!
+//! pub struct Copying {
+//!     frame: Mutex<(FrameMeta, Vec<u8>)>,
+//!     notifier: Notifier,
+//! }
+//!
+//! pub struct CopyingReader {
+//!     strategy: Arc<Copying>,
+//!     copy: (FrameMeta, Vec<u8>),
+//! }
+//!
+//! pub struct Held<'a>(&'a (FrameMeta, Vec<u8>));
+//!
+//! impl FrameView for Held<'_> {
+//!     fn meta(&self) -> &FrameMeta { &self.0 .0 }
+//!     fn bytes(&self) -> &[u8] { &self.0 .1 }
+//! }
+//!
+//! impl Reader for CopyingReader {
+//!     type Frame<'a> = Held<'a>;
+//!     fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome {
+//!         self.strategy.notifier.wait_newer(after, mode)
+//!     }
+//!     fn acquire(&mut self) -> Option<Held<'_>> {
+//!         let frame = self.strategy.frame.lock().unwrap();
+//!         if frame.0.publish_seq == 0 {
+//!             return None;
+//!         }
+//!         self.copy.0 = frame.0;
+//!         self.copy.1.clear();
+//!         self.copy.1.extend_from_slice(&frame.1);
+//!         Some(Held(&self.copy))
+//!     }
+//! }
+//!
+//! impl Strategy for Copying {
+//!     type Reader = CopyingReader;
+//!     fn name(&self) -> &'static str { "copying" }
+//!     fn publish<F: FnOnce(&mut [u8]) -> FrameMeta>(&self, render: F) -> Publish {
+//!         let mut frame = self.frame.lock().unwrap();
+//!         let seq = self.notifier.next_seq();
+//!         frame.0 = FrameMeta { publish_seq: seq, ..render(&mut frame.1) };
+//!         drop(frame);
+//!         self.notifier.announce(seq);
+//!         Publish::Published(seq)
+//!     }
+//!     fn reader(self: Arc<Self>) -> CopyingReader {
+//!         CopyingReader { strategy: self, copy: (FrameMeta::default(), Vec::new()) }
+//!     }
+//!     fn close(&self) { self.notifier.close() }
+//!     fn stats(&self) -> StrategyStats {
+//!         StrategyStats { published: self.notifier.latest(), ..StrategyStats::default() }
+//!     }
+//! }
+//!
+//! impl Build for Copying {
+//!     fn descriptor() -> Descriptor {
+//!         Descriptor::new("copying", "one buffer behind a std mutex; readers copy out")
+//!             .copies_on_acquire()
+//!             .resident_frames(|p| 1 + p.consumers)
+//!     }
+//!     fn build(params: &StrategyParams) -> Result<Self, BuildError> {
+//!         Ok(Copying {
+//!             frame: Mutex::new((FrameMeta::default(), vec![0; params.frame_len])),
+//!             notifier: Notifier::new(),
+//!         })
+//!     }
+//! }
+//!
+//! // The conformance suite, as a user's test would run it:
+//! fbench::strategies::conformance::check::<Copying>();
+//!
+//! // And a short run through the harness, as `--strategy copying` would do it:
+//! let mut registry = fbench::harness::Registry::builtin();
+//! registry.register::<Copying>().unwrap();
+//! let mut config = fbench::harness::RunConfig::default_config();
+//! config.frame.resolution = fbench::harness::frame::Resolution::new(64, 48);
+//! config.duration = std::time::Duration::from_millis(200);
+//! config.warmup = std::time::Duration::from_millis(50);
+//! config.consumers = 2;
+//! let result = registry.get("copying").unwrap().run(&config, &mut |_| {}).unwrap();
+//! assert_eq!(result.torn_frames, 0);
+//! assert!(result.per_consumer.iter().all(|c| c.frames_seen > 0));
+//! ```
+//!
+//! A binary using this library gets the counting allocator `main!` installs (heap
+//! allocations are a reported figure).
+
+pub use fbench_harness as harness;
+pub use fbench_reports as reports;
+pub use fbench_strategies as strategies;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{CommandFactory, FromArgMatches};
+
+use fbench_harness::registry::{self, Registry};
+use fbench_harness::sweep::SweepSpec;
+use fbench_harness::RunConfig;
+use fbench_reports::BuildInfo;
+use fbench_strategies::{Origin, StrategyKind};
+
+mod calibrate;
+mod cli;
+mod gate;
+mod report_cmd;
+mod scenarios;
+mod soak;
+mod source;
+mod sweep;
+
+use cli::{Cli, Command, RunArgs};
+
+/// Give a binary the whole fbench command line, with its own strategies registered beside
+/// the built-ins: `fbench::main!();`, `fbench::main!(Mine, Other);`, or with cross-process
+/// strategies `fbench::main!(Mine; cross_process: MyShm);`. Each in-process type implements
+/// [`strategies::Build`], each cross-process one [`strategies::CrossProcess`]. It defines
+/// `main` and installs fbench's counting allocator (a binary that has its own global
+/// allocator calls [`main_with`] instead, and reports no allocation counts).
+#[macro_export]
+macro_rules! main {
+    ($($strategy:ty),* $(,)? $(; cross_process: $($shared:ty),+ $(,)?)?) => {
+        #[global_allocator]
+        static FBENCH_ALLOCATOR: $crate::harness::alloc::CountingAllocator =
+            $crate::harness::alloc::CountingAllocator;
+
+        fn main() -> ::std::process::ExitCode {
+            $crate::harness::alloc::CountingAllocator::mark_installed();
+            #[allow(unused_mut)]
+            let mut registry = $crate::harness::Registry::builtin();
+            $(
+                if let Err(err) = registry.register::<$strategy>() {
+                    eprintln!("error: {err}");
+                    return ::std::process::ExitCode::from(2);
+                }
+            )*
+            $($(
+                if let Err(err) = registry.register_cross_process::<$shared>() {
+                    eprintln!("error: {err}");
+                    return ::std::process::ExitCode::from(2);
+                }
+            )+)?
+            $crate::main_with(registry)
+        }
+    };
+}
+
+/// Exit code for a user mistake (bad flag, bad path); 1 is left for failures at run time.
+const EXIT_USAGE: u8 = 2;
+
+/// A mistake in what the user asked for: one line, exit code 2.
+#[derive(Debug)]
+struct UsageError(String);
+
+impl std::fmt::Display for UsageError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for UsageError {}
+
+/// The user pressed Ctrl-C or sent SIGTERM: the run stopped, cleaned up, wrote nothing.
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted: nothing was written")
+    }
+}
+
+impl std::error::Error for Interrupted {}
+
+/// Exit code after SIGINT/SIGTERM, as shells report a process killed by SIGINT.
+const EXIT_INTERRUPTED: u8 = 130;
+
+/// Warn once per invocation about segments left by fbench processes killed outright.
+fn warn_about_stale_segments(quiet: bool) {
+    let stale = fbench_strategies::shm::stale_segments();
+    if !quiet && !stale.is_empty() {
+        eprintln!(
+            "warning: {} shared-memory segment(s) left in {} by fbench runs that were killed; `fbench clean` removes them",
+            stale.len(),
+            fbench_strategies::shm::SHM_DIR
+        );
+    }
+}
+
+/// `fbench clean`: remove the segments of dead fbench processes.
+fn clean() -> anyhow::Result<()> {
+    let stale = fbench_strategies::shm::stale_segments();
+    for path in &stale {
+        std::fs::remove_file(path).with_context(|| format!("removing {}", path.display()))?;
+        println!("removed {}", path.display());
+    }
+    if stale.is_empty() {
+        println!(
+            "no stale fbench segments in {}",
+            fbench_strategies::shm::SHM_DIR
+        );
+    }
+    Ok(())
+}
+
+/// The fbench command line over `registry`: parse the process's arguments, run the
+/// command, return its exit code (0 ok, 1 runtime failure, 2 usage, 3 gate failed, 130
+/// interrupted). A trailing `--bench`, which `cargo bench` appends, is ignored, so a bench
+/// target (`harness = false`) can be the command line.
+pub fn main_with(registry: Registry) -> ExitCode {
+    registry::install(registry);
+    // SAFETY: called first, before any other thread exists; restoring the default SIGPIPE
+    // disposition makes `fbench … | head` end quietly as Unix tools do, instead of the Rust
+    // runtime's ignored SIGPIPE turning into a panic on the next print.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+    fixed_mmap_threshold();
+    let args = std::env::args_os().filter(|arg| arg != "--bench");
+    let matches = match Cli::command().try_get_matches_from(args) {
+        Ok(matches) => matches,
+        Err(err) => return clap_error(err),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(err) => return clap_error(err),
+    };
+    let explicit = explicit_args(&matches);
+    let outcome = match cli.command {
+        Command::Run(args) => run(*args, &explicit),
+        Command::Clean => clean(),
+        Command::Consumer(args) => return consumer(args),
+        Command::Sweep(args) => sweep::sweep(*args, &explicit),
+        Command::Soak(args) => soak::soak(*args, &explicit),
+        Command::Report(args) => report_cmd::report(args),
+        Command::Calibrate(args) => calibrate::command(args),
+        Command::Gate(args) => gate::command(args),
+        Command::List { what } if what == "sources" => source::list(),
+        Command::List { what } => list(&what),
+    };
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
+            eprintln!("{err}");
+            ExitCode::from(EXIT_INTERRUPTED)
+        }
+        Err(err) => match err.downcast_ref::<UsageError>() {
+            Some(usage) => {
+                eprintln!("error: {usage}");
+                ExitCode::from(EXIT_USAGE)
+            }
+            None if err.is::<gate::GateFailed>() => {
+                eprintln!("{err}");
+                ExitCode::from(gate::EXIT_GATE_FAILED)
+            }
+            None => {
+                eprintln!("error: {err:#}");
+                ExitCode::FAILURE
+            }
+        },
+    }
+}
+
+/// clap's help and version go out whole; its errors are cut to their first line, which
+/// names the flag and what is accepted.
+fn clap_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match err.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = err.print();
+            ExitCode::SUCCESS
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = err.print();
+            ExitCode::from(EXIT_USAGE)
+        }
+        _ => {
+            let rendered = err.render().to_string();
+            let line = rendered
+                .lines()
+                .next()
+                .unwrap_or("error: invalid arguments");
+            eprintln!("{line}");
+            ExitCode::from(EXIT_USAGE)
+        }
+    }
+}
+
+/// Frame-sized allocations always come from (and go back to) mmap. glibc otherwise raises
+/// its mmap threshold after the first large free and keeps later frames in the heap, so
+/// one run's freed frames would sit in the next run's memory figures.
+fn fixed_mmap_threshold() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator tuning; it is called before any other thread
+    // exists, and M_MMAP_THRESHOLD with a positive value is a documented, valid setting.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
+    }
+}
+
+/// Ids of the subcommand's arguments given on the command line (not defaults): these
+/// replace a scenario's values.
+fn explicit_args(matches: &clap::ArgMatches) -> Vec<String> {
+    let Some((_, sub)) = matches.subcommand() else {
+        return Vec::new();
+    };
+    sub.ids()
+        .filter(|id| sub.value_source(id.as_str()) == Some(clap::parser::ValueSource::CommandLine))
+        .map(|id| id.to_string())
+        .collect()
+}
+
+fn list(what: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    if what == "scenarios" {
+        for (name, description) in scenarios::list() {
+            writeln!(out, "{name:<15} {description}")?;
+        }
+        return Ok(());
+    }
+    let registry = registry::current();
+    // fbench's own first, then the peers, then the binary's own; the canary stays hidden.
+    let order = [
+        Origin::Reference,
+        Origin::Own,
+        Origin::Demonstration,
+        Origin::Peer,
+        Origin::Custom,
+    ];
+    for origin in order {
+        for entry in registry.entries().iter().filter(|e| e.origin() == origin) {
+            let d = entry.descriptor();
+            writeln!(out, "{:<13} {}{}", d.name, origin.mark(), d.summary)?;
+        }
+        if origin == Origin::Peer {
+            for kind in StrategyKind::PEERS.into_iter().filter(|k| !k.is_built()) {
+                let d = kind.descriptor();
+                writeln!(
+                    out,
+                    "{:<13} {}{} [not in this build: --features peers]",
+                    d.name,
+                    origin.mark(),
+                    d.summary
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The hidden subcommand a consumer process runs (see harness::runner::process).
+fn consumer(args: cli::ConsumerArgs) -> ExitCode {
+    let spec = fbench_harness::runner::ConsumerSpec {
+        id: args.id,
+        workload: args.workload,
+        wait: args.wait.0,
+        verify: args.verify,
+        deadline_ns: args.deadline_ns,
+        frame_len: args.frame_len,
+        faults: args.faults,
+    };
+    let Some(strategy) = registry::current().get(&args.strategy) else {
+        eprintln!(
+            "error: consumer {}: unknown strategy {}",
+            args.id, args.strategy
+        );
+        return ExitCode::FAILURE;
+    };
+    match strategy.consume(&args.segment, &spec) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: consumer {}: {message}", args.id);
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
+    let source = source::configure(&args)?;
+    let config = RunConfig {
+        source: source.spec,
+        frame: source.frame,
+        fps: source.fps,
+        duration: args.duration,
+        warmup: args.warmup,
+        consumers: args.consumers,
+        workload: args.workload,
+        slow: args.slow.clone(),
+        wait: args.wait.0,
+        verify: args.verify,
+        deadline_tolerance: args.deadline_tolerance,
+        pool_size: args.pool_size,
+        pool_policy: args.pool_policy,
+        slots: args.slots,
+        slot_policy: args.slot_policy,
+        faults: args.fault.clone(),
+    };
+    if let Some(summary) = &source.summary {
+        println!("{summary}");
+    }
+    sweep::execute(sweep::Plan {
+        spec: SweepSpec::single(args.strategy.0.clone(), &config),
+        explicit,
+        json: args.json.clone(),
+        out: args.out.clone(),
+        prefix: "run",
+        quiet: args.quiet,
+        extras: &args.extras,
+    })
+}
+
+pub(crate) fn build_info() -> BuildInfo {
+    BuildInfo {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+        git_rev: env!("FBENCH_GIT_REV").to_string(),
+    }
+}
+
+/// Where the JSON report goes, checked before the run so that a bad path fails in a second,
+/// not after minutes of measuring. Nothing is left behind by the check.
+fn output_path(json: Option<&Path>, out: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
+    let (path, flag) = match json {
+        Some(path) => (path.to_path_buf(), "--json"),
+        None => {
+            std::fs::create_dir_all(out).map_err(|e| {
+                UsageError(format!(
+                    "--out: cannot create directory {}: {e}",
+                    out.display()
+                ))
+            })?;
+            (out.join(format!("{prefix}-{}.json", timestamp())), "--out")
+        }
+    };
+    writable_file(path, flag)
+}
+
+/// `path` if a file can be written there, checked without leaving anything behind; else a
+/// usage error naming `flag`.
+fn writable_file(path: PathBuf, flag: &str) -> anyhow::Result<PathBuf> {
+    if path.is_dir() {
+        return Err(UsageError(format!(
+            "{flag}: {} is a directory; give a file path such as report.json",
+            path.display()
+        ))
+        .into());
+    }
+    let dir = parent_dir(&path);
+    if !dir.is_dir() {
+        return Err(UsageError(format!(
+            "{flag}: directory {} does not exist",
+            dir.display()
+        ))
+        .into());
+    }
+    tempfile::Builder::new()
+        .prefix(".fbench-probe-")
+        .tempfile_in(dir)
+        .map_err(|e| UsageError(format!("{flag}: cannot write in {}: {e}", dir.display())))?;
+    Ok(path)
+}
+
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+/// Write to a temporary file beside `path`, then rename: a reader never sees half a report.
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let mut file = tempfile::Builder::new()
+        .prefix(".fbench-")
+        .tempfile_in(parent_dir(path))?;
+    file.write_all(bytes)?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// UTC `YYYYMMDD-HHMMSS` for file names.
+fn timestamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86_400, secs % 86_400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
+        rem / 3600,
+        rem % 3600 / 60,
+        rem % 60
+    )
+}
