@@ -123,12 +123,46 @@ fn a_stalled_reader_exhausts_a_small_pool() {
             "stall:1@500ms:1s",
         ],
     );
-    let stall = fault(&report["runs"][0], "stall:1@500ms:1s");
+    let run = &report["runs"][0];
+    let stall = fault(run, "stall:1@500ms:1s");
     assert!(
         stall["producer"]["producer_drops"].as_u64().unwrap() > 0,
         "{stall}"
     );
     assert_eq!(stall["producer"]["pool_grows"], 0);
+    // Refused frames are lost to every consumer, not only to the stalled one: each one's
+    // loss over due frames covers at least the producer's drops and overruns.
+    let frames = &run["frames"];
+    let due = frames["due"].as_u64().unwrap();
+    assert_eq!(
+        due,
+        frames["produced"].as_u64().unwrap() + frames["source_overruns"].as_u64().unwrap(),
+        "{frames}"
+    );
+    let unmade =
+        frames["producer_drops"].as_u64().unwrap() + frames["source_overruns"].as_u64().unwrap();
+    assert!(unmade > 0, "{frames}");
+    for consumer in run["per_consumer"].as_array().unwrap() {
+        let seen = consumer["frames_seen"].as_u64().unwrap();
+        let loss = consumer["loss_rate"].as_f64().unwrap();
+        assert_eq!(
+            loss,
+            (due - seen.min(due)) as f64 / due as f64,
+            "{consumer}"
+        );
+        assert!(
+            due - seen >= unmade,
+            "consumer {}: {seen} seen of {due} due, {unmade} never made",
+            consumer["id"]
+        );
+    }
+    let worst = run["per_consumer"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["loss_rate"].as_f64().unwrap())
+        .fold(0.0, f64::max);
+    assert_eq!(run["loss_rate_max"].as_f64().unwrap(), worst);
 
     let report = faulted_run(
         "pool",

@@ -27,6 +27,15 @@ pub struct RunResult {
     /// Frames published in the measured window that consumers never saw, over frames
     /// published, summed over consumers.
     pub drop_rate: f64,
+    /// Frames due in the measured window that a consumer never saw, over frames due,
+    /// averaged over the consumers that finished: whatever lost them (source overrun,
+    /// strategy refusal, consumer too slow). `null` in reports written before fbench
+    /// counted due frames, or when no consumer finished.
+    #[serde(default)]
+    pub loss_rate: Option<f64>,
+    /// The worst consumer's loss rate.
+    #[serde(default)]
+    pub loss_rate_max: Option<f64>,
     pub deadline_misses: u64,
     pub torn_frames: u64,
     pub out_of_order: u64,
@@ -57,6 +66,11 @@ pub struct RunResult {
 /// Producer-side counts over the measured window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FrameCounts {
+    /// Frame slots of the source's schedule in the measured window, produced or not
+    /// (produced + source overruns; for a camera, frames delivered + source drops). The
+    /// denominator of every loss rate.
+    #[serde(default)]
+    pub due: u64,
     /// Frames the source made (published + producer drops).
     pub produced: u64,
     /// Frames the strategy accepted.
@@ -104,6 +118,9 @@ pub struct ConsumerRecord {
     pub acquire_ns: LatencySummary,
     pub e2e_ns: LatencySummary,
     pub drop_rate: Option<f64>,
+    /// 1 − frames seen / frames due (`frames.due`); `null` for a lost consumer.
+    #[serde(default)]
+    pub loss_rate: Option<f64>,
     pub deadline_misses: u64,
     pub torn_frames: u64,
     pub out_of_order: u64,

@@ -449,7 +449,6 @@ pub(crate) fn produce<S: Strategy>(
         }
         let seq = slot + 1;
         let mut render_ns = 0;
-        let mut capture_ns = 0;
         let before = monotonic_ns();
         let outcome = strategy.publish(|frame: &mut [u8]| {
             let render_start = monotonic_ns();
@@ -459,11 +458,13 @@ pub(crate) fn produce<S: Strategy>(
                 VerifyMode::Full => integrity::checksum(frame),
                 _ => 0,
             };
-            capture_ns = monotonic_ns();
-            render_ns = capture_ns - render_start;
+            render_ns = monotonic_ns() - render_start;
             FrameMeta {
                 seq,
-                capture_ns,
+                // Capture time is the frame's due time: a camera does not wait for the
+                // producer, so the producer's own lateness (waking, rendering, a strategy
+                // that blocked the previous publish) is part of the frame's age.
+                capture_ns: due,
                 checksum,
                 width,
                 height,
@@ -472,11 +473,11 @@ pub(crate) fn produce<S: Strategy>(
             }
         });
         let after = monotonic_ns();
-        let stamp_time = if capture_ns > 0 { capture_ns } else { after };
         if let Publish::Published(publish_seq) = outcome {
             out.last_publish = publish_seq;
         }
-        if stamp_time >= timeline.measure_start {
+        if due >= timeline.measure_start {
+            out.counts.due += 1;
             out.counts.produced += 1;
             match outcome {
                 Publish::Published(publish_seq) => {
@@ -492,7 +493,6 @@ pub(crate) fn produce<S: Strategy>(
                 }
                 Publish::Dropped => out.counts.producer_drops += 1,
             }
-            let offset = stamp_time - timeline.measure_start;
             for (w, window) in windows.iter().enumerate() {
                 if window.contains(offset) {
                     let tally = &mut out.windows[w];
@@ -515,6 +515,7 @@ pub(crate) fn produce<S: Strategy>(
         while due_at(slot + 1) <= now {
             let skipped = due_at(slot);
             if skipped >= timeline.measure_start && skipped < timeline.end {
+                out.counts.due += 1;
                 out.counts.source_overruns += 1;
                 let offset = skipped - timeline.measure_start;
                 for (w, window) in windows.iter().enumerate() {
@@ -723,6 +724,16 @@ pub(crate) fn assemble(
             window_published.saturating_sub(seen) as f64 / window_published as f64
         }
     };
+    // Over every frame that was due, whoever lost it: the figure a camera user sees.
+    let due = producer.counts.due;
+    let loss_rate = |seen: u64| {
+        if due == 0 {
+            0.0
+        } else {
+            due.saturating_sub(seen) as f64 / due as f64
+        }
+    };
+    let mut losses: Vec<f64> = Vec::with_capacity(consumers.len());
     let fault_records = {
         let ends: Vec<ConsumerWindows> = consumers
             .iter()
@@ -764,6 +775,10 @@ pub(crate) fn assemble(
                     acquire_ns: c.acquire.summary(),
                     e2e_ns: c.e2e.summary(),
                     drop_rate: Some(drop_rate(c.frames_seen)),
+                    loss_rate: {
+                        losses.push(loss_rate(c.frames_seen));
+                        losses.last().copied()
+                    },
                     deadline_misses: c.deadline_misses,
                     torn_frames: c.torn_frames,
                     out_of_order: c.out_of_order,
@@ -782,6 +797,7 @@ pub(crate) fn assemble(
                     acquire_ns: Latency::new().summary(),
                     e2e_ns: Latency::new().summary(),
                     drop_rate: None,
+                    loss_rate: None,
                     deadline_misses: 0,
                     torn_frames: 0,
                     out_of_order: 0,
@@ -805,6 +821,8 @@ pub(crate) fn assemble(
         } else {
             (expected_total - seen_total) as f64 / expected_total as f64
         },
+        loss_rate: (!losses.is_empty()).then(|| losses.iter().sum::<f64>() / losses.len() as f64),
+        loss_rate_max: losses.iter().copied().reduce(f64::max),
         deadline_misses: misses,
         torn_frames: torn,
         out_of_order,

@@ -35,6 +35,11 @@ pub(super) fn produce<S: Strategy>(
         // A gap before the window's first frame includes time between runs: not a drop.
         if in_window && out.counts.produced > 0 {
             out.counts.source_drops += arrival.dropped_before;
+            // Frames the camera dropped were due all the same.
+            out.counts.due += arrival.dropped_before;
+        }
+        if in_window {
+            out.counts.due += 1;
         }
         seq += 1;
         let mut render_ns = 0;
