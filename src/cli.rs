@@ -71,8 +71,9 @@ pub struct RunArgs {
     #[arg(long, short = 'c', default_value_t = 5, value_parser = parse_count)]
     pub consumers: usize,
 
-    /// Where frames come from: synthetic, y4m:PATH (a YUV4MPEG2 file, preloaded and played
-    /// in a loop) or v4l2:/dev/videoN (a camera; needs a build with `--features v4l2`).
+    /// Where frames come from: synthetic, camera-sim (a simulated camera that sets its own
+    /// pace and drops frames as a driver does), y4m:PATH (a YUV4MPEG2 file, preloaded and
+    /// played in a loop) or v4l2:/dev/videoN (a camera; needs a build with `--features v4l2`).
     /// See `fbench list sources`.
     #[arg(long, default_value = "synthetic", value_parser = parse_source)]
     pub source: SourceArg,

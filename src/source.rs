@@ -19,11 +19,12 @@ use crate::UsageError;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum SourceArg {
     Synthetic,
+    CameraSim,
     Y4m(PathBuf),
     V4l2(PathBuf),
 }
 
-const ACCEPTED: &str = "accepted: synthetic, y4m:PATH, v4l2:/dev/videoN";
+const ACCEPTED: &str = "accepted: synthetic, camera-sim, y4m:PATH, v4l2:/dev/videoN";
 
 pub fn parse_source(text: &str) -> Result<SourceArg, String> {
     let path = |p: &str| -> Result<PathBuf, String> {
@@ -35,6 +36,7 @@ pub fn parse_source(text: &str) -> Result<SourceArg, String> {
     };
     match text.split_once(':') {
         None if text == "synthetic" => Ok(SourceArg::Synthetic),
+        None if text == "camera-sim" => Ok(SourceArg::CameraSim),
         Some(("y4m", p)) => Ok(SourceArg::Y4m(path(p)?)),
         Some(("v4l2", p)) => Ok(SourceArg::V4l2(path(p)?)),
         _ => Err(format!("unknown source '{text}'; {ACCEPTED}")),
@@ -99,6 +101,20 @@ pub fn configure(args: &RunArgs) -> anyhow::Result<Configured> {
             fps: args.fps.unwrap_or(defaults.fps),
             summary: None,
         }),
+        SourceArg::CameraSim => {
+            let fps = args.fps.unwrap_or(defaults.fps);
+            Ok(Configured {
+                spec: SourceSpec::CameraSim {
+                    period_ns: (1e9 / fps).round().max(1.0) as u64,
+                },
+                frame: FrameSpec {
+                    resolution: args.resolution.unwrap_or(defaults.frame.resolution),
+                    format: args.format.unwrap_or(defaults.frame.format),
+                },
+                fps,
+                summary: None,
+            })
+        }
         SourceArg::Y4m(path) => configure_y4m(args, path),
         SourceArg::V4l2(path) => configure_v4l2(args, path),
     }
@@ -229,6 +245,12 @@ pub fn list() -> anyhow::Result<()> {
         out,
         "{:<18} deterministic synthetic frames at --resolution and --format (the default)",
         "synthetic"
+    )?;
+    writeln!(
+        out,
+        "{:<18} a simulated camera: live frames on its own clock at --fps, every {}th dropped by its driver (the camera path, no device)",
+        "camera-sim",
+        fbench_harness::source::camera_sim::DROP_EVERY
     )?;
     writeln!(
         out,

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::fbench;
+use common::{fbench, json_of};
 
 /// [`common::refused`] for `fbench run <args>`.
 fn refused(args: &[&str], flag: &str, accepted: &str) -> String {
@@ -363,7 +363,7 @@ fn unknown_source_syntax() {
         refused(
             &["--source", bad],
             "--source",
-            "accepted: synthetic, y4m:PATH, v4l2:/dev/videoN",
+            "accepted: synthetic, camera-sim, y4m:PATH, v4l2:/dev/videoN",
         );
     }
 }
@@ -409,7 +409,59 @@ fn list_sources_names_every_kind() {
         "{stdout}"
     );
     assert!(stdout.lines().any(|l| l.starts_with("v4l2:")), "{stdout}");
+    assert!(
+        stdout.lines().any(|l| l.starts_with("camera-sim ")),
+        "{stdout}"
+    );
     if cfg!(not(feature = "v4l2")) {
         assert!(stdout.contains("rebuild with --features v4l2"), "{stdout}");
+    }
+}
+
+/// A live source feeds every kind of consumer host: the simulated camera paces the run and
+/// its driver's dropped frames show as `source_drops`, which only the camera path counts —
+/// for the process runner (`shm`) as for threads (`pool`).
+#[test]
+fn a_camera_feeds_thread_and_process_runs_alike() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("camera.json");
+    let output = fbench()
+        .args(["run", "--source", "camera-sim", "--strategy", "pool,shm"])
+        .args(["--resolution", "64x48", "--fps", "200", "--consumers", "2"])
+        .args(["--duration", "1s", "--warmup", "100ms", "--quiet", "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json_of(&json);
+    for run in report["runs"].as_array().unwrap() {
+        let name = run["strategy"].as_str().unwrap();
+        assert_eq!(run["config"]["source"], "camera-sim", "{name}");
+        let frames = &run["frames"];
+        let drops = frames["source_drops"].as_u64().unwrap();
+        let produced = frames["produced"].as_u64().unwrap();
+        assert!(
+            drops > 0,
+            "{name}: the camera path counted no driver drop: {frames}"
+        );
+        assert!(produced > 0, "{name}: {frames}");
+        // Every tenth frame is lost by the simulated driver.
+        assert!(produced >= 8 * drops, "{name}: {frames}");
+        assert_eq!(
+            frames["due"].as_u64().unwrap(),
+            produced + drops,
+            "{name}: {frames}"
+        );
+        assert_eq!(run["torn_frames"], 0, "{name}");
+        for consumer in run["per_consumer"].as_array().unwrap() {
+            assert!(
+                consumer["frames_seen"].as_u64().unwrap() > 0,
+                "{name}: {consumer}"
+            );
+        }
     }
 }

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::frame::{FrameSpec, Resolution};
 
+pub mod camera_sim;
 #[cfg(feature = "v4l2")]
 pub mod v4l2;
 pub mod y4m;
@@ -18,6 +19,9 @@ pub mod y4m;
 pub enum SourceSpec {
     /// Deterministic synthetic frames at the configured geometry.
     Synthetic,
+    /// A simulated camera: live frames on its own clock, one per `period_ns`, every tenth
+    /// dropped by its "driver" ([`camera_sim`]).
+    CameraSim { period_ns: u64 },
     /// A Y4M file, loaded into memory before the run and played in a loop.
     Y4m(Arc<y4m::Y4mClip>),
     /// A V4L2 camera, opened and its format negotiated before the run.
@@ -30,6 +34,7 @@ impl SourceSpec {
     pub fn name(&self) -> String {
         match self {
             SourceSpec::Synthetic => "synthetic".to_string(),
+            SourceSpec::CameraSim { .. } => "camera-sim".to_string(),
             SourceSpec::Y4m(clip) => format!("y4m:{}", clip.path()),
             #[cfg(feature = "v4l2")]
             SourceSpec::V4l2(camera) => format!("v4l2:{}", camera.path()),
@@ -40,6 +45,9 @@ impl SourceSpec {
     pub fn open(&self, spec: &FrameSpec) -> Box<dyn Source> {
         match self {
             SourceSpec::Synthetic => Box::new(SyntheticSource::new(spec)),
+            SourceSpec::CameraSim { period_ns } => {
+                Box::new(camera_sim::SimulatedCamera::new(spec, *period_ns))
+            }
             SourceSpec::Y4m(clip) => Box::new(y4m::Y4mSource::new(clip.clone())),
             #[cfg(feature = "v4l2")]
             SourceSpec::V4l2(camera) => Box::new(v4l2::CameraSource::new(camera.clone())),
@@ -50,7 +58,7 @@ impl SourceSpec {
     /// (a file's or a device's own).
     pub fn frame_spec(&self) -> Option<FrameSpec> {
         match self {
-            SourceSpec::Synthetic => None,
+            SourceSpec::Synthetic | SourceSpec::CameraSim { .. } => None,
             SourceSpec::Y4m(clip) => Some(clip.frame_spec()),
             #[cfg(feature = "v4l2")]
             SourceSpec::V4l2(camera) => Some(camera.frame_spec()),
@@ -61,6 +69,14 @@ impl SourceSpec {
     pub fn detail(&self) -> Option<SourceDetail> {
         match self {
             SourceSpec::Synthetic => None,
+            SourceSpec::CameraSim { period_ns } => Some(SourceDetail {
+                native_fps: Some(format!("1000000000:{period_ns}")),
+                driver: Some(format!(
+                    "simulated: drops every {}th frame",
+                    camera_sim::DROP_EVERY
+                )),
+                ..SourceDetail::default()
+            }),
             SourceSpec::Y4m(clip) => Some(clip.detail()),
             #[cfg(feature = "v4l2")]
             SourceSpec::V4l2(camera) => Some(camera.detail()),
