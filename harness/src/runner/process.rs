@@ -5,7 +5,7 @@
 //! What the processes attach to is the strategy's business: a segment for `shm`, iceoryx2
 //! services for `iceoryx2`; both sides of it are the strategy's [`CrossProcess`] methods.
 //! Everything else here is shared, and the run itself is the one driver's
-//! ([`super::drive`]).
+//! (`runner::drive`).
 //!
 //! The parent creates the segment and is the producer. Each consumer is a child process
 //! running the same binary (the hidden `__consumer` subcommand, see [`consumer_args`]) that
