@@ -18,7 +18,7 @@ use fbench_reports::gate::{
 };
 use fbench_reports::{ExportFormat, Report};
 
-use crate::cli::parse_count;
+use crate::flags::parse_count;
 use crate::{scenarios, writable_file, write_atomically, UsageError};
 
 /// Exit code when a gate fails: a regression, an absolute limit exceeded, torn frames, or

@@ -125,13 +125,12 @@ use anyhow::Context;
 use clap::{CommandFactory, FromArgMatches};
 
 use fbench_harness::registry::{self, Registry};
-use fbench_harness::sweep::SweepSpec;
-use fbench_harness::RunConfig;
 use fbench_reports::BuildInfo;
 use fbench_strategies::{Origin, StrategyKind};
 
 mod calibrate;
 mod cli;
+mod flags;
 mod gate;
 mod report_cmd;
 mod scenarios;
@@ -406,36 +405,37 @@ fn consumer(args: cli::ConsumerArgs) -> ExitCode {
 }
 
 fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
-    let source = source::configure(&args)?;
-    let config = RunConfig {
-        source: source.spec,
-        frame: source.frame,
-        fps: source.fps,
-        duration: args.duration,
-        warmup: args.warmup,
-        consumers: args.consumers,
-        workload: args.workload,
-        slow: args.slow.clone(),
-        wait: args.wait.0,
-        verify: args.verify,
-        deadline_tolerance: args.deadline_tolerance,
-        pool_size: args.pool_size,
-        pool_policy: args.pool_policy,
-        slots: args.slots,
-        slot_policy: args.slot_policy,
-        faults: args.fault.clone(),
-    };
+    run_flags(
+        &args.run,
+        &flags::Defaults::run(),
+        &args.output,
+        "run",
+        &args.extras,
+        explicit,
+    )
+}
+
+/// `run` and `sweep`: configure the source, expand the flags into runs, execute them.
+pub(crate) fn run_flags(
+    run: &flags::RunFlags,
+    defaults: &flags::Defaults,
+    output: &flags::OutputFlags,
+    prefix: &str,
+    extras: &sweep::RunExtras,
+    explicit: &[String],
+) -> anyhow::Result<()> {
+    let source = source::configure(&run.source_request(defaults)?)?;
     if let Some(summary) = &source.summary {
         println!("{summary}");
     }
     sweep::execute(sweep::Plan {
-        spec: SweepSpec::single(args.strategy.0.clone(), &config),
+        spec: run.spec(defaults, &source),
         explicit,
-        json: args.json.clone(),
-        out: args.out.clone(),
-        prefix: "run",
-        quiet: args.quiet,
-        extras: &args.extras,
+        json: output.json.clone(),
+        out: output.out.clone(),
+        prefix,
+        quiet: output.quiet,
+        extras,
     })
 }
 

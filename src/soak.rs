@@ -4,59 +4,28 @@
 //! segments). `--from` re-analyses reports already written.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
 
-use fbench_harness::config::parse_duration;
-use fbench_harness::frame::Resolution;
 use fbench_harness::soak::{summarise, SoakSummary, DRIFT_LIMIT_BYTES_PER_MIN};
-use fbench_harness::sweep::SweepSpec;
-use fbench_harness::RunConfig;
 use fbench_reports::Report;
 
-use crate::cli::{parse_count, parse_fps, parse_strategies, StrategyList};
+use crate::flags::{Defaults, OutputFlags, RunFlags};
 use crate::{output_path, write_atomically, UsageError};
 
+/// `fbench soak`: the run flags (one soak per combination) and where the analysis goes.
 #[derive(Debug, Args)]
 pub struct SoakArgs {
-    /// Strategies to soak, one after the other: comma-separated names, or `all`.
-    #[arg(long, short = 's', default_value = "all", value_parser = parse_strategies)]
-    pub strategy: StrategyList,
+    #[command(flatten)]
+    pub run: RunFlags,
 
-    /// Measured time per strategy, e.g. 10m, 1h.
-    #[arg(long, short = 'd', default_value = "10m", value_parser = parse_duration)]
-    pub duration: Duration,
-
-    /// Number of consumers.
-    #[arg(long, short = 'c', default_value_t = 5, value_parser = parse_count)]
-    pub consumers: usize,
-
-    /// Frame size: 480p, 720p, 1080p, 4k or WIDTHxHEIGHT.
-    #[arg(long, short = 'r', default_value = "720p", value_parser = |s: &str| s.parse::<Resolution>())]
-    pub resolution: Resolution,
-
-    /// Frames per second.
-    #[arg(long, default_value = "30", value_parser = parse_fps)]
-    pub fps: f64,
-
-    /// Write the JSON report here (default: a timestamped file in --out); the soak
-    /// analysis goes beside it as <name>.soak.json.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-
-    /// Directory for output files.
-    #[arg(long, default_value = "target/fbench")]
-    pub out: PathBuf,
+    #[command(flatten)]
+    pub output: OutputFlags,
 
     /// Analyse these JSON reports instead of running (e.g. long `fbench run`s).
     #[arg(long, value_name = "FILE.json")]
     pub from: Vec<PathBuf>,
-
-    /// No progress bar and no notes on stderr.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
 }
 
 pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
@@ -80,28 +49,20 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
         print_summaries(&summaries);
         return Ok(());
     }
-    let config = RunConfig {
-        frame: fbench_harness::frame::FrameSpec {
-            resolution: args.resolution,
-            ..RunConfig::default_config().frame
-        },
-        fps: args.fps,
-        duration: args.duration,
-        consumers: args.consumers,
-        ..RunConfig::default_config()
-    };
+    let defaults = Defaults::soak();
+    let source = crate::source::configure(&args.run.source_request(&defaults)?)?;
+    let spec = args.run.spec(&defaults, &source);
     // Checked before the report path is probed, so a bad value leaves nothing behind.
-    SweepSpec::single(args.strategy.0.clone(), &config)
-        .validate(fbench_harness::machine::available_memory())
+    spec.validate(fbench_harness::machine::available_memory())
         .map_err(|e| UsageError(e.to_string()))?;
-    let json = output_path(args.json.as_deref(), &args.out, "soak")?;
+    let json = output_path(args.output.json.as_deref(), &args.output.out, "soak")?;
     crate::sweep::execute(crate::sweep::Plan {
-        spec: SweepSpec::single(args.strategy.0.clone(), &config),
+        spec,
         explicit,
         json: Some(json.clone()),
-        out: args.out.clone(),
+        out: args.output.out.clone(),
         prefix: "soak",
-        quiet: args.quiet,
+        quiet: args.output.quiet,
         extras: &crate::sweep::RunExtras {
             scenario: None,
             open: false,

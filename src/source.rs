@@ -2,76 +2,25 @@
 //! frame geometry and rate it implies, before anything runs; and `fbench list sources`.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use fbench_harness::config::{human_bytes, MAX_FPS};
-use fbench_harness::frame::FrameSpec;
+use fbench_harness::frame::{FrameSpec, PixelFormat, Resolution};
 use fbench_harness::machine::available_memory;
 use fbench_harness::source::y4m::{Y4mClip, Y4mError};
 use fbench_harness::source::SourceSpec;
 use fbench_harness::RunConfig;
 
-use crate::cli::RunArgs;
+use crate::flags::SourceArg;
 use crate::UsageError;
 
-/// What `--source` named.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SourceArg {
-    Synthetic,
-    CameraSim,
-    Y4m(PathBuf),
-    V4l2(PathBuf),
-}
-
-const ACCEPTED: &str = "accepted: synthetic, camera-sim, y4m:PATH, v4l2:/dev/videoN";
-
-pub fn parse_source(text: &str) -> Result<SourceArg, String> {
-    let path = |p: &str| -> Result<PathBuf, String> {
-        if p.is_empty() {
-            Err(format!("'{text}' names no path; {ACCEPTED}"))
-        } else {
-            Ok(PathBuf::from(p))
-        }
-    };
-    match text.split_once(':') {
-        None if text == "synthetic" => Ok(SourceArg::Synthetic),
-        None if text == "camera-sim" => Ok(SourceArg::CameraSim),
-        Some(("y4m", p)) => Ok(SourceArg::Y4m(path(p)?)),
-        Some(("v4l2", p)) => Ok(SourceArg::V4l2(path(p)?)),
-        _ => Err(format!("unknown source '{text}'; {ACCEPTED}")),
-    }
-}
-
-/// `512MB`, `2GB`, `1.5GiB`, `4096`: a byte count for `--source-memory`.
-pub fn parse_bytes(text: &str) -> Result<u64, String> {
-    let accepted = "a size with a unit: B, kB, MB, GB, KiB, MiB or GiB (e.g. 512MB)";
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a size; accepted: {accepted}"))?;
-    let scale = match unit.trim() {
-        "" | "B" => 1.0,
-        "kB" | "KB" => 1e3,
-        "MB" => 1e6,
-        "GB" => 1e9,
-        "KiB" => 1024.0,
-        "MiB" => 1024.0 * 1024.0,
-        "GiB" => 1024.0 * 1024.0 * 1024.0,
-        _ => {
-            return Err(format!(
-                "'{text}' has an unknown unit; accepted: {accepted}"
-            ))
-        }
-    };
-    let bytes = value * scale;
-    if !(bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64) {
-        return Err(format!("'{text}' must be at least 1 byte"));
-    }
-    Ok(bytes as u64)
+/// What the source flags asked for, one value each.
+pub struct SourceRequest {
+    pub source: SourceArg,
+    pub source_memory: u64,
+    pub resolution: Option<Resolution>,
+    pub format: Option<PixelFormat>,
+    pub fps: Option<f64>,
 }
 
 /// A source ready to run and the frames it implies.
@@ -89,7 +38,7 @@ fn usage(message: String) -> anyhow::Error {
 
 /// Load or open the source `args` names: a Y4M file is read into memory here, a camera is
 /// opened and its format negotiated here, so that nothing of it is measured later.
-pub fn configure(args: &RunArgs) -> anyhow::Result<Configured> {
+pub fn configure(args: &SourceRequest) -> anyhow::Result<Configured> {
     let defaults = RunConfig::default_config();
     match &args.source {
         SourceArg::Synthetic => Ok(Configured {
@@ -120,7 +69,7 @@ pub fn configure(args: &RunArgs) -> anyhow::Result<Configured> {
     }
 }
 
-fn configure_y4m(args: &RunArgs, path: &std::path::Path) -> anyhow::Result<Configured> {
+fn configure_y4m(args: &SourceRequest, path: &std::path::Path) -> anyhow::Result<Configured> {
     let available = available_memory();
     let limit = args.source_memory.min(available);
     let clip = Y4mClip::load(path, limit).map_err(|err| {
@@ -190,7 +139,7 @@ fn configure_y4m(args: &RunArgs, path: &std::path::Path) -> anyhow::Result<Confi
 }
 
 #[cfg(not(feature = "v4l2"))]
-fn configure_v4l2(_args: &RunArgs, _path: &std::path::Path) -> anyhow::Result<Configured> {
+fn configure_v4l2(_args: &SourceRequest, _path: &std::path::Path) -> anyhow::Result<Configured> {
     Err(usage(
         "--source: this fbench was built without V4L2 camera support; rebuild with \
          `cargo build --release --features v4l2` (needs libclang-dev)"
@@ -199,7 +148,7 @@ fn configure_v4l2(_args: &RunArgs, _path: &std::path::Path) -> anyhow::Result<Co
 }
 
 #[cfg(feature = "v4l2")]
-fn configure_v4l2(args: &RunArgs, path: &std::path::Path) -> anyhow::Result<Configured> {
+fn configure_v4l2(args: &SourceRequest, path: &std::path::Path) -> anyhow::Result<Configured> {
     use fbench_harness::source::v4l2::{Camera, CameraRequest};
     let request = CameraRequest {
         format: args.format,
@@ -295,6 +244,7 @@ fn camera_lines() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flags::{parse_bytes, parse_source};
 
     #[test]
     fn sources_parse() {

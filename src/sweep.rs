@@ -10,16 +10,12 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use fbench_harness::config::{parse_duration, parse_pool_policy, ConfigError, Wait};
-use fbench_harness::frame::{PixelFormat, Resolution};
-use fbench_harness::integrity::VerifyMode;
+use fbench_harness::config::ConfigError;
 use fbench_harness::machine::{available_memory, MachineInfo};
 use fbench_harness::sweep::{SweepPoint, SweepSpec};
-use fbench_harness::workload::{SlowConsumers, Workload};
 use fbench_reports::{hgrm, ExportFormat, Report};
-use fbench_strategies::PoolPolicy;
 
-use crate::cli::{parse_count, parse_fps, parse_strategies, parse_tolerance, StrategyList};
+use crate::flags::{Defaults, OutputFlags, RunFlags};
 use crate::{output_path, scenarios, write_atomically, UsageError};
 
 /// Flags `run` and `sweep` share beyond the run parameters.
@@ -62,113 +58,17 @@ fn parse_extra(text: &str) -> Result<Extra, String> {
     }
 }
 
-/// `fbench sweep`: every run flag that takes one value takes a comma-separated list.
+/// `fbench sweep`: the run flags (each a comma-separated list), every combination run.
 #[derive(Debug, Args)]
 pub struct SweepArgs {
-    /// Strategies to run: comma-separated names, or `all` (see `fbench list`).
-    #[arg(long, short = 's', default_value = "all", value_parser = parse_strategies)]
-    pub strategy: StrategyList,
+    #[command(flatten)]
+    pub run: RunFlags,
 
-    /// Consumer counts, e.g. 1,2,5,10,20.
-    #[arg(long, short = 'c', value_delimiter = ',', default_value = "1,5,20", value_parser = parse_count)]
-    pub consumers: Vec<usize>,
-
-    /// Frame sizes: 480p, 720p, 1080p, 4k or WIDTHxHEIGHT, e.g. 720p,1080p.
-    #[arg(long, short = 'r', value_delimiter = ',', default_value = "1080p", value_parser = |s: &str| s.parse::<Resolution>())]
-    pub resolution: Vec<Resolution>,
-
-    /// Pixel formats: rgb24, bgr24, yuyv, nv12.
-    #[arg(long, value_delimiter = ',', default_value = "rgb24", value_parser = |s: &str| s.parse::<PixelFormat>())]
-    pub format: Vec<PixelFormat>,
-
-    /// Frame rates.
-    #[arg(long, value_delimiter = ',', default_value = "30", value_parser = parse_fps)]
-    pub fps: Vec<f64>,
-
-    /// Measured time of each run (after warm-up).
-    #[arg(long, short = 'd', value_delimiter = ',', default_value = "5s", value_parser = parse_duration)]
-    pub duration: Vec<Duration>,
-
-    /// Time before measuring starts in each run.
-    #[arg(long, value_delimiter = ',', default_value = "1s", value_parser = parse_duration)]
-    pub warmup: Vec<Duration>,
-
-    /// Consumer workloads: inspect, copy, busy:<dur>, sleep:<dur>.
-    #[arg(long, short = 'w', value_delimiter = ',', default_value = "inspect", value_parser = |s: &str| s.parse::<Workload>())]
-    pub workload: Vec<Workload>,
-
-    /// COUNT:WORKLOAD for every run of the sweep (not swept). May be repeated.
-    #[arg(long, value_parser = |s: &str| s.parse::<SlowConsumers>())]
-    pub slow: Vec<SlowConsumers>,
-
-    /// Wait modes: block, spin, poll:<interval>.
-    #[arg(long, value_delimiter = ',', default_value = "block", value_parser = |s: &str| s.parse::<Wait>())]
-    pub wait: Vec<Wait>,
-
-    /// Verification modes: stamps, full, off.
-    #[arg(long, value_delimiter = ',', default_value = "stamps", value_parser = |s: &str| s.parse::<VerifyMode>())]
-    pub verify: Vec<VerifyMode>,
-
-    /// Deadline tolerances.
-    #[arg(long, value_delimiter = ',', default_value = "0.1", value_parser = parse_tolerance)]
-    pub deadline_tolerance: Vec<f64>,
-
-    /// Pool sizes.
-    #[arg(long, value_delimiter = ',', default_value = "4", value_parser = parse_count)]
-    pub pool_size: Vec<usize>,
-
-    /// Pool policies: grow, drop.
-    #[arg(long, value_delimiter = ',', default_value = "grow", value_parser = parse_pool_policy)]
-    pub pool_policy: Vec<PoolPolicy>,
-
-    /// Frame slots of the shm strategies (3: a triple buffer).
-    #[arg(long, value_delimiter = ',', default_value = "3", value_parser = crate::cli::parse_slots)]
-    pub slots: Vec<usize>,
-
-    /// What shm's writer does when readers hold every other slot: drop, wait.
-    #[arg(long, value_delimiter = ',', default_value = "drop", value_parser = crate::cli::parse_slot_policy)]
-    pub slot_policy: Vec<fbench_strategies::SlotPolicy>,
-
-    /// Write the JSON report here (default: a timestamped file in --out); the HTML report
-    /// goes beside it.
-    #[arg(long)]
-    pub json: Option<PathBuf>,
-
-    /// Directory for output files.
-    #[arg(long, default_value = "target/fbench")]
-    pub out: PathBuf,
-
-    /// No progress bar and no notes on stderr.
-    #[arg(long, short = 'q')]
-    pub quiet: bool,
+    #[command(flatten)]
+    pub output: OutputFlags,
 
     #[command(flatten)]
     pub extras: RunExtras,
-}
-
-impl SweepArgs {
-    fn spec(&self) -> SweepSpec {
-        SweepSpec {
-            source: fbench_harness::source::SourceSpec::Synthetic,
-            strategies: self.strategy.0.clone(),
-            consumers: self.consumers.clone(),
-            resolution: self.resolution.clone(),
-            format: self.format.clone(),
-            fps: self.fps.clone(),
-            duration: self.duration.clone(),
-            warmup: self.warmup.clone(),
-            workload: self.workload.clone(),
-            slow: self.slow.clone(),
-            wait: self.wait.iter().map(|w| w.0).collect(),
-            verify: self.verify.clone(),
-            deadline_tolerance: self.deadline_tolerance.clone(),
-            pool_size: self.pool_size.clone(),
-            pool_policy: self.pool_policy.clone(),
-            slots: self.slots.clone(),
-            slot_policy: self.slot_policy.clone(),
-            faults: Vec::new(),
-        }
-    }
 }
 
 /// Everything one invocation runs and where its reports go.
@@ -185,15 +85,14 @@ pub struct Plan<'a> {
 }
 
 pub fn sweep(args: SweepArgs, explicit: &[String]) -> anyhow::Result<()> {
-    execute(Plan {
-        spec: args.spec(),
+    crate::run_flags(
+        &args.run,
+        &Defaults::sweep(),
+        &args.output,
+        "sweep",
+        &args.extras,
         explicit,
-        json: args.json.clone(),
-        out: args.out.clone(),
-        prefix: "sweep",
-        quiet: args.quiet,
-        extras: &args.extras,
-    })
+    )
 }
 
 /// Replace the scenario's values by those given explicitly on the command line.

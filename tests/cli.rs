@@ -340,3 +340,85 @@ fn pool_too_small_and_duration_shorter_than_a_frame() {
         "at least one frame period",
     );
 }
+
+/// The help of one flag in `fbench <command> --help`: its line and the lines under it.
+fn flag_help(command: &str, flag: &str) -> String {
+    let output = fbench().args([command, "--help"]).output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8(output.stdout).unwrap();
+    let mut lines = text
+        .lines()
+        .skip_while(|l| !l.contains(&format!("{flag} <")));
+    let mut help = vec![lines
+        .next()
+        .unwrap_or_else(|| panic!("{command} has no {flag}"))];
+    help.extend(lines.take_while(|l| !l.trim_start().starts_with('-')));
+    help.join("\n")
+}
+
+/// Every run flag is defined once: `run`, `sweep` and `soak` show the same help for it.
+#[test]
+fn every_run_flag_has_one_help_text_in_every_command() {
+    for flag in [
+        "--strategy",
+        "--consumers",
+        "--source",
+        "--resolution",
+        "--format",
+        "--fps",
+        "--duration",
+        "--workload",
+        "--wait",
+        "--pool-size",
+        "--slots",
+        "--fault",
+        "--json",
+    ] {
+        let run = flag_help("run", flag);
+        assert_eq!(run, flag_help("sweep", flag), "{flag}");
+        assert_eq!(run, flag_help("soak", flag), "{flag}");
+    }
+    assert!(flag_help("run", "--strategy").contains("peers"));
+    assert!(flag_help("run", "--format").contains("yuv444p"));
+}
+
+/// `run` takes lists like `sweep`: one run per combination, in one report.
+#[test]
+fn run_takes_lists_as_sweep_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("lists.json");
+    let output = fbench()
+        .args([
+            "run",
+            "-s",
+            "pool",
+            "--consumers",
+            "1,2",
+            "--resolution",
+            "64x48",
+        ])
+        .args([
+            "--duration",
+            "200ms",
+            "--warmup",
+            "50ms",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json_of(&json);
+    let consumers: Vec<u64> = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["consumers"].as_u64().unwrap())
+        .collect();
+    assert_eq!(consumers, [1, 2]);
+}

@@ -1,0 +1,368 @@
+//! Every flag of the command line that more than one command takes, defined once with its
+//! documentation, and the parsers of their values. Values are parsed by the harness's own
+//! parsers where it has them, so messages name the flag and what is accepted; combinations
+//! are checked by `RunConfig::validate` before anything runs.
+//!
+//! A run parameter takes a comma-separated list in every command that takes it (`run` and
+//! `sweep` run the product of the lists; `soak` soaks every point): one definition, one
+//! help text. What differs between commands is only the default, given in the help.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Args;
+use fbench_harness::config::{parse_duration, parse_pool_policy, Wait};
+use fbench_harness::faults::Fault;
+use fbench_harness::frame::{PixelFormat, Resolution};
+use fbench_harness::integrity::VerifyMode;
+use fbench_harness::registry::{self, StrategyRef};
+use fbench_harness::sweep::SweepSpec;
+use fbench_harness::workload::{SlowConsumers, Workload};
+use fbench_harness::RunConfig;
+use fbench_strategies::{PoolPolicy, SlotPolicy};
+
+use crate::UsageError;
+
+/// The run parameters, shared by `run`, `sweep` and `soak`.
+#[derive(Clone, Debug, Args)]
+pub struct RunFlags {
+    /// Strategies to run: comma-separated names, `all` (fbench's own five), `peers` (other
+    /// projects' designs in this build) or `custom` (this binary's own); see `fbench list`.
+    /// [default: all]
+    #[arg(long, short = 's', value_parser = parse_strategies)]
+    pub strategy: Option<StrategyList>,
+
+    /// Consumer counts, e.g. 5 or 1,5,20. [default: 5; sweep: 1,5,20]
+    #[arg(long, short = 'c', value_delimiter = ',', value_parser = parse_count)]
+    pub consumers: Vec<usize>,
+
+    /// Where frames come from: synthetic, camera-sim (a simulated camera that sets its own
+    /// pace and drops frames as a driver does), y4m:PATH (a YUV4MPEG2 file, preloaded and
+    /// played in a loop) or v4l2:/dev/videoN (a camera; needs a build with `--features v4l2`).
+    /// See `fbench list sources`.
+    #[arg(long, default_value = "synthetic", value_parser = parse_source)]
+    pub source: SourceArg,
+
+    /// Most memory a y4m source may preload, e.g. 512MB, 4GB.
+    #[arg(long, default_value = "2GB", value_parser = parse_bytes)]
+    pub source_memory: u64,
+
+    /// Frame sizes: 480p, 720p, 1080p, 4k or WIDTHxHEIGHT, e.g. 720p,1080p [default: 1080p;
+    /// soak: 720p; a y4m file's own; for a camera, what to ask it for].
+    #[arg(long, short = 'r', value_delimiter = ',', value_parser = |s: &str| s.parse::<Resolution>())]
+    pub resolution: Vec<Resolution>,
+
+    /// Pixel formats: rgb24, bgr24, yuyv, nv12, i420, yuv422p, yuv444p or gray (frame size
+    /// follows it) [default: rgb24; a y4m file's own; for a camera, what to ask it for].
+    #[arg(long, value_delimiter = ',', value_parser = |s: &str| s.parse::<PixelFormat>())]
+    pub format: Vec<PixelFormat>,
+
+    /// Frames per second the source produces, on an absolute schedule [default: 30; a y4m
+    /// file's own rate; for a camera, what to ask it for].
+    #[arg(long, value_delimiter = ',', value_parser = parse_fps)]
+    pub fps: Vec<f64>,
+
+    /// Measured time per run (after warm-up), e.g. 3s, 500ms, 2m. [default: 5s; soak: 10m]
+    #[arg(long, short = 'd', value_delimiter = ',', value_parser = parse_duration)]
+    pub duration: Vec<Duration>,
+
+    /// Time before measuring starts; nothing in it is counted. [default: 1s]
+    #[arg(long, value_delimiter = ',', value_parser = parse_duration)]
+    pub warmup: Vec<Duration>,
+
+    /// What each consumer does with a frame: inspect, copy, busy:<dur>, sleep:<dur>.
+    /// [default: inspect]
+    #[arg(long, short = 'w', value_delimiter = ',', value_parser = |s: &str| s.parse::<Workload>())]
+    pub workload: Vec<Workload>,
+
+    /// COUNT:WORKLOAD: make COUNT of the consumers run another workload, e.g. 2:sleep:50ms,
+    /// in every run. May be repeated.
+    #[arg(long, value_parser = |s: &str| s.parse::<SlowConsumers>())]
+    pub slow: Vec<SlowConsumers>,
+
+    /// How consumers wait for a newer frame: block, spin or poll:<interval>. [default: block]
+    #[arg(long, value_delimiter = ',', value_parser = |s: &str| s.parse::<Wait>())]
+    pub wait: Vec<Wait>,
+
+    /// Frame verification: stamps (per-page sequence stamps), full (plus a checksum), off.
+    /// [default: stamps]
+    #[arg(long, value_delimiter = ',', value_parser = |s: &str| s.parse::<VerifyMode>())]
+    pub verify: Vec<VerifyMode>,
+
+    /// A frame misses its deadline when end-to-end exceeds period x (1 + this).
+    /// [default: 0.1]
+    #[arg(long, value_delimiter = ',', value_parser = parse_tolerance, allow_negative_numbers = true)]
+    pub deadline_tolerance: Vec<f64>,
+
+    /// Buffers the pool strategy pre-allocates. [default: 4]
+    #[arg(long, value_delimiter = ',', value_parser = parse_count)]
+    pub pool_size: Vec<usize>,
+
+    /// What the pool does when every buffer is in use: grow or drop. [default: grow]
+    #[arg(long, value_delimiter = ',', value_parser = parse_pool_policy)]
+    pub pool_policy: Vec<PoolPolicy>,
+
+    /// Frame slots of the shm strategies (3: a triple buffer). [default: 3]
+    #[arg(long, value_delimiter = ',', value_parser = parse_slots)]
+    pub slots: Vec<usize>,
+
+    /// What shm's writer does when readers hold every other slot: drop (a producer drop) or
+    /// wait. [default: drop]
+    #[arg(long, value_delimiter = ',', value_parser = parse_slot_policy)]
+    pub slot_policy: Vec<SlotPolicy>,
+
+    /// Inject a fault, times from the start of measuring: stall:<consumer>@<t>:<dur> (hold a
+    /// frame), kill:<consumer>@<t> (SIGKILL a consumer process, end a consumer thread),
+    /// burst:@<t>:<dur>:<fps> (the producer runs faster). May be repeated.
+    #[arg(long, value_parser = |s: &str| s.parse::<Fault>())]
+    pub fault: Vec<Fault>,
+}
+
+/// Where reports go, shared by every command that writes one.
+#[derive(Clone, Debug, Args)]
+pub struct OutputFlags {
+    /// Write the JSON report here (default: a timestamped file in --out); the HTML report
+    /// goes beside it.
+    #[arg(long)]
+    pub json: Option<PathBuf>,
+
+    /// Directory for output files.
+    #[arg(long, default_value = "target/fbench")]
+    pub out: PathBuf,
+
+    /// No progress bar and no notes on stderr.
+    #[arg(long, short = 'q')]
+    pub quiet: bool,
+}
+
+/// What a command runs when a run flag is not given.
+pub struct Defaults {
+    pub consumers: &'static [usize],
+    pub duration: Duration,
+    pub resolution: Resolution,
+}
+
+impl Defaults {
+    pub fn run() -> Defaults {
+        let config = RunConfig::default_config();
+        Defaults {
+            consumers: &[5],
+            duration: config.duration,
+            resolution: config.frame.resolution,
+        }
+    }
+
+    pub fn sweep() -> Defaults {
+        Defaults {
+            consumers: &[1, 5, 20],
+            ..Defaults::run()
+        }
+    }
+
+    pub fn soak() -> Defaults {
+        Defaults {
+            duration: Duration::from_secs(600),
+            resolution: Resolution::new(1280, 720),
+            ..Defaults::run()
+        }
+    }
+}
+
+/// `values`, or `default` when the flag was not given.
+fn or<T: Clone>(values: &[T], default: T) -> Vec<T> {
+    if values.is_empty() {
+        vec![default]
+    } else {
+        values.to_vec()
+    }
+}
+
+impl RunFlags {
+    /// What the source needs to know before it is opened: one value of each frame flag
+    /// (a file or a camera is one geometry and one rate; the synthetic source takes the
+    /// first of a list, the sweep varies the rest).
+    pub fn source_request(
+        &self,
+        defaults: &Defaults,
+    ) -> anyhow::Result<crate::source::SourceRequest> {
+        let synthetic = matches!(self.source, SourceArg::Synthetic | SourceArg::CameraSim);
+        fn one<T: Copy>(flag: &str, values: &[T], synthetic: bool) -> anyhow::Result<Option<T>> {
+            if values.len() > 1 && !synthetic {
+                return Err(UsageError(format!(
+                    "{flag}: a y4m or camera source takes one value, not a list"
+                ))
+                .into());
+            }
+            Ok(values.first().copied())
+        }
+        let resolution = one("--resolution", &self.resolution, synthetic)?;
+        Ok(crate::source::SourceRequest {
+            source: self.source.clone(),
+            source_memory: self.source_memory,
+            resolution: match (&self.source, resolution) {
+                (SourceArg::Synthetic | SourceArg::CameraSim, None) => Some(defaults.resolution),
+                (_, given) => given,
+            },
+            format: one("--format", &self.format, synthetic)?,
+            fps: one("--fps", &self.fps, synthetic)?,
+        })
+    }
+
+    /// The runs these flags stand for, over `source` (configured from
+    /// [`RunFlags::source_request`]).
+    pub fn spec(&self, defaults: &Defaults, source: &crate::source::Configured) -> SweepSpec {
+        let base = RunConfig::default_config();
+        SweepSpec {
+            source: source.spec.clone(),
+            strategies: self
+                .strategy
+                .clone()
+                .map_or_else(|| registry::current().all(), |list| list.0),
+            consumers: if self.consumers.is_empty() {
+                defaults.consumers.to_vec()
+            } else {
+                self.consumers.clone()
+            },
+            resolution: or(&self.resolution, source.frame.resolution),
+            format: or(&self.format, source.frame.format),
+            fps: or(&self.fps, source.fps),
+            duration: or(&self.duration, defaults.duration),
+            warmup: or(&self.warmup, base.warmup),
+            workload: or(&self.workload, base.workload),
+            slow: self.slow.clone(),
+            wait: or(&self.wait, Wait(base.wait))
+                .into_iter()
+                .map(|w| w.0)
+                .collect(),
+            verify: or(&self.verify, base.verify),
+            deadline_tolerance: or(&self.deadline_tolerance, base.deadline_tolerance),
+            pool_size: or(&self.pool_size, base.pool_size),
+            pool_policy: or(&self.pool_policy, base.pool_policy),
+            slots: or(&self.slots, base.slots),
+            slot_policy: or(&self.slot_policy, base.slot_policy),
+            faults: self.fault.clone(),
+        }
+    }
+}
+
+/// What `--source` named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceArg {
+    Synthetic,
+    CameraSim,
+    Y4m(PathBuf),
+    V4l2(PathBuf),
+}
+
+const ACCEPTED: &str = "accepted: synthetic, camera-sim, y4m:PATH, v4l2:/dev/videoN";
+
+pub fn parse_source(text: &str) -> Result<SourceArg, String> {
+    let path = |p: &str| -> Result<PathBuf, String> {
+        if p.is_empty() {
+            Err(format!("'{text}' names no path; {ACCEPTED}"))
+        } else {
+            Ok(PathBuf::from(p))
+        }
+    };
+    match text.split_once(':') {
+        None if text == "synthetic" => Ok(SourceArg::Synthetic),
+        None if text == "camera-sim" => Ok(SourceArg::CameraSim),
+        Some(("y4m", p)) => Ok(SourceArg::Y4m(path(p)?)),
+        Some(("v4l2", p)) => Ok(SourceArg::V4l2(path(p)?)),
+        _ => Err(format!("unknown source '{text}'; {ACCEPTED}")),
+    }
+}
+
+/// `512MB`, `2GB`, `1.5GiB`, `4096`: a byte count for `--source-memory`.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let accepted = "a size with a unit: B, kB, MB, GB, KiB, MiB or GiB (e.g. 512MB)";
+    let split = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("'{text}' is not a size; accepted: {accepted}"))?;
+    let scale = match unit.trim() {
+        "" | "B" => 1.0,
+        "kB" | "KB" => 1e3,
+        "MB" => 1e6,
+        "GB" => 1e9,
+        "KiB" => 1024.0,
+        "MiB" => 1024.0 * 1024.0,
+        "GiB" => 1024.0 * 1024.0 * 1024.0,
+        _ => {
+            return Err(format!(
+                "'{text}' has an unknown unit; accepted: {accepted}"
+            ))
+        }
+    };
+    let bytes = value * scale;
+    if !(bytes.is_finite() && bytes >= 1.0 && bytes < u64::MAX as f64) {
+        return Err(format!("'{text}' must be at least 1 byte"));
+    }
+    Ok(bytes as u64)
+}
+
+pub fn parse_slots(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number"))?;
+    if !(2..=fbench_strategies::shm::protocol::MAX_SLOTS).contains(&n) {
+        return Err(format!(
+            "must be between 2 and {} (3 is a triple buffer)",
+            fbench_strategies::shm::protocol::MAX_SLOTS
+        ));
+    }
+    Ok(n)
+}
+
+pub fn parse_slot_policy(text: &str) -> Result<SlotPolicy, String> {
+    match text {
+        "drop" => Ok(SlotPolicy::Drop),
+        "wait" => Ok(SlotPolicy::Wait),
+        _ => Err(format!(
+            "unknown slot policy '{text}'; accepted: drop, wait"
+        )),
+    }
+}
+
+/// The strategies of a run, in the order given.
+#[derive(Clone, Debug)]
+pub struct StrategyList(pub Vec<StrategyRef>);
+
+/// `--strategy`: names of the binary's registry (the built-ins and its own), `all`, `peers`,
+/// `custom`.
+pub fn parse_strategies(text: &str) -> Result<StrategyList, String> {
+    registry::current().resolve(text).map(StrategyList)
+}
+
+pub fn parse_count(text: &str) -> Result<usize, String> {
+    let n: usize = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a whole number"))?;
+    if n == 0 {
+        return Err("must be at least 1".to_string());
+    }
+    Ok(n)
+}
+
+pub fn parse_fps(text: &str) -> Result<f64, String> {
+    let fps: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of frames per second"))?;
+    if !(fps.is_finite() && fps > 0.0) {
+        return Err("must be above 0 (e.g. 30)".to_string());
+    }
+    Ok(fps)
+}
+
+pub fn parse_tolerance(text: &str) -> Result<f64, String> {
+    let t: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number"))?;
+    if !(t.is_finite() && t >= 0.0) {
+        return Err("must be 0 or more (e.g. 0.1 for 10%)".to_string());
+    }
+    Ok(t)
+}
