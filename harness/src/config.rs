@@ -7,61 +7,16 @@ use std::time::Duration;
 
 use fbench_strategies::{PoolPolicy, SlotPolicy, StrategyParams, WaitMode};
 
-use crate::registry::StrategyRef;
 use serde::{Deserialize, Serialize};
+
+pub use crate::units::{
+    format_duration, human_bytes, parse_duration, ConfigError, MAX_CONSUMERS, MAX_FPS,
+};
 
 use crate::frame::FrameSpec;
 use crate::integrity::VerifyMode;
 use crate::source::{SourceDetail, SourceSpec};
 use crate::workload::{SlowConsumers, Workload};
-
-/// Parse `500ms`, `3s`, `1.5s`, `2m`, `250us`, `100ns`; a bare number is seconds.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(text.len());
-    let (number, unit) = text.split_at(split);
-    let accepted = "a number with a unit: ns, us, ms, s, m or h (e.g. 500ms, 3s)";
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("'{text}' is not a duration; accepted: {accepted}"))?;
-    let scale = match unit.trim() {
-        "ns" => 1e-9,
-        "us" | "µs" => 1e-6,
-        "ms" => 1e-3,
-        "" | "s" => 1.0,
-        "m" | "min" => 60.0,
-        "h" => 3600.0,
-        _ => {
-            return Err(format!(
-                "'{text}' has an unknown unit; accepted: {accepted}"
-            ))
-        }
-    };
-    let seconds = value * scale;
-    if !seconds.is_finite() || seconds > 7.0 * 24.0 * 3600.0 {
-        return Err(format!("'{text}' is out of range (at most a week)"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
-}
-
-/// The shortest exact text for a duration, in the units `parse_duration` reads.
-pub fn format_duration(d: Duration) -> String {
-    let ns = d.as_nanos();
-    for (unit, scale) in [
-        ("h", 3_600_000_000_000u128),
-        ("m", 60_000_000_000),
-        ("s", 1_000_000_000),
-        ("ms", 1_000_000),
-        ("us", 1_000),
-    ] {
-        if ns >= scale && ns % scale == 0 {
-            return format!("{}{unit}", ns / scale);
-        }
-    }
-    format!("{ns}ns")
-}
 
 /// `--wait`: how consumers wait for a newer frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -137,23 +92,6 @@ pub struct RunConfig {
     pub faults: Vec<crate::faults::Fault>,
 }
 
-/// A configuration problem, naming the flag at fault.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("{flag}: {message}")]
-pub struct ConfigError {
-    pub flag: &'static str,
-    pub message: String,
-}
-
-impl ConfigError {
-    pub fn new(flag: &'static str, message: impl Into<String>) -> Self {
-        ConfigError {
-            flag,
-            message: message.into(),
-        }
-    }
-}
-
 impl RunConfig {
     /// A laptop-friendly default: 1080p rgb24 at 30 fps, 5 consumers inspecting frames.
     pub fn default_config() -> Self {
@@ -220,7 +158,7 @@ impl RunConfig {
     /// `available_memory` is what the machine can give (bytes).
     pub fn validate(
         &self,
-        strategies: &[StrategyRef],
+        strategies: &[fbench_strategies::Descriptor],
         available_memory: u64,
     ) -> Result<(), ConfigError> {
         if self.consumers == 0 {
@@ -299,7 +237,7 @@ impl RunConfig {
             .filter(|&id| self.workload_of(id).needs_scratch())
             .count();
         for kind in strategies {
-            let frames = (kind.descriptor().resident_frames)(&self.strategy_params()) + scratch;
+            let frames = (kind.resident_frames)(&self.strategy_params()) + scratch;
             let needed = (frame_len as u64).saturating_mul(frames as u64);
             if needed > available_memory {
                 return Err(ConfigError::new(
@@ -309,7 +247,7 @@ impl RunConfig {
                         self.frame.resolution,
                         self.frame.format,
                         human_bytes(frame_len as u64),
-                        kind.name(),
+                        kind.name,
                         frames,
                         human_bytes(needed),
                         human_bytes(available_memory)
@@ -318,23 +256,6 @@ impl RunConfig {
             }
         }
         Ok(())
-    }
-}
-
-pub const MAX_CONSUMERS: usize = 1024;
-pub const MAX_FPS: f64 = 100_000.0;
-
-/// Bytes in decimal units, for messages and tables.
-pub fn human_bytes(bytes: u64) -> String {
-    let b = bytes as f64;
-    if b >= 1e9 {
-        format!("{:.1} GB", b / 1e9)
-    } else if b >= 1e6 {
-        format!("{:.1} MB", b / 1e6)
-    } else if b >= 1e3 {
-        format!("{:.1} kB", b / 1e3)
-    } else {
-        format!("{bytes} B")
     }
 }
 
@@ -448,7 +369,11 @@ mod tests {
 
     #[test]
     fn validation_names_the_flag() {
-        let all = crate::Registry::builtin().all();
+        let all: Vec<_> = crate::Registry::builtin()
+            .all()
+            .iter()
+            .map(|s| *s.descriptor())
+            .collect();
         let mut config = RunConfig::default_config();
         assert!(config.validate(&all, u64::MAX).is_ok());
         config.consumers = 0;

@@ -23,7 +23,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::{format_duration, parse_duration, ConfigError, MAX_FPS};
+use crate::units::{format_duration, parse_duration, ConfigError, MAX_FPS};
 
 /// One fault of a run.
 #[derive(Clone, Copy, Debug, PartialEq)]

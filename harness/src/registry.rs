@@ -382,6 +382,21 @@ fn builtin_entry(kind: StrategyKind) -> Option<StrategyRef> {
     })
 }
 
+/// Run the built-in strategy `kind` under `config` (a user's strategies run through their
+/// [`StrategyRef`]). `progress` is called from the calling thread with the
+/// fraction of the run done (0.0 to 1.0), about ten times a second.
+pub fn run(
+    kind: StrategyKind,
+    config: &RunConfig,
+    progress: &mut dyn FnMut(f64),
+) -> Result<RunResult, RunError> {
+    let registry = Registry::builtin();
+    let entry = registry
+        .get(kind.name())
+        .ok_or(fbench_strategies::BuildError::NotBuilt(kind.name()))?;
+    entry.run(config, progress)
+}
+
 static INSTALLED: OnceLock<Registry> = OnceLock::new();
 
 /// Make `registry` the one this process's command line resolves names against (the

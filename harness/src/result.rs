@@ -56,7 +56,7 @@ pub struct RunResult {
     /// What was not given back at the end of the run (readers, frame buffers, segments);
     /// `null` in reports written before fbench checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub leaks: Option<crate::soak::LeakCheck>,
+    pub leaks: Option<crate::leaks::LeakCheck>,
     /// The run's figures over the machine's calibrated limits; `null` when the run was not
     /// calibrated (set by whoever calibrated, after the run).
     #[serde(default)]

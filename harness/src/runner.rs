@@ -4,9 +4,7 @@
 use std::sync::Arc;
 use std::thread;
 
-use fbench_strategies::{
-    FrameMeta, FrameView, Publish, Reader, Strategy, StrategyKind, WaitMode, WaitOutcome,
-};
+use fbench_strategies::{FrameMeta, FrameView, Publish, Reader, Strategy, WaitMode, WaitOutcome};
 
 use crate::clock::{monotonic_ns, sleep_until};
 use crate::config::RunConfig;
@@ -47,21 +45,6 @@ pub enum RunError {
     Build(#[from] fbench_strategies::BuildError),
     #[error("consumer processes: {0}")]
     Process(String),
-}
-
-/// Run the built-in strategy `kind` under `config` (a user's strategies run through their
-/// [`crate::registry::StrategyRef`]). `progress` is called from the calling thread with the
-/// fraction of the run done (0.0 to 1.0), about ten times a second.
-pub fn run(
-    kind: StrategyKind,
-    config: &RunConfig,
-    progress: &mut dyn FnMut(f64),
-) -> Result<RunResult, RunError> {
-    let registry = crate::registry::Registry::builtin();
-    let entry = registry
-        .get(kind.name())
-        .ok_or(fbench_strategies::BuildError::NotBuilt(kind.name()))?;
-    entry.run(config, progress)
 }
 
 /// Where the consumers of a run live: threads of this process or child processes. The one
@@ -171,7 +154,7 @@ pub(crate) fn drive<S: Strategy, H: Host<S>>(
     result.reclaimed_slots = collected.reclaimed;
     // Every consumer has ended: a reader handle still alive in this process, or a frame
     // still marked held, was never given back. (Reader processes hold no handle here.)
-    result.leaks = Some(crate::soak::LeakCheck {
+    result.leaks = Some(crate::leaks::LeakCheck {
         readers_outstanding: Arc::strong_count(strategy) as u64 - 1,
         frames_outstanding: strategy.frames_outstanding(),
         segments_left: 0, // the cross-process host checks once the strategy is gone
@@ -847,7 +830,7 @@ pub(crate) fn assemble(
 mod tests {
     use std::sync::mpsc;
 
-    use fbench_strategies::{StrategyParams, WaitMode, WithStrategy};
+    use fbench_strategies::{StrategyKind, StrategyParams, WaitMode, WithStrategy};
 
     use super::*;
     use crate::frame::{FrameSpec, PixelFormat, Resolution};

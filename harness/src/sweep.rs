@@ -148,7 +148,7 @@ impl SweepSpec {
         for point in &points {
             point
                 .config
-                .validate(std::slice::from_ref(&point.strategy), available_memory)?;
+                .validate(&[*point.strategy.descriptor()], available_memory)?;
         }
         Ok(points)
     }

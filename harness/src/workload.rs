@@ -5,7 +5,7 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use crate::clock::monotonic_ns;
-use crate::config::{format_duration, parse_duration};
+use crate::units::{format_duration, parse_duration};
 
 /// A consumer's work on each frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

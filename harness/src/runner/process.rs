@@ -209,7 +209,7 @@ where
     // The strategy (and with it the segment) is gone by now: anything of ours left in
     // /dev/shm was not released.
     if let Some(leaks) = result.leaks.as_mut() {
-        leaks.segments_left = crate::soak::own_segments() as u64;
+        leaks.segments_left = crate::leaks::own_segments() as u64;
     }
     Ok(result)
 }
