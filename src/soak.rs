@@ -67,6 +67,7 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
             scenario: None,
             open: false,
             export: Vec::new(),
+            no_ideal: true,
             gate: Default::default(),
         },
     })?;

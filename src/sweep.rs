@@ -34,6 +34,12 @@ pub struct RunExtras {
     #[arg(long, value_delimiter = ',', value_parser = parse_extra)]
     pub export: Vec<Extra>,
 
+    /// Do not run the `ideal` reference first. By default, whenever two or more strategies
+    /// run, `ideal` (the empirical floor of this machine, consumer count, workload and wait
+    /// mode) runs first at every configuration point and every run is compared with it.
+    #[arg(long)]
+    pub no_ideal: bool,
+
     #[command(flatten)]
     pub gate: crate::gate::GateFlags,
 }
@@ -120,6 +126,20 @@ fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]
     }
 }
 
+/// Put the reference strategy (`ideal`) first when two or more strategies run and this
+/// binary has one: every configuration point then has its floor measured beside it.
+fn with_reference_first(strategies: &mut Vec<fbench_harness::StrategyRef>) {
+    let reference = fbench_harness::registry::current()
+        .entries()
+        .iter()
+        .find(|s| s.origin() == fbench_strategies::Origin::Reference);
+    if let Some(reference) = reference {
+        if strategies.len() >= 2 && !strategies.contains(reference) {
+            strategies.insert(0, reference.clone());
+        }
+    }
+}
+
 /// Validate, run every point under one progress bar, write the reports.
 pub fn execute(plan: Plan) -> anyhow::Result<()> {
     // From here on Ctrl-C stops the run cleanly (segments removed, children reaped).
@@ -135,6 +155,9 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
         override_explicit(&mut spec, given, plan.explicit);
         scenario_name = Some(loaded.scenario.name);
         scenario_file = Some(loaded.file);
+    }
+    if !plan.extras.no_ideal {
+        with_reference_first(&mut spec.strategies);
     }
     let points = spec
         .validate(available_memory())
