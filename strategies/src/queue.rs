@@ -1,0 +1,368 @@
+//! `queue`: pooled frames and one bounded FIFO queue per consumer, with a drop policy — the
+//! design of the seeds' capture pipelines (bounded `queue.Queue`s, a planned
+//! `FrameDropPolicy`), of GStreamer's `tee` + `queue leaky=…` and of Go channels.
+//!
+//! The producer renders into a pooled, reference-counted frame (zero copies, as `pool`) and
+//! pushes one handle to it into every consumer's queue; a consumer takes its *next* frame,
+//! oldest first ([`Delivery::Fifo`]), so its age includes the time the frame spent queued.
+//! When a consumer's queue is full (`--queue-depth`, default 2) the [`DropPolicy`] decides:
+//!
+//! * `block`: the producer waits for room. Nothing is dropped, and a slow consumer holds up
+//!   the producer and with it every other consumer (their frames are announced once every
+//!   queue has the frame); the back-pressure shows as producer blocked time, publish time and
+//!   source overruns.
+//! * `oldest`: the oldest queued frame is discarded and the new one queued (GStreamer's
+//!   `leaky=downstream`): the consumer always has the newest `depth` frames waiting.
+//! * `newest`: the arriving frame is skipped for that consumer (`leaky=upstream`): the
+//!   consumer works through old frames while new ones are lost.
+//!
+//! What a queue costs each consumer — frames discarded by policy, the deepest its queue got,
+//! the time the producer waited for it — is kept per consumer ([`Strategy::queue_stats`]).
+//!
+//! # The queue: `crossbeam-channel`
+//!
+//! Each queue is a `crossbeam_channel::bounded(depth)` channel (crossbeam's array flavour:
+//! a fixed ring, lock-free `try_send`/`try_recv`, and a *blocking* `send` that parks the
+//! producer until the consumer makes room — which is exactly `block`, with correct parking
+//! that fbench does not have to write and model-check itself). `crossbeam-queue`'s
+//! `ArrayQueue::force_push` would make `oldest` one atomic operation, but it has no way for
+//! the producer to sleep until there is room; one crate serving all three policies keeps the
+//! comparison about the policy. `oldest` is therefore: on `Full`, the producer takes the
+//! oldest frame out through its own receiver handle and retries. If the consumer takes a
+//! frame in the same instant, that retry can discard one frame more than strictly needed;
+//! every discarded frame is counted, so the figures stay exact about what happened.
+//!
+//! # Waking
+//!
+//! Readers sleep on the shared [`Notifier`], like every other in-process strategy, so that
+//! comparisons are of the sharing design and not of the waker. The producer announces a
+//! frame after it is in every queue. A reader reads the announced number *before* looking at
+//! its queue and, if the queue is empty, waits for a number above it: any frame pushed after
+//! the look is announced with a higher number (announce follows push), so no wake-up is
+//! lost. A frame skipped for this reader (`newest`) only makes it look again.
+//!
+//! A reader that `wait_newer` found a frame for keeps it aside (`pending`) until `acquire`,
+//! because a channel cannot be peeked; it is no longer in the queue, exactly as a frame the
+//! consumer is holding.
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+use crossbeam_channel::{Receiver, Sender, TrySendError};
+use parking_lot::Mutex;
+
+use crate::pool::{FreeList, PoolHandle, PooledFrame};
+use crate::{
+    resident_buffer, Counters, Delivery, FrameMeta, Notifier, Publish, QueueStats, Reader,
+    Strategy, StrategyParams, StrategyStats, WaitMode, WaitOutcome,
+};
+
+/// Frames each consumer's queue holds by default: the seed's camera buffer.
+pub const DEFAULT_QUEUE_DEPTH: usize = 2;
+
+/// What a full consumer queue does with the next frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum DropPolicy {
+    /// The producer waits for room (seed 003's `DropNever`).
+    Block,
+    /// Discard the oldest queued frame (`DropOldest`).
+    Oldest,
+    /// Skip the arriving frame for that consumer (`DropNewest`).
+    Newest,
+}
+
+impl DropPolicy {
+    pub const ALL: [DropPolicy; 3] = [DropPolicy::Block, DropPolicy::Oldest, DropPolicy::Newest];
+
+    /// The `--drop-policy` value.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropPolicy::Block => "block",
+            DropPolicy::Oldest => "oldest",
+            DropPolicy::Newest => "newest",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<DropPolicy> {
+        DropPolicy::ALL.into_iter().find(|p| p.name() == name)
+    }
+}
+
+/// Frames the pool starts with: when every consumer keeps up, the frames alive are the
+/// queues' `depth` plus the one each consumer holds and the one being rendered, and they are
+/// the same frames for every consumer. A consumer that falls behind under `oldest` or
+/// `newest` keeps older frames alive: the pool then grows (counted in `pool_grows`).
+pub(crate) fn initial_frames(params: &StrategyParams) -> usize {
+    params.queue_depth.max(1) + 2
+}
+
+/// Per-consumer tallies. Relaxed: counters with no data depending on them, written by one
+/// thread (the producer, or the reader for nothing here) and read after it was joined.
+#[derive(Default)]
+pub(crate) struct FeedStats {
+    pub(crate) dropped: AtomicU64,
+    pub(crate) max_depth: AtomicU64,
+    pub(crate) blocked_ns: AtomicU64,
+}
+
+impl FeedStats {
+    pub(crate) fn add_dropped(&self, frames: u64) {
+        self.dropped.fetch_add(frames, Ordering::Relaxed);
+    }
+    pub(crate) fn saw_depth(&self, depth: u64) {
+        self.max_depth.fetch_max(depth, Ordering::Relaxed);
+    }
+    pub(crate) fn snapshot(&self) -> QueueStats {
+        QueueStats {
+            dropped_by_policy: self.dropped.load(Ordering::Relaxed),
+            max_depth: self.max_depth.load(Ordering::Relaxed),
+            producer_blocked_ns: self.blocked_ns.load(Ordering::Relaxed),
+        }
+    }
+}
+
+type Handle = Arc<PooledFrame>;
+
+/// The producer's end of one consumer's queue.
+struct Feed {
+    tx: Sender<Handle>,
+    /// `oldest` only: the producer's own receiving end, to discard the oldest frame. Not kept
+    /// for `block`, so that a consumer that goes away disconnects the channel and frees a
+    /// producer blocked on it.
+    discard: Option<Receiver<Handle>>,
+    /// Cleared when the consumer's reader drops.
+    alive: Arc<AtomicBool>,
+    stats: Arc<FeedStats>,
+}
+
+impl Feed {
+    fn is_alive(&self) -> bool {
+        // Acquire: pairs with the Release store of a dropping reader; a dead feed is only
+        // skipped, so seeing it late costs one wasted push.
+        self.alive.load(Ordering::Acquire)
+    }
+
+    /// Queue `frame` under `policy`; false when the consumer is gone.
+    fn push(&self, frame: Handle, policy: DropPolicy) -> bool {
+        let pushed = match policy {
+            DropPolicy::Block => match self.tx.try_send(frame) {
+                Ok(()) => true,
+                Err(TrySendError::Full(frame)) => {
+                    let start = Instant::now();
+                    let sent = self.tx.send(frame).is_ok();
+                    let waited = start.elapsed().as_nanos() as u64;
+                    // Relaxed: a tally (see `FeedStats`).
+                    self.stats.blocked_ns.fetch_add(waited, Ordering::Relaxed);
+                    sent
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            },
+            DropPolicy::Newest => match self.tx.try_send(frame) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_skipped)) => {
+                    self.stats.add_dropped(1);
+                    return true;
+                }
+                Err(TrySendError::Disconnected(_)) => false,
+            },
+            DropPolicy::Oldest => {
+                let mut frame = frame;
+                loop {
+                    match self.tx.try_send(frame) {
+                        Ok(()) => break true,
+                        Err(TrySendError::Full(back)) => {
+                            frame = back;
+                            let discard = self.discard.as_ref().expect("kept for oldest");
+                            if discard.try_recv().is_ok() {
+                                self.stats.add_dropped(1);
+                            }
+                        }
+                        Err(TrySendError::Disconnected(_)) => break false,
+                    }
+                }
+            }
+        };
+        if pushed {
+            self.stats.saw_depth(self.tx.len() as u64);
+        }
+        pushed
+    }
+}
+
+pub struct QueueStrategy {
+    free: Arc<FreeList>,
+    feeds: Mutex<Vec<Feed>>,
+    /// Every consumer's tallies in reader order, kept after the consumer is gone.
+    stats: Mutex<Vec<Arc<FeedStats>>>,
+    policy: DropPolicy,
+    depth: usize,
+    notifier: Notifier,
+    counters: Counters,
+    frame_len: usize,
+    initial_buffers: usize,
+}
+
+impl QueueStrategy {
+    pub fn new(params: &StrategyParams) -> Self {
+        let initial_buffers = initial_frames(params);
+        let buffers = (0..initial_buffers)
+            .map(|_| resident_buffer(params.frame_len))
+            .collect();
+        QueueStrategy {
+            free: Arc::new(Mutex::new(buffers)),
+            feeds: Mutex::new(Vec::with_capacity(params.consumers)),
+            stats: Mutex::new(Vec::with_capacity(params.consumers)),
+            policy: params.drop_policy,
+            depth: params.queue_depth.max(1),
+            notifier: Notifier::new(),
+            counters: Counters::default(),
+            frame_len: params.frame_len,
+            initial_buffers,
+        }
+    }
+
+    pub fn policy(&self) -> DropPolicy {
+        self.policy
+    }
+}
+
+impl Strategy for QueueStrategy {
+    type Reader = QueueReader;
+
+    fn name(&self) -> &'static str {
+        "queue"
+    }
+
+    fn publish<F: FnOnce(&mut [u8]) -> FrameMeta>(&self, render: F) -> Publish {
+        let buffer = self.free.lock().pop();
+        let mut data = buffer.unwrap_or_else(|| {
+            self.counters.add_grow();
+            self.counters.add_allocation();
+            resident_buffer(self.frame_len)
+        });
+        let mut meta = render(&mut data);
+        let seq = self.notifier.next_seq();
+        meta.publish_seq = seq;
+        let frame = Arc::new(PooledFrame {
+            meta,
+            data,
+            home: Arc::clone(&self.free),
+        });
+        let mut feeds = self.feeds.lock();
+        feeds.retain(|feed| feed.is_alive() && feed.push(Arc::clone(&frame), self.policy));
+        drop(feeds);
+        // Ours dropped before the announce: with no consumer the buffer is free again.
+        drop(frame);
+        self.notifier.announce(seq);
+        Publish::Published(seq)
+    }
+
+    fn reader(self: Arc<Self>) -> QueueReader {
+        let (tx, rx) = crossbeam_channel::bounded(self.depth);
+        let alive = Arc::new(AtomicBool::new(true));
+        let stats = Arc::new(FeedStats::default());
+        self.stats.lock().push(Arc::clone(&stats));
+        self.feeds.lock().push(Feed {
+            tx,
+            discard: (self.policy == DropPolicy::Oldest).then(|| rx.clone()),
+            alive: Arc::clone(&alive),
+            stats,
+        });
+        QueueReader {
+            strategy: self,
+            rx,
+            pending: None,
+            alive,
+        }
+    }
+
+    fn close(&self) {
+        self.notifier.close();
+    }
+
+    fn stats(&self) -> StrategyStats {
+        self.counters.snapshot(self.notifier.published())
+    }
+
+    fn frames_outstanding(&self) -> Option<u64> {
+        // Forget the queues of consumers that are gone (their channels, and the frames still
+        // queued in them, are freed with the last end); every buffer ever made is then free
+        // or held by a live consumer's queue or by a handle never dropped.
+        let mut feeds = self.feeds.lock();
+        feeds.retain(Feed::is_alive);
+        let queued: u64 = feeds.iter().map(|feed| feed.tx.len() as u64).sum();
+        drop(feeds);
+        let made = self.initial_buffers as u64 + self.stats().pool_grows;
+        let free = self.free.lock().len() as u64;
+        Some(made.saturating_sub(free + queued))
+    }
+
+    fn delivery(&self) -> Delivery {
+        Delivery::Fifo
+    }
+
+    fn queue_stats(&self) -> Option<Vec<QueueStats>> {
+        Some(self.stats.lock().iter().map(|s| s.snapshot()).collect())
+    }
+}
+
+pub struct QueueReader {
+    strategy: Arc<QueueStrategy>,
+    rx: Receiver<Handle>,
+    /// The frame `wait_newer` took off the queue for the next `acquire`.
+    pending: Option<Handle>,
+    alive: Arc<AtomicBool>,
+}
+
+impl Drop for QueueReader {
+    fn drop(&mut self) {
+        // Release: our last use of the queue happens before the producer forgets it.
+        self.alive.store(false, Ordering::Release);
+    }
+}
+
+impl QueueReader {
+    /// The next queued frame newer than `after`, kept aside in `pending`. Frames at or below
+    /// `after` are ones the caller says it has already seen; they are let go.
+    fn next_after(&mut self, after: u64) -> Option<u64> {
+        loop {
+            if self.pending.is_none() {
+                self.pending = self.rx.try_recv().ok();
+            }
+            match &self.pending {
+                Some(frame) if frame.meta.publish_seq <= after => self.pending = None,
+                Some(frame) => return Some(frame.meta.publish_seq),
+                None => return None,
+            }
+        }
+    }
+}
+
+impl Reader for QueueReader {
+    type Frame<'a> = PoolHandle;
+
+    fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome {
+        loop {
+            // Read before looking at the queue: see the module doc.
+            let announced = self.strategy.notifier.latest();
+            if let Some(seq) = self.next_after(after) {
+                return WaitOutcome::Newer(seq);
+            }
+            if self.strategy.notifier.wait_newer(announced, mode) == WaitOutcome::Closed {
+                // Everything pushed was announced before the close: one last look.
+                return match self.next_after(after) {
+                    Some(seq) => WaitOutcome::Newer(seq),
+                    None => WaitOutcome::Closed,
+                };
+            }
+        }
+    }
+
+    fn acquire(&mut self) -> Option<PoolHandle> {
+        self.pending
+            .take()
+            .or_else(|| self.rx.try_recv().ok())
+            .map(PoolHandle)
+    }
+}
