@@ -209,3 +209,73 @@ impl Reader for BroadcastReader {
         self.pending.take().map(PoolHandle)
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    //! The ring's arithmetic with a gated reader: no sleeps, no timing.
+
+    use super::*;
+    use crate::conformance::{is_whole, render, FRAME_LEN};
+    use crate::FrameView;
+
+    fn strategy(depth: usize) -> Arc<BroadcastStrategy> {
+        let mut params = StrategyParams::new(FRAME_LEN, 2);
+        params.queue_depth = depth;
+        Arc::new(BroadcastStrategy::new(&params))
+    }
+
+    #[test]
+    fn a_lagging_receiver_skips_to_the_oldest_retained_and_counts_the_lag() {
+        let ring = strategy(2);
+        let mut quick = ring.clone().reader();
+        let mut stalled = ring.clone().reader();
+        for seq in 1..=10 {
+            ring.publish(render(seq));
+            assert_eq!(
+                quick.wait_newer(seq - 1, WaitMode::Spin),
+                WaitOutcome::Newer(seq)
+            );
+            let frame = quick.acquire().unwrap();
+            assert_eq!(frame.meta().publish_seq, seq);
+            assert!(is_whole(&frame));
+        }
+        let mut seen = Vec::new();
+        while let Some(frame) = stalled.acquire() {
+            seen.push(frame.meta().publish_seq);
+        }
+        assert_eq!(seen, vec![9, 10]);
+        let stats = ring.queue_stats().unwrap();
+        assert_eq!(stats[0].dropped_by_policy, 0);
+        assert_eq!(stats[1].dropped_by_policy, 8);
+        assert_eq!(stats[1].max_depth, 2);
+    }
+
+    #[test]
+    fn capacity_is_a_power_of_two() {
+        let ring = strategy(3); // tokio makes it 4
+        let mut reader = ring.clone().reader();
+        for seq in 1..=10 {
+            ring.publish(render(seq));
+        }
+        let mut seen = Vec::new();
+        while let Some(frame) = reader.acquire() {
+            seen.push(frame.meta().publish_seq);
+        }
+        assert_eq!(seen, vec![7, 8, 9, 10]);
+        assert_eq!(ring.queue_stats().unwrap()[0].dropped_by_policy, 6);
+    }
+
+    #[test]
+    fn no_frame_is_leaked() {
+        let ring = strategy(2);
+        let mut readers = [ring.clone().reader(), ring.clone().reader()];
+        for seq in 1..=5 {
+            ring.publish(render(seq));
+        }
+        let held = readers[0].acquire().unwrap();
+        assert_eq!(ring.frames_outstanding(), None, "readers alive");
+        drop(held);
+        drop(readers);
+        assert_eq!(ring.frames_outstanding(), Some(0));
+    }
+}

@@ -6,7 +6,7 @@ use std::sync::{Arc, Barrier};
 use std::thread;
 use std::time::Duration;
 
-use crate::{FrameMeta, FrameView, Publish, Reader, Strategy, WaitMode, WaitOutcome};
+use crate::{Delivery, FrameMeta, FrameView, Publish, Reader, Strategy, WaitMode, WaitOutcome};
 
 pub const FRAME_LEN: usize = 64 * 1024 + 13;
 
@@ -41,6 +41,15 @@ pub fn nothing_before_first_publish<S: Strategy>(strategy: Arc<S>) {
     assert_eq!(reader.wait_newer(0, WaitMode::Block), WaitOutcome::Closed);
 }
 
+/// The strategy's declared delivery holds: the newest frame (latest), or every frame in
+/// order, each once (FIFO).
+pub fn delivers_as_declared<S: Strategy>(strategy: Arc<S>) {
+    match strategy.delivery() {
+        Delivery::Latest => latest_value_wins(strategy),
+        Delivery::Fifo => fifo_in_order(strategy),
+    }
+}
+
 pub fn latest_value_wins<S: Strategy>(strategy: Arc<S>) {
     let mut reader = strategy.clone().reader();
     for seq in 1..=5 {
@@ -55,11 +64,42 @@ pub fn latest_value_wins<S: Strategy>(strategy: Arc<S>) {
     assert_eq!(strategy.stats().published, 5);
 }
 
+/// FIFO: the next frame, oldest first, each once; `wait_newer` reports the head of the queue.
+/// Two frames at a time: every queue holds at least two (the default depth).
+pub fn fifo_in_order<S: Strategy>(strategy: Arc<S>) {
+    let mut reader = strategy.clone().reader();
+    assert_eq!(strategy.publish(render(1)), Publish::Published(1));
+    assert_eq!(strategy.publish(render(2)), Publish::Published(2));
+    let mut last = 0;
+    for expected in 1..=2 {
+        assert_eq!(
+            reader.wait_newer(last, WaitMode::Block),
+            WaitOutcome::Newer(expected)
+        );
+        let frame = reader.acquire().expect("a queued frame");
+        assert_eq!(frame.meta().publish_seq, expected);
+        assert_eq!(frame.meta().seq, expected);
+        assert!(is_whole(&frame));
+        last = expected;
+    }
+    assert!(reader.acquire().is_none(), "each frame once");
+    assert_eq!(strategy.publish(render(3)), Publish::Published(3));
+    assert_eq!(reader.wait_newer(2, WaitMode::Spin), WaitOutcome::Newer(3));
+    assert_eq!(reader.acquire().unwrap().meta().publish_seq, 3);
+    assert!(reader.acquire().is_none());
+    assert_eq!(strategy.stats().published, 3);
+}
+
 pub fn closed_still_reports_final_frame<S: Strategy>(strategy: Arc<S>) {
     let mut reader = strategy.clone().reader();
     strategy.publish(render(1));
     strategy.publish(render(2));
     strategy.close();
+    if strategy.delivery() == Delivery::Fifo {
+        // Both queued frames come out after the close, in order, then Closed.
+        assert_eq!(reader.wait_newer(0, WaitMode::Block), WaitOutcome::Newer(1));
+        assert_eq!(reader.acquire().unwrap().meta().publish_seq, 1);
+    }
     assert_eq!(reader.wait_newer(1, WaitMode::Spin), WaitOutcome::Newer(2));
     assert_eq!(reader.wait_newer(2, WaitMode::Block), WaitOutcome::Closed);
     assert_eq!(
@@ -73,6 +113,8 @@ pub fn blocking_wait_wakes_on_publish<S: Strategy>(strategy: Arc<S>) {
     let mut reader = strategy.clone().reader();
     let waiting = thread::spawn(move || {
         let first = reader.wait_newer(0, WaitMode::Block);
+        // Taken, as the consumer loop does (a FIFO reader's queue still holds it otherwise).
+        assert_eq!(reader.acquire().map(|f| f.meta().publish_seq), Some(1));
         let second = reader.wait_newer(1, WaitMode::Block);
         (first, second)
     });
@@ -126,6 +168,7 @@ pub fn no_torn_frames_and_monotonic<S: Strategy>(strategy: Arc<S>, readers: usiz
             })
         })
         .collect();
+    let fifo = strategy.delivery() == Delivery::Fifo;
     start.wait();
     let mut published = 0;
     for seq in 1..=frames {
@@ -134,10 +177,22 @@ pub fn no_torn_frames_and_monotonic<S: Strategy>(strategy: Arc<S>, readers: usiz
         }
     }
     strategy.close();
-    for handle in handles {
-        let (last, seen) = handle.join().unwrap();
-        assert_eq!(last, published, "every reader ends on the final frame");
+    let ends: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    // After the joins: a broadcast reader counts its own lag.
+    let queues = strategy.queue_stats();
+    for (id, (last, seen)) in ends.into_iter().enumerate() {
         assert!(seen >= 1);
+        if fifo {
+            // Every frame reached the reader or was discarded by policy, and counted so.
+            let dropped = queues.as_ref().map_or(0, |q| q[id].dropped_by_policy);
+            assert_eq!(
+                seen + dropped,
+                published,
+                "reader {id}: seen + dropped (last {last})"
+            );
+        } else {
+            assert_eq!(last, published, "every reader ends on the final frame");
+        }
     }
 }
 
@@ -166,6 +221,9 @@ pub fn held_frame_never_changes<S: Strategy>(strategy: Arc<S>) {
     }
     drop(frame);
     stop.store(true, Ordering::Relaxed);
+    // A producer waiting for room in this reader's queue (queue, block) is freed by the
+    // reader going away.
+    drop(reader);
     producer.join().unwrap();
 }
 
@@ -186,8 +244,8 @@ macro_rules! conformance {
                 super::nothing_before_first_publish(make());
             }
             #[test]
-            fn latest_value_wins() {
-                super::latest_value_wins(make());
+            fn delivers_as_declared() {
+                super::delivers_as_declared(make());
             }
             #[test]
             fn closed_still_reports_final_frame() {
@@ -228,6 +286,19 @@ conformance!(shm_stand_in_waiting, |p: &StrategyParams| {
     crate::ShmStrategy::in_process(&p, false).unwrap()
 });
 conformance!(triple_buffer, crate::TripleBufferStrategy::new);
+conformance!(queue_block, crate::QueueStrategy::new);
+conformance!(queue_oldest, |p: &StrategyParams| {
+    let mut p = *p;
+    p.drop_policy = crate::DropPolicy::Oldest;
+    crate::QueueStrategy::new(&p)
+});
+conformance!(queue_newest, |p: &StrategyParams| {
+    let mut p = *p;
+    p.drop_policy = crate::DropPolicy::Newest;
+    crate::QueueStrategy::new(&p)
+});
+conformance!(broadcast, crate::BroadcastStrategy::new);
+conformance!(ideal, crate::IdealStrategy::new);
 // iceoryx2's in-process form: producer and readers are ports of one process's node.
 #[cfg(feature = "peers")]
 conformance!(iceoryx2, |p: &StrategyParams| {

@@ -155,3 +155,53 @@ impl Reader for IdealReader {
         self.strategy.latest.load_full().map(IdealHandle)
     }
 }
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use super::*;
+    use crate::conformance::{is_whole, render, FRAME_LEN};
+
+    fn strategy() -> Arc<IdealStrategy> {
+        Arc::new(IdealStrategy::new(&StrategyParams::new(FRAME_LEN, 2)))
+    }
+
+    /// Readers that hold one frame at a time never make the ring grow: nothing is allocated
+    /// after construction.
+    #[test]
+    fn keeping_up_allocates_nothing() {
+        let ideal = strategy();
+        let mut readers = [ideal.clone().reader(), ideal.clone().reader()];
+        let mut held: Vec<Option<IdealHandle>> = vec![None, None];
+        for seq in 1..=100 {
+            ideal.publish(render(seq));
+            // Reader `seq % 2` lets go of its old frame and takes the new one.
+            let i = (seq % 2) as usize;
+            held[i] = None;
+            let frame = readers[i].acquire().unwrap();
+            assert_eq!(frame.meta().publish_seq, seq);
+            assert!(is_whole(&frame));
+            held[i] = Some(frame);
+        }
+        let stats = ideal.stats();
+        assert_eq!(stats.frame_allocations, 0);
+        assert_eq!(stats.bytes_copied, 0);
+    }
+
+    /// A frame held is never written: with every frame of the ring held the ring grows
+    /// (counted) rather than reuse one.
+    #[test]
+    fn held_frames_are_never_reused() {
+        let ideal = strategy();
+        let mut reader = ideal.clone().reader();
+        let mut held = Vec::new();
+        for seq in 1..=RING_FRAMES as u64 + 2 {
+            ideal.publish(render(seq));
+            held.push(reader.acquire().unwrap());
+        }
+        for (k, frame) in held.iter().enumerate() {
+            assert_eq!(frame.meta().seq, k as u64 + 1);
+            assert!(is_whole(frame));
+        }
+        assert_eq!(ideal.stats().pool_grows, 2);
+    }
+}

@@ -41,9 +41,9 @@ use std::time::Duration;
 
 mod arcswap;
 mod broadcast;
-mod ideal;
 #[cfg(all(feature = "peers", not(loom)))]
 pub mod iceoryx;
+mod ideal;
 mod mutex;
 mod notify;
 mod pool;

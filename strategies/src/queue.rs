@@ -287,15 +287,18 @@ impl Strategy for QueueStrategy {
 
     fn frames_outstanding(&self) -> Option<u64> {
         // Forget the queues of consumers that are gone (their channels, and the frames still
-        // queued in them, are freed with the last end); every buffer ever made is then free
-        // or held by a live consumer's queue or by a handle never dropped.
+        // queued in them, are freed with the last end). Counted once every reader is gone
+        // (a frame queued for several live consumers cannot be told from a leak cheaply):
+        // then every buffer ever made must be free.
         let mut feeds = self.feeds.lock();
         feeds.retain(Feed::is_alive);
-        let queued: u64 = feeds.iter().map(|feed| feed.tx.len() as u64).sum();
+        if !feeds.is_empty() {
+            return None;
+        }
         drop(feeds);
         let made = self.initial_buffers as u64 + self.stats().pool_grows;
         let free = self.free.lock().len() as u64;
-        Some(made.saturating_sub(free + queued))
+        Some(made.saturating_sub(free))
     }
 
     fn delivery(&self) -> Delivery {
@@ -364,5 +367,210 @@ impl Reader for QueueReader {
             .take()
             .or_else(|| self.rx.try_recv().ok())
             .map(PoolHandle)
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    //! The queue arithmetic with gated readers: no sleeps, no timing. A reader that takes
+    //! nothing is simply not called; the counts follow from the depth and the policy alone.
+
+    use std::thread;
+
+    use super::*;
+    use crate::conformance::{is_whole, render, FRAME_LEN};
+    use crate::FrameView;
+
+    fn strategy(policy: DropPolicy, depth: usize, consumers: usize) -> Arc<QueueStrategy> {
+        let mut params = StrategyParams::new(FRAME_LEN, consumers);
+        params.queue_depth = depth;
+        params.drop_policy = policy;
+        Arc::new(QueueStrategy::new(&params))
+    }
+
+    /// Everything the reader can take now, in order: (seq, publish_seq) pairs.
+    fn drain(reader: &mut QueueReader, mut last: u64) -> Vec<u64> {
+        let mut seen = Vec::new();
+        while let Some(frame) = reader.acquire() {
+            assert!(is_whole(&frame));
+            assert!(
+                frame.meta().publish_seq > last,
+                "FIFO order, no frame twice"
+            );
+            last = frame.meta().publish_seq;
+            seen.push(frame.meta().seq);
+        }
+        seen
+    }
+
+    #[test]
+    fn oldest_keeps_the_last_depth_frames() {
+        let queue = strategy(DropPolicy::Oldest, 2, 1);
+        let mut reader = queue.clone().reader();
+        for seq in 1..=10 {
+            assert_eq!(queue.publish(render(seq)), Publish::Published(seq));
+        }
+        assert_eq!(drain(&mut reader, 0), vec![9, 10]);
+        let stats = queue.queue_stats().unwrap();
+        assert_eq!(stats[0].dropped_by_policy, 8);
+        assert_eq!(stats[0].max_depth, 2);
+        assert_eq!(stats[0].producer_blocked_ns, 0);
+    }
+
+    #[test]
+    fn newest_keeps_the_first_depth_frames() {
+        let queue = strategy(DropPolicy::Newest, 2, 1);
+        let mut reader = queue.clone().reader();
+        for seq in 1..=10 {
+            queue.publish(render(seq));
+        }
+        assert_eq!(drain(&mut reader, 0), vec![1, 2]);
+        // Room again: the next frame is queued.
+        queue.publish(render(11));
+        assert_eq!(drain(&mut reader, 2), vec![11]);
+        let stats = queue.queue_stats().unwrap();
+        assert_eq!(stats[0].dropped_by_policy, 8);
+        assert_eq!(stats[0].max_depth, 2);
+    }
+
+    #[test]
+    fn deeper_queue_drops_less() {
+        for (policy, kept) in [
+            (DropPolicy::Oldest, vec![6, 7, 8, 9, 10]),
+            (DropPolicy::Newest, vec![1, 2, 3, 4, 5]),
+        ] {
+            let queue = strategy(policy, 5, 1);
+            let mut reader = queue.clone().reader();
+            for seq in 1..=10 {
+                queue.publish(render(seq));
+            }
+            assert_eq!(drain(&mut reader, 0), kept, "{policy:?}");
+            assert_eq!(queue.queue_stats().unwrap()[0].dropped_by_policy, 5);
+        }
+    }
+
+    /// `block` loses nothing: the producer publishes 50 frames into a queue of 2 while the
+    /// reader takes them one at a time; every frame arrives, in order, once.
+    #[test]
+    fn block_loses_nothing() {
+        let queue = strategy(DropPolicy::Block, 2, 1);
+        let mut reader = queue.clone().reader();
+        let producer = {
+            let queue = queue.clone();
+            thread::spawn(move || {
+                for seq in 1..=50 {
+                    assert_eq!(queue.publish(render(seq)), Publish::Published(seq));
+                }
+                queue.close();
+            })
+        };
+        let mut last = 0;
+        let mut seen = Vec::new();
+        while let WaitOutcome::Newer(next) = reader.wait_newer(last, WaitMode::Block) {
+            let frame = reader.acquire().unwrap();
+            assert_eq!(frame.meta().publish_seq, next);
+            assert_eq!(next, last + 1, "no gap under block");
+            assert!(is_whole(&frame));
+            last = next;
+            seen.push(frame.meta().seq);
+        }
+        producer.join().unwrap();
+        assert_eq!(seen, (1..=50).collect::<Vec<_>>());
+        let stats = queue.queue_stats().unwrap();
+        assert_eq!(stats[0].dropped_by_policy, 0);
+        assert!(stats[0].max_depth <= 2);
+    }
+
+    /// Per consumer: a reader that keeps up loses nothing while one that takes nothing loses
+    /// what its queue cannot hold; each is counted for its own queue.
+    #[test]
+    fn policies_count_per_consumer() {
+        for policy in [DropPolicy::Oldest, DropPolicy::Newest] {
+            let queue = strategy(policy, 2, 2);
+            let mut quick = queue.clone().reader();
+            let mut stalled = queue.clone().reader();
+            let mut quick_seen = Vec::new();
+            for seq in 1..=10 {
+                queue.publish(render(seq));
+                quick_seen.extend(drain(&mut quick, seq - 1));
+            }
+            assert_eq!(quick_seen, (1..=10).collect::<Vec<_>>(), "{policy:?}");
+            let expected = match policy {
+                DropPolicy::Oldest => vec![9, 10],
+                _ => vec![1, 2],
+            };
+            assert_eq!(drain(&mut stalled, 0), expected, "{policy:?}");
+            let stats = queue.queue_stats().unwrap();
+            assert_eq!(stats[0].dropped_by_policy, 0);
+            assert_eq!(stats[0].max_depth, 1);
+            assert_eq!(stats[1].dropped_by_policy, 8);
+            assert_eq!(stats[1].max_depth, 2);
+        }
+    }
+
+    /// A blocked producer is freed when the consumer it waits for goes away, and the frames
+    /// left in that consumer's queue go back to the pool.
+    #[test]
+    fn a_departed_consumer_frees_the_producer_and_its_frames() {
+        let queue = strategy(DropPolicy::Block, 2, 1);
+        let reader = queue.clone().reader();
+        queue.publish(render(1));
+        queue.publish(render(2));
+        let producer = {
+            let queue = queue.clone();
+            // Blocks: the queue is full and nobody reads.
+            thread::spawn(move || queue.publish(render(3)))
+        };
+        drop(reader);
+        assert_eq!(producer.join().unwrap(), Publish::Published(3));
+        assert_eq!(queue.frames_outstanding(), Some(0));
+    }
+
+    #[test]
+    fn wait_reports_the_head_and_closed_after_the_last() {
+        for policy in DropPolicy::ALL {
+            let queue = strategy(policy, 2, 1);
+            let mut reader = queue.clone().reader();
+            queue.publish(render(1));
+            queue.publish(render(2));
+            queue.close();
+            let mut last = 0;
+            let mut seen = Vec::new();
+            while let WaitOutcome::Newer(next) = reader.wait_newer(last, WaitMode::Spin) {
+                seen.push(reader.acquire().unwrap().meta().publish_seq);
+                last = next;
+            }
+            assert_eq!(seen, vec![1, 2], "{policy:?}");
+        }
+    }
+
+    #[test]
+    fn no_frame_is_leaked() {
+        for policy in DropPolicy::ALL {
+            let queue = strategy(policy, 2, 2);
+            let mut readers = [queue.clone().reader(), queue.clone().reader()];
+            for seq in 1..=2 {
+                queue.publish(render(seq));
+            }
+            let held = readers[0].acquire().unwrap();
+            assert_eq!(queue.frames_outstanding(), None, "readers alive");
+            drop(readers);
+            assert_eq!(
+                queue.frames_outstanding(),
+                Some(1),
+                "{policy:?}: one still held"
+            );
+            drop(held);
+            assert_eq!(queue.frames_outstanding(), Some(0), "{policy:?}");
+            assert_eq!(queue.stats().frame_allocations, 0);
+        }
+    }
+
+    #[test]
+    fn policy_names_round_trip() {
+        for policy in DropPolicy::ALL {
+            assert_eq!(DropPolicy::from_name(policy.name()), Some(policy));
+        }
+        assert_eq!(DropPolicy::from_name("leaky"), None);
     }
 }
