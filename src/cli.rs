@@ -141,6 +141,15 @@ pub struct RunArgs {
     #[arg(long, default_value = "grow", value_parser = parse_pool_policy)]
     pub pool_policy: PoolPolicy,
 
+    /// Frames each consumer's queue holds (queue), the ring's capacity (broadcast).
+    #[arg(long, default_value_t = fbench_strategies::DEFAULT_QUEUE_DEPTH, value_parser = fbench_harness::config::parse_queue_depth)]
+    pub queue_depth: usize,
+
+    /// What a full consumer queue does (queue): block (the producer waits), oldest (discard
+    /// the oldest queued frame), newest (skip the arriving frame for that consumer).
+    #[arg(long, default_value = "block", value_parser = fbench_harness::config::parse_drop_policy)]
+    pub drop_policy: fbench_strategies::DropPolicy,
+
     /// Inject a fault, times from the start of measuring: stall:<consumer>@<t>:<dur> (hold a
     /// frame), kill:<consumer>@<t> (SIGKILL a consumer process, end a consumer thread),
     /// burst:@<t>:<dur>:<fps> (the producer runs faster). May be repeated.
@@ -220,6 +229,7 @@ pub(crate) fn parse_strategies(text: &str) -> Result<StrategyList, String> {
         let own: Vec<&str> = StrategyKind::ALL
             .iter()
             .chain(&StrategyKind::DEMONSTRATIONS)
+            .chain(&StrategyKind::EXTRAS)
             .map(|k| k.name())
             .collect();
         let peers: Vec<&str> = StrategyKind::PEERS

@@ -199,6 +199,7 @@ fn list(what: &str) -> anyhow::Result<()> {
     for kind in StrategyKind::ALL
         .into_iter()
         .chain(StrategyKind::DEMONSTRATIONS)
+        .chain(StrategyKind::EXTRAS)
     {
         writeln!(out, "{:<13} {}", kind.name(), kind.summary())?;
     }
@@ -258,6 +259,8 @@ fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         pool_policy: args.pool_policy,
         slots: args.slots,
         slot_policy: args.slot_policy,
+        queue_depth: args.queue_depth,
+        drop_policy: args.drop_policy,
         faults: args.fault.clone(),
     };
     if let Some(summary) = &source.summary {

@@ -129,6 +129,14 @@ pub struct SweepArgs {
     #[arg(long, value_delimiter = ',', default_value = "drop", value_parser = crate::cli::parse_slot_policy)]
     pub slot_policy: Vec<fbench_strategies::SlotPolicy>,
 
+    /// Queue depths (queue; broadcast's ring).
+    #[arg(long, value_delimiter = ',', default_value = "2", value_parser = fbench_harness::config::parse_queue_depth)]
+    pub queue_depth: Vec<usize>,
+
+    /// Drop policies of queue: block, oldest, newest.
+    #[arg(long, value_delimiter = ',', default_value = "block", value_parser = fbench_harness::config::parse_drop_policy)]
+    pub drop_policy: Vec<fbench_strategies::DropPolicy>,
+
     /// Write the JSON report here (default: a timestamped file in --out); the HTML report
     /// goes beside it.
     #[arg(long)]
@@ -166,6 +174,8 @@ impl SweepArgs {
             pool_policy: self.pool_policy.clone(),
             slots: self.slots.clone(),
             slot_policy: self.slot_policy.clone(),
+            queue_depth: self.queue_depth.clone(),
+            drop_policy: self.drop_policy.clone(),
             faults: Vec::new(),
         }
     }
@@ -216,6 +226,8 @@ fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]
             "pool_policy" => spec.pool_policy = given.pool_policy.clone(),
             "slots" => spec.slots = given.slots.clone(),
             "slot_policy" => spec.slot_policy = given.slot_policy.clone(),
+            "queue_depth" => spec.queue_depth = given.queue_depth.clone(),
+            "drop_policy" => spec.drop_policy = given.drop_policy.clone(),
             _ => {}
         }
     }

@@ -135,6 +135,7 @@ mod tests {
             faults: Vec::new(),
             leaks: None,
             limits: None,
+            queues: None,
         }
     }
 

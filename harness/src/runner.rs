@@ -195,6 +195,9 @@ impl WithStrategy for Runner<'_> {
             },
         );
         result.leaks = Some(leaks);
+        result.queues = strategy
+            .queue_stats()
+            .map(|queues| queues.into_iter().map(Into::into).collect());
         result
     }
 }
@@ -697,6 +700,7 @@ pub(crate) fn assemble(
         faults: fault_records,
         leaks: None,
         limits: None,
+        queues: None,
     }
 }
 

@@ -115,6 +115,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
         faults: Vec::new(),
         leaks: None,
         limits: None,
+        queues: None,
     }
 }
 
