@@ -8,9 +8,9 @@
 //! When a consumer's queue is full (`--queue-depth`, default 2) the [`DropPolicy`] decides:
 //!
 //! * `block`: the producer waits for room. Nothing is dropped, and a slow consumer holds up
-//!   the producer and with it every other consumer (their frames are announced once every
-//!   queue has the frame); the back-pressure shows as producer blocked time, publish time and
-//!   source overruns.
+//!   the producer, so every consumer gets frames at the slow one's pace (the frames the source
+//!   could not hand over are source overruns); the back-pressure shows as producer blocked
+//!   time, publish time and source overruns.
 //! * `oldest`: the oldest queued frame is discarded and the new one queued (GStreamer's
 //!   `leaky=downstream`): the consumer always has the newest `depth` frames waiting.
 //! * `newest`: the arriving frame is skipped for that consumer (`leaky=upstream`): the
@@ -34,12 +34,15 @@
 //!
 //! # Waking
 //!
-//! Readers sleep on the shared [`Notifier`], like every other in-process strategy, so that
-//! comparisons are of the sharing design and not of the waker. The producer announces a
-//! frame after it is in every queue. A reader reads the announced number *before* looking at
-//! its queue and, if the queue is empty, waits for a number above it: any frame pushed after
-//! the look is announced with a higher number (announce follows push), so no wake-up is
-//! lost. A frame skipped for this reader (`newest`) only makes it look again.
+//! A blocking reader sleeps in its own channel's `recv` and is woken by the push into its own
+//! queue (crossbeam parks the thread; a futex on Linux), not by the shared [`Notifier`] the
+//! latest-value strategies use. The per-consumer wake is part of the queue design: with one
+//! announcement after the whole fan-out, a producer blocked on the slow consumer's queue would
+//! also hold back the frame it had already queued for every quick one (measured: their age
+//! p50 went from 0.3 ms to 100 ms in `slow-consumer-queues`), which a tee of queues or a loop
+//! over Go channels does not do. `close` drops the producer's ends: a reader then takes what
+//! is still queued and sees the channel disconnected, which is `Closed`. `Poll` and `Spin`
+//! readers `try_recv` in a loop. The [`Notifier`] only numbers the frames.
 //!
 //! A reader that `wait_newer` found a frame for keeps it aside (`pending`) until `acquire`,
 //! because a channel cannot be peeked; it is no longer in the queue, exactly as a frame the
@@ -49,7 +52,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use crossbeam_channel::{Receiver, Sender, TrySendError};
+use crossbeam_channel::{Receiver, Sender, TryRecvError, TrySendError};
 use parking_lot::Mutex;
 
 use crate::pool::{FreeList, PoolHandle, PooledFrame};
@@ -134,6 +137,10 @@ struct Feed {
     /// Cleared when the consumer's reader drops.
     alive: Arc<AtomicBool>,
     stats: Arc<FeedStats>,
+    /// `block`: the frame waiting for room in this queue during a publish.
+    owed: Option<Handle>,
+    /// The consumer's end was found dropped (the channel disconnected).
+    gone: bool,
 }
 
 impl Feed {
@@ -143,28 +150,31 @@ impl Feed {
         self.alive.load(Ordering::Acquire)
     }
 
-    /// Queue `frame` under `policy`; false when the consumer is gone.
-    fn push(&self, frame: Handle, policy: DropPolicy) -> bool {
-        let pushed = match policy {
+    /// Queue `frame` under `policy` without waiting. Under `block` a full queue keeps the
+    /// frame in `owed` for [`Feed::wait_for_room`]; a consumer found gone sets `gone`.
+    fn offer(&mut self, frame: Handle, policy: DropPolicy) {
+        let queued = match policy {
             DropPolicy::Block => match self.tx.try_send(frame) {
                 Ok(()) => true,
                 Err(TrySendError::Full(frame)) => {
-                    let start = Instant::now();
-                    let sent = self.tx.send(frame).is_ok();
-                    let waited = start.elapsed().as_nanos() as u64;
-                    // Relaxed: a tally (see `FeedStats`).
-                    self.stats.blocked_ns.fetch_add(waited, Ordering::Relaxed);
-                    sent
+                    self.owed = Some(frame);
+                    false
                 }
-                Err(TrySendError::Disconnected(_)) => false,
+                Err(TrySendError::Disconnected(_)) => {
+                    self.gone = true;
+                    false
+                }
             },
             DropPolicy::Newest => match self.tx.try_send(frame) {
                 Ok(()) => true,
                 Err(TrySendError::Full(_skipped)) => {
                     self.stats.add_dropped(1);
-                    return true;
+                    false
                 }
-                Err(TrySendError::Disconnected(_)) => false,
+                Err(TrySendError::Disconnected(_)) => {
+                    self.gone = true;
+                    false
+                }
             },
             DropPolicy::Oldest => {
                 let mut frame = frame;
@@ -178,21 +188,44 @@ impl Feed {
                                 self.stats.add_dropped(1);
                             }
                         }
-                        Err(TrySendError::Disconnected(_)) => break false,
+                        Err(TrySendError::Disconnected(_)) => {
+                            self.gone = true;
+                            break false;
+                        }
                     }
                 }
             }
         };
-        if pushed {
+        if queued {
             self.stats.saw_depth(self.tx.len() as u64);
         }
-        pushed
+    }
+
+    /// `block`: wait until the queue has room for the frame `offer` could not queue.
+    fn wait_for_room(&mut self) {
+        let Some(frame) = self.owed.take() else {
+            return;
+        };
+        let start = Instant::now();
+        let sent = self.tx.send(frame).is_ok();
+        let waited = start.elapsed().as_nanos() as u64;
+        // Relaxed: a tally (see `FeedStats`).
+        self.stats.blocked_ns.fetch_add(waited, Ordering::Relaxed);
+        if sent {
+            self.stats.saw_depth(self.tx.len() as u64);
+        } else {
+            self.gone = true;
+        }
     }
 }
 
 pub struct QueueStrategy {
     free: Arc<FreeList>,
     feeds: Mutex<Vec<Feed>>,
+    /// Set by `close`, under the `feeds` lock: a reader made afterwards starts disconnected.
+    closed: AtomicBool,
+    /// Every reader's liveness, kept after the producer forgot its queue (leak check).
+    readers: Mutex<Vec<Arc<AtomicBool>>>,
     /// Every consumer's tallies in reader order, kept after the consumer is gone.
     stats: Mutex<Vec<Arc<FeedStats>>>,
     policy: DropPolicy,
@@ -212,6 +245,8 @@ impl QueueStrategy {
         QueueStrategy {
             free: Arc::new(Mutex::new(buffers)),
             feeds: Mutex::new(Vec::with_capacity(params.consumers)),
+            closed: AtomicBool::new(false),
+            readers: Mutex::new(Vec::with_capacity(params.consumers)),
             stats: Mutex::new(Vec::with_capacity(params.consumers)),
             policy: params.drop_policy,
             depth: params.queue_depth.max(1),
@@ -249,12 +284,19 @@ impl Strategy for QueueStrategy {
             data,
             home: Arc::clone(&self.free),
         });
+        // Each push wakes that queue's reader. Every queue with room first, then (`block`)
+        // wait for the full ones: a quick consumer never waits behind a slow one's queue, for
+        // this frame, whatever the order the consumers were created in.
         let mut feeds = self.feeds.lock();
-        feeds.retain(|feed| feed.is_alive() && feed.push(Arc::clone(&frame), self.policy));
+        feeds.retain(Feed::is_alive);
+        for feed in feeds.iter_mut() {
+            feed.offer(Arc::clone(&frame), self.policy);
+        }
+        for feed in feeds.iter_mut() {
+            feed.wait_for_room();
+        }
+        feeds.retain(|feed| !feed.gone);
         drop(feeds);
-        // Ours dropped before the announce: with no consumer the buffer is free again.
-        drop(frame);
-        self.notifier.announce(seq);
         Publish::Published(seq)
     }
 
@@ -263,21 +305,36 @@ impl Strategy for QueueStrategy {
         let alive = Arc::new(AtomicBool::new(true));
         let stats = Arc::new(FeedStats::default());
         self.stats.lock().push(Arc::clone(&stats));
-        self.feeds.lock().push(Feed {
-            tx,
-            discard: (self.policy == DropPolicy::Oldest).then(|| rx.clone()),
-            alive: Arc::clone(&alive),
-            stats,
-        });
+        self.readers.lock().push(Arc::clone(&alive));
+        let mut feeds = self.feeds.lock();
+        // Relaxed: written under the `feeds` lock we hold.
+        if !self.closed.load(Ordering::Relaxed) {
+            feeds.push(Feed {
+                tx,
+                discard: (self.policy == DropPolicy::Oldest).then(|| rx.clone()),
+                alive: Arc::clone(&alive),
+                stats,
+                owed: None,
+                gone: false,
+            });
+        }
+        drop(feeds);
         QueueReader {
-            strategy: self,
+            _strategy: self,
             rx,
             pending: None,
+            disconnected: false,
             alive,
         }
     }
 
     fn close(&self) {
+        let mut feeds = self.feeds.lock();
+        // Relaxed: read under the same lock.
+        self.closed.store(true, Ordering::Relaxed);
+        // Dropping the producer's ends disconnects every queue once it is drained.
+        feeds.clear();
+        drop(feeds);
         self.notifier.close();
     }
 
@@ -290,12 +347,16 @@ impl Strategy for QueueStrategy {
         // queued in them, are freed with the last end). Counted once every reader is gone
         // (a frame queued for several live consumers cannot be told from a leak cheaply):
         // then every buffer ever made must be free.
-        let mut feeds = self.feeds.lock();
-        feeds.retain(Feed::is_alive);
-        if !feeds.is_empty() {
+        self.feeds.lock().retain(Feed::is_alive);
+        // Acquire: pairs with the reader's Release in its drop (its queue is gone with it).
+        if self
+            .readers
+            .lock()
+            .iter()
+            .any(|a| a.load(Ordering::Acquire))
+        {
             return None;
         }
-        drop(feeds);
         let made = self.initial_buffers as u64 + self.stats().pool_grows;
         let free = self.free.lock().len() as u64;
         Some(made.saturating_sub(free))
@@ -311,10 +372,14 @@ impl Strategy for QueueStrategy {
 }
 
 pub struct QueueReader {
-    strategy: Arc<QueueStrategy>,
+    /// Held, not read: a reader keeps its strategy alive (the harness counts live readers
+    /// by the strategy's reference count).
+    _strategy: Arc<QueueStrategy>,
     rx: Receiver<Handle>,
     /// The frame `wait_newer` took off the queue for the next `acquire`.
     pending: Option<Handle>,
+    /// The queue is drained and its producer end is gone (`close`).
+    disconnected: bool,
     alive: Arc<AtomicBool>,
 }
 
@@ -331,7 +396,11 @@ impl QueueReader {
     fn next_after(&mut self, after: u64) -> Option<u64> {
         loop {
             if self.pending.is_none() {
-                self.pending = self.rx.try_recv().ok();
+                match self.rx.try_recv() {
+                    Ok(frame) => self.pending = Some(frame),
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => self.disconnected = true,
+                }
             }
             match &self.pending {
                 Some(frame) if frame.meta.publish_seq <= after => self.pending = None,
@@ -347,17 +416,23 @@ impl Reader for QueueReader {
 
     fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome {
         loop {
-            // Read before looking at the queue: see the module doc.
-            let announced = self.strategy.notifier.latest();
             if let Some(seq) = self.next_after(after) {
                 return WaitOutcome::Newer(seq);
             }
-            if self.strategy.notifier.wait_newer(announced, mode) == WaitOutcome::Closed {
-                // Everything pushed was announced before the close: one last look.
-                return match self.next_after(after) {
-                    Some(seq) => WaitOutcome::Newer(seq),
-                    None => WaitOutcome::Closed,
-                };
+            if self.disconnected {
+                // `close` dropped the producer's end and the queue is drained.
+                return WaitOutcome::Closed;
+            }
+            match mode {
+                WaitMode::Block => match self.rx.recv() {
+                    Ok(frame) => self.pending = Some(frame),
+                    // Disconnected: `close` (queued frames are received before this).
+                    Err(_) => return WaitOutcome::Closed,
+                },
+                WaitMode::Poll(interval) => {
+                    std::thread::sleep(interval.max(std::time::Duration::from_nanos(1)))
+                }
+                WaitMode::Spin => std::hint::spin_loop(),
             }
         }
     }
@@ -524,6 +599,40 @@ mod tests {
         drop(reader);
         assert_eq!(producer.join().unwrap(), Publish::Published(3));
         assert_eq!(queue.frames_outstanding(), Some(0));
+    }
+
+    /// `block`: while the producer waits for room in a stalled consumer's queue, a quick
+    /// consumer already has the frame (its own push woke it), whichever was created first.
+    /// Deterministic: the producer cannot finish before the stalled reader takes a frame.
+    #[test]
+    fn block_holds_the_producer_not_the_quick_consumers() {
+        let queue = strategy(DropPolicy::Block, 1, 2);
+        let mut stalled = queue.clone().reader();
+        let mut quick = queue.clone().reader();
+        queue.publish(render(1));
+        assert_eq!(quick.wait_newer(0, WaitMode::Block), WaitOutcome::Newer(1));
+        drop(quick.acquire());
+        let producer = {
+            let queue = queue.clone();
+            // The stalled queue (depth 1) still holds frame 1: this publish waits for it.
+            thread::spawn(move || queue.publish(render(2)))
+        };
+        assert_eq!(quick.wait_newer(1, WaitMode::Block), WaitOutcome::Newer(2));
+        assert_eq!(quick.acquire().unwrap().meta().seq, 2);
+        assert!(
+            !producer.is_finished(),
+            "still waiting for the stalled queue"
+        );
+        assert_eq!(stalled.acquire().unwrap().meta().seq, 1);
+        assert_eq!(producer.join().unwrap(), Publish::Published(2));
+        assert_eq!(stalled.acquire().unwrap().meta().seq, 2);
+        let stats = queue.queue_stats().unwrap();
+        assert!(
+            stats[0].producer_blocked_ns > 0,
+            "the producer waited for consumer 0"
+        );
+        assert_eq!(stats[1].producer_blocked_ns, 0, "and never for consumer 1");
+        assert!(stats.iter().all(|s| s.dropped_by_policy == 0));
     }
 
     #[test]
