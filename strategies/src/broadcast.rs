@@ -11,8 +11,11 @@
 //! per consumer in [`Strategy::queue_stats`], and shows as `publish_seq` gaps to the harness.
 //!
 //! Only tokio's `sync` feature is used: no runtime. Receivers use `try_recv` and sleep on
-//! fbench's shared [`Notifier`] (as every in-process strategy does, so the comparison is of
-//! the ring, not of the waker), with the same read-announced-then-look order as `queue`.
+//! fbench's shared [`Notifier`] (as the latest-value strategies do, so the comparison is of
+//! the ring, not of the waker; the sender never waits, so one announcement per frame holds
+//! nobody back). A reader reads the announced number *before* looking at the ring and, if it
+//! has nothing for it, waits for a higher number: a value sent after the look is announced
+//! with a higher number (announce follows send), so no wake-up is lost.
 //! Frames come from a pool (zero copies, as `pool` and `queue`); the ring keeps a value alive
 //! until every receiver has read it or it is overwritten, so the pool starts with the ring's
 //! capacity plus two and grows, counted, if receivers hold more.
@@ -190,7 +193,7 @@ impl Reader for BroadcastReader {
 
     fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome {
         loop {
-            // Read before looking at the ring: see `queue`'s module doc.
+            // Read before looking at the ring: see the module doc.
             let announced = self.strategy.notifier.latest();
             if let Some(seq) = self.next_after(after) {
                 return WaitOutcome::Newer(seq);
