@@ -111,6 +111,17 @@ pub struct RunFlags {
     #[arg(long, value_delimiter = ',', value_parser = parse_slot_policy)]
     pub slot_policy: Vec<SlotPolicy>,
 
+    /// Frames each consumer's queue holds (queue), the ring's capacity (broadcast).
+    /// [default: 2]
+    #[arg(long, value_delimiter = ',', value_parser = fbench_harness::config::parse_queue_depth)]
+    pub queue_depth: Vec<usize>,
+
+    /// What a full consumer queue does (queue): block (the producer waits), oldest (discard
+    /// the oldest queued frame), newest (skip the arriving frame for that consumer).
+    /// [default: block]
+    #[arg(long, value_delimiter = ',', value_parser = fbench_harness::config::parse_drop_policy)]
+    pub drop_policy: Vec<fbench_strategies::DropPolicy>,
+
     /// Inject a fault, times from the start of measuring: stall:<consumer>@<t>:<dur> (hold a
     /// frame), kill:<consumer>@<t> (SIGKILL a consumer process, end a consumer thread),
     /// burst:@<t>:<dur>:<fps> (the producer runs faster). May be repeated.
@@ -240,6 +251,8 @@ impl RunFlags {
             pool_policy: or(&self.pool_policy, base.pool_policy),
             slots: or(&self.slots, base.slots),
             slot_policy: or(&self.slot_policy, base.slot_policy),
+            queue_depth: or(&self.queue_depth, base.queue_depth),
+            drop_policy: or(&self.drop_policy, base.drop_policy),
             faults: self.fault.clone(),
         }
     }

@@ -352,6 +352,7 @@ fn list(what: &str) -> anyhow::Result<()> {
     let order = [
         Origin::Reference,
         Origin::Own,
+        Origin::Extra,
         Origin::Demonstration,
         Origin::Peer,
         Origin::Custom,

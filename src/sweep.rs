@@ -121,6 +121,8 @@ fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]
             "pool_policy" => spec.pool_policy = given.pool_policy.clone(),
             "slots" => spec.slots = given.slots.clone(),
             "slot_policy" => spec.slot_policy = given.slot_policy.clone(),
+            "queue_depth" => spec.queue_depth = given.queue_depth.clone(),
+            "drop_policy" => spec.drop_policy = given.drop_policy.clone(),
             _ => {}
         }
     }

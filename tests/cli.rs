@@ -151,6 +151,8 @@ fn list_names_every_strategy_and_hides_the_canary() {
         "arcswap ",
         "shm ",
         "shm-naive ",
+        "ideal ",
+        "queue ",
     ] {
         assert!(stdout.lines().any(|l| l.starts_with(name)), "{stdout}");
     }
@@ -159,8 +161,8 @@ fn list_names_every_strategy_and_hides_the_canary() {
         "shm-naive is marked: {stdout}"
     );
     assert!(!stdout.contains("unsync"));
-    // six of fbench's own, two peers (tests/peers.rs)
-    assert_eq!(stdout.lines().count(), 8);
+    // six of fbench's own, ideal and queue (not in all), three peers (tests/peers.rs)
+    assert_eq!(stdout.lines().count(), 11);
 }
 
 #[test]

@@ -35,7 +35,7 @@ fn run(strategy: &str, consumers: usize, dir: &Path) -> serde_json::Value {
 fn peers_are_listed_as_peers() {
     let output = fbench().arg("list").output().unwrap();
     let stdout = String::from_utf8(output.stdout).unwrap();
-    for name in ["iceoryx2 ", "triple-buffer "] {
+    for name in ["iceoryx2 ", "triple-buffer ", "broadcast "] {
         let line = stdout
             .lines()
             .find(|l| l.starts_with(name))
@@ -99,7 +99,7 @@ fn all_stays_fbench_own_five() {
     if cfg!(feature = "peers") {
         expected.push("iceoryx2");
     }
-    expected.push("triple-buffer");
+    expected.extend(["triple-buffer", "broadcast"]);
     assert_eq!(names, expected);
 }
 

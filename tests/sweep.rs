@@ -251,6 +251,7 @@ fn list_scenarios_names_every_built_in_one() {
         "slow-consumer",
         "many-consumers",
         "4k60",
+        "slow-consumer-queues",
     ] {
         assert!(stdout.lines().any(|l| l.starts_with(name)), "{stdout}");
     }

@@ -5,8 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use fbench_strategies::{PoolPolicy, SlotPolicy, StrategyParams, WaitMode};
-
+use fbench_strategies::{DropPolicy, PoolPolicy, SlotPolicy, StrategyParams, WaitMode};
 use serde::{Deserialize, Serialize};
 
 pub use crate::units::{
@@ -61,6 +60,25 @@ pub fn parse_pool_policy(s: &str) -> Result<PoolPolicy, String> {
     }
 }
 
+/// `--drop-policy`.
+pub fn parse_drop_policy(s: &str) -> Result<DropPolicy, String> {
+    DropPolicy::from_name(s)
+        .ok_or_else(|| format!("unknown drop policy '{s}'; accepted: block, oldest, newest"))
+}
+
+/// `--queue-depth`: frames one consumer's queue holds.
+pub fn parse_queue_depth(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_QUEUE_DEPTH).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not accepted; must be a whole number from 1 to {MAX_QUEUE_DEPTH}"
+        )),
+    }
+}
+
+/// The deepest queue accepted: every queued frame may be a frame of memory.
+pub const MAX_QUEUE_DEPTH: usize = 1024;
+
 pub fn pool_policy_name(policy: PoolPolicy) -> &'static str {
     match policy {
         PoolPolicy::Grow => "grow",
@@ -88,6 +106,10 @@ pub struct RunConfig {
     /// Frame slots of the `shm` strategies.
     pub slots: usize,
     pub slot_policy: SlotPolicy,
+    /// Frames each consumer's queue holds (`queue`; the ring of `broadcast`).
+    pub queue_depth: usize,
+    /// What a full consumer queue does (`queue`).
+    pub drop_policy: DropPolicy,
     /// Faults injected into the run (`--fault`), see [`crate::faults`].
     pub faults: Vec<crate::faults::Fault>,
 }
@@ -114,6 +136,8 @@ impl RunConfig {
             pool_policy: PoolPolicy::Grow,
             slots: fbench_strategies::DEFAULT_SLOTS,
             slot_policy: SlotPolicy::Drop,
+            queue_depth: fbench_strategies::DEFAULT_QUEUE_DEPTH,
+            drop_policy: DropPolicy::Block,
             faults: Vec::new(),
         }
     }
@@ -148,6 +172,8 @@ impl RunConfig {
             pool_policy: self.pool_policy,
             slots: self.slots,
             slot_policy: self.slot_policy,
+            queue_depth: self.queue_depth,
+            drop_policy: self.drop_policy,
             width: self.frame.resolution.width,
             height: self.frame.resolution.height,
             format: self.frame.format.code(),
@@ -285,6 +311,12 @@ pub struct ConfigRecord {
     pub slots: usize,
     #[serde(default)]
     pub slot_policy: String,
+    /// Queue depth and drop policy of `queue` (depth also `broadcast`'s ring); absent in
+    /// reports from before they existed.
+    #[serde(default)]
+    pub queue_depth: usize,
+    #[serde(default)]
+    pub drop_policy: String,
 }
 
 impl RunConfig {
@@ -316,6 +348,8 @@ impl RunConfig {
                 SlotPolicy::Wait => "wait",
             }
             .to_string(),
+            queue_depth: self.queue_depth,
+            drop_policy: self.drop_policy.name().to_string(),
         }
     }
 }

@@ -139,6 +139,7 @@ mod tests {
             faults: Vec::new(),
             leaks: None,
             limits: None,
+            queues: None,
         }
     }
 

@@ -310,17 +310,22 @@ impl Registry {
     /// "accepted: all, mutex, …, peers, triple-buffer, …, custom, mine": the listed names.
     pub fn accepted(&self) -> String {
         let names = |origins: &[Origin]| {
-            self.entries
+            origins
                 .iter()
-                .filter(|e| origins.contains(&e.origin()))
+                .flat_map(|&origin| self.entries.iter().filter(move |e| e.origin() == origin))
                 .map(|e| e.name())
                 .collect::<Vec<_>>()
         };
         let mut parts = vec!["all".to_string()];
         parts.extend(
-            names(&[Origin::Own, Origin::Demonstration, Origin::Reference])
-                .into_iter()
-                .map(String::from),
+            names(&[
+                Origin::Own,
+                Origin::Extra,
+                Origin::Reference,
+                Origin::Demonstration,
+            ])
+            .into_iter()
+            .map(String::from),
         );
         let peers = names(&[Origin::Peer]);
         if !peers.is_empty() {
@@ -363,6 +368,9 @@ fn builtin_entry(kind: StrategyKind) -> Option<StrategyRef> {
         StrategyKind::Pool => in_process::<PoolStrategy>(),
         StrategyKind::ArcSwap => in_process::<ArcSwapStrategy>(),
         StrategyKind::Unsync => in_process::<UnsyncStrategy>(),
+        StrategyKind::Queue => in_process::<QueueStrategy>(),
+        StrategyKind::Broadcast => in_process::<BroadcastStrategy>(),
+        StrategyKind::Ideal => in_process::<IdealStrategy>(),
         StrategyKind::TripleBuffer => in_process::<TripleBufferStrategy>(),
         StrategyKind::Shm => cross_process(kind.descriptor(), |p: &StrategyParams, run: &str| {
             Ok(ShmStrategy::shared(p, run, false)?)

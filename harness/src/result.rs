@@ -61,6 +61,32 @@ pub struct RunResult {
     /// calibrated (set by whoever calibrated, after the run).
     #[serde(default)]
     pub limits: Option<LimitRatios>,
+    /// What each consumer's queue cost, in consumer order, for the strategies that queue
+    /// frames (`queue`, `broadcast`); absent for the others and in older reports.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub queues: Option<Vec<QueueRecord>>,
+}
+
+/// One consumer's queue ([`fbench_strategies::QueueStats`]), counted over the whole run,
+/// warm-up included.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueRecord {
+    /// Frames its queue discarded by policy (broadcast: the receiver's lag).
+    pub dropped_by_policy: u64,
+    /// The most frames queued for it at once.
+    pub max_depth: u64,
+    /// Time the producer spent waiting for room in its queue (`--drop-policy block`).
+    pub producer_blocked_ns: u64,
+}
+
+impl From<fbench_strategies::QueueStats> for QueueRecord {
+    fn from(stats: fbench_strategies::QueueStats) -> Self {
+        QueueRecord {
+            dropped_by_policy: stats.dropped_by_policy,
+            max_depth: stats.max_depth,
+            producer_blocked_ns: stats.producer_blocked_ns,
+        }
+    }
 }
 
 /// Producer-side counts over the measured window.

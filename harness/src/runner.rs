@@ -159,6 +159,9 @@ pub(crate) fn drive<S: Strategy, H: Host<S>>(
         frames_outstanding: strategy.frames_outstanding(),
         segments_left: 0, // the cross-process host checks once the strategy is gone
     });
+    result.queues = strategy
+        .queue_stats()
+        .map(|queues| queues.into_iter().map(Into::into).collect());
     Ok(result)
 }
 
@@ -823,6 +826,7 @@ pub(crate) fn assemble(
         faults: fault_records,
         leaks: None,
         limits: None,
+        queues: None,
     }
 }
 

@@ -24,6 +24,8 @@
 //! | `deadline_tolerance` | number or list | `--deadline-tolerance` |
 //! | `pool_size` | integer or list | `--pool-size` |
 //! | `pool_policy` | `"grow"`, `"drop"` or list | `--pool-policy` |
+//! | `queue_depth` | integer or list, 1 to 1024 | `--queue-depth` |
+//! | `drop_policy` | `"block"`, `"oldest"`, `"newest"` or list | `--drop-policy` |
 //! | `gates` | table; reserved for CI gating, kept but not interpreted here | |
 //!
 //! Any other key is refused, so that a misspelt key cannot silently fall back to a
@@ -35,7 +37,10 @@ use std::time::Duration;
 use crate::registry::StrategyRef;
 use toml::{Table, Value};
 
-use crate::config::{parse_duration, parse_pool_policy, RunConfig, Wait, MAX_CONSUMERS};
+use crate::config::{
+    parse_drop_policy, parse_duration, parse_pool_policy, RunConfig, Wait, MAX_CONSUMERS,
+    MAX_QUEUE_DEPTH,
+};
 use crate::source::SourceSpec;
 use crate::sweep::SweepSpec;
 
@@ -68,7 +73,7 @@ impl ScenarioError {
 }
 
 /// The keys a scenario may have, in the order the schema lists them.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 19] = [
     "description",
     "source",
     "strategies",
@@ -85,6 +90,8 @@ pub const KEYS: [&str; 17] = [
     "deadline_tolerance",
     "pool_size",
     "pool_policy",
+    "queue_depth",
+    "drop_policy",
     "gates",
 ];
 
@@ -176,6 +183,20 @@ impl Scenario {
                         v.as_str()
                             .ok_or_else(|| "must be \"grow\" or \"drop\"".to_string())
                             .and_then(parse_pool_policy)
+                    })?
+                }
+                "queue_depth" => {
+                    sweep.queue_depth = list(key, value, |v| {
+                        count(v, 1, MAX_QUEUE_DEPTH, "a whole number from 1 to 1024")
+                    })?
+                }
+                "drop_policy" => {
+                    sweep.drop_policy = list(key, value, |v| {
+                        v.as_str()
+                            .ok_or_else(|| {
+                                "must be \"block\", \"oldest\" or \"newest\"".to_string()
+                            })
+                            .and_then(parse_drop_policy)
                     })?
                 }
                 "gates" => {
@@ -367,6 +388,13 @@ mod tests {
             ("fps = -1", "fps", "above 0"),
             ("wait = \"nap\"", "wait", "block, spin, poll:<interval>"),
             ("pool_policy = \"shrink\"", "pool_policy", "grow, drop"),
+            (
+                "drop_policy = \"leaky\"",
+                "drop_policy",
+                "block, oldest, newest",
+            ),
+            ("drop_policy = 1", "drop_policy", "\"block\", \"oldest\""),
+            ("queue_depth = 0", "queue_depth", "from 1 to 1024"),
             ("gates = 3", "gates", "table"),
             ("consumers = [1, 5", "line 1", "not valid TOML"),
         ];
@@ -383,5 +411,35 @@ mod tests {
         assert_eq!(key_of_flag("--deadline-tolerance"), "deadline_tolerance");
         assert_eq!(key_of_flag("--strategy"), "strategies");
         assert_eq!(key_of_flag("--consumers"), "consumers");
+    }
+
+    #[test]
+    fn queue_keys_sweep_only_the_strategies_that_use_them() {
+        let text = r#"
+            strategies = ["queue", "pool", "broadcast"]
+            drop_policy = ["block", "oldest", "newest"]
+            queue_depth = [2, 4]
+        "#;
+        let scenario = Scenario::parse("queues", text).unwrap();
+        let points = scenario.sweep.points();
+        let count = |name| points.iter().filter(|p| p.strategy.name() == name).count();
+        // queue: every policy at every depth; broadcast: every depth; pool: once.
+        assert_eq!(count("queue"), 6);
+        assert_eq!(count("broadcast"), 2);
+        assert_eq!(count("pool"), 1);
+        let pool = points.iter().find(|p| p.strategy.name() == "pool").unwrap();
+        assert_eq!(pool.config.queue_depth, 2);
+        assert_eq!(
+            pool.config.drop_policy,
+            fbench_strategies::DropPolicy::Block
+        );
+    }
+
+    #[test]
+    fn the_shipped_queue_scenario_parses() {
+        let text = include_str!("../../scenarios/slow-consumer-queues.toml");
+        let scenario = Scenario::parse("slow-consumer-queues", text).unwrap();
+        // queue under three policies, pool, shm and broadcast once each
+        assert_eq!(scenario.sweep.points().len(), 6);
     }
 }

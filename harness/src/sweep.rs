@@ -9,7 +9,7 @@
 
 use std::time::Duration;
 
-use fbench_strategies::{PoolPolicy, SlotPolicy, WaitMode};
+use fbench_strategies::{DropPolicy, PoolPolicy, SlotPolicy, WaitMode};
 
 use crate::config::{ConfigError, RunConfig};
 use crate::frame::{PixelFormat, Resolution};
@@ -40,6 +40,9 @@ pub struct SweepSpec {
     /// Frame slots of the shm strategies.
     pub slots: Vec<usize>,
     pub slot_policy: Vec<SlotPolicy>,
+    /// Queue depths and drop policies of `queue`.
+    pub queue_depth: Vec<usize>,
+    pub drop_policy: Vec<DropPolicy>,
     /// Faults injected into every run (`--fault`).
     pub faults: Vec<crate::faults::Fault>,
 }
@@ -79,6 +82,8 @@ impl SweepSpec {
             pool_policy: vec![config.pool_policy],
             slots: vec![config.slots],
             slot_policy: vec![config.slot_policy],
+            queue_depth: vec![config.queue_depth],
+            drop_policy: vec![config.drop_policy],
             faults: config.faults.clone(),
         }
     }
@@ -110,6 +115,8 @@ impl SweepSpec {
         expand(&mut configs, &self.pool_policy, |c, v| c.pool_policy = *v);
         expand(&mut configs, &self.slots, |c, v| c.slots = *v);
         expand(&mut configs, &self.slot_policy, |c, v| c.slot_policy = *v);
+        expand(&mut configs, &self.queue_depth, |c, v| c.queue_depth = *v);
+        expand(&mut configs, &self.drop_policy, |c, v| c.drop_policy = *v);
         expand(&mut configs, &self.consumers, |c, v| c.consumers = *v);
         let strategies = distinct(&self.strategies);
         configs
@@ -120,7 +127,24 @@ impl SweepSpec {
                     config: config.clone(),
                 })
             })
+            .filter(|point| self.changes_the_strategy(point))
             .collect()
+    }
+
+    /// Whether a point is needed: a queue parameter swept beside strategies that do not use it
+    /// would run those strategies again unchanged, so they run at its first value only.
+    fn changes_the_strategy(&self, point: &SweepPoint) -> bool {
+        let first_or_used = |used: bool, is_first: bool| used || is_first;
+        let reads = |name| point.strategy.descriptor().parameters.contains(&name);
+        let depth_used = reads("queue_depth");
+        let policy_used = reads("drop_policy");
+        first_or_used(
+            depth_used,
+            self.queue_depth.first() == Some(&point.config.queue_depth),
+        ) && first_or_used(
+            policy_used,
+            self.drop_policy.first() == Some(&point.config.drop_policy),
+        )
     }
 
     /// Check every point before anything runs, so a bad combination deep in a long sweep
@@ -140,6 +164,8 @@ impl SweepSpec {
             ("--deadline-tolerance", self.deadline_tolerance.is_empty()),
             ("--pool-size", self.pool_size.is_empty()),
             ("--pool-policy", self.pool_policy.is_empty()),
+            ("--queue-depth", self.queue_depth.is_empty()),
+            ("--drop-policy", self.drop_policy.is_empty()),
         ];
         if let Some((flag, _)) = empty.iter().find(|(_, is_empty)| *is_empty) {
             return Err(ConfigError::new(flag, "needs at least one value"));

@@ -86,3 +86,40 @@ fn counts_are_consistent() {
         assert!(!result.memory.timeline.is_empty());
     }
 }
+
+/// The FIFO strategies through the unchanged consumer loop: whole frames, in order, and
+/// under `block` nothing dropped by policy; the drops a policy counts are all the consumers
+/// miss beyond the ordinary window edges.
+#[test]
+fn fifo_strategies_through_the_consumer_loop() {
+    use fbench_strategies::DropPolicy;
+    let mut config = hard_load();
+    config.fps = 500.0;
+    config.consumers = 3;
+    for (kind, policy) in [
+        (StrategyKind::Queue, DropPolicy::Block),
+        (StrategyKind::Queue, DropPolicy::Oldest),
+        (StrategyKind::Queue, DropPolicy::Newest),
+        (StrategyKind::Broadcast, DropPolicy::Block),
+        (StrategyKind::Ideal, DropPolicy::Block),
+    ] {
+        config.drop_policy = policy;
+        let result = run(kind, &config, &mut |_| {}).unwrap();
+        let name = format!("{} {}", kind.name(), policy.name());
+        assert_eq!(result.torn_frames, 0, "{name}");
+        assert_eq!(result.out_of_order, 0, "{name}");
+        assert!(result.age_ns.count > 0, "{name} delivered nothing");
+        assert_eq!(result.config.drop_policy, policy.name());
+        match kind {
+            StrategyKind::Ideal => assert!(result.queues.is_none()),
+            _ => {
+                let queues = result.queues.as_ref().expect("queue figures");
+                assert_eq!(queues.len(), 3, "{name}: one per consumer");
+                if kind == StrategyKind::Queue && policy == DropPolicy::Block {
+                    assert!(queues.iter().all(|q| q.dropped_by_policy == 0), "{name}");
+                }
+                assert!(queues.iter().all(|q| q.max_depth <= 2), "{name}");
+            }
+        }
+    }
+}

@@ -119,6 +119,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
         faults: Vec::new(),
         leaks: None,
         limits: None,
+        queues: None,
     }
 }
 

@@ -17,6 +17,9 @@ use crate::{BuildError, Reader, Strategy, StrategyParams};
 pub enum Origin {
     /// One of fbench's own designs: in `all`.
     Own,
+    /// One of fbench's own designs that `all` leaves out (`queue`: FIFO delivery, a
+    /// different question from the latest-value five): listed, run by name.
+    Extra,
     /// Another project's design run on the same work: listed `(peer)`, run by name or `peers`.
     Peer,
     /// A design kept to show a failure (e.g. `shm-naive` tears frames): listed, never in `all`.
@@ -33,7 +36,7 @@ impl Origin {
     /// The mark `fbench list` puts before the summary; empty for fbench's own.
     pub fn mark(self) -> &'static str {
         match self {
-            Origin::Own | Origin::Demonstration => "",
+            Origin::Own | Origin::Extra | Origin::Demonstration => "",
             Origin::Peer => "(peer) ",
             Origin::Canary => "(canary) ",
             Origin::Reference => "(reference) ",
@@ -70,6 +73,9 @@ pub struct Descriptor {
     /// Frame-sized buffers the strategy holds at worst, including one private copy per
     /// consumer for copying designs: checked against available memory before a run.
     pub resident_frames: fn(&StrategyParams) -> usize,
+    /// The strategy-specific run parameters it reads (names of [`StrategyParams`] fields,
+    /// e.g. `queue_depth`): a sweep over one of them reruns only the strategies that read it.
+    pub parameters: &'static [&'static str],
 }
 
 fn two_frames(_: &StrategyParams) -> usize {
@@ -86,6 +92,7 @@ impl Descriptor {
             acquire_copies: false,
             cross_process: false,
             resident_frames: two_frames,
+            parameters: &[],
         }
     }
 
@@ -108,6 +115,12 @@ impl Descriptor {
 
     pub fn resident_frames(mut self, frames: fn(&StrategyParams) -> usize) -> Descriptor {
         self.resident_frames = frames;
+        self
+    }
+
+    /// The strategy-specific parameters it reads (see [`Descriptor::parameters`]).
+    pub fn parameters(mut self, names: &'static [&'static str]) -> Descriptor {
+        self.parameters = names;
         self
     }
 }

@@ -12,11 +12,19 @@
 //!   (in place for the zero-copy strategies, a staging buffer for the copying ones) and
 //!   the producer returns the frame's [`FrameMeta`]. The strategy assigns the
 //!   `publish_seq` (1, 2, 3, … for the frames it accepted).
-//! * **Latest-value semantics.** [`Reader::acquire`] returns the newest published frame;
-//!   frames published between two acquisitions are never seen by that reader (they are
-//!   its drops, counted by the harness from `publish_seq` gaps).
+//! * **Delivery.** A strategy declares one of two semantics ([`Strategy::delivery`]):
+//!   - [`Delivery::Latest`] (the default): [`Reader::acquire`] returns the newest published
+//!     frame; frames published between two acquisitions are never seen by that reader
+//!     (they are its drops, counted by the harness from `publish_seq` gaps).
+//!   - [`Delivery::Fifo`]: every reader has its own queue; `acquire` returns the *next*
+//!     queued frame, oldest first, each frame at most once. Frames the strategy's policy
+//!     discards for that reader leave `publish_seq` gaps too, so the harness counts them
+//!     the same way, and the strategy counts them itself ([`Strategy::queue_stats`]).
+//!
+//!   The consumer loop is the same for both: wait past the last `publish_seq` seen, acquire.
 //! * **Waiting.** [`Reader::wait_newer`] returns once a frame newer than a given
-//!   `publish_seq` exists, or the strategy is closed and nothing newer will come. The
+//!   `publish_seq` exists (for a FIFO reader: once its queue holds one), or the strategy is
+//!   closed and nothing newer will come. The
 //!   [`WaitMode::Block`] mode sleeps in the kernel (no busy-wait); `Poll` and `Spin` exist to
 //!   measure what those cost.
 //! * **Holding.** The value returned by `acquire` keeps the frame readable until dropped.
@@ -32,23 +40,29 @@ use std::sync::Arc;
 use std::time::Duration;
 
 mod arcswap;
+mod broadcast;
 mod descriptor;
 #[cfg(all(feature = "peers", not(loom)))]
 pub mod iceoryx;
+mod ideal;
 mod mutex;
 mod notify;
 mod pool;
 pub mod primitive;
+mod queue;
 mod rwlock;
 pub mod shm;
 mod triple;
 mod unsync;
 
 pub use arcswap::ArcSwapStrategy;
+pub use broadcast::BroadcastStrategy;
 pub use descriptor::{Build, CrossProcess, Descriptor, Origin};
+pub use ideal::IdealStrategy;
 pub use mutex::MutexStrategy;
 pub use notify::Notifier;
 pub use pool::{PoolPolicy, PoolStrategy, DEFAULT_POOL_SIZE};
+pub use queue::{DropPolicy, QueueStrategy, DEFAULT_QUEUE_DEPTH};
 pub use rwlock::RwLockStrategy;
 #[cfg(not(loom))]
 pub use shm::ShmStrategy;
@@ -124,7 +138,9 @@ pub trait Reader: Send {
     /// and none will. A newer frame already published before close is still reported.
     fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome;
 
-    /// The newest published frame, or `None` before the first publish.
+    /// The newest published frame ([`Delivery::Latest`]) or this reader's next queued frame
+    /// ([`Delivery::Fifo`]); `None` when there is none (before the first publish, or an
+    /// empty queue).
     fn acquire(&mut self) -> Option<Self::Frame<'_>>;
 }
 
@@ -142,6 +158,41 @@ pub struct StrategyStats {
     pub frame_allocations: u64,
     /// Buffers a pool added because it was exhausted (pool strategy only).
     pub pool_grows: u64,
+}
+
+/// What a reader is handed: the newest frame, or every frame in order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Delivery {
+    /// Latest value: `acquire` returns the newest frame; frames published in between are
+    /// skipped.
+    #[default]
+    Latest,
+    /// First in, first out per reader: `acquire` returns the reader's next queued frame;
+    /// only the strategy's policy (and nothing else) skips frames.
+    Fifo,
+}
+
+impl Delivery {
+    pub fn name(self) -> &'static str {
+        match self {
+            Delivery::Latest => "latest",
+            Delivery::Fifo => "fifo",
+        }
+    }
+}
+
+/// What a queue costs one consumer: kept by the queueing strategies ([`Strategy::queue_stats`])
+/// in the order their readers were created (consumer 0 first). Relaxed tallies, read after
+/// the run's threads were joined.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct QueueStats {
+    /// Frames published that this consumer's queue discarded by policy (drop-oldest: the
+    /// oldest queued; drop-newest: the arriving one; broadcast: the receiver's lag).
+    pub dropped_by_policy: u64,
+    /// The most frames that were queued for this consumer at once.
+    pub max_depth: u64,
+    /// Time the producer spent waiting for room in this consumer's queue (block policy).
+    pub producer_blocked_ns: u64,
 }
 
 /// One producer, many readers: the contract every strategy implements.
@@ -173,6 +224,16 @@ pub trait Strategy: Send + Sync + 'static {
     fn frames_outstanding(&self) -> Option<u64> {
         None
     }
+
+    /// Latest-value (the default) or FIFO delivery; see the crate docs.
+    fn delivery(&self) -> Delivery {
+        Delivery::Latest
+    }
+
+    /// Per-consumer queue costs, for the strategies that queue frames; `None` for the others.
+    fn queue_stats(&self) -> Option<Vec<QueueStats>> {
+        None
+    }
 }
 
 /// Parameters every strategy is built from.
@@ -190,6 +251,10 @@ pub struct StrategyParams {
     pub slots: usize,
     /// What `shm` does when every slot is held.
     pub slot_policy: SlotPolicy,
+    /// Frames each consumer's queue holds (`queue`), or the ring's capacity (`broadcast`).
+    pub queue_depth: usize,
+    /// What a full consumer queue does with the next frame (`queue`).
+    pub drop_policy: DropPolicy,
     /// Frame geometry, recorded in the `shm` segment header.
     pub width: u32,
     pub height: u32,
@@ -205,6 +270,8 @@ impl StrategyParams {
             pool_policy: PoolPolicy::Grow,
             slots: DEFAULT_SLOTS,
             slot_policy: SlotPolicy::Drop,
+            queue_depth: DEFAULT_QUEUE_DEPTH,
+            drop_policy: DropPolicy::Block,
             width: 0,
             height: 0,
             format: 0,
@@ -241,6 +308,12 @@ pub enum StrategyKind {
     /// Peer: iceoryx2 publish-subscribe across processes. Runs only in a build with the
     /// `peers` feature; the name is known to every build so that asking for it says so.
     Iceoryx2,
+    /// Pooled frames, one bounded FIFO queue per consumer with a drop policy.
+    Queue,
+    /// Peer: `tokio::sync::broadcast`, one ring of `Arc` frame handles.
+    Broadcast,
+    /// The reference: the least a latest-value strategy can do per frame.
+    Ideal,
 }
 
 /// Why a strategy could not be built.
@@ -276,7 +349,15 @@ impl StrategyKind {
     /// run by name or with `peers`, never in `all` (which stays fbench's own five, so that
     /// `all` means the same in every build). `iceoryx2` is listed in every build and runs in
     /// builds with the `peers` feature ([`StrategyKind::is_built`]).
-    pub const PEERS: [StrategyKind; 2] = [StrategyKind::Iceoryx2, StrategyKind::TripleBuffer];
+    pub const PEERS: [StrategyKind; 3] = [
+        StrategyKind::Iceoryx2,
+        StrategyKind::TripleBuffer,
+        StrategyKind::Broadcast,
+    ];
+
+    /// fbench's own strategies that are not in `all` (which stays the five it has always
+    /// been): the `ideal` reference and `queue` (FIFO delivery). Listed and run by name.
+    pub const EXTRAS: [StrategyKind; 2] = [StrategyKind::Ideal, StrategyKind::Queue];
 
     /// Whether this build can run the strategy (`iceoryx2` needs the `peers` feature).
     pub fn is_built(self) -> bool {
@@ -300,6 +381,9 @@ impl StrategyKind {
             StrategyKind::Unsync => UnsyncStrategy::descriptor(),
             StrategyKind::TripleBuffer => TripleBufferStrategy::descriptor(),
             StrategyKind::Iceoryx2 => iceoryx2_descriptor(),
+            StrategyKind::Queue => QueueStrategy::descriptor(),
+            StrategyKind::Broadcast => BroadcastStrategy::descriptor(),
+            StrategyKind::Ideal => IdealStrategy::descriptor(),
         }
     }
 
@@ -323,7 +407,8 @@ impl StrategyKind {
     }
 
     /// Every built-in strategy, in `list` order.
-    pub const EVERY: [StrategyKind; 9] = [
+    pub const EVERY: [StrategyKind; 12] = [
+        StrategyKind::Ideal,
         StrategyKind::Mutex,
         StrategyKind::RwLock,
         StrategyKind::Pool,
@@ -333,6 +418,8 @@ impl StrategyKind {
         StrategyKind::Unsync,
         StrategyKind::TripleBuffer,
         StrategyKind::Iceoryx2,
+        StrategyKind::Broadcast,
+        StrategyKind::Queue,
     ];
 
     pub fn from_name(name: &str) -> Option<StrategyKind> {
@@ -368,6 +455,9 @@ impl StrategyKind {
             }
             #[cfg(not(feature = "peers"))]
             StrategyKind::Iceoryx2 => return Err(BuildError::NotBuilt(self.name())),
+            StrategyKind::Queue => with.run(Arc::new(QueueStrategy::new(params))),
+            StrategyKind::Broadcast => with.run(Arc::new(BroadcastStrategy::new(params))),
+            StrategyKind::Ideal => with.run(Arc::new(IdealStrategy::new(params))),
         })
     }
 }

@@ -36,7 +36,9 @@ pub enum PoolPolicy {
     Drop,
 }
 
-type FreeList = Mutex<Vec<Vec<u8>>>;
+/// Free buffers of a pool; shared with the frames so that they can return home. Also used by
+/// `queue`, `broadcast` and `ideal`, which hand out the same pooled frames.
+pub(crate) type FreeList = Mutex<Vec<Vec<u8>>>;
 
 pub struct PoolStrategy {
     free: Arc<FreeList>,
@@ -51,9 +53,9 @@ pub struct PoolStrategy {
 
 /// A published frame. Its buffer returns to the free list when the last handle drops.
 pub struct PooledFrame {
-    meta: FrameMeta,
-    data: Vec<u8>,
-    home: Arc<FreeList>,
+    pub(crate) meta: FrameMeta,
+    pub(crate) data: Vec<u8>,
+    pub(crate) home: Arc<FreeList>,
 }
 
 impl Drop for PooledFrame {
@@ -89,6 +91,7 @@ impl crate::Build for PoolStrategy {
         )
         .origin(crate::Origin::Own)
         .resident_frames(|p| p.pool_size.max(2))
+        .parameters(&["pool_size", "pool_policy"])
     }
 
     fn build(params: &StrategyParams) -> Result<Self, crate::BuildError> {
@@ -159,7 +162,7 @@ pub struct PoolReader {
 }
 
 /// A reader's handle on a pooled frame.
-pub struct PoolHandle(Arc<PooledFrame>);
+pub struct PoolHandle(pub(crate) Arc<PooledFrame>);
 
 impl FrameView for PoolHandle {
     fn meta(&self) -> &FrameMeta {

@@ -57,6 +57,7 @@ fn run(strategy: &str, consumers: usize, age_p99_ms: f64) -> RunResult {
         faults: Vec::new(),
         leaks: None,
         limits: None,
+        queues: None,
     }
 }
 

@@ -95,7 +95,10 @@ pub fn descriptor(naive: bool) -> crate::Descriptor {
         )
         .origin(crate::Origin::Own)
     };
-    descriptor.cross_process().resident_frames(|p| p.slots)
+    descriptor
+        .cross_process()
+        .resident_frames(|p| p.slots)
+        .parameters(&["slots", "slot_policy"])
 }
 
 #[cfg(all(test, loom))]
