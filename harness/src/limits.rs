@@ -108,6 +108,7 @@ mod tests {
             p999: p99,
             max: p99,
             hdr: String::new(),
+            ci95: None,
         };
         let empty = summary(0, 0, 0);
         let mut config = crate::RunConfig::default_config();
