@@ -40,6 +40,8 @@ pub(crate) struct Line {
     pub label: String,
     pub colour: usize,
     pub points: Vec<(f64, f64)>,
+    /// Error bars `(x, low, high)`: e.g. a percentile's 95% interval.
+    pub bars: Vec<(f64, f64, f64)>,
 }
 
 pub(crate) enum XAxis {
@@ -143,7 +145,12 @@ impl Chart<'_> {
         let hi = self
             .lines
             .iter()
-            .flat_map(|l| l.points.iter().map(|p| p.1))
+            .flat_map(|l| {
+                l.points
+                    .iter()
+                    .map(|p| p.1)
+                    .chain(l.bars.iter().map(|b| b.2))
+            })
             .filter(|y| y.is_finite())
             .fold(0.0f64, f64::max);
         if hi <= 0.0 {
@@ -217,6 +224,23 @@ impl Chart<'_> {
                     )
                     .map_err(|e| e.to_string())?;
             }
+            chart
+                .draw_series(
+                    line.bars
+                        .iter()
+                        .filter(|b| b.1.is_finite() && b.2.is_finite())
+                        .map(|&(x, low, high)| {
+                            ErrorBar::new_vertical(
+                                x,
+                                low,
+                                (low + high) / 2.0,
+                                high,
+                                colour(line.colour).stroke_width(1),
+                                8,
+                            )
+                        }),
+                )
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -339,6 +363,7 @@ mod tests {
                 label: "mutex".to_string(),
                 colour: 0,
                 points: vec![(1.0, 1.0), (5.0, 2.0), (20.0, 4.5)],
+                bars: vec![(5.0, 1.5, 2.5)],
             }],
             dots: true,
             x_marker: None,

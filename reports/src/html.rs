@@ -13,7 +13,7 @@ use fbench_harness::RunResult;
 
 use crate::charts::{css_colour, escape, short_number, time_unit, Chart, Line, XAxis};
 use crate::summary::{best_marks, columns, memory_cost, verdicts};
-use crate::table::{format_bytes, format_ns};
+use crate::table::{format_bytes, format_ns, format_ns_ci};
 use crate::view::{cpu_percent, View};
 use crate::{Exporter, Report, ReportError};
 
@@ -163,9 +163,12 @@ fn verdict_section(page: &mut String, view: &View) {
     page.push_str(
         "<h2 id=\"verdict\">Who wins</h2>\n<p>For each configuration point: the run with the \
          lowest p99 age (delivery latency), what it costs in memory, and the run that needs \
-         the least memory. Runs that tore frames or lost a consumer cannot win.</p>\n<table>\n\
+         the least memory. A run wins only when its p99 age's 95% interval lies wholly below \
+         every other run's; otherwise the runs whose intervals overlap the lowest are a tie \
+         within noise. Runs that tore frames or lost a consumer cannot win, nor can the \
+         <code>ideal</code> reference.</p>\n<table>\n\
          <tr><th class=\"name\">configuration</th><th class=\"name\">lowest p99 age</th>\
-         <th>p99 age</th><th>its peak PSS</th><th class=\"name\">memory cost</th>\
+         <th>p99 age [95% interval]</th><th>its peak PSS</th><th class=\"name\">memory cost</th>\
          <th class=\"name\">least memory</th><th>peak PSS</th><th>its p99 age</th>\
          <th class=\"name\">left out</th></tr>\n",
     );
@@ -177,6 +180,10 @@ fn verdict_section(page: &mut String, view: &View) {
         };
         let run = |i: Option<usize>| i.map(|i| view.entries[i].run);
         let ns = |r: Option<&RunResult>| r.map(|r| format_ns(r.age_ns.p99)).unwrap_or_default();
+        let ns_ci = |r: Option<&RunResult>| {
+            r.map(|r| format_ns_ci(r.age_ns.p99, r.age_ns.ci95.map(|c| c.p99)))
+                .unwrap_or_default()
+        };
         let pss = |r: Option<&RunResult>| {
             r.map(|r| format_bytes(r.memory.peak_pss_bytes))
                 .unwrap_or_default()
@@ -192,8 +199,8 @@ fn verdict_section(page: &mut String, view: &View) {
              <td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td>{}</td>\
              <td class=\"name\">{}</td></tr>",
             escape(&group.label),
-            name(verdict.fastest),
-            ns(run(verdict.fastest)),
+            escape(&verdict.fastest_text(view)),
+            ns_ci(run(verdict.lowest())),
             pss(run(verdict.fastest)),
             escape(&memory_cost(view, &verdict)),
             name(verdict.leanest),
@@ -281,7 +288,8 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
     }
     page.push_str(
         "<h2 id=\"sweep\">Against consumer count</h2>\n<p>One line per strategy (and per \
-         machine or other setting that varies); every dot is one run.</p>\n<div class=\"charts\">\n",
+         machine or other setting that varies); every dot is one run; bars on p99 age are \
+         its 95% interval.</p>\n<div class=\"charts\">\n",
     );
     let ticks: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
     let x_format = |x: &f64| format!("{x:.0}");
@@ -290,6 +298,12 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
             .entries
             .iter()
             .map(|e| value(e.run))
+            .chain(
+                view.entries
+                    .iter()
+                    .filter(|_| axis == "age p99")
+                    .filter_map(|e| e.run.age_ns.ci95.map(|c| c.p99[1] as f64)),
+            )
             .fold(0.0f64, f64::max);
         let (divisor, unit_name) = match unit {
             Unit::Time => time_unit(max),
@@ -307,10 +321,22 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                     .map(|e| (e.run.consumers as f64, value(e.run) / divisor))
                     .collect();
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                // p99 age carries its 95% interval.
+                let bars = view
+                    .entries
+                    .iter()
+                    .filter(|e| &e.series == label && axis == "age p99")
+                    .filter_map(|e| {
+                        let [low, high] = e.run.age_ns.ci95?.p99;
+                        let x = e.run.consumers as f64;
+                        Some((x, low as f64 / divisor, high as f64 / divisor))
+                    })
+                    .collect();
                 Line {
                     label: label.clone(),
                     colour: s,
                     points,
+                    bars,
                 }
             })
             .collect();
@@ -338,7 +364,9 @@ fn spectrum_section(page: &mut String, view: &View) -> Result<(), ReportError> {
          frame in a consumer's hands) at each percentile, from the full histograms, \
          HdrHistogram style: the x axis is 1/(1-p) on a log scale, from p50 to p99.99. With \
          <i>n</i> samples (in the legend) every percentile above 1-1/<i>n</i> reads as the \
-         maximum, so the flat right end of a short run's line is its maximum.</p>\n<div class=\"charts\">\n",
+         maximum, so the flat right end of a short run's line is its maximum. Bars at p50, \
+         p99 and p99.9 are 95% intervals (nearest-rank order statistics of the run's own \
+         histogram).</p>\n<div class=\"charts\">\n",
     );
     let xs: Vec<f64> = (0..=SPECTRUM_STEPS)
         .map(|k| {
@@ -358,7 +386,7 @@ fn spectrum_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                         .iter()
                         .map(|x| h.value_at_quantile(1.0 - 1.0 / x) as f64)
                         .collect();
-                    curves.push((entry, ys, h.len()));
+                    curves.push((entry, ys, h.len(), entry.run.age_ns.ci95));
                 }
                 Ok(_) => notes.push(format!("{}: no samples", entry.member)),
                 Err(e) => notes.push(format!("{}: {e}", entry.member)),
@@ -366,15 +394,25 @@ fn spectrum_section(page: &mut String, view: &View) -> Result<(), ReportError> {
         }
         let max = curves
             .iter()
-            .flat_map(|(_, ys, _)| ys.iter().copied())
+            .flat_map(|(_, ys, _, ci)| {
+                ys.iter()
+                    .copied()
+                    .chain(ci.iter().map(|c| c.p999[1] as f64))
+            })
             .fold(0.0f64, f64::max);
         let (divisor, unit) = time_unit(max);
         let lines = curves
             .iter()
-            .map(|(entry, ys, count)| Line {
+            .map(|(entry, ys, count, ci)| Line {
                 label: format!("{} (n={count})", entry.member),
                 colour: view.member_index(&entry.member),
                 points: xs.iter().zip(ys).map(|(x, y)| (*x, y / divisor)).collect(),
+                // p50, p99 and p99.9 (x = 1/(1-p)) with their 95% intervals.
+                bars: ci
+                    .iter()
+                    .flat_map(|c| [(2.0, c.p50), (100.0, c.p99), (1_000.0, c.p999)])
+                    .map(|(x, [low, high])| (x, low as f64 / divisor, high as f64 / divisor))
+                    .collect(),
             })
             .collect();
         let chart = Chart {
@@ -421,6 +459,7 @@ fn memory_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                 let entry = &view.entries[i];
                 Line {
                     label: entry.member.clone(),
+                    bars: Vec::new(),
                     colour: view.member_index(&entry.member),
                     points: entry
                         .run
