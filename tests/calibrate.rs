@@ -28,10 +28,13 @@ fn prints_every_figure_and_writes_them_as_a_report() {
     assert!(stdout.contains("640x480 rgb24"), "{stdout}");
     for figure in [
         "memory copy:",
+        "cold copy:",
         "cache-line RTT:",
         "clock read:",
         "wake (futex):",
         "wake (condvar):",
+        "wake after period:",
+        "wake all:",
         "harness overhead:",
     ] {
         assert!(
@@ -56,12 +59,22 @@ fn prints_every_figure_and_writes_them_as_a_report() {
         "wake_p99_ns",
         "condvar_wake_p50_ns",
         "condvar_wake_p99_ns",
+        "frame_copy_cold_ns",
+        "wake_period_ns",
+        "wake_after_period_p50_ns",
+        "wake_after_period_p99_ns",
+        "wake_all_p50_ns",
+        "wake_all_p99_ns",
     ] {
         assert!(
             calibration[key].as_f64().unwrap() > 0.0,
             "calibration.{key}"
         );
     }
+    // The regime of `fbench run` without flags: 5 consumers at 30 fps.
+    assert_eq!(calibration["wake_all_sleepers"], 5);
+    assert_eq!(calibration["wake_period_ns"], 33_333_333);
+    assert!(stdout.contains("5 sleepers at once"), "{stdout}");
     let overhead = &calibration["harness_overhead"];
     assert_eq!(overhead["verify"], "stamps");
     for key in [

@@ -584,8 +584,9 @@ fn machine_section(page: &mut String, view: &View) {
     }
     page.push_str(
         "<table>\n<tr><th class=\"name\">report</th><th class=\"name\">machine</th>\
-         <th class=\"name\">fbench</th><th>memcpy</th><th>cache-line round trip</th>\
-         <th>wake-up p50</th><th>wake-up p99</th></tr>\n",
+         <th class=\"name\">fbench</th><th>memcpy</th><th>cold frame copy</th>\
+         <th>cache-line round trip</th><th>wake-up p50</th><th>wake-up p99</th>\
+         <th>all consumers woken, p99</th></tr>\n",
     );
     for (r, report) in view.reports.iter().enumerate() {
         let machine = view
@@ -599,7 +600,7 @@ fn machine_section(page: &mut String, view: &View) {
         let _ = writeln!(
             page,
             "<tr><td class=\"name\">#{}{}</td><td class=\"name\">{}</td><td class=\"name\">{} ({})</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             r + 1,
             report
                 .scenario
@@ -612,11 +613,22 @@ fn machine_section(page: &mut String, view: &View) {
             c.memcpy_bytes_per_s
                 .map(|b| format!("{:.1} GB/s", b / 1e9))
                 .unwrap_or_else(not_measured),
+            c.frame_copy_cold_ns
+                .map(|ns| format_ns(ns.round() as u64))
+                .unwrap_or_else(not_measured),
             c.cacheline_rtt_ns
                 .map(|ns| format_ns(ns.round() as u64))
                 .unwrap_or_else(not_measured),
             c.wake_p50_ns.map(format_ns).unwrap_or_else(not_measured),
             c.wake_p99_ns.map(format_ns).unwrap_or_else(not_measured),
+            match (c.wake_all_p99_ns, c.wake_all_sleepers, c.wake_period_ns) {
+                (Some(ns), Some(n), Some(period)) => format!(
+                    "{} ({n} after {})",
+                    format_ns(ns),
+                    format_ns(period)
+                ),
+                _ => not_measured(),
+            },
         );
     }
     page.push_str("</table>\n");
