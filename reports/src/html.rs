@@ -309,6 +309,13 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
             Unit::Time => time_unit(max),
             Unit::Fixed(name) => (1.0, name),
         };
+        // Bars of several series at one consumer count sit side by side.
+        let gap = ticks
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(f64::INFINITY, f64::min);
+        let nudge = if gap.is_finite() { gap * 0.06 } else { 0.1 };
+        let centre = (view.series.len() as f64 - 1.0) / 2.0;
         let lines: Vec<Line> = view
             .series
             .iter()
@@ -328,8 +335,14 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                     .filter(|e| &e.series == label && axis == "age p99")
                     .filter_map(|e| {
                         let [low, high] = e.run.age_ns.ci95?.p99;
-                        let x = e.run.consumers as f64;
-                        Some((x, low as f64 / divisor, high as f64 / divisor))
+                        let x = e.run.consumers as f64 + (s as f64 - centre) * nudge;
+                        let p99 = e.run.age_ns.p99 as f64;
+                        Some((
+                            x,
+                            p99 / divisor,
+                            low as f64 / divisor,
+                            high as f64 / divisor,
+                        ))
                     })
                     .collect();
                 Line {
@@ -403,15 +416,31 @@ fn spectrum_section(page: &mut String, view: &View) -> Result<(), ReportError> {
         let (divisor, unit) = time_unit(max);
         let lines = curves
             .iter()
-            .map(|(entry, ys, count, ci)| Line {
+            .enumerate()
+            .map(|(k, (entry, ys, count, ci))| Line {
                 label: format!("{} (n={count})", entry.member),
                 colour: view.member_index(&entry.member),
                 points: xs.iter().zip(ys).map(|(x, y)| (*x, y / divisor)).collect(),
                 // p50, p99 and p99.9 (x = 1/(1-p)) with their 95% intervals.
+                // Each line's bars a little right of the last's, so they stay apart.
                 bars: ci
                     .iter()
-                    .flat_map(|c| [(2.0, c.p50), (100.0, c.p99), (1_000.0, c.p999)])
-                    .map(|(x, [low, high])| (x, low as f64 / divisor, high as f64 / divisor))
+                    .flat_map(|c| {
+                        let age = &entry.run.age_ns;
+                        [
+                            (2.0, age.p50, c.p50),
+                            (100.0, age.p99, c.p99),
+                            (1_000.0, age.p999, c.p999),
+                        ]
+                    })
+                    .map(|(x, value, [low, high])| {
+                        (
+                            x * 1.06f64.powi(k as i32),
+                            value as f64 / divisor,
+                            low as f64 / divisor,
+                            high as f64 / divisor,
+                        )
+                    })
                     .collect(),
             })
             .collect();
