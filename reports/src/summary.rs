@@ -142,11 +142,31 @@ pub(crate) fn p99_interval(run: &RunResult) -> [u64; 2] {
         .unwrap_or([run.age_ns.p99, run.age_ns.p99])
 }
 
-/// The winner among `candidates` (indices into `runs`) by p99 age: the lowest, if its
-/// interval's top is below every other's bottom; otherwise the tie (the lowest and every
-/// candidate whose interval reaches down into the lowest's).
-pub(crate) fn fastest(runs: &[&RunResult], candidates: &[usize]) -> (Option<usize>, Vec<usize>) {
-    let mut order = candidates.to_vec();
+/// The winner among `candidates` (indices into `runs`, named by `names`) by p99 age: the
+/// lowest, if its interval's top is below every other's bottom; otherwise the tie (the
+/// lowest and every candidate whose interval reaches down into the lowest's). Trials of
+/// one name (`--repeat`) stand for it by their median trial, so neither a lucky trial wins
+/// nor does a name tie with itself.
+pub(crate) fn fastest(
+    runs: &[&RunResult],
+    names: &[&str],
+    candidates: &[usize],
+) -> (Option<usize>, Vec<usize>) {
+    let mut order: Vec<usize> = Vec::new();
+    let mut seen: Vec<&str> = Vec::new();
+    for &i in candidates {
+        if seen.contains(&names[i]) {
+            continue;
+        }
+        seen.push(names[i]);
+        let mut trials: Vec<usize> = candidates
+            .iter()
+            .copied()
+            .filter(|&j| names[j] == names[i])
+            .collect();
+        trials.sort_by_key(|&j| runs[j].age_ns.p99);
+        order.push(trials[(trials.len() - 1) / 2]);
+    }
     order.sort_by_key(|&i| (runs[i].age_ns.p99, p99_interval(runs[i])[1]));
     let Some(&lowest) = order.first() else {
         return (None, Vec::new());
@@ -165,6 +185,7 @@ pub(crate) fn fastest(runs: &[&RunResult], candidates: &[usize]) -> (Option<usiz
 
 pub(crate) fn verdicts(view: &View) -> Vec<Verdict> {
     let runs: Vec<&RunResult> = view.entries.iter().map(|e| e.run).collect();
+    let names: Vec<&str> = view.entries.iter().map(|e| e.member.as_str()).collect();
     (0..view.groups.len())
         .map(|g| {
             let mut eligible = Vec::new();
@@ -183,7 +204,7 @@ pub(crate) fn verdicts(view: &View) -> Vec<Verdict> {
                     eligible.push(i);
                 }
             }
-            let (fastest, tied) = fastest(&runs, &eligible);
+            let (fastest, tied) = fastest(&runs, &names, &eligible);
             Verdict {
                 group: g,
                 fastest,
@@ -251,17 +272,26 @@ mod tests {
         let slow = run_of("b", 2001..=3000);
         let close = run_of("c", 3..=1002);
         let runs = [&fast, &slow, &close];
-        assert_eq!(fastest(&runs, &[0, 1]), (Some(0), vec![]));
+        let names = ["a", "b", "c"];
+        assert_eq!(fastest(&runs, &names, &[0, 1]), (Some(0), vec![]));
         // a and c overlap; b does not reach down into a's interval.
-        assert_eq!(fastest(&runs, &[1, 2, 0]), (None, vec![0, 2]));
-        assert_eq!(fastest(&runs, &[1]), (Some(1), vec![]));
-        assert_eq!(fastest(&runs, &[]), (None, vec![]));
+        assert_eq!(fastest(&runs, &names, &[1, 2, 0]), (None, vec![0, 2]));
+        assert_eq!(fastest(&runs, &names, &[1]), (Some(1), vec![]));
+        assert_eq!(fastest(&runs, &names, &[]), (None, vec![]));
+        // Trials of one name: its median trial stands for it, and it never ties with
+        // itself. Three trials of a (fast, close, slow) against b: a's median is `close`.
+        let trials = [&fast, &close, &slow, &slow];
+        let names = ["a", "a", "a", "b"];
+        assert_eq!(fastest(&trials, &names, &[0, 1, 2, 3]), (Some(1), vec![]));
         // Without intervals (an older report) the points decide.
         let mut old = close.clone();
         old.age_ns.ci95 = None;
         let mut old_fast = fast.clone();
         old_fast.age_ns.ci95 = None;
-        assert_eq!(fastest(&[&old_fast, &old], &[0, 1]), (Some(0), vec![]));
+        assert_eq!(
+            fastest(&[&old_fast, &old], &["a", "c"], &[0, 1]),
+            (Some(0), vec![])
+        );
     }
 
     #[test]
