@@ -115,3 +115,49 @@ fn bad_input_is_refused_in_one_line() {
         "does not exist",
     );
 }
+
+/// `FBENCH_CALIBRATION=off` skips calibrating a run (nothing measured, no ratios); an
+/// unknown value is warned about and calibrates as usual.
+#[test]
+fn calibration_can_be_skipped_and_a_bad_setting_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |setting: &str| {
+        let json = dir.path().join(format!("{setting}.json"));
+        let output = fbench()
+            .env("FBENCH_CALIBRATION", setting)
+            .args([
+                "run",
+                "--strategy",
+                "mutex",
+                "--quiet",
+                "--resolution",
+                "480p",
+            ])
+            .args(["--fps", "60", "--duration", "200ms", "--warmup", "50ms"])
+            .args(["--consumers", "2", "--out"])
+            .arg(dir.path())
+            .arg("--json")
+            .arg(&json)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(output.status.success(), "{stderr}");
+        (common::json_of(&json), stderr)
+    };
+    let (off, _) = run("off");
+    assert!(off["calibration"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|v| v.is_null() || v.as_array().is_some_and(|a| a.is_empty())));
+    assert!(off["runs"][0]["limits"].is_null());
+    let (odd, stderr) = run("sometimes");
+    assert!(
+        stderr.contains(
+            "warning: FBENCH_CALIBRATION='sometimes' is not understood; accepted: standard, quick, off"
+        ),
+        "{stderr}"
+    );
+    assert!(odd["calibration"]["frame_copy_cold_ns"].as_f64().unwrap() > 0.0);
+    assert!(odd["runs"][0]["limits"].is_object());
+}

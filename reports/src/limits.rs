@@ -12,9 +12,11 @@ use crate::table::{format_bytes, format_ns};
 use crate::{Exporter, Report, ReportError};
 
 impl Report {
-    /// Attach the machine's calibration and each run's ratios to it.
+    /// Attach the machine's calibration and each run's ratios to it (no ratios when nothing
+    /// was measured, e.g. `FBENCH_CALIBRATION=off`).
     pub fn calibrated(mut self, calibration: Calibration) -> Report {
-        for run in &mut self.runs {
+        let measured = calibration != Calibration::default();
+        for run in self.runs.iter_mut().filter(|_| measured) {
             run.limits = Some(LimitRatios::of(run, &calibration));
         }
         self.calibration = calibration;

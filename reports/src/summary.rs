@@ -145,7 +145,7 @@ pub(crate) fn p99_interval(run: &RunResult) -> [u64; 2] {
 /// The winner among `candidates` (indices into `runs`, named by `names`) by p99 age: the
 /// lowest, if its interval's top is below every other's bottom; otherwise the tie (the
 /// lowest and every candidate whose interval reaches down into the lowest's). Trials of
-/// one name (`--repeat`) stand for it by their median trial, so neither a lucky trial wins
+/// one name (`--repeat`) stand for it by their (upper) median trial, so neither a lucky trial wins
 /// nor does a name tie with itself.
 pub(crate) fn fastest(
     runs: &[&RunResult],
@@ -165,7 +165,8 @@ pub(crate) fn fastest(
             .filter(|&j| names[j] == names[i])
             .collect();
         trials.sort_by_key(|&j| runs[j].age_ns.p99);
-        order.push(trials[(trials.len() - 1) / 2]);
+        // The upper median: of two trials, the slower one.
+        order.push(trials[trials.len() / 2]);
     }
     order.sort_by_key(|&i| (runs[i].age_ns.p99, p99_interval(runs[i])[1]));
     let Some(&lowest) = order.first() else {
