@@ -50,7 +50,7 @@ impl Param {
     }
 
     /// The parameter's value in a run as a short label part (`c5`, `1920x1080`, `30fps`,
-    /// `slots 3`); `None` when the run does not record it.
+    /// `slots 3`); `NAME unrecorded` when the run's report does not record it.
     pub(crate) fn label(&self, run: &RunResult) -> String {
         let params = params_of(run);
         match params.iter().find(|(name, _)| *name == self.0) {
