@@ -8,7 +8,7 @@ use std::path::PathBuf;
 use anyhow::Context;
 use clap::Args;
 
-use fbench_harness::calibrate::{calibrate, Budget, Calibration};
+use fbench_harness::calibrate::{calibrate, Budget, Calibration, Regime};
 use fbench_harness::config::human_bytes;
 use fbench_harness::frame::{FrameSpec, PixelFormat, Resolution};
 use fbench_harness::integrity::VerifyMode;
@@ -37,9 +37,6 @@ pub struct CalibrateArgs {
     pub json: Option<PathBuf>,
 }
 
-/// Calibration holds two frames at once (source and destination of the copy).
-const FRAMES_HELD: u64 = 2;
-
 pub fn command(args: CalibrateArgs) -> anyhow::Result<()> {
     let frame = FrameSpec {
         resolution: args.resolution,
@@ -48,11 +45,13 @@ pub fn command(args: CalibrateArgs) -> anyhow::Result<()> {
     let frame_len = frame
         .frame_len()
         .map_err(|e| UsageError(format!("--resolution: {e}")))?;
-    let needed = (frame_len as u64).saturating_mul(FRAMES_HELD);
+    // The hot copy holds two frames; the cold one more (buffers outgrowing the cache).
+    let needed = fbench_harness::calibrate::regime::cold_copy_bytes(frame_len)
+        .max((frame_len as u64).saturating_mul(2));
     let available = available_memory();
     if needed > available {
         return Err(UsageError(format!(
-            "--resolution: calibrating copies a {} {} frame ({}) into another, {} in all, but only {} of memory is available; choose a smaller --resolution",
+            "--resolution: calibrating copies a {} {} frame ({}) into buffers larger than the cache, {} in all, but only {} of memory is available; choose a smaller --resolution",
             frame.resolution,
             frame.format,
             human_bytes(frame_len as u64),
@@ -66,7 +65,10 @@ pub fn command(args: CalibrateArgs) -> anyhow::Result<()> {
         .map(|path| writable_file(path, "--json"))
         .transpose()?;
 
-    let calibration = calibrate(frame_len, args.verify, Budget::STANDARD);
+    // `off` has no meaning for an explicit calibration: it calibrates as standard.
+    let budget = budget().map_err(UsageError)?.unwrap_or(Budget::STANDARD);
+    let regime = Regime::default();
+    let calibration = calibrate(frame_len, args.verify, regime, budget);
     let mut out = std::io::stdout().lock();
     writeln!(
         out,
@@ -75,6 +77,12 @@ pub fn command(args: CalibrateArgs) -> anyhow::Result<()> {
         frame.format,
         args.verify,
         calibration.took_ms.unwrap_or(0)
+    )?;
+    writeln!(
+        out,
+        "regime: wake-ups after one {} frame period, {} sleepers at once (fbench run's defaults)",
+        fbench_reports::format_ns(regime.period.as_nanos() as u64),
+        regime.consumers
     )?;
     for line in calibration_lines(&calibration) {
         writeln!(out, "  {line}")?;
@@ -90,7 +98,25 @@ pub fn command(args: CalibrateArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The calibration of one `fbench run`, at its frame size and verification mode.
+/// How long calibrating may take: `FBENCH_CALIBRATION` (standard, quick, off).
+fn budget() -> Result<Option<Budget>, String> {
+    Budget::from_env()
+}
+
+/// The calibration of one `fbench run`, at its frame size, verification mode, frame period
+/// and consumer count; none with `FBENCH_CALIBRATION=off`.
 pub fn for_run(config: &RunConfig) -> Calibration {
-    calibrate(config.frame_len(), config.verify, Budget::STANDARD)
+    let budget = budget().unwrap_or_else(|message| {
+        eprintln!("warning: {message}; calibrating as standard");
+        Some(Budget::STANDARD)
+    });
+    match budget {
+        Some(budget) => calibrate(
+            config.frame_len(),
+            config.verify,
+            Regime::of(config),
+            budget,
+        ),
+        None => Calibration::default(),
+    }
 }

@@ -21,8 +21,9 @@ use fbench_reports::{ExportFormat, Report};
 use crate::flags::parse_count;
 use crate::{scenarios, writable_file, write_atomically, UsageError};
 
-/// Exit code when a gate fails: a regression, an absolute limit exceeded, torn frames, or
-/// (with `--strict`) a run in one report only. Distinct from 1 (failure at run time) and 2
+/// Exit code when a gate fails: a regression, an absolute limit exceeded, torn frames, a
+/// baseline that matched no run (unless `--allow-unmatched`), or (with `--strict`) a run in
+/// one report only. Distinct from 1 (failure at run time) and 2
 /// (usage error).
 pub const EXIT_GATE_FAILED: u8 = 3;
 
@@ -68,6 +69,11 @@ pub struct GateRules {
     /// A run present in only one of the two reports fails the gate.
     #[arg(long)]
     pub strict: bool,
+
+    /// Accept a baseline none of whose runs matches a run of the current report (the gate
+    /// fails otherwise: it compared nothing).
+    #[arg(long)]
+    pub allow_unmatched: bool,
 
     /// Do not fail on torn frames (every gating checks torn==0 otherwise).
     #[arg(long)]
@@ -333,6 +339,7 @@ fn gate_options(rules: &GateRules, scenario: &ScenarioGates) -> GateOptions {
         strict: rules.strict || scenario.strict,
         normalize: rules.normalize || scenario.normalize,
         ignore: rules.ignore_param.clone(),
+        allow_unmatched: rules.allow_unmatched,
     }
 }
 
@@ -362,6 +369,7 @@ pub fn prepare(
             ("--strict", rules.strict),
             ("--normalize", rules.normalize),
             ("--ignore-param", !rules.ignore_param.is_empty()),
+            ("--allow-unmatched", rules.allow_unmatched),
         ];
         if let Some((flag, _)) = needs_baseline.iter().find(|(_, given)| *given) {
             return Err(UsageError(format!(

@@ -39,6 +39,7 @@ fn real_report() -> &'static Value {
                 "--repeat",
                 "2",
                 "--quiet",
+                "--no-ideal",
             ])
             .args(SHORT_RUN)
             .arg("--json")
@@ -332,13 +333,13 @@ fn bad_reports_are_refused_with_one_line() {
     );
 
     let mut other_schema = report.clone();
-    other_schema["schema"] = Value::from("fbench.report/2");
+    other_schema["schema"] = Value::from("fbench.report/9");
     let out = gate(d, &other_schema, report, &[]);
     assert_refused(
         d,
         &out,
         "--baseline",
-        "unsupported report schema fbench.report/2; this fbench reads fbench.report/1",
+        "unsupported report schema fbench.report/9; this fbench reads fbench.report/1, fbench.report/2",
     );
 
     let mut no_runs = report.clone();
@@ -487,25 +488,78 @@ fn run_saves_a_baseline_and_gates_against_it() {
         stdout.contains("Trials per run: 2 baseline, 2 current."),
         "{stdout}"
     );
-    // A baseline of another configuration: nothing matches, which is only an error with
-    // --strict.
+    // A baseline of another configuration: nothing matches, so nothing was compared,
+    // which fails the gate unless accepted.
     let other = run(&[
         "--baseline",
         "main",
         "--deadline-tolerance",
         "0.5",
-        "--strict",
+        "--gate",
+        "p99<100s",
+    ]);
+    let stderr = String::from_utf8_lossy(&other.stderr);
+    assert_eq!(other.status.code(), Some(3), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with("gate failed: nothing was compared"),
+        "{stderr}"
+    );
+    let accepted = run(&[
+        "--baseline",
+        "main",
+        "--deadline-tolerance",
+        "0.5",
+        "--allow-unmatched",
         "--gate",
         "p99<100s",
     ]);
     assert_eq!(
-        other.status.code(),
-        Some(3),
+        accepted.status.code(),
+        Some(0),
         "{}",
-        String::from_utf8_lossy(&other.stderr)
+        String::from_utf8_lossy(&accepted.stderr)
     );
-    assert!(String::from_utf8_lossy(&other.stderr)
-        .contains("missing from the current report (--strict)"));
+    assert!(String::from_utf8_lossy(&accepted.stdout)
+        .contains("nothing compared with the baseline (--allow-unmatched)"));
+}
+
+#[test]
+fn a_gate_that_compares_nothing_fails_with_exit_code_3() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut mutex_only = real_report().clone();
+    mutex_only["runs"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["strategy"] == "mutex");
+    let mut pool_only = real_report().clone();
+    pool_only["runs"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|r| r["strategy"] == "pool");
+    let out = gate(dir.path(), &mutex_only, &pool_only, &[]);
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with(
+            "gate failed: nothing was compared: no run of the current report (pool c2) matches a run of the baseline (mutex c2)"
+        ),
+        "{}",
+        out.stderr
+    );
+    let out = gate(dir.path(), &mutex_only, &pool_only, &["--allow-unmatched"]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+}
+
+#[test]
+fn a_report_of_schema_1_is_read_as_a_baseline() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut old = real_report().clone();
+    old["schema"] = Value::from("fbench.report/1");
+    let mut new = real_report().clone();
+    new["schema"] = Value::from("fbench.report/2");
+    let out = gate(dir.path(), &old, &new, &[]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
 }
 
 #[test]

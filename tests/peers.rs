@@ -95,7 +95,8 @@ fn all_stays_fbench_own_five() {
         .iter()
         .map(|r| r["strategy"].as_str().unwrap().to_string())
         .collect();
-    let mut expected = vec!["mutex", "rwlock", "pool", "arcswap", "shm"];
+    // `all` is fbench's own five (`ideal`, the reference, runs first beside them).
+    let mut expected = vec!["ideal", "mutex", "rwlock", "pool", "arcswap", "shm"];
     if cfg!(feature = "peers") {
         expected.push("iceoryx2");
     }

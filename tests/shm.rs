@@ -136,6 +136,7 @@ fn the_naive_triple_buffer_tears_where_shm_does_not() {
             "run",
             "--strategy",
             "shm-naive,shm",
+            "--no-ideal",
             "--consumers",
             "3",
             "--resolution",

@@ -46,6 +46,7 @@ fn run_y4m(path: &Path, strategies: &str, extra: &[&str]) -> Vec<Value> {
             &source_arg(path),
             "--strategy",
             strategies,
+            "--no-ideal",
         ])
         .args([
             "--consumers",

@@ -25,6 +25,7 @@ fn short_sweep(dir: &Path, extra: &[&str]) -> std::path::PathBuf {
             "--warmup",
             "50ms",
             "--quiet",
+            "--no-ideal",
             "--json",
         ])
         .arg(&json)
@@ -341,5 +342,68 @@ fn report_refuses_bad_inputs_and_outputs() {
         &["report", not_report, "-o", "no/such/dir/out.html"],
         "--output",
         "does not exist",
+    );
+}
+
+/// With two or more strategies, the `ideal` reference runs first at every configuration
+/// point (and never with one strategy, nor with `--no-ideal`).
+#[test]
+fn the_ideal_reference_runs_first_at_every_point() {
+    let dir = tempfile::tempdir().unwrap();
+    let strategies_of = |extra: &[&str], strategies: &str| -> Vec<(String, u64)> {
+        let json = dir.path().join("ideal.json");
+        let output = fbench()
+            .args(["sweep", "--strategy", strategies, "--consumers", "1,2"])
+            .args([
+                "--resolution",
+                "64x48",
+                "--duration",
+                "100ms",
+                "--warmup",
+                "20ms",
+            ])
+            .args(["--quiet", "--json"])
+            .arg(&json)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        json_of(&json)["runs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| {
+                (
+                    r["strategy"].as_str().unwrap().to_string(),
+                    r["consumers"].as_u64().unwrap(),
+                )
+            })
+            .collect()
+    };
+    let named = |list: &[(&str, u64)]| -> Vec<(String, u64)> {
+        list.iter().map(|(s, c)| (s.to_string(), *c)).collect()
+    };
+    assert_eq!(
+        strategies_of(&[], "mutex,pool"),
+        named(&[
+            ("ideal", 1),
+            ("mutex", 1),
+            ("pool", 1),
+            ("ideal", 2),
+            ("mutex", 2),
+            ("pool", 2)
+        ])
+    );
+    assert_eq!(
+        strategies_of(&[], "pool"),
+        named(&[("pool", 1), ("pool", 2)])
+    );
+    assert_eq!(
+        strategies_of(&["--no-ideal"], "mutex,pool"),
+        named(&[("mutex", 1), ("pool", 1), ("mutex", 2), ("pool", 2)])
     );
 }

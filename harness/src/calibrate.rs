@@ -16,6 +16,11 @@
 //!   strategies' blocking wait uses (`condvar_wake_*`). The floor under a blocked
 //!   consumer's delivery age.
 //!
+//! And, in the run's regime (see [`regime`]): a **cold frame copy** (written by another
+//! CPU, copied into a buffer in no cache), **wake-ups after one frame period** alone and
+//! with all of the run's consumers asleep at once, and the **cache-line round trip over
+//! CPU pairs chosen from the topology** (minimum and median, each pair named).
+//!
 //! It also measures the harness's own **overhead per frame per consumer**: the clock reads,
 //! histogram records and verification that the runner's consumer loop does around every
 //! frame. That is the floor under every latency fbench reports.
@@ -38,6 +43,9 @@ use crate::clock::{monotonic_ns, sleep_until};
 use crate::integrity::{self, VerifyMode};
 use crate::metrics::Latency;
 
+pub mod regime;
+pub use regime::{CachelinePair, Regime};
+
 /// What the runner's consumer loop does per frame, beyond the strategy and the workload:
 /// clock reads before acquire, after acquire and after the workload; age, acquire and
 /// end-to-end records; verification on acquire and before release. Keep in step with
@@ -58,11 +66,23 @@ pub struct Calibration {
     pub memcpy_bytes_per_s: Option<f64>,
     /// Median time to copy one frame with `copy_from_slice` (libc `memcpy`).
     pub frame_copy_ns: Option<f64>,
-    /// Median round trip of one cache line between two CPUs.
+    /// Median round trip of one cache line between two CPUs: the median pair's median
+    /// when several pairs were measured.
     pub cacheline_rtt_ns: Option<f64>,
     /// The two CPUs the round trip was measured between (`null`: the threads could not be
     /// pinned and the scheduler placed them).
     pub cacheline_cpus: Option<[usize; 2]>,
+    /// The fastest round trip over every pair measured.
+    pub cacheline_rtt_min_ns: Option<f64>,
+    /// Every pair measured: one per relation the topology has (SMT siblings, same package,
+    /// other package).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub cacheline_pairs: Vec<CachelinePair>,
+    /// Median time to copy one frame another CPU has just written into a buffer in no
+    /// cache: a copying reader's real floor (`frame_copy_ns` is the cache-hot best case).
+    pub frame_copy_cold_ns: Option<f64>,
+    /// The CPUs `[writer, copier]` of the cold copy (`null`: not pinned).
+    pub frame_copy_cold_cpus: Option<[usize; 2]>,
     /// Median cost of one CLOCK_MONOTONIC read.
     pub clock_read_ns: Option<f64>,
     /// Futex wake latency, p50 and p99: the kernel's floor under waking a blocked reader.
@@ -71,6 +91,20 @@ pub struct Calibration {
     /// The same through `parking_lot`'s condition variable, as the strategies wait.
     pub condvar_wake_p50_ns: Option<u64>,
     pub condvar_wake_p99_ns: Option<u64>,
+    /// The frame period the regime's wake-ups slept, nanoseconds.
+    pub wake_period_ns: Option<u64>,
+    /// Futex wake latency of one sleeper after sleeping one frame period, p50 and p99, and
+    /// the wake-ups timed.
+    pub wake_after_period_p50_ns: Option<u64>,
+    pub wake_after_period_p99_ns: Option<u64>,
+    pub wake_after_period_samples: Option<u64>,
+    /// Futex wake latency of each of `wake_all_sleepers` threads (the run's consumers)
+    /// sleeping one frame period and woken by one wake of all, p50 and p99 over every
+    /// sleeper's wake-ups, and their count.
+    pub wake_all_sleepers: Option<usize>,
+    pub wake_all_p50_ns: Option<u64>,
+    pub wake_all_p99_ns: Option<u64>,
+    pub wake_all_samples: Option<u64>,
     /// What fbench's own instrumentation costs per frame per consumer.
     pub harness_overhead: Option<HarnessOverhead>,
     /// How long calibrating took, milliseconds.
@@ -99,19 +133,40 @@ pub struct Budget {
     pub per_figure: Duration,
     /// Wake-ups timed for each wake-latency distribution.
     pub wake_samples: u32,
+    /// Time for each wake measurement that sleeps a frame period per round.
+    pub regime_time: Duration,
+    /// Rounds of those whatever the time.
+    pub min_rounds: u32,
 }
 
 impl Budget {
-    /// What `fbench run` and `fbench calibrate` use: about a second and a half in all.
+    /// What `fbench run` and `fbench calibrate` use: about two seconds in all at 30 fps
+    /// (the regime's wake-ups sleep whole frame periods).
     pub const STANDARD: Budget = Budget {
         per_figure: Duration::from_millis(150),
         wake_samples: 1000,
+        regime_time: Duration::from_millis(200),
+        min_rounds: 6,
     };
     /// For tests: every figure still measured, in a fraction of the time.
     pub const QUICK: Budget = Budget {
         per_figure: Duration::from_millis(10),
         wake_samples: 50,
+        regime_time: Duration::from_millis(10),
+        min_rounds: 2,
     };
+    /// `FBENCH_CALIBRATION`: `standard` (or unset), `quick` (tests: every figure, a
+    /// fraction of the time) or `off` (no calibration). `Err` names what is accepted.
+    pub fn from_env() -> Result<Option<Budget>, String> {
+        match std::env::var("FBENCH_CALIBRATION").as_deref() {
+            Err(_) | Ok("") | Ok("standard") => Ok(Some(Budget::STANDARD)),
+            Ok("quick") => Ok(Some(Budget::QUICK)),
+            Ok("off") => Ok(None),
+            Ok(other) => Err(format!(
+                "FBENCH_CALIBRATION='{other}' is not understood; accepted: standard, quick, off"
+            )),
+        }
+    }
 }
 
 /// A batch shorter than this would be dominated by the two clock reads around it.
@@ -122,26 +177,55 @@ const MAX_BATCHES: usize = 10_000;
 /// Time a waker leaves a sleeper to get into the kernel before waking it.
 const SETTLE_NS: u64 = 50_000;
 
-/// Measure everything for frames of `frame_len` bytes verified with `verify`.
-pub fn calibrate(frame_len: usize, verify: VerifyMode, budget: Budget) -> Calibration {
+/// Measure everything for frames of `frame_len` bytes verified with `verify`, the
+/// regime's figures at `regime`'s frame period and consumer count.
+pub fn calibrate(
+    frame_len: usize,
+    verify: VerifyMode,
+    regime: Regime,
+    budget: Budget,
+) -> Calibration {
     let started = monotonic_ns();
     let clock_read_ns = clock_read_ns(budget);
     let frame_copy_ns = frame_copy_ns(frame_len, budget);
+    let (frame_copy_cold_ns, frame_copy_cold_cpus) = regime::frame_copy_cold_ns(frame_len, budget);
     let harness_overhead = harness_overhead(frame_len, verify, clock_read_ns, budget);
-    let cacheline = cacheline_rtt_ns(budget);
+    let pairs = cacheline_pairs(budget);
+    // The median pair (by its median) names the headline figure.
+    let mut by_median: Vec<&CachelinePair> = pairs.iter().collect();
+    by_median.sort_by(|a, b| a.median_ns.total_cmp(&b.median_ns));
+    let median_pair = by_median
+        .get(by_median.len().saturating_sub(1) / 2)
+        .copied();
     let futex = wake_latency(&FutexChannel::default(), budget.wake_samples).summary();
     let condvar = wake_latency(&CondvarChannel::default(), budget.wake_samples).summary();
+    let rounds = regime::rounds_for(regime.period, budget);
+    let after_period = regime::wake_all_latency(1, regime.period, rounds).summary();
+    let sleepers = regime.consumers.max(1);
+    let all = regime::wake_all_latency(sleepers, regime.period, rounds).summary();
     Calibration {
         frame_bytes: Some(frame_len as u64),
         memcpy_bytes_per_s: Some(frame_len as f64 / frame_copy_ns * 1e9),
         frame_copy_ns: Some(frame_copy_ns),
-        cacheline_rtt_ns: cacheline.map(|(ns, _)| ns),
-        cacheline_cpus: cacheline.and_then(|(_, cpus)| cpus),
+        cacheline_rtt_ns: median_pair.map(|p| p.median_ns),
+        cacheline_cpus: median_pair.filter(|p| p.pinned).map(|p| p.cpus),
+        cacheline_rtt_min_ns: pairs.iter().map(|p| p.min_ns).reduce(f64::min),
+        cacheline_pairs: pairs.clone(),
+        frame_copy_cold_ns: Some(frame_copy_cold_ns).filter(|ns| *ns > 0.0),
+        frame_copy_cold_cpus,
         clock_read_ns: Some(clock_read_ns),
         wake_p50_ns: Some(futex.p50),
         wake_p99_ns: Some(futex.p99),
         condvar_wake_p50_ns: Some(condvar.p50),
         condvar_wake_p99_ns: Some(condvar.p99),
+        wake_period_ns: Some(regime.period.as_nanos() as u64),
+        wake_after_period_p50_ns: Some(after_period.p50),
+        wake_after_period_p99_ns: Some(after_period.p99),
+        wake_after_period_samples: Some(after_period.count),
+        wake_all_sleepers: Some(sleepers),
+        wake_all_p50_ns: Some(all.p50),
+        wake_all_p99_ns: Some(all.p99),
+        wake_all_samples: Some(all.count),
         harness_overhead: Some(harness_overhead),
         took_ms: Some((monotonic_ns() - started) / 1_000_000),
     }
@@ -149,7 +233,12 @@ pub fn calibrate(frame_len: usize, verify: VerifyMode, budget: Budget) -> Calibr
 
 /// Times `op` in batches of at least [`MIN_BATCH_NS`] for about `budget` and returns the
 /// median time of one operation.
-fn median_op_ns(budget: Duration, mut op: impl FnMut()) -> f64 {
+fn median_op_ns(budget: Duration, op: impl FnMut()) -> f64 {
+    op_ns(budget, op).1
+}
+
+/// [`median_op_ns`], with the fastest batch's time per operation first.
+fn op_ns(budget: Duration, mut op: impl FnMut()) -> (f64, f64) {
     let mut timed = |count: u64| {
         let start = monotonic_ns();
         for _ in 0..count {
@@ -168,7 +257,7 @@ fn median_op_ns(budget: Duration, mut op: impl FnMut()) -> f64 {
         per_op.push(timed(batch) as f64 / batch as f64);
     }
     per_op.sort_by(f64::total_cmp);
-    per_op[per_op.len() / 2]
+    (per_op[0], per_op[per_op.len() / 2])
 }
 
 fn clock_read_ns(budget: Budget) -> f64 {
@@ -238,15 +327,31 @@ struct Line(AtomicU64);
 /// Tells the responder to stop.
 const STOP: u64 = u64::MAX;
 
-/// Median cache-line round trip and the CPUs it was measured between; `None` on a machine
+/// The cache-line round trip over one CPU pair per relation the topology has (see
+/// [`regime::topology_pairs`]), the time budget shared between them; empty on a machine
 /// where this process may use only one CPU (two threads would take turns on it, and the
 /// figure would be the scheduler's, not the cache's).
-fn cacheline_rtt_ns(budget: Budget) -> Option<(f64, Option<[usize; 2]>)> {
-    let cpus = allowed_cpus();
-    if cpus.len() < 2 {
-        return None;
-    }
-    let pair = [cpus[0], cpus[1]];
+fn cacheline_pairs(budget: Budget) -> Vec<CachelinePair> {
+    let pairs = regime::topology_pairs(&allowed_cpus());
+    let share = budget.per_figure / pairs.len().max(1) as u32;
+    pairs
+        .into_iter()
+        .map(|(cpus, relation)| {
+            let ((min_ns, median_ns), pinned) = cacheline_rtt_ns(cpus, share);
+            CachelinePair {
+                cpus,
+                relation: relation.to_string(),
+                pinned,
+                min_ns,
+                median_ns,
+            }
+        })
+        .collect()
+}
+
+/// Fastest and median cache-line round trip between the CPUs of `pair`, and whether both
+/// threads could be pinned to them.
+fn cacheline_rtt_ns(pair: [usize; 2], per_figure: Duration) -> ((f64, f64), bool) {
     let line = Line(AtomicU64::new(0));
     let pinned = [AtomicBool::new(false), AtomicBool::new(false)];
     let rtt = thread::scope(|scope| {
@@ -274,7 +379,7 @@ fn cacheline_rtt_ns(budget: Budget) -> Option<(f64, Option<[usize; 2]>)> {
             // Relaxed: read after this scope joins the thread.
             pinned[0].store(pin_current_thread(pair[0]), Ordering::Relaxed);
             let mut value = 0;
-            let rtt = median_op_ns(budget.per_figure, || {
+            let rtt = op_ns(per_figure, || {
                 value += 1;
                 // Release/Acquire: as the responder's, for the same reason.
                 line.0.store(value, Ordering::Release);
@@ -294,7 +399,7 @@ fn cacheline_rtt_ns(budget: Budget) -> Option<(f64, Option<[usize; 2]>)> {
     });
     // Relaxed: both threads were joined by the scope, which orders their stores before this.
     let both_pinned = pinned.iter().all(|p| p.load(Ordering::Relaxed));
-    Some((rtt, both_pinned.then_some(pair)))
+    (rtt, both_pinned)
 }
 
 /// The CPUs this process may run on, in order.
@@ -457,7 +562,11 @@ mod tests {
     #[test]
     fn every_figure_is_measured() {
         let frame_len = 640 * 480 * 3;
-        let calibration = calibrate(frame_len, VerifyMode::Stamps, Budget::QUICK);
+        let regime = Regime {
+            period: Duration::from_millis(2),
+            consumers: 3,
+        };
+        let calibration = calibrate(frame_len, VerifyMode::Stamps, regime, Budget::QUICK);
         assert_eq!(calibration.frame_bytes, Some(frame_len as u64));
         let positive = |name: &str, value: Option<f64>| {
             let value = value.unwrap_or_else(|| panic!("{name} measured"));
@@ -466,10 +575,33 @@ mod tests {
         positive("memcpy_bytes_per_s", calibration.memcpy_bytes_per_s);
         positive("frame_copy_ns", calibration.frame_copy_ns);
         positive("clock_read_ns", calibration.clock_read_ns);
+        positive("frame_copy_cold_ns", calibration.frame_copy_cold_ns);
         if allowed_cpus().len() >= 2 {
             positive("cacheline_rtt_ns", calibration.cacheline_rtt_ns);
+            positive("cacheline_rtt_min_ns", calibration.cacheline_rtt_min_ns);
+            assert!(!calibration.cacheline_pairs.is_empty());
+            for pair in &calibration.cacheline_pairs {
+                assert_ne!(pair.cpus[0], pair.cpus[1]);
+                assert!(pair.min_ns <= pair.median_ns, "{pair:?}");
+            }
+            assert!(calibration.cacheline_rtt_min_ns <= calibration.cacheline_rtt_ns);
         } else {
             assert_eq!(calibration.cacheline_rtt_ns, None);
+        }
+        assert_eq!(calibration.wake_period_ns, Some(2_000_000));
+        assert_eq!(calibration.wake_all_sleepers, Some(3));
+        let rounds = u64::from(regime::rounds_for(regime.period, Budget::QUICK));
+        assert_eq!(calibration.wake_after_period_samples, Some(rounds));
+        assert_eq!(calibration.wake_all_samples, Some(3 * rounds));
+        for (p50, p99) in [
+            (
+                calibration.wake_after_period_p50_ns,
+                calibration.wake_after_period_p99_ns,
+            ),
+            (calibration.wake_all_p50_ns, calibration.wake_all_p99_ns),
+        ] {
+            let (p50, p99) = (p50.unwrap(), p99.unwrap());
+            assert!(p50 > 0 && p99 >= p50, "p50 {p50} p99 {p99}");
         }
         for (p50, p99) in [
             (calibration.wake_p50_ns, calibration.wake_p99_ns),

@@ -3,7 +3,10 @@
 //! rest is the strategy's own work (lock hand-offs, allocation, waiting for other readers).
 //!
 //! * **acquire**: acquire p50 over one frame copy for strategies whose readers copy the
-//!   frame, over one cache-line round trip for those that hand out a reference.
+//!   frame, over one cache-line round trip for those that hand out a reference. Copying
+//!   strategies are also compared with the *cold* copy (a frame another CPU just wrote,
+//!   into a buffer in no cache), which is the copy they actually do; the hot one is the
+//!   best case.
 //! * **age**: delivery age p50 and p99 over the futex wake latency p50 and p99, the floor
 //!   under a consumer that sleeps until a frame arrives.
 //!
@@ -53,6 +56,10 @@ pub struct LimitRatios {
     pub acquire_floor_ns: Option<f64>,
     /// `acquire_ns.p50 / acquire_floor_ns`.
     pub acquire_p50_ratio: Option<f64>,
+    /// `acquire_ns.p50 / calibration.frame_copy_cold_ns`, for strategies whose readers
+    /// copy the frame; `null` for the others and in older reports.
+    #[serde(default)]
+    pub acquire_p50_cold_copy_ratio: Option<f64>,
     /// `age_ns.p50 / calibration.wake_p50_ns`.
     pub age_p50_ratio: Option<f64>,
     /// `age_ns.p99 / calibration.wake_p99_ns`.
@@ -82,10 +89,20 @@ impl LimitRatios {
                 .map(|floor| value as f64 / floor)
         };
         let wake = |ns: Option<u64>| ns.map(|ns| ns as f64);
+        let cold_copy = match acquire_floor {
+            Some(AcquireFloor::FrameCopy)
+                if calibration.frame_bytes == Some(run.config.frame_bytes) =>
+            {
+                calibration.frame_copy_cold_ns
+            }
+            _ => None,
+        };
         LimitRatios {
             acquire_floor,
             acquire_floor_ns,
             acquire_p50_ratio: ratio(run.acquire_ns.p50, acquire_floor_ns)
+                .filter(|_| has(run.acquire_ns.count)),
+            acquire_p50_cold_copy_ratio: ratio(run.acquire_ns.p50, cold_copy)
                 .filter(|_| has(run.acquire_ns.count)),
             age_p50_ratio: ratio(run.age_ns.p50, wake(calibration.wake_p50_ns))
                 .filter(|_| has(run.age_ns.count)),
@@ -110,6 +127,7 @@ mod tests {
             p999: p99,
             max: p99,
             hdr: String::new(),
+            ci95: None,
         };
         let empty = summary(0, 0, 0);
         let mut config = crate::RunConfig::default_config();
@@ -147,6 +165,7 @@ mod tests {
         Calibration {
             frame_bytes: Some(3_000_000),
             frame_copy_ns: Some(250_000.0),
+            frame_copy_cold_ns: Some(1_000_000.0),
             cacheline_rtt_ns: Some(200.0),
             wake_p50_ns: Some(20_000),
             wake_p99_ns: Some(100_000),
@@ -163,6 +182,7 @@ mod tests {
         assert_eq!(limits.acquire_floor, Some(AcquireFloor::FrameCopy));
         assert_eq!(limits.acquire_floor_ns, Some(250_000.0));
         assert_eq!(limits.acquire_p50_ratio, Some(2.0));
+        assert_eq!(limits.acquire_p50_cold_copy_ratio, Some(0.5));
         assert_eq!(limits.age_p50_ratio, Some(20.0));
         assert_eq!(limits.age_p99_ratio, Some(10.0));
     }
@@ -177,6 +197,7 @@ mod tests {
                 "{name}"
             );
             assert_eq!(limits.acquire_p50_ratio, Some(4.0), "{name}");
+            assert_eq!(limits.acquire_p50_cold_copy_ratio, None, "{name}");
             assert_eq!(limits.age_p50_ratio, Some(1.0), "{name}");
         }
     }
@@ -195,6 +216,7 @@ mod tests {
         other_size.frame_bytes = Some(921_600);
         let limits = LimitRatios::of(&run_of("mutex", 500_000, 400_000, 1_000_000), &other_size);
         assert_eq!(limits.acquire_p50_ratio, None);
+        assert_eq!(limits.acquire_p50_cold_copy_ratio, None);
         assert_eq!(limits.age_p50_ratio, Some(20.0));
         // a strategy this fbench does not know has no floor
         let limits = LimitRatios::of(&run_of("seqlock", 800, 20_000, 100_000), &calibration());

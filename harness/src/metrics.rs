@@ -4,6 +4,26 @@
 //! beyond are clamped to the top (and would show as a max of 100 s). Summaries carry the
 //! whole histogram in HdrHistogram's V2+DEFLATE base64 form so any report can be
 //! re-analysed by standard tools.
+//!
+//! # Percentiles
+//!
+//! A percentile is the **nearest rank**, as the `hdrhistogram` crate's
+//! `value_at_quantile` computes it: the p-th percentile of n samples is the
+//! ⌈p/100 · n⌉-th smallest (at least the first), reported as the highest value its
+//! histogram bucket stands for (at most 0.1% above what was recorded, 3 significant
+//! digits). Other HdrHistogram implementations interpolate or round differently, so
+//! their p99 of the same few samples can be a neighbouring sample.
+//!
+//! With few samples the high percentiles are the largest samples: p99 of n < 100 is the
+//! maximum, and below about 1000 samples p99 is among the ten largest, so it moves with
+//! any single slow frame. That is why p50, p99 and p99.9 carry a 95% confidence interval
+//! ([`Ci95`]), computed from the run's own histogram without assuming any distribution:
+//! the number of samples below the true q-quantile is binomial(n, q), so the order
+//! statistics of ranks l and u with P(l ≤ B < u) ≥ 95% bound it (exact binomial up to
+//! [`EXACT_BINOMIAL_MAX`] samples, the normal approximation above). When u would exceed
+//! n, the interval's upper end is the maximum: the sample cannot bound that percentile
+//! from above (p99 of fewer than 555 samples, p99.9 of fewer than 5570).
+//! See `docs/percentiles.md`.
 
 use base64::Engine as _;
 use hdrhistogram::serialization::{Deserializer, Serializer, V2DeflateSerializer};
@@ -81,7 +101,117 @@ impl Latency {
             p999: q(0.999),
             max: if h.is_empty() { 0 } else { h.max() },
             hdr: base64::engine::general_purpose::STANDARD.encode(encoded),
+            ci95: Ci95::of(h),
         }
+    }
+}
+
+/// 95% confidence intervals `[low, high]` (ns) of a summary's percentiles, from its own
+/// histogram (see the module documentation).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Ci95 {
+    pub p50: [u64; 2],
+    pub p99: [u64; 2],
+    pub p999: [u64; 2],
+}
+
+impl Ci95 {
+    /// `None` for an empty histogram.
+    pub fn of(h: &Histogram<u64>) -> Option<Ci95> {
+        if h.is_empty() {
+            return None;
+        }
+        let interval = |q: f64| {
+            let (low, high) = order_statistic_ranks(h.len(), q);
+            [value_at_rank(h, low), value_at_rank(h, high)]
+        };
+        Some(Ci95 {
+            p50: interval(0.50),
+            p99: interval(0.99),
+            p999: interval(0.999),
+        })
+    }
+}
+
+/// Up to this many samples the ranks come from the exact binomial distribution; above,
+/// from its normal approximation (the two agree to a rank or two there).
+pub const EXACT_BINOMIAL_MAX: u64 = 100_000;
+
+/// The 1-based ranks `(l, u)` of the order statistics that bound the q-quantile of n
+/// samples with at least 95% confidence, clamped to `1..=n`, and always around the
+/// nearest-rank estimate ⌈q·n⌉ (so the interval contains the reported percentile).
+///
+/// B, the count of samples at or below the true quantile, is binomial(n, q); the
+/// quantile lies in `[X(l), X(u)]` when l ≤ B < u. Each tail gets at most 2.5%:
+/// l is the largest rank with P(B < l) ≤ 0.025, u the smallest with P(B ≥ u) ≤ 0.025.
+pub fn order_statistic_ranks(n: u64, q: f64) -> (u64, u64) {
+    assert!(n > 0, "no samples, no ranks");
+    let q = q.clamp(0.0, 1.0);
+    let nearest = ((q * n as f64).ceil() as u64).clamp(1, n);
+    let (low, high) = if n <= EXACT_BINOMIAL_MAX && q > 0.0 && q < 1.0 {
+        exact_ranks(n, q)
+    } else {
+        const Z: f64 = 1.959_963_984_540_054;
+        let mean = n as f64 * q;
+        let spread = Z * (mean * (1.0 - q)).sqrt();
+        (
+            (mean - spread).floor().max(0.0) as u64,
+            (mean + spread).ceil() as u64 + 1,
+        )
+    };
+    (low.clamp(1, nearest), high.clamp(nearest, n))
+}
+
+/// Exact binomial ranks, summing the pmf in log space (no overflow for any n here).
+fn exact_ranks(n: u64, q: f64) -> (u64, u64) {
+    const TAIL: f64 = 0.025;
+    let (ln_q, ln_rest) = (q.ln(), (1.0 - q).ln());
+    // pmf(k) for k = 0..=n, by ln C(n, k) = ln C(n, k-1) + ln(n-k+1) - ln k.
+    let mut ln_choose = 0.0f64;
+    let mut pmf = Vec::with_capacity(n as usize + 1);
+    for k in 0..=n {
+        if k > 0 {
+            ln_choose += ((n - k + 1) as f64).ln() - (k as f64).ln();
+        }
+        pmf.push((ln_choose + k as f64 * ln_q + (n - k) as f64 * ln_rest).exp());
+    }
+    // l: the largest l with P(B <= l-1) <= TAIL (l = 0 when even P(B = 0) is above it).
+    let mut low = 0;
+    let mut below = 0.0;
+    for (k, p) in pmf.iter().enumerate() {
+        below += p;
+        if below > TAIL {
+            break;
+        }
+        low = k as u64 + 1;
+    }
+    // u: the smallest u with P(B >= u) <= TAIL (n + 1 when even P(B = n) is above it).
+    let mut high = n + 1;
+    let mut above = 0.0;
+    for k in (0..=n).rev() {
+        above += pmf[k as usize];
+        if above > TAIL {
+            break;
+        }
+        high = k;
+    }
+    (low, high)
+}
+
+/// The r-th smallest sample (1-based), as `value_at_quantile` reports values: the highest
+/// value of its bucket.
+pub fn value_at_rank(h: &Histogram<u64>, rank: u64) -> u64 {
+    let mut seen = 0;
+    for bucket in h.iter_recorded() {
+        seen += bucket.count_at_value();
+        if seen >= rank {
+            return h.highest_equivalent(bucket.value_iterated_to());
+        }
+    }
+    if h.is_empty() {
+        0
+    } else {
+        h.highest_equivalent(h.max())
     }
 }
 
@@ -97,6 +227,10 @@ pub struct LatencySummary {
     pub max: u64,
     /// The full histogram, HdrHistogram V2+DEFLATE, base64.
     pub hdr: String,
+    /// 95% confidence intervals of p50, p99 and p99.9 from this histogram; `null` when it
+    /// is empty or the report predates them.
+    #[serde(default)]
+    pub ci95: Option<Ci95>,
 }
 
 impl LatencySummary {
@@ -247,6 +381,110 @@ mod tests {
     fn empty_histograms_summarise_to_zero() {
         let summary = Latency::new().summary();
         assert_eq!((summary.count, summary.p99, summary.max), (0, 0, 0));
+        assert_eq!(summary.ci95, None);
+    }
+
+    /// 1..=n µs, one sample each.
+    fn uniform(n: u64) -> Latency {
+        let mut latency = Latency::new();
+        for us in 1..=n {
+            latency.record(us * 1000);
+        }
+        latency
+    }
+
+    #[test]
+    fn percentiles_are_the_nearest_rank() {
+        // 90 samples: p99 is the 90th (the maximum), p50 the 45th.
+        let summary = uniform(90).summary();
+        assert_eq!(summary.p99, summary.max);
+        let h = uniform(90);
+        // The highest value of 45 µs's bucket (32 ns wide at 3 significant digits).
+        assert_eq!(summary.p50, h.histogram().highest_equivalent(45_000));
+        assert_eq!(summary.p50, 45_023);
+        assert_eq!(value_at_rank(h.histogram(), 45), summary.p50);
+        assert_eq!(value_at_rank(h.histogram(), 90), summary.p99);
+    }
+
+    #[test]
+    fn ranks_match_the_binomial_tables() {
+        // Known order-statistic intervals of the median (Conover, Practical Nonparametric
+        // Statistics, table A3): n = 10 -> X(2)..X(9); n = 20 -> X(6)..X(15);
+        // n = 100 -> X(40)..X(61).
+        assert_eq!(order_statistic_ranks(10, 0.5), (2, 9));
+        assert_eq!(order_statistic_ranks(20, 0.5), (6, 15));
+        assert_eq!(order_statistic_ranks(100, 0.5), (40, 61));
+        // p99 of 1000 samples: B ~ binomial(1000, 0.99), mean 990, sd 3.15.
+        assert_eq!(order_statistic_ranks(1000, 0.99), (983, 997));
+        // p99 of 100 samples cannot be bounded from above: the maximum.
+        assert_eq!(order_statistic_ranks(100, 0.99).1, 100);
+        // Above the exact range the normal approximation takes over, around n·q.
+        let (l, u) = order_statistic_ranks(1_000_000, 0.99);
+        assert!((989_800..990_000).contains(&l) && (990_000..990_200).contains(&u));
+        // Coverage of the exact ranks is at least 95%.
+        for (n, q) in [(7, 0.5), (50, 0.9), (400, 0.99), (5000, 0.999)] {
+            let (l, u) = order_statistic_ranks(n, q);
+            let p = |k: u64| {
+                let mut c = 0.0f64;
+                for i in 1..=k {
+                    c += ((n - i + 1) as f64).ln() - (i as f64).ln();
+                }
+                (c + k as f64 * q.ln() + (n - k) as f64 * (1.0 - q).ln()).exp()
+            };
+            // Coverage P(l <= B < u), or everything when a bound was clamped.
+            let covered: f64 = (l..u).map(p).sum::<f64>()
+                + if u == n { p(n) } else { 0.0 }
+                + if l == 1 { p(0) } else { 0.0 };
+            assert!(covered >= 0.95, "n {n} q {q}: ({l}, {u}) covers {covered}");
+        }
+    }
+
+    #[test]
+    fn intervals_contain_the_estimate_and_widen_as_samples_shrink() {
+        let mut previous_width = [0u64; 3];
+        for n in [100_000u64, 10_000, 1000, 100] {
+            // The same shape at every n: 1..=n scaled to 1..=100 000 µs.
+            let mut latency = Latency::new();
+            for i in 1..=n {
+                latency.record(i * (100_000 / n) * 1000);
+            }
+            let summary = latency.summary();
+            let ci = summary.ci95.unwrap();
+            let points = [summary.p50, summary.p99, summary.p999];
+            let intervals = [ci.p50, ci.p99, ci.p999];
+            for (i, (point, [low, high])) in points.iter().zip(intervals).enumerate() {
+                assert!(
+                    low <= *point && *point <= high,
+                    "n {n}: {low} {point} {high}"
+                );
+                assert!(high <= summary.max);
+                let width = high - low;
+                assert!(width >= previous_width[i], "n {n}: interval {i} narrowed");
+                previous_width[i] = width;
+            }
+        }
+    }
+
+    #[test]
+    fn known_intervals_on_a_synthetic_histogram() {
+        // 1..=1000 µs: the median's interval is X(469)..X(532), p99's X(983)..X(997),
+        // p99.9's X(997)..X(1000), the maximum.
+        let summary = uniform(1000).summary();
+        let ci = summary.ci95.unwrap();
+        let h = uniform(1000);
+        let at = |rank| value_at_rank(h.histogram(), rank);
+        assert_eq!(order_statistic_ranks(1000, 0.5), (469, 532));
+        assert_eq!(ci.p50, [at(469), at(532)]);
+        assert_eq!(ci.p99, [at(983), at(997)]);
+        assert_eq!(ci.p999, [at(997), summary.max]);
+        // Ranks map to the samples: the 469th is 469 µs, reported as its bucket's top.
+        assert_eq!(at(469), h.histogram().highest_equivalent(469_000));
+        assert!((469_000..469_000 + 256).contains(&at(469)));
+        // A summary read from a report without intervals has none.
+        let mut json = serde_json::to_value(&summary).unwrap();
+        json.as_object_mut().unwrap().remove("ci95");
+        let old: LatencySummary = serde_json::from_value(json).unwrap();
+        assert_eq!(old.ci95, None);
     }
 
     #[test]

@@ -40,6 +40,10 @@ pub(crate) struct Line {
     pub label: String,
     pub colour: usize,
     pub points: Vec<(f64, f64)>,
+    /// Error bars `(x, value, low, high)`: e.g. a percentile and its 95% interval. The
+    /// value is marked with a ring (the bar's x may sit a little off the line's, so that
+    /// bars of several lines at one x stay apart).
+    pub bars: Vec<(f64, f64, f64, f64)>,
 }
 
 pub(crate) enum XAxis {
@@ -143,7 +147,12 @@ impl Chart<'_> {
         let hi = self
             .lines
             .iter()
-            .flat_map(|l| l.points.iter().map(|p| p.1))
+            .flat_map(|l| {
+                l.points
+                    .iter()
+                    .map(|p| p.1)
+                    .chain(l.bars.iter().map(|b| b.3))
+            })
             .filter(|y| y.is_finite())
             .fold(0.0f64, f64::max);
         if hi <= 0.0 {
@@ -217,6 +226,23 @@ impl Chart<'_> {
                     )
                     .map_err(|e| e.to_string())?;
             }
+            chart
+                .draw_series(
+                    line.bars
+                        .iter()
+                        .filter(|b| b.1.is_finite() && b.2.is_finite() && b.3.is_finite())
+                        .map(|&(x, value, low, high)| {
+                            ErrorBar::new_vertical(
+                                x,
+                                low,
+                                value,
+                                high,
+                                colour(line.colour).stroke_width(1),
+                                8,
+                            )
+                        }),
+                )
+                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }
@@ -339,6 +365,7 @@ mod tests {
                 label: "mutex".to_string(),
                 colour: 0,
                 points: vec![(1.0, 1.0), (5.0, 2.0), (20.0, 4.5)],
+                bars: vec![(5.0, 2.0, 1.5, 2.5)],
             }],
             dots: true,
             x_marker: None,

@@ -13,7 +13,7 @@ use fbench_harness::RunResult;
 
 use crate::charts::{css_colour, escape, short_number, time_unit, Chart, Line, XAxis};
 use crate::summary::{best_marks, columns, memory_cost, verdicts};
-use crate::table::{format_bytes, format_ns};
+use crate::table::{format_bytes, format_ns, format_ns_ci};
 use crate::view::{cpu_percent, View};
 use crate::{Exporter, Report, ReportError};
 
@@ -163,9 +163,12 @@ fn verdict_section(page: &mut String, view: &View) {
     page.push_str(
         "<h2 id=\"verdict\">Who wins</h2>\n<p>For each configuration point: the run with the \
          lowest p99 age (delivery latency), what it costs in memory, and the run that needs \
-         the least memory. Runs that tore frames or lost a consumer cannot win.</p>\n<table>\n\
+         the least memory. A run wins only when its p99 age's 95% interval lies wholly below \
+         every other run's; otherwise the runs whose intervals overlap the lowest are a tie \
+         within noise. Runs that tore frames or lost a consumer cannot win, nor can the \
+         <code>ideal</code> reference.</p>\n<table>\n\
          <tr><th class=\"name\">configuration</th><th class=\"name\">lowest p99 age</th>\
-         <th>p99 age</th><th>its peak PSS</th><th class=\"name\">memory cost</th>\
+         <th>p99 age [95% interval]</th><th>its peak PSS</th><th class=\"name\">memory cost</th>\
          <th class=\"name\">least memory</th><th>peak PSS</th><th>its p99 age</th>\
          <th class=\"name\">left out</th></tr>\n",
     );
@@ -177,6 +180,10 @@ fn verdict_section(page: &mut String, view: &View) {
         };
         let run = |i: Option<usize>| i.map(|i| view.entries[i].run);
         let ns = |r: Option<&RunResult>| r.map(|r| format_ns(r.age_ns.p99)).unwrap_or_default();
+        let ns_ci = |r: Option<&RunResult>| {
+            r.map(|r| format_ns_ci(r.age_ns.p99, r.age_ns.ci95.map(|c| c.p99)))
+                .unwrap_or_default()
+        };
         let pss = |r: Option<&RunResult>| {
             r.map(|r| format_bytes(r.memory.peak_pss_bytes))
                 .unwrap_or_default()
@@ -192,8 +199,8 @@ fn verdict_section(page: &mut String, view: &View) {
              <td class=\"name\">{}</td><td class=\"name\">{}</td><td>{}</td><td>{}</td>\
              <td class=\"name\">{}</td></tr>",
             escape(&group.label),
-            name(verdict.fastest),
-            ns(run(verdict.fastest)),
+            escape(&verdict.fastest_text(view)),
+            ns_ci(run(verdict.lowest())),
             pss(run(verdict.fastest)),
             escape(&memory_cost(view, &verdict)),
             name(verdict.leanest),
@@ -281,7 +288,8 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
     }
     page.push_str(
         "<h2 id=\"sweep\">Against consumer count</h2>\n<p>One line per strategy (and per \
-         machine or other setting that varies); every dot is one run.</p>\n<div class=\"charts\">\n",
+         machine or other setting that varies); every dot is one run; bars on p99 age are \
+         its 95% interval.</p>\n<div class=\"charts\">\n",
     );
     let ticks: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
     let x_format = |x: &f64| format!("{x:.0}");
@@ -290,11 +298,24 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
             .entries
             .iter()
             .map(|e| value(e.run))
+            .chain(
+                view.entries
+                    .iter()
+                    .filter(|_| axis == "age p99")
+                    .filter_map(|e| e.run.age_ns.ci95.map(|c| c.p99[1] as f64)),
+            )
             .fold(0.0f64, f64::max);
         let (divisor, unit_name) = match unit {
             Unit::Time => time_unit(max),
             Unit::Fixed(name) => (1.0, name),
         };
+        // Bars of several series at one consumer count sit side by side.
+        let gap = ticks
+            .windows(2)
+            .map(|w| w[1] - w[0])
+            .fold(f64::INFINITY, f64::min);
+        let nudge = if gap.is_finite() { gap * 0.06 } else { 0.1 };
+        let centre = (view.series.len() as f64 - 1.0) / 2.0;
         let lines: Vec<Line> = view
             .series
             .iter()
@@ -307,10 +328,28 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                     .map(|e| (e.run.consumers as f64, value(e.run) / divisor))
                     .collect();
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                // p99 age carries its 95% interval.
+                let bars = view
+                    .entries
+                    .iter()
+                    .filter(|e| &e.series == label && axis == "age p99")
+                    .filter_map(|e| {
+                        let [low, high] = e.run.age_ns.ci95?.p99;
+                        let x = e.run.consumers as f64 + (s as f64 - centre) * nudge;
+                        let p99 = e.run.age_ns.p99 as f64;
+                        Some((
+                            x,
+                            p99 / divisor,
+                            low as f64 / divisor,
+                            high as f64 / divisor,
+                        ))
+                    })
+                    .collect();
                 Line {
                     label: label.clone(),
                     colour: s,
                     points,
+                    bars,
                 }
             })
             .collect();
@@ -338,7 +377,9 @@ fn spectrum_section(page: &mut String, view: &View) -> Result<(), ReportError> {
          frame in a consumer's hands) at each percentile, from the full histograms, \
          HdrHistogram style: the x axis is 1/(1-p) on a log scale, from p50 to p99.99. With \
          <i>n</i> samples (in the legend) every percentile above 1-1/<i>n</i> reads as the \
-         maximum, so the flat right end of a short run's line is its maximum.</p>\n<div class=\"charts\">\n",
+         maximum, so the flat right end of a short run's line is its maximum. Bars at p50, \
+         p99 and p99.9 are 95% intervals (nearest-rank order statistics of the run's own \
+         histogram).</p>\n<div class=\"charts\">\n",
     );
     let xs: Vec<f64> = (0..=SPECTRUM_STEPS)
         .map(|k| {
@@ -358,7 +399,7 @@ fn spectrum_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                         .iter()
                         .map(|x| h.value_at_quantile(1.0 - 1.0 / x) as f64)
                         .collect();
-                    curves.push((entry, ys, h.len()));
+                    curves.push((entry, ys, h.len(), entry.run.age_ns.ci95));
                 }
                 Ok(_) => notes.push(format!("{}: no samples", entry.member)),
                 Err(e) => notes.push(format!("{}: {e}", entry.member)),
@@ -366,15 +407,41 @@ fn spectrum_section(page: &mut String, view: &View) -> Result<(), ReportError> {
         }
         let max = curves
             .iter()
-            .flat_map(|(_, ys, _)| ys.iter().copied())
+            .flat_map(|(_, ys, _, ci)| {
+                ys.iter()
+                    .copied()
+                    .chain(ci.iter().map(|c| c.p999[1] as f64))
+            })
             .fold(0.0f64, f64::max);
         let (divisor, unit) = time_unit(max);
         let lines = curves
             .iter()
-            .map(|(entry, ys, count)| Line {
+            .enumerate()
+            .map(|(k, (entry, ys, count, ci))| Line {
                 label: format!("{} (n={count})", entry.member),
                 colour: view.member_index(&entry.member),
                 points: xs.iter().zip(ys).map(|(x, y)| (*x, y / divisor)).collect(),
+                // p50, p99 and p99.9 (x = 1/(1-p)) with their 95% intervals.
+                // Each line's bars a little right of the last's, so they stay apart.
+                bars: ci
+                    .iter()
+                    .flat_map(|c| {
+                        let age = &entry.run.age_ns;
+                        [
+                            (2.0, age.p50, c.p50),
+                            (100.0, age.p99, c.p99),
+                            (1_000.0, age.p999, c.p999),
+                        ]
+                    })
+                    .map(|(x, value, [low, high])| {
+                        (
+                            x * 1.06f64.powi(k as i32),
+                            value as f64 / divisor,
+                            low as f64 / divisor,
+                            high as f64 / divisor,
+                        )
+                    })
+                    .collect(),
             })
             .collect();
         let chart = Chart {
@@ -421,6 +488,7 @@ fn memory_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                 let entry = &view.entries[i];
                 Line {
                     label: entry.member.clone(),
+                    bars: Vec::new(),
                     colour: view.member_index(&entry.member),
                     points: entry
                         .run
@@ -545,8 +613,9 @@ fn machine_section(page: &mut String, view: &View) {
     }
     page.push_str(
         "<table>\n<tr><th class=\"name\">report</th><th class=\"name\">machine</th>\
-         <th class=\"name\">fbench</th><th>memcpy</th><th>cache-line round trip</th>\
-         <th>wake-up p50</th><th>wake-up p99</th></tr>\n",
+         <th class=\"name\">fbench</th><th>memcpy</th><th>cold frame copy</th>\
+         <th>cache-line round trip</th><th>wake-up p50</th><th>wake-up p99</th>\
+         <th>all consumers woken, p99</th></tr>\n",
     );
     for (r, report) in view.reports.iter().enumerate() {
         let machine = view
@@ -560,7 +629,7 @@ fn machine_section(page: &mut String, view: &View) {
         let _ = writeln!(
             page,
             "<tr><td class=\"name\">#{}{}</td><td class=\"name\">{}</td><td class=\"name\">{} ({})</td>\
-             <td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+             <td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             r + 1,
             report
                 .scenario
@@ -573,11 +642,22 @@ fn machine_section(page: &mut String, view: &View) {
             c.memcpy_bytes_per_s
                 .map(|b| format!("{:.1} GB/s", b / 1e9))
                 .unwrap_or_else(not_measured),
+            c.frame_copy_cold_ns
+                .map(|ns| format_ns(ns.round() as u64))
+                .unwrap_or_else(not_measured),
             c.cacheline_rtt_ns
                 .map(|ns| format_ns(ns.round() as u64))
                 .unwrap_or_else(not_measured),
             c.wake_p50_ns.map(format_ns).unwrap_or_else(not_measured),
             c.wake_p99_ns.map(format_ns).unwrap_or_else(not_measured),
+            match (c.wake_all_p99_ns, c.wake_all_sleepers, c.wake_period_ns) {
+                (Some(ns), Some(n), Some(period)) => format!(
+                    "{} ({n} after {})",
+                    format_ns(ns),
+                    format_ns(period)
+                ),
+                _ => not_measured(),
+            },
         );
     }
     page.push_str("</table>\n");

@@ -33,6 +33,11 @@ pub use table::{format_bytes, format_ns, TerminalTable};
 /// The schema name and version every JSON report carries.
 pub const SCHEMA: &str = "fbench.report/1";
 
+/// The schemas this fbench reads: the one it writes and the ones before it. Figures an
+/// older report lacks read as unavailable (`null`, shown as `—`) and a parameter it does
+/// not record matches any value when gating (see [`gate::key`]).
+pub const READABLE_SCHEMAS: [&str; 2] = ["fbench.report/1", "fbench.report/2"];
+
 /// A whole report: the machine, the fbench build, calibration and every run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Report {
@@ -86,11 +91,13 @@ impl Report {
         Ok(merged)
     }
 
-    /// Read a report back, refusing other schemas.
+    /// Read a report back, refusing schemas not in [`READABLE_SCHEMAS`].
     pub fn from_json(text: &str) -> Result<Report, ReportError> {
         let value: serde_json::Value = serde_json::from_str(text)?;
         match value.get("schema").and_then(|s| s.as_str()) {
-            Some(SCHEMA) => Ok(serde_json::from_value(value)?),
+            Some(schema) if READABLE_SCHEMAS.contains(&schema) => {
+                Ok(serde_json::from_value(value)?)
+            }
             Some(other) => Err(ReportError::Schema(other.to_string())),
             None => Err(ReportError::Schema("(missing)".to_string())),
         }
@@ -101,7 +108,7 @@ impl Report {
 pub enum ReportError {
     #[error("not an fbench report: {0}")]
     Json(#[from] serde_json::Error),
-    #[error("unsupported report schema {0}; this fbench reads {SCHEMA}")]
+    #[error("unsupported report schema {0}; this fbench reads {readable}", readable = READABLE_SCHEMAS.join(", "))]
     Schema(String),
     #[error("drawing a chart failed: {0}")]
     Chart(String),

@@ -12,9 +12,11 @@ use crate::table::{format_bytes, format_ns};
 use crate::{Exporter, Report, ReportError};
 
 impl Report {
-    /// Attach the machine's calibration and each run's ratios to it.
+    /// Attach the machine's calibration and each run's ratios to it (no ratios when nothing
+    /// was measured, e.g. `FBENCH_CALIBRATION=off`).
     pub fn calibrated(mut self, calibration: Calibration) -> Report {
-        for run in &mut self.runs {
+        let measured = calibration != Calibration::default();
+        for run in self.runs.iter_mut().filter(|_| measured) {
             run.limits = Some(LimitRatios::of(run, &calibration));
         }
         self.calibration = calibration;
@@ -53,13 +55,19 @@ impl Exporter for LimitsTable {
             if let Some(width) = self.width {
                 table.set_width(width);
             }
+            // Every acquire is two clock reads apart, so it carries about one read's cost.
+            let acquire = match report.calibration.clock_read_ns {
+                Some(ns) => format!("acquire p50 (incl. clock read {})", format_ns_f64(ns)),
+                None => "acquire p50".to_string(),
+            };
             table.set_header(vec![
-                "strategy",
-                "acquire p50",
-                "acquire floor",
-                "acquire / floor",
-                "age p50 / wake p50",
-                "age p99 / wake p99",
+                "strategy".to_string(),
+                acquire,
+                "acquire floor".to_string(),
+                "acquire / floor".to_string(),
+                "acquire / cold copy".to_string(),
+                "age p50 / wake p50".to_string(),
+                "age p99 / wake p99".to_string(),
             ]);
             for (run, limits) in runs {
                 let floor = match (limits.acquire_floor, limits.acquire_floor_ns) {
@@ -72,6 +80,7 @@ impl Exporter for LimitsTable {
                     format_ns(run.acquire_ns.p50),
                     floor,
                     format_ratio(limits.acquire_p50_ratio),
+                    format_ratio(limits.acquire_p50_cold_copy_ratio),
                     format_ratio(limits.age_p50_ratio),
                     format_ratio(limits.age_p99_ratio),
                 ]);
@@ -104,10 +113,56 @@ pub fn calibration_lines(calibration: &Calibration) -> Vec<String> {
         _ => unmeasured(),
     };
     lines.push(format!("memory copy:       {copy}"));
+    let cold = match (calibration.frame_copy_cold_ns, calibration.frame_bytes) {
+        (Some(ns), Some(bytes)) => {
+            let cpus = match calibration.frame_copy_cold_cpus {
+                Some([writer, copier]) => {
+                    format!("written by CPU {writer}, copied by CPU {copier}")
+                }
+                None => "written and copied by two threads (not pinned)".to_string(),
+            };
+            let hot = calibration
+                .frame_copy_ns
+                .filter(|hot| *hot > 0.0)
+                .map(|hot| format!(", {:.1}x the hot copy", ns / hot))
+                .unwrap_or_default();
+            format!(
+                "{} frame in {} ({cpus}, into a buffer in no cache{hot})",
+                format_bytes(bytes),
+                format_ns_f64(ns)
+            )
+        }
+        _ => unmeasured(),
+    };
+    lines.push(format!("cold copy:         {cold}"));
     let cacheline = match (calibration.cacheline_rtt_ns, calibration.cacheline_cpus) {
         (Some(ns), Some([a, b])) => format!("{} (CPUs {a} and {b})", format_ns_f64(ns)),
         (Some(ns), None) => format!("{} (threads not pinned)", format_ns_f64(ns)),
         (None, _) => "not measured (needs two CPUs)".to_string(),
+    };
+    let pairs = &calibration.cacheline_pairs;
+    let cacheline = if pairs.is_empty() {
+        cacheline
+    } else {
+        let min = calibration
+            .cacheline_rtt_min_ns
+            .map(|ns| format!(", min {}", format_ns_f64(ns)))
+            .unwrap_or_default();
+        let each: Vec<String> = pairs
+            .iter()
+            .map(|p| {
+                format!(
+                    "CPUs {} and {} ({}{}): median {}, min {}",
+                    p.cpus[0],
+                    p.cpus[1],
+                    p.relation,
+                    if p.pinned { "" } else { ", not pinned" },
+                    format_ns_f64(p.median_ns),
+                    format_ns_f64(p.min_ns)
+                )
+            })
+            .collect();
+        format!("median {cacheline}{min}; {}", each.join("; "))
     };
     lines.push(format!("cache-line RTT:    {cacheline}"));
     let clock = calibration
@@ -130,6 +185,29 @@ pub fn calibration_lines(calibration: &Calibration) -> Vec<String> {
             calibration.condvar_wake_p99_ns
         )
     ));
+    let period = calibration
+        .wake_period_ns
+        .map(|ns| format!("{} period", format_ns(ns)))
+        .unwrap_or_default();
+    let after = match calibration.wake_after_period_samples {
+        Some(n) => format!(
+            "{} (futex, one sleeper after a {period}, {n} wake-ups)",
+            wake(
+                calibration.wake_after_period_p50_ns,
+                calibration.wake_after_period_p99_ns
+            )
+        ),
+        None => unmeasured(),
+    };
+    lines.push(format!("wake after period: {after}"));
+    let all = match (calibration.wake_all_sleepers, calibration.wake_all_samples) {
+        (Some(sleepers), Some(n)) => format!(
+            "{} (futex, {sleepers} sleepers woken at once after a {period}, {n} wake-ups)",
+            wake(calibration.wake_all_p50_ns, calibration.wake_all_p99_ns)
+        ),
+        _ => unmeasured(),
+    };
+    lines.push(format!("wake all:          {all}"));
     let overhead = match &calibration.harness_overhead {
         Some(o) => {
             let of_copy = calibration
@@ -193,7 +271,7 @@ mod tests {
     #[test]
     fn every_figure_has_a_line_and_missing_ones_say_so() {
         let lines = calibration_lines(&Calibration::default());
-        assert_eq!(lines.len(), 6);
+        assert_eq!(lines.len(), 9);
         assert!(
             lines.iter().all(|l| l.contains("not measured")),
             "{lines:?}"
@@ -217,18 +295,61 @@ mod tests {
                 total_ns: 5105.1,
             }),
             took_ms: Some(1200),
+            ..Calibration::default()
         };
         let lines = calibration_lines(&calibration);
         assert_eq!(
             lines,
             [
                 "memory copy:       6.2 MB frame copied in 501 µs (12.40 GB/s)",
+                "cold copy:         not measured",
                 "cache-line RTT:    180.5 ns (CPUs 0 and 1)",
                 "clock read:        21.7 ns",
                 "wake (futex):      p50 55.1 µs, p99 110 µs",
                 "wake (condvar):    p50 60.0 µs, p99 130 µs",
+                "wake after period: not measured",
+                "wake all:          not measured",
                 "harness overhead:  5.11 µs per frame per consumer (3 clock reads 65.1 ns, 3 histogram records 30.0 ns, 2 'stamps' verifications 5.01 µs; verification is 1.00% of a frame copy)",
             ]
+        );
+        // The regime's figures, as a calibration of this fbench has them.
+        let calibration = Calibration {
+            frame_copy_cold_ns: Some(1_503_000.0),
+            frame_copy_cold_cpus: Some([0, 1]),
+            cacheline_rtt_min_ns: Some(150.2),
+            cacheline_pairs: vec![fbench_harness::calibrate::CachelinePair {
+                cpus: [0, 1],
+                relation: "same package".into(),
+                pinned: true,
+                min_ns: 150.2,
+                median_ns: 180.5,
+            }],
+            wake_period_ns: Some(33_333_333),
+            wake_after_period_p50_ns: Some(70_000),
+            wake_after_period_p99_ns: Some(140_000),
+            wake_after_period_samples: Some(8),
+            wake_all_sleepers: Some(5),
+            wake_all_p50_ns: Some(90_000),
+            wake_all_p99_ns: Some(300_000),
+            wake_all_samples: Some(40),
+            ..calibration
+        };
+        let lines = calibration_lines(&calibration);
+        assert_eq!(
+            lines[1],
+            "cold copy:         6.2 MB frame in 1.50 ms (written by CPU 0, copied by CPU 1, into a buffer in no cache, 3.0x the hot copy)"
+        );
+        assert_eq!(
+            lines[2],
+            "cache-line RTT:    median 180.5 ns (CPUs 0 and 1), min 150.2 ns; CPUs 0 and 1 (same package): median 180.5 ns, min 150.2 ns"
+        );
+        assert_eq!(
+            lines[6],
+            "wake after period: p50 70.0 µs, p99 140 µs (futex, one sleeper after a 33.3 ms period, 8 wake-ups)"
+        );
+        assert_eq!(
+            lines[7],
+            "wake all:          p50 90.0 µs, p99 300 µs (futex, 5 sleepers woken at once after a 33.3 ms period, 40 wake-ups)"
         );
     }
 }

@@ -4,7 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::summary::{best_marks, columns, memory_cost, verdicts};
-use crate::table::{format_bytes, format_ns};
+use crate::table::{format_bytes, format_ns_ci};
 use crate::view::View;
 use crate::{Exporter, Report, ReportError};
 
@@ -49,7 +49,11 @@ impl MarkdownExporter {
         let _ = writeln!(out, "fbench {}\n", builds.join(", "));
 
         out.push_str("### Who wins\n\n");
-        out.push_str("| configuration | lowest p99 age | p99 age | its peak PSS | memory cost | least memory | peak PSS |\n");
+        out.push_str(
+            "A run wins only when its p99 age's 95% interval lies wholly below every other \
+             run's; otherwise the runs whose intervals overlap the lowest tie within noise.\n\n",
+        );
+        out.push_str("| configuration | lowest p99 age | p99 age [95% interval] | its peak PSS | memory cost | least memory | peak PSS |\n");
         out.push_str("|---|---|---:|---:|---|---|---:|\n");
         for verdict in verdicts(&view) {
             let name = |i: Option<usize>| {
@@ -61,9 +65,9 @@ impl MarkdownExporter {
                 out,
                 "| {} | {} | {} | {} | {} | {} | {} |",
                 cell(&view.groups[verdict.group].label),
-                name(verdict.fastest),
-                run(verdict.fastest)
-                    .map(|r| format_ns(r.age_ns.p99))
+                cell(&verdict.fastest_text(&view)),
+                run(verdict.lowest())
+                    .map(|r| format_ns_ci(r.age_ns.p99, r.age_ns.ci95.map(|c| c.p99)))
                     .unwrap_or_default(),
                 run(verdict.fastest)
                     .map(|r| format_bytes(r.memory.peak_pss_bytes))

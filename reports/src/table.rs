@@ -3,6 +3,8 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
+use crate::summary::verdicts;
+use crate::view::View;
 use crate::{Exporter, LimitsTable, Report, ReportError};
 
 /// One row per run: age percentiles, acquire and publish p99, drops, torn frames, memory
@@ -40,10 +42,10 @@ impl Exporter for TerminalTable {
             table.add_row(vec![
                 run.strategy.clone(),
                 run.consumers.to_string(),
-                format_ns(run.age_ns.p50),
+                format_ns_ci(run.age_ns.p50, run.age_ns.ci95.map(|c| c.p50)),
                 format_ns(run.age_ns.p90),
-                format_ns(run.age_ns.p99),
-                format_ns(run.age_ns.p999),
+                format_ns_ci(run.age_ns.p99, run.age_ns.ci95.map(|c| c.p99)),
+                format_ns_ci(run.age_ns.p999, run.age_ns.ci95.map(|c| c.p999)),
                 format_ns(run.age_ns.max),
                 format_ns(run.acquire_ns.p99),
                 format_ns(run.publish_ns.p99),
@@ -58,24 +60,54 @@ impl Exporter for TerminalTable {
         }
         let mut text = table.to_string().into_bytes();
         text.push(b'\n');
+        text.extend(who_wins(report).into_bytes());
         // The machine's limits and each run's distance from them, when calibrated.
         text.extend(LimitsTable { width: self.width }.render(report)?);
         Ok(text)
     }
 }
 
-/// Nanoseconds in the unit that reads best: ns, µs, ms or s, three significant digits.
-pub fn format_ns(ns: u64) -> String {
+/// "Who wins" under the table, for every configuration point with more than one candidate:
+/// the winner when its p99 age interval lies below every other's, else the tie.
+fn who_wins(report: &Report) -> String {
+    let reports = std::slice::from_ref(report);
+    let view = View::new(reports);
+    let mut lines = Vec::new();
+    for verdict in verdicts(&view) {
+        let group = &view.groups[verdict.group];
+        if group.entries.len() < 2 || verdict.lowest().is_none() {
+            continue;
+        }
+        let run = view.entries[verdict.lowest().unwrap_or_default()].run;
+        let figure = format_ns_ci(run.age_ns.p99, run.age_ns.ci95.map(|c| c.p99));
+        let text = match verdict.fastest {
+            Some(_) => format!("{} (p99 age {figure})", verdict.fastest_text(&view)),
+            None => format!("{} (lowest p99 age {figure})", verdict.fastest_text(&view)),
+        };
+        lines.push(format!("  {}: {text}", group.label));
+    }
+    if lines.is_empty() {
+        return String::new();
+    }
+    format!(
+        "Who wins (lowest p99 age, only when its 95% interval lies below every other run's):\n{}\n\n",
+        lines.join("\n")
+    )
+}
+
+/// The unit and decimals `format_ns` uses for `ns`.
+fn unit_of(ns: u64) -> (f64, &'static str, usize) {
     let v = ns as f64;
-    let (value, unit) = if ns < 1_000 {
-        return format!("{ns} ns");
+    let (divisor, unit) = if ns < 1_000 {
+        return (1.0, "ns", 0);
     } else if v < 1e6 {
-        (v / 1e3, "µs")
+        (1e3, "µs")
     } else if v < 1e9 {
-        (v / 1e6, "ms")
+        (1e6, "ms")
     } else {
-        (v / 1e9, "s")
+        (1e9, "s")
     };
+    let value = v / divisor;
     let decimals = if value >= 100.0 {
         0
     } else if value >= 10.0 {
@@ -83,7 +115,24 @@ pub fn format_ns(ns: u64) -> String {
     } else {
         2
     };
-    format!("{value:.decimals$} {unit}")
+    (divisor, unit, decimals)
+}
+
+/// Nanoseconds in the unit that reads best: ns, µs, ms or s, three significant digits.
+pub fn format_ns(ns: u64) -> String {
+    let (divisor, unit, decimals) = unit_of(ns);
+    format!("{:.decimals$} {unit}", ns as f64 / divisor)
+}
+
+/// A percentile with its 95% interval in the point's unit: `3.01 ms [2.90, 3.14]`; the
+/// point alone when there is no interval (an older report, no samples).
+pub fn format_ns_ci(ns: u64, interval: Option<[u64; 2]>) -> String {
+    let Some([low, high]) = interval else {
+        return format_ns(ns);
+    };
+    let (divisor, unit, decimals) = unit_of(ns);
+    let v = |x: u64| format!("{:.decimals$}", x as f64 / divisor);
+    format!("{} {unit} [{}, {}]", v(ns), v(low), v(high))
 }
 
 /// Bytes in decimal megabytes (or kB/GB when those read better).
@@ -112,5 +161,11 @@ mod tests {
         assert_eq!(format_ns(3_000_000_000), "3.00 s");
         assert_eq!(format_bytes(6_220_800), "6.2 MB");
         assert_eq!(format_bytes(512_000), "512 kB");
+        assert_eq!(
+            format_ns_ci(3_010_000, Some([2_900_000, 3_140_000])),
+            "3.01 ms [2.90, 3.14]"
+        );
+        assert_eq!(format_ns_ci(850, Some([800, 1_200])), "850 ns [800, 1200]");
+        assert_eq!(format_ns_ci(45_300, None), "45.3 µs");
     }
 }

@@ -11,7 +11,7 @@ use fbench_harness::machine::MachineInfo;
 use fbench_harness::metrics::{CpuUsage, Latency, MemorySample};
 use fbench_harness::result::{ConsumerRecord, CopiesRecord, FrameCounts, MemoryRecord, RunResult};
 use fbench_harness::RunConfig;
-use fbench_reports::{expected_charts, hgrm, BuildInfo, ExportFormat, Report};
+use fbench_reports::{expected_charts, hgrm, BuildInfo, ExportFormat, Exporter, Report};
 
 fn machine(hostname: &str) -> MachineInfo {
     MachineInfo {
@@ -283,4 +283,97 @@ fn reports_from_two_machines_compare_side_by_side() {
     assert_eq!(merged.runs.len(), 2 * a.runs.len());
     let html = text(ExportFormat::Html, &[a.clone(), a]);
     assert!(html.contains("mutex #1") && html.contains("mutex #2"));
+}
+
+/// A configuration point where two strategies' p99 intervals overlap, plus the `ideal`
+/// reference (fastest of all, but never a winner).
+fn close_race() -> Report {
+    let mut runs = vec![
+        run("arcswap", 0, 5),
+        run("shm", 0, 5),
+        run("mutex", 3, 5),
+        run("ideal", 0, 5),
+    ];
+    // shm: the same distribution 2% slower; ideal: half the age.
+    let scaled = |factor: f64| {
+        let mut l = Latency::new();
+        let base = latency(210_000, 8, 300);
+        for v in base.histogram().iter_recorded() {
+            for _ in 0..v.count_at_value() {
+                l.record((v.value_iterated_to() as f64 * factor) as u64);
+            }
+        }
+        l.summary()
+    };
+    runs[0].age_ns = scaled(1.0);
+    runs[1].age_ns = scaled(1.02);
+    runs[3].age_ns = scaled(0.5);
+    Report::new(
+        machine("bench-a"),
+        BuildInfo {
+            version: "0.1.0".to_string(),
+            git_rev: "0123456789ab".to_string(),
+        },
+        runs,
+    )
+}
+
+#[test]
+fn a_tie_within_noise_is_named_everywhere_and_the_reference_never_wins() {
+    let report = close_race();
+    let tie = "tie within noise: arcswap, shm";
+    let table = String::from_utf8(
+        fbench_reports::TerminalTable { width: Some(250) }
+            .render(&report)
+            .unwrap(),
+    )
+    .unwrap();
+    let html = text(ExportFormat::Html, std::slice::from_ref(&report));
+    let md = text(ExportFormat::Markdown, std::slice::from_ref(&report));
+    for (what, out) in [("terminal", &table), ("html", &html), ("markdown", &md)] {
+        assert!(out.contains(tie), "{what}: {out}");
+        assert!(!out.contains("tie within noise: ideal"), "{what}");
+        assert!(!out.contains(", ideal"), "{what}: ideal is never in a tie");
+    }
+    assert!(table.contains("Who wins"), "{table}");
+    assert!(
+        html.contains("ideal (reference)"),
+        "the reference is listed as left out"
+    );
+
+    // Far apart: a winner, named alone.
+    let clear = report_of(vec![run("mutex", 0, 5), run("arcswap", 3, 5)]);
+    let md = text(ExportFormat::Markdown, std::slice::from_ref(&clear));
+    assert!(md.contains("| 5 consumers | mutex | "), "{md}");
+    assert!(!md.contains("tie within noise:"), "{md}");
+}
+
+fn report_of(runs: Vec<RunResult>) -> Report {
+    Report::new(
+        machine("bench-a"),
+        BuildInfo {
+            version: "0.1.0".to_string(),
+            git_rev: "0123456789ab".to_string(),
+        },
+        runs,
+    )
+}
+
+#[test]
+fn charts_draw_the_intervals_as_error_bars() {
+    let sweep = report("bench-a", &[1, 5, 20]);
+    let with = text(ExportFormat::Html, std::slice::from_ref(&sweep));
+    let mut bare = sweep.clone();
+    for run in &mut bare.runs {
+        run.age_ns.ci95 = None;
+    }
+    let without = text(ExportFormat::Html, &[bare]);
+    // Error bars are extra line segments in the spectrum and against-consumers charts.
+    let lines = |html: &str| html.matches("<line").count() + html.matches("<polyline").count();
+    assert!(
+        lines(&with) > lines(&without),
+        "{} vs {}",
+        lines(&with),
+        lines(&without)
+    );
 }

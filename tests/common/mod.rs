@@ -5,8 +5,12 @@ use std::path::Path;
 
 use assert_cmd::Command;
 
+/// `fbench`, calibrating quickly (every figure, a fraction of the time): tests check that
+/// figures exist, never their values.
 pub fn fbench() -> Command {
-    Command::cargo_bin("fbench").unwrap()
+    let mut command = Command::cargo_bin("fbench").unwrap();
+    command.env("FBENCH_CALIBRATION", "quick");
+    command
 }
 
 pub fn json_of(path: &Path) -> serde_json::Value {

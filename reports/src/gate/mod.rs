@@ -6,13 +6,16 @@
 //!
 //! # Matching runs
 //!
-//! Runs are matched by strategy and every run parameter (consumers, source, resolution,
-//! format, fps, duration, warm-up, workload, slow consumers, wait, verification, deadline
-//! tolerance, pool size and policy). Parameters named in [`GateOptions::ignore`] are left
-//! out, so that e.g. a 5 s baseline can gate a 2 s run. Runs of one report with the same
-//! key are *trials* of one configuration (`--repeat N` writes N of them). A configuration
-//! present on one side only is listed; it fails the gate only with
-//! [`GateOptions::strict`].
+//! Runs are matched by strategy and every run parameter: every field of the recorded
+//! configuration (consumers, source, resolution, format, fps, duration, warm-up, workload,
+//! slow consumers, wait, verification, deadline tolerance, pool size and policy, slots and
+//! slot policy, and any field added later), plus the run's faults; see [`key`]. Parameters
+//! named in [`GateOptions::ignore`] are left out, so that e.g. a 5 s baseline can gate a
+//! 2 s run. Runs of one report with the same key are *trials* of one configuration
+//! (`--repeat N` writes N of them). A configuration present on one side only is listed; it
+//! fails the gate only with [`GateOptions::strict`]. A baseline none of whose runs matches
+//! a current run fails the gate whatever the flags (it compared nothing) unless
+//! [`GateOptions::allow_unmatched`].
 //!
 //! # Noise: the decision rule
 //!
@@ -65,18 +68,18 @@
 //! by the time of one frame copy. A runner that is uniformly slower then is not read as a
 //! regression. Absolute gates always use raw values.
 
-use std::fmt;
-use std::str::FromStr;
-
-use fbench_harness::{RunConfig, RunResult};
+use fbench_harness::RunResult;
 
 use crate::Report;
 
 pub mod ci;
 mod expr;
+pub mod key;
 mod render;
 
 pub use expr::{AbsoluteGate, Metric, Op, Quantity, RelativeGate, Series, Stat};
+pub use key::{benchmark_name, Param};
+use key::{params_of, RunKey};
 pub use render::{render_markdown, render_terminal};
 
 /// The relative gate used when a baseline is given and no relative gate is: age p99 may
@@ -137,140 +140,9 @@ pub struct GateOptions {
     pub normalize: bool,
     /// Parameters left out of matching.
     pub ignore: Vec<Param>,
-}
-
-/// A run parameter, as matching and labels see it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Param {
-    Consumers,
-    Source,
-    Resolution,
-    Format,
-    Fps,
-    Duration,
-    Warmup,
-    Workload,
-    Slow,
-    Wait,
-    Verify,
-    DeadlineTolerance,
-    PoolSize,
-    PoolPolicy,
-}
-
-impl Param {
-    pub const ALL: [Param; 14] = [
-        Param::Consumers,
-        Param::Source,
-        Param::Resolution,
-        Param::Format,
-        Param::Fps,
-        Param::Duration,
-        Param::Warmup,
-        Param::Workload,
-        Param::Slow,
-        Param::Wait,
-        Param::Verify,
-        Param::DeadlineTolerance,
-        Param::PoolSize,
-        Param::PoolPolicy,
-    ];
-
-    /// The name users write (`--ignore-param`), as the `run` flag without dashes.
-    pub fn name(self) -> &'static str {
-        match self {
-            Param::Consumers => "consumers",
-            Param::Source => "source",
-            Param::Resolution => "resolution",
-            Param::Format => "format",
-            Param::Fps => "fps",
-            Param::Duration => "duration",
-            Param::Warmup => "warmup",
-            Param::Workload => "workload",
-            Param::Slow => "slow",
-            Param::Wait => "wait",
-            Param::Verify => "verify",
-            Param::DeadlineTolerance => "deadline_tolerance",
-            Param::PoolSize => "pool_size",
-            Param::PoolPolicy => "pool_policy",
-        }
-    }
-
-    /// The parameter's value in a run, as a short label part (`c5`, `1920x1080`, `30fps`).
-    fn value(self, run: &RunResult) -> String {
-        let c = &run.config;
-        match self {
-            Param::Consumers => format!("c{}", run.consumers),
-            Param::Source => c.source.clone(),
-            Param::Resolution => format!("{}x{}", c.width, c.height),
-            Param::Format => c.format.clone(),
-            Param::Fps => format!("{}fps", c.fps),
-            Param::Duration => format!("{}s", c.duration_s),
-            Param::Warmup => format!("warmup {}s", c.warmup_s),
-            Param::Workload => c.workload.clone(),
-            Param::Slow if c.slow.is_empty() => "no slow".to_string(),
-            Param::Slow => format!("slow {}", c.slow.join("+")),
-            Param::Wait => format!("wait {}", c.wait),
-            Param::Verify => format!("verify {}", c.verify),
-            Param::DeadlineTolerance => format!("tolerance {}", c.deadline_tolerance),
-            Param::PoolSize => format!("pool {}", c.pool_size),
-            Param::PoolPolicy => format!("pool {}", c.pool_policy),
-        }
-    }
-}
-
-impl FromStr for Param {
-    type Err = String;
-
-    fn from_str(text: &str) -> Result<Param, String> {
-        let wanted = text.trim().trim_start_matches("--").replace('-', "_");
-        Param::ALL
-            .into_iter()
-            .find(|p| p.name() == wanted)
-            .ok_or_else(|| {
-                let names: Vec<&str> = Param::ALL.iter().map(|p| p.name()).collect();
-                format!(
-                    "unknown run parameter '{text}'; accepted: {}",
-                    names.join(", ")
-                )
-            })
-    }
-}
-
-impl fmt::Display for Param {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
-
-/// A name for a run that stays the same from one report to the next (for dashboards):
-/// strategy, consumers, frame size and format, rate and workload, plus any other parameter
-/// that differs from the `fbench run` default. Duration and warm-up are left out, so that
-/// lengthening runs does not start a new series.
-pub fn benchmark_name(run: &RunResult) -> String {
-    let defaults = RunConfig::default_config().record();
-    let c = &run.config;
-    let mut name = format!(
-        "{} c{} {}x{} {} {}fps {}",
-        run.strategy, run.consumers, c.width, c.height, c.format, c.fps, c.workload
-    );
-    let mut extra = |differs: bool, param: Param| {
-        if differs {
-            name.push(' ');
-            name.push_str(&param.value(run));
-        }
-    };
-    extra(c.source != defaults.source, Param::Source);
-    extra(!c.slow.is_empty(), Param::Slow);
-    extra(c.wait != defaults.wait, Param::Wait);
-    extra(c.verify != defaults.verify, Param::Verify);
-    extra(
-        c.deadline_tolerance != defaults.deadline_tolerance,
-        Param::DeadlineTolerance,
-    );
-    extra(c.pool_size != defaults.pool_size, Param::PoolSize);
-    extra(c.pool_policy != defaults.pool_policy, Param::PoolPolicy);
-    name
+    /// A baseline none of whose runs matches a current run is accepted (otherwise the gate
+    /// fails: it compared nothing).
+    pub allow_unmatched: bool,
 }
 
 /// The values of one metric over the trials of one configuration, sorted.
@@ -397,8 +269,15 @@ pub struct GateOutcome {
     pub only_in_baseline: Vec<String>,
     /// Configurations of the current report that the baseline lacks.
     pub only_in_current: Vec<String>,
-    /// Whether a baseline was compared at all.
+    /// Whether a baseline was given.
     pub had_baseline: bool,
+    /// Configurations of the current report that matched one of the baseline.
+    pub compared: usize,
+    /// A baseline that matches no current run passes (`--allow-unmatched`).
+    pub allow_unmatched: bool,
+    /// Parameters the current runs record that their matched baseline runs do not (an
+    /// older report): matched whatever the current value.
+    pub unrecorded_in_baseline: Vec<String>,
     pub strict: bool,
     pub normalized: bool,
     pub ignored: Vec<Param>,
@@ -427,8 +306,15 @@ impl GateOutcome {
         }
     }
 
+    /// A baseline was given but no current run matched any of its runs.
+    pub fn nothing_compared(&self) -> bool {
+        self.had_baseline && self.compared == 0
+    }
+
     pub fn passed(&self) -> bool {
-        self.failed_rows().next().is_none() && self.unmatched_failures() == 0
+        self.failed_rows().next().is_none()
+            && self.unmatched_failures() == 0
+            && (self.allow_unmatched || !self.nothing_compared())
     }
 
     pub fn inconclusive_rows(&self) -> impl Iterator<Item = &GateRow> {
@@ -462,7 +348,9 @@ impl GateOutcome {
                     "; {inconclusive} inconclusive: slower, but the machine was busier with other work than during the baseline (rerun when it is quiet)"
                 ));
             }
-            if !self.only_in_baseline.is_empty() || !self.only_in_current.is_empty() {
+            if self.nothing_compared() {
+                line.push_str("; nothing compared with the baseline (--allow-unmatched)");
+            } else if !self.only_in_baseline.is_empty() || !self.only_in_current.is_empty() {
                 line.push_str(&format!(
                     "; {} run(s) on one side only (not an error without --strict)",
                     self.only_in_baseline.len() + self.only_in_current.len()
@@ -471,6 +359,13 @@ impl GateOutcome {
             return line;
         }
         let mut parts = Vec::new();
+        if self.nothing_compared() && !self.allow_unmatched {
+            parts.push(format!(
+                "nothing was compared: no run of the current report ({}) matches a run of the baseline ({}); gate reports of the same configurations, --ignore-param what may differ, or --allow-unmatched",
+                list(&self.only_in_current),
+                list(&self.only_in_baseline)
+            ));
+        }
         for row in self.failed_rows().take(3) {
             let value = match (row.threshold, row.change) {
                 (Threshold::Relative(limit), Some(change)) => {
@@ -492,7 +387,7 @@ impl GateOutcome {
         if failed > 3 {
             parts.push(format!("{} more", failed - 3));
         }
-        if self.strict {
+        if self.strict && (self.allow_unmatched || !self.nothing_compared()) {
             for run in &self.only_in_baseline {
                 parts.push(format!("{run} missing from the current report (--strict)"));
             }
@@ -502,6 +397,15 @@ impl GateOutcome {
         }
         format!("gate failed: {}", parts.join("; "))
     }
+}
+
+/// At most three names, then how many more.
+fn list(names: &[String]) -> String {
+    let mut shown: Vec<String> = names.iter().take(3).cloned().collect();
+    if names.len() > 3 {
+        shown.push(format!("{} more", names.len() - 3));
+    }
+    shown.join(", ")
 }
 
 fn plural(n: usize) -> &'static str {
@@ -540,19 +444,8 @@ pub enum GateError {
 
 /// The configurations of a report: each with its trials, in the order they first appear.
 struct Group<'a> {
-    key: Vec<String>,
+    key: RunKey,
     runs: Vec<&'a RunResult>,
-}
-
-fn key_of(run: &RunResult, ignore: &[Param]) -> Vec<String> {
-    std::iter::once(run.strategy.clone())
-        .chain(
-            Param::ALL
-                .iter()
-                .filter(|p| !ignore.contains(p))
-                .map(|p| p.value(run)),
-        )
-        .collect()
 }
 
 fn groups<'a>(
@@ -562,16 +455,16 @@ fn groups<'a>(
 ) -> Result<Vec<Group<'a>>, GateError> {
     let mut groups: Vec<Group<'a>> = Vec::new();
     for run in &report.runs {
-        let key = key_of(run, ignore);
+        let key = RunKey::of(run, ignore);
         match groups.iter_mut().find(|g| g.key == key) {
             Some(group) => {
                 let first = group.runs[0];
-                if let Some(param) = ignore.iter().find(|p| p.value(first) != p.value(run)) {
+                if let Some(param) = ignore.iter().find(|p| p.label(first) != p.label(run)) {
                     return Err(GateError::Merged {
                         side,
                         param: param.name().to_string(),
-                        first: format!("{} {}", first.strategy, param.value(first)),
-                        second: format!("{} {}", run.strategy, param.value(run)),
+                        first: format!("{} {}", first.strategy, param.label(first)),
+                        second: format!("{} {}", run.strategy, param.label(run)),
                     });
                 }
                 group.runs.push(run);
@@ -588,31 +481,46 @@ fn groups<'a>(
 /// Labels name the strategy, the consumer count, and every other parameter whose value is
 /// not the same in every run of both reports.
 struct Labeller {
-    shown: Vec<Param>,
+    shown: Vec<String>,
 }
 
 impl Labeller {
-    fn new<'a>(runs: impl Iterator<Item = &'a RunResult> + Clone, ignore: &[Param]) -> Labeller {
-        let shown = Param::ALL
-            .into_iter()
-            .filter(|p| !ignore.contains(p))
-            .filter(|&p| {
-                if p == Param::Consumers {
-                    return true;
+    fn new<'a>(runs: impl Iterator<Item = &'a RunResult>, ignore: &[Param]) -> Labeller {
+        // Each parameter with the label of its value in every run, in recorded order.
+        let mut seen: Vec<(String, Vec<String>)> = Vec::new();
+        let mut count = 0;
+        for run in runs {
+            count += 1;
+            for (name, value) in params_of(run) {
+                let label = key::label(&name, &value);
+                match seen.iter_mut().find(|(n, _)| *n == name) {
+                    Some((_, labels)) => labels.push(label),
+                    None => seen.push((name, vec![label])),
                 }
-                let mut values = runs.clone().map(|r| p.value(r));
-                let first = values.next();
-                values.any(|v| Some(&v) != first.as_ref())
+            }
+        }
+        let shown = seen
+            .into_iter()
+            .filter(|(name, _)| !ignore.iter().any(|p| p.name() == name))
+            .filter(|(name, labels)| {
+                name == "consumers"
+                    || labels.len() < count
+                    || labels.iter().any(|l| *l != labels[0])
             })
+            .map(|(name, _)| name)
             .collect();
         Labeller { shown }
     }
 
     fn label(&self, run: &RunResult) -> String {
+        let params = params_of(run);
         let mut label = run.strategy.clone();
-        for p in &self.shown {
+        for name in &self.shown {
             label.push(' ');
-            label.push_str(&p.value(run));
+            match params.iter().find(|(n, _)| n == name) {
+                Some((n, value)) => label.push_str(&key::label(n, value)),
+                None => label.push_str(&format!("{name} unrecorded")),
+            }
         }
         label
     }
@@ -751,13 +659,23 @@ pub fn evaluate(
 
     let mut rows = Vec::new();
     let mut only_in_current = Vec::new();
+    let mut compared = 0;
+    let mut unrecorded: Vec<String> = Vec::new();
     for group in &current_groups {
         let label = labeller.label(group.runs[0]);
         let matched = baseline_groups
             .as_ref()
-            .and_then(|bs| bs.iter().find(|b| b.key == group.key));
+            .and_then(|bs| bs.iter().find(|b| b.key.matches(&group.key)));
         if baseline_groups.is_some() && matched.is_none() {
             only_in_current.push(label.clone());
+        }
+        if let Some(base) = matched {
+            compared += 1;
+            for name in group.key.unrecorded_in(&base.key) {
+                if !unrecorded.iter().any(|n| n == name) {
+                    unrecorded.push(name.to_string());
+                }
+            }
         }
         if let (Some(base), Some(base_report)) = (matched, baseline) {
             for gate in &gates.relative {
@@ -812,7 +730,7 @@ pub fn evaluate(
     let only_in_baseline = baseline_groups
         .iter()
         .flatten()
-        .filter(|b| !current_groups.iter().any(|c| c.key == b.key))
+        .filter(|b| !current_groups.iter().any(|c| b.key.matches(&c.key)))
         .map(|b| labeller.label(b.runs[0]))
         .collect();
     let span = |gs: &[Group]| {
@@ -824,6 +742,9 @@ pub fn evaluate(
         only_in_baseline,
         only_in_current,
         had_baseline: baseline.is_some(),
+        compared,
+        allow_unmatched: options.allow_unmatched,
+        unrecorded_in_baseline: unrecorded,
         strict: options.strict,
         normalized: options.normalize,
         ignored: options.ignore.clone(),

@@ -130,6 +130,12 @@ fn notes(outcome: &GateOutcome) -> Vec<String> {
             names.join(", ")
         ));
     }
+    if !outcome.unrecorded_in_baseline.is_empty() {
+        notes.push(format!(
+            "Not recorded by the baseline (an older report), matched whatever the current value: {}.",
+            outcome.unrecorded_in_baseline.join(", ")
+        ));
+    }
     let consequence = if outcome.strict {
         "fails with --strict"
     } else {

@@ -21,6 +21,7 @@ fn summary(p99_ns: u64) -> LatencySummary {
         p999: p99_ns + 1,
         max: p99_ns + 2,
         hdr: String::new(),
+        ci95: None,
     }
 }
 
@@ -238,7 +239,8 @@ fn runs_differing_in_a_parameter_do_not_match() {
     let outcome = gate(&baseline, &current, &default_gates());
     assert_eq!(outcome.only_in_baseline, ["mutex c5"]);
     assert_eq!(outcome.only_in_current, ["mutex c20"]);
-    assert!(outcome.passed());
+    // Nothing was compared: that is not a pass.
+    assert!(outcome.nothing_compared() && !outcome.passed());
 }
 
 #[test]
@@ -246,7 +248,7 @@ fn ignoring_a_parameter_matches_across_it() {
     let baseline = report(vec![run("mutex", 5, 2.0)]);
     let current = report(vec![run("mutex", 20, 8.0)]);
     let options = GateOptions {
-        ignore: vec![Param::Consumers],
+        ignore: vec!["consumers".parse().unwrap()],
         ..GateOptions::default()
     };
     let outcome = evaluate(Some(&baseline), &current, &default_gates(), &options).unwrap();
@@ -410,9 +412,16 @@ fn without_a_baseline_relative_gates_are_skipped() {
 
 #[test]
 fn parameters_parse_by_their_flag_names() {
-    assert_eq!("consumers".parse(), Ok(Param::Consumers));
-    assert_eq!("--deadline-tolerance".parse(), Ok(Param::DeadlineTolerance));
-    assert_eq!("pool_size".parse(), Ok(Param::PoolSize));
+    let name = |text: &str| text.parse::<Param>().map(|p| p.name().to_string());
+    assert_eq!(name("consumers"), Ok("consumers".to_string()));
+    assert_eq!(
+        name("--deadline-tolerance"),
+        Ok("deadline_tolerance".to_string())
+    );
+    assert_eq!(name("pool_size"), Ok("pool_size".to_string()));
+    assert_eq!(name("duration_s"), Ok("duration".to_string()));
+    assert_eq!(name("--slot-policy"), Ok("slot_policy".to_string()));
+    assert_eq!(name("faults"), Ok("faults".to_string()));
     let err = "strategy".parse::<Param>().unwrap_err();
     assert!(
         err.contains("accepted: consumers, source, resolution"),
@@ -606,5 +615,191 @@ fn others_filling_cpu_this_run_gave_up_do_not_excuse_it() {
     assert_eq!(
         row(&outcome, "mutex c5", Metric::AGE_P99).verdict,
         Verdict::Regressed
+    );
+}
+
+/// `run` with the recorded configuration changed by `change` (on its JSON object).
+fn with_config(
+    r: &RunResult,
+    change: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+) -> RunResult {
+    let mut value = serde_json::to_value(r).unwrap();
+    change(value["config"].as_object_mut().unwrap());
+    serde_json::from_value(value).unwrap()
+}
+
+#[test]
+fn every_recorded_parameter_changes_the_key() {
+    use serde_json::Value;
+    let base = run("mutex", 5, 2.0);
+    let fields: Vec<String> = serde_json::to_value(&base.config)
+        .unwrap()
+        .as_object()
+        .unwrap()
+        .keys()
+        .cloned()
+        .collect();
+    let mut checked = Vec::new();
+    for field in &fields {
+        if ["source_detail", "frame_bytes"].contains(&field.as_str()) {
+            continue;
+        }
+        let other = with_config(&base, |config| {
+            let value = config.get_mut(field).unwrap();
+            *value = match value.take() {
+                Value::Number(n) if n.is_u64() => Value::from(n.as_u64().unwrap() + 1),
+                Value::Number(n) => Value::from(n.as_f64().unwrap() * 2.0 + 1.0),
+                Value::String(s) => Value::from(format!("{s}-other")),
+                Value::Array(mut items) => {
+                    items.push(Value::from("1:copy"));
+                    Value::Array(items)
+                }
+                other => panic!("{field}: a {other} field; teach this test to change it"),
+            };
+        });
+        let (a, b) = (RunKey::of(&base, &[]), RunKey::of(&other, &[]));
+        assert!(!a.matches(&b), "{field} does not change the key");
+        // Two runs that differ in it are two configurations, not trials of one.
+        let outcome = gate(
+            &report(vec![base.clone()]),
+            &report(vec![base.clone(), other.clone()]),
+            &default_gates(),
+        );
+        assert_eq!(outcome.only_in_current.len(), 1, "{field}");
+        assert_eq!(outcome.current_trials, (1, 1), "{field}");
+        // Ignoring it (by its parameter name) matches across it.
+        let name = match field.as_str() {
+            "width" | "height" => "resolution".to_string(),
+            f => f.strip_suffix("_s").unwrap_or(f).to_string(),
+        };
+        let ignore: Param = name.parse().unwrap();
+        assert!(
+            RunKey::of(&base, std::slice::from_ref(&ignore))
+                .matches(&RunKey::of(&other, &[ignore])),
+            "{field}"
+        );
+        checked.push(name);
+    }
+    for expected in [
+        "fps",
+        "resolution",
+        "slots",
+        "slot_policy",
+        "pool_size",
+        "wait",
+    ] {
+        assert!(
+            checked.iter().any(|c| c == expected),
+            "{expected} in {checked:?}"
+        );
+    }
+
+    // The run-level parameters: consumers and faults.
+    let more = run("mutex", 6, 2.0);
+    assert!(!RunKey::of(&base, &[]).matches(&RunKey::of(&more, &[])));
+    let mut faulted = base.clone();
+    faulted.faults = vec![serde_json::from_value(serde_json::json!({
+        "fault": "stall:0@1s:1s", "kind": "stall", "consumer": 0, "at_s": 1.0, "window_s": 1.0,
+        "consumer_status": "ok",
+        "producer": serde_json::to_value(fbench_harness::faults::ProducerTally::default()).unwrap(),
+        "others": 4, "others_frames_seen": 0, "others_drop_rate": 0.0, "others_age_max_ns": 0
+    }))
+    .unwrap()];
+    assert!(!RunKey::of(&base, &[]).matches(&RunKey::of(&faulted, &[])));
+    assert!(Param::all().iter().any(|p| p.name() == "faults"));
+}
+
+#[test]
+fn a_sweep_over_slots_is_two_configurations() {
+    let three = with_config(&run("shm", 5, 2.0), |c| c["slots"] = 3.into());
+    let eight = with_config(&run("shm", 5, 2.0), |c| c["slots"] = 8.into());
+    let both = report(vec![three, eight]);
+    let outcome = gate(&both, &both.clone(), &default_gates());
+    assert_eq!(outcome.current_trials, (1, 1));
+    let runs: Vec<&str> = outcome.rows.iter().map(|r| r.run.as_str()).collect();
+    assert!(
+        runs.contains(&"shm c5 slots 3") && runs.contains(&"shm c5 slots 8"),
+        "{runs:?}"
+    );
+}
+
+#[test]
+fn a_gate_that_compared_nothing_fails_unless_allowed() {
+    let mut base_runs = trials_of("mutex", &[2.0]);
+    base_runs.extend(trials_of("arcswap", &[1.0]));
+    let baseline = report(base_runs);
+    let current = report(trials_of("pool", &[1.0]));
+    let outcome = gate(&baseline, &current, &default_gates());
+    assert!(outcome.nothing_compared());
+    assert!(!outcome.passed());
+    let summary = outcome.summary();
+    assert_eq!(summary.lines().count(), 1);
+    assert!(
+        summary.starts_with(
+            "gate failed: nothing was compared: no run of the current report (pool c5) matches a run of the baseline (mutex c5, arcswap c5)"
+        ),
+        "{summary}"
+    );
+    let allowed = GateOptions {
+        allow_unmatched: true,
+        ..GateOptions::default()
+    };
+    let outcome = evaluate(Some(&baseline), &current, &default_gates(), &allowed).unwrap();
+    assert!(outcome.passed(), "{}", outcome.summary());
+    assert!(outcome
+        .summary()
+        .contains("nothing compared with the baseline (--allow-unmatched)"));
+    // Strict still fails on the unmatched runs, and says which.
+    let strict = GateOptions {
+        strict: true,
+        ..allowed
+    };
+    let outcome = evaluate(Some(&baseline), &current, &default_gates(), &strict).unwrap();
+    assert!(!outcome.passed());
+    assert!(
+        outcome
+            .summary()
+            .contains("pool c5 not in the baseline (--strict)"),
+        "{}",
+        outcome.summary()
+    );
+    // Without a baseline there is nothing to match.
+    let alone = evaluate(None, &current, &default_gates(), &GateOptions::default()).unwrap();
+    assert!(alone.passed() && !alone.nothing_compared());
+}
+
+#[test]
+fn a_parameter_an_older_baseline_does_not_record_matches_any_value() {
+    // A report written before slots were recorded reads them as 0 and "".
+    let old = with_config(&run("shm", 5, 2.0), |c| {
+        c.remove("slots");
+        c.remove("slot_policy");
+    });
+    assert_eq!(old.config.slots, 0);
+    let now = with_config(&run("shm", 5, 2.0), |c| c["slots"] = 8.into());
+    let outcome = gate(&report(vec![old]), &report(vec![now]), &default_gates());
+    assert_eq!(outcome.compared, 1, "{}", outcome.summary());
+    assert_eq!(outcome.unrecorded_in_baseline, ["slots", "slot_policy"]);
+    assert!(render_terminal(&outcome, Some(160))
+        .contains("Not recorded by the baseline (an older report), matched whatever the current value: slots, slot_policy."));
+}
+
+#[test]
+fn reports_of_either_schema_read_and_others_are_refused() {
+    let json = String::from_utf8(
+        crate::ExportFormat::Json
+            .exporter()
+            .render(&report(trials_of("mutex", &[2.0])))
+            .unwrap(),
+    )
+    .unwrap();
+    for schema in crate::READABLE_SCHEMAS {
+        let text = json.replace(crate::SCHEMA, schema);
+        assert_eq!(Report::from_json(&text).unwrap().schema, schema);
+    }
+    let err = Report::from_json(&json.replace(crate::SCHEMA, "fbench.report/9")).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "unsupported report schema fbench.report/9; this fbench reads fbench.report/1, fbench.report/2"
     );
 }
