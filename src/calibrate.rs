@@ -32,7 +32,7 @@ pub struct CalibrateArgs {
     #[arg(long, default_value = "stamps", value_parser = |s: &str| s.parse::<VerifyMode>())]
     pub verify: VerifyMode,
 
-    /// Also write the figures as a report (schema fbench.report/1, no runs) to this file.
+    /// Also write the figures as a report (schema fbench.report/2, no runs) to this file.
     #[arg(long)]
     pub json: Option<PathBuf>,
 }

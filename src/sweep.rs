@@ -190,8 +190,9 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
     crate::warn_about_stale_segments(plan.quiet);
     let runs = run_points(&points, gating.repeat, plan.quiet)?;
 
-    let mut report =
-        Report::new(MachineInfo::detect(), crate::build_info(), runs).calibrated(calibration);
+    let mut report = Report::new(MachineInfo::detect(), crate::build_info(), runs)
+        .calibrated(calibration)
+        .compared_with_ideal();
     report.scenario = scenario_name;
     let table = ExportFormat::Table.exporter().render(&report)?;
     std::io::stdout().write_all(&table)?;

@@ -47,7 +47,7 @@ fn prints_every_figure_and_writes_them_as_a_report() {
 
     let json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert_eq!(json["schema"], "fbench.report/1");
+    assert_eq!(json["schema"], "fbench.report/2");
     assert_eq!(json["runs"].as_array().unwrap().len(), 0);
     let calibration = &json["calibration"];
     assert_eq!(calibration["frame_bytes"], 640 * 480 * 3);

@@ -206,7 +206,7 @@ fn a_short_run_writes_the_documented_report() {
     assert!(stdout.contains(&format!("JSON report: {}", report.display())));
 
     let json = json_of(&report);
-    assert_eq!(json["schema"], "fbench.report/1");
+    assert_eq!(json["schema"], "fbench.report/2");
     for key in [
         "cpu_model",
         "logical_cpus",

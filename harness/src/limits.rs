@@ -64,9 +64,106 @@ pub struct LimitRatios {
     pub age_p50_ratio: Option<f64>,
     /// `age_ns.p99 / calibration.wake_p99_ns`.
     pub age_p99_ratio: Option<f64>,
+    /// `age_ns.p50` over the `ideal` run's at the same configuration point: the empirical
+    /// floor of this machine, consumer count, workload and wait mode. `null` when no
+    /// `ideal` run was made beside it (`--no-ideal`, one strategy, older reports).
+    #[serde(default)]
+    pub age_p50_vs_ideal: Option<f64>,
+    /// `age_ns.p99` over the `ideal` run's.
+    #[serde(default)]
+    pub age_p99_vs_ideal: Option<f64>,
+    /// `acquire_ns.p50` over the `ideal` run's.
+    #[serde(default)]
+    pub acquire_p50_vs_ideal: Option<f64>,
+    /// Peak PSS minus the `ideal` run's: the memory the design costs beyond the harness's
+    /// own footprint (consumers, histograms, one frame ring); may be negative.
+    #[serde(default)]
+    pub pss_over_ideal_bytes: Option<i64>,
+}
+
+/// The name of the reference strategy every run is compared with.
+pub const REFERENCE: &str = "ideal";
+
+/// The parts of a run's configuration the reference shares with it: everything but the
+/// strategy-specific parameters (the reference reads none of them, so a sweep runs it at
+/// their first values only).
+fn point_of(run: &RunResult) -> serde_json::Value {
+    let mut config = serde_json::to_value(&run.config).unwrap_or_default();
+    if let Some(fields) = config.as_object_mut() {
+        for name in [
+            "pool_size",
+            "pool_policy",
+            "slots",
+            "slot_policy",
+            "slots_default",
+            "queue_depth",
+            "drop_policy",
+        ] {
+            fields.remove(name);
+        }
+    }
+    serde_json::json!([run.consumers, config, run.faults.len()])
+}
+
+/// Set every run's figures over the `ideal` run of its configuration point (the first one,
+/// when trials repeat it). Runs without such a reference keep `null`s; the reference itself
+/// is left alone.
+pub fn versus_ideal(runs: &mut [RunResult]) {
+    let references: Vec<(serde_json::Value, RunResult)> = runs
+        .iter()
+        .filter(|r| r.strategy == REFERENCE)
+        .map(|r| (point_of(r), r.clone()))
+        .collect();
+    for run in runs.iter_mut().filter(|r| r.strategy != REFERENCE) {
+        let point = point_of(run);
+        let Some((_, ideal)) = references.iter().find(|(p, _)| *p == point) else {
+            continue;
+        };
+        let over = |value: u64, floor: u64, count: u64, floor_count: u64| {
+            (count > 0 && floor_count > 0 && floor > 0).then(|| value as f64 / floor as f64)
+        };
+        let limits = run.limits.get_or_insert_with(LimitRatios::unmeasured);
+        limits.age_p50_vs_ideal = over(
+            run.age_ns.p50,
+            ideal.age_ns.p50,
+            run.age_ns.count,
+            ideal.age_ns.count,
+        );
+        limits.age_p99_vs_ideal = over(
+            run.age_ns.p99,
+            ideal.age_ns.p99,
+            run.age_ns.count,
+            ideal.age_ns.count,
+        );
+        limits.acquire_p50_vs_ideal = over(
+            run.acquire_ns.p50,
+            ideal.acquire_ns.p50,
+            run.acquire_ns.count,
+            ideal.acquire_ns.count,
+        );
+        limits.pss_over_ideal_bytes = (run.memory.peak_pss_bytes > 0
+            && ideal.memory.peak_pss_bytes > 0)
+            .then(|| run.memory.peak_pss_bytes as i64 - ideal.memory.peak_pss_bytes as i64);
+    }
 }
 
 impl LimitRatios {
+    /// No ratio at all: what a run has before anything is compared.
+    pub fn unmeasured() -> LimitRatios {
+        LimitRatios {
+            acquire_floor: None,
+            acquire_floor_ns: None,
+            acquire_p50_ratio: None,
+            acquire_p50_cold_copy_ratio: None,
+            age_p50_ratio: None,
+            age_p99_ratio: None,
+            age_p50_vs_ideal: None,
+            age_p99_vs_ideal: None,
+            acquire_p50_vs_ideal: None,
+            pss_over_ideal_bytes: None,
+        }
+    }
+
     pub fn of(run: &RunResult, calibration: &Calibration) -> LimitRatios {
         let acquire_floor = crate::registry::current()
             .get(&run.strategy)
@@ -108,6 +205,7 @@ impl LimitRatios {
                 .filter(|_| has(run.age_ns.count)),
             age_p99_ratio: ratio(run.age_ns.p99, wake(calibration.wake_p99_ns))
                 .filter(|_| has(run.age_ns.count)),
+            ..LimitRatios::unmeasured()
         }
     }
 }
@@ -232,5 +330,30 @@ mod tests {
         let limits = LimitRatios::of(&run, &calibration());
         assert_eq!(limits.acquire_p50_ratio, None);
         assert_eq!(limits.age_p99_ratio, None);
+    }
+
+    #[test]
+    fn every_run_is_compared_with_the_ideal_run_of_its_point() {
+        let mut ideal = run_of("ideal", 100, 1_000, 10_000);
+        ideal.memory.peak_pss_bytes = 20_000_000;
+        let mut pool = run_of("pool", 300, 3_000, 50_000);
+        pool.memory.peak_pss_bytes = 26_000_000;
+        let mut elsewhere = run_of("pool", 300, 3_000, 50_000);
+        elsewhere.consumers = 7; // another point: no ideal run there
+        let mut runs = vec![ideal, pool, elsewhere];
+        versus_ideal(&mut runs);
+        let limits = runs[1].limits.as_ref().unwrap();
+        assert_eq!(limits.age_p50_vs_ideal, Some(3.0));
+        assert_eq!(limits.age_p99_vs_ideal, Some(5.0));
+        assert_eq!(limits.acquire_p50_vs_ideal, Some(3.0));
+        assert_eq!(limits.pss_over_ideal_bytes, Some(6_000_000));
+        assert!(
+            runs[0].limits.is_none(),
+            "the reference is not compared with itself"
+        );
+        assert!(
+            runs[2].limits.is_none(),
+            "no reference at its point: nothing invented"
+        );
     }
 }

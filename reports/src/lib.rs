@@ -1,4 +1,4 @@
-//! fbench reports: the report document (schema `fbench.report/1`) and its renderers.
+//! fbench reports: the report document (schema `fbench.report/2`; `/1` is still read) and its renderers.
 //!
 //! A renderer takes a [`Report`] and produces bytes; it never knows how the numbers were
 //! taken. Exporters share one small trait, [`Exporter`], and the built-in ones are the
@@ -31,7 +31,7 @@ pub use markdown::MarkdownExporter;
 pub use table::{format_bytes, format_ns, TerminalTable};
 
 /// The schema name and version every JSON report carries.
-pub const SCHEMA: &str = "fbench.report/1";
+pub const SCHEMA: &str = "fbench.report/2";
 
 /// The schemas this fbench reads: the one it writes and the ones before it. Figures an
 /// older report lacks read as unavailable (`null`, shown as `—`) and a parameter it does

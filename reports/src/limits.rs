@@ -22,6 +22,13 @@ impl Report {
         self.calibration = calibration;
         self
     }
+
+    /// Compare every run with the `ideal` reference of its configuration point (after
+    /// [`Report::calibrated`], which sets the calibration ratios).
+    pub fn compared_with_ideal(mut self) -> Report {
+        fbench_harness::limits::versus_ideal(&mut self.runs);
+        self
+    }
 }
 
 /// The calibration lines, then one row per calibrated run: acquire p50 against its floor,
@@ -48,6 +55,54 @@ impl Exporter for LimitsTable {
             .runs
             .iter()
             .filter_map(|run| run.limits.as_ref().map(|limits| (run, limits)))
+            .collect();
+        // First the empirical floor: each run over the `ideal` run of its point, measured
+        // in the same regime (machine load, consumers, workload, wait mode).
+        let versus: Vec<_> = runs
+            .iter()
+            .filter(|(_, l)| l.age_p99_vs_ideal.is_some() || l.pss_over_ideal_bytes.is_some())
+            .collect();
+        if !versus.is_empty() {
+            let mut table = Table::new();
+            table.load_preset(UTF8_FULL_CONDENSED);
+            if let Some(width) = self.width {
+                table.set_width(width);
+            }
+            table.set_header(vec![
+                "strategy",
+                "consumers",
+                "age p50 / ideal",
+                "age p99 / ideal",
+                "acquire p50 / ideal",
+                "PSS over ideal",
+            ]);
+            for (run, limits) in versus {
+                let pss = match limits.pss_over_ideal_bytes {
+                    Some(bytes) if bytes < 0 => format!("-{}", format_bytes(bytes.unsigned_abs())),
+                    Some(bytes) => format!("+{}", format_bytes(bytes as u64)),
+                    None => "n/a".to_string(),
+                };
+                table.add_row(vec![
+                    run.strategy.clone(),
+                    run.consumers.to_string(),
+                    format_ratio(limits.age_p50_vs_ideal),
+                    format_ratio(limits.age_p99_vs_ideal),
+                    format_ratio(limits.acquire_p50_vs_ideal),
+                    pss,
+                ]);
+            }
+            for column in table.column_iter_mut().skip(1) {
+                column.set_cell_alignment(CellAlignment::Right);
+            }
+            text.push_str(
+                "against the ideal reference (same machine, consumers, workload, wait):\n",
+            );
+            text.push_str(&table.to_string());
+            text.push('\n');
+        }
+        let runs: Vec<_> = runs
+            .into_iter()
+            .filter(|(_, l)| l.age_p50_ratio.is_some() || l.acquire_floor.is_some())
             .collect();
         if !runs.is_empty() {
             let mut table = Table::new();

@@ -52,6 +52,16 @@ pub(crate) fn columns() -> Vec<Column> {
             text: |r| format_ns(r.publish_ns.p99),
         },
         Column {
+            name: "loss % (worst)",
+            value: |r| r.loss_rate.unwrap_or(f64::INFINITY),
+            text: loss_text,
+        },
+        Column {
+            name: "producer drops / overruns",
+            value: |r| (r.frames.producer_drops + r.frames.source_overruns) as f64,
+            text: |r| format!("{} / {}", r.frames.producer_drops, r.frames.source_overruns),
+        },
+        Column {
             name: "drop %",
             value: |r| r.drop_rate,
             text: |r| format!("{:.2}", r.drop_rate * 100.0),
@@ -77,6 +87,16 @@ pub(crate) fn columns() -> Vec<Column> {
             text: |r| format!("{:.0}", cpu_percent(r)),
         },
     ]
+}
+
+/// Mean loss over due frames and the worst consumer's, in percent; `n/a` for reports written
+/// before fbench counted due frames.
+pub(crate) fn loss_text(run: &RunResult) -> String {
+    match (run.loss_rate, run.loss_rate_max) {
+        (Some(mean), Some(worst)) => format!("{:.2} ({:.2})", mean * 100.0, worst * 100.0),
+        (Some(mean), None) => format!("{:.2}", mean * 100.0),
+        _ => "n/a".to_string(),
+    }
 }
 
 /// For each entry of `group`, whether its value in `column` is the group's best. Nothing is

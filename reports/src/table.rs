@@ -32,6 +32,8 @@ impl Exporter for TerminalTable {
             "age max",
             "acquire p99",
             "publish p99",
+            "loss % (worst)",
+            "drops / overruns",
             "drop %",
             "torn",
             "peak PSS",
@@ -49,6 +51,11 @@ impl Exporter for TerminalTable {
                 format_ns(run.age_ns.max),
                 format_ns(run.acquire_ns.p99),
                 format_ns(run.publish_ns.p99),
+                crate::summary::loss_text(run),
+                format!(
+                    "{} / {}",
+                    run.frames.producer_drops, run.frames.source_overruns
+                ),
                 format!("{:.2}", run.drop_rate * 100.0),
                 run.torn_frames.to_string(),
                 format_bytes(run.memory.peak_pss_bytes),

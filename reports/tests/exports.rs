@@ -234,8 +234,8 @@ fn html_has_one_svg_per_chart_and_nothing_external() {
 fn html_marks_the_best_value_and_names_the_winner() {
     let single = report("bench-a", &[5]);
     let html = text(ExportFormat::Html, &[single]);
-    // 12 columns, each with a clear single best in the fixture except torn (all 0)
-    assert_eq!(html.matches("<td class=\"best\">").count(), 11);
+    // 14 columns, each with a clear single best in the fixture except torn (all 0)
+    assert_eq!(html.matches("<td class=\"best\">").count(), 13);
     // mutex has the lowest age, arcswap the least memory
     let verdict = html.split("<h2 id=\"summary\">").next().unwrap();
     assert!(verdict.contains("<td class=\"name\">5 consumers</td><td class=\"name\">mutex</td>"));
