@@ -149,6 +149,11 @@ pub struct RunArgs {
     #[arg(long, value_parser = |s: &str| s.parse::<fbench_harness::faults::Fault>())]
     pub fault: Vec<fbench_harness::faults::Fault>,
 
+    /// Length of the intervals of latency over time (the report's `timeline`, the .hlog
+    /// export, the time charts), e.g. 100ms, 1s.
+    #[arg(long, default_value = "1s", value_parser = fbench_harness::timeline::parse_interval)]
+    pub interval: Duration,
+
     /// Write the JSON report here (default: a timestamped file in --out).
     #[arg(long)]
     pub json: Option<PathBuf>,
@@ -188,6 +193,9 @@ pub struct ConsumerArgs {
     /// The consumer's faults as JSON (`ConsumerFaults`).
     #[arg(long, default_value = "{}", value_parser = |s: &str| serde_json::from_str::<fbench_harness::faults::ConsumerFaults>(s).map_err(|e| e.to_string()))]
     pub faults: fbench_harness::faults::ConsumerFaults,
+    /// Length of the latency-over-time intervals, ns.
+    #[arg(long, default_value_t = 1_000_000_000)]
+    pub interval_ns: u64,
 }
 
 pub(crate) fn parse_slots(text: &str) -> Result<usize, String> {

@@ -388,6 +388,7 @@ fn consumer(args: cli::ConsumerArgs) -> ExitCode {
         deadline_ns: args.deadline_ns,
         frame_len: args.frame_len,
         faults: args.faults,
+        interval_ns: args.interval_ns,
     };
     let Some(strategy) = registry::current().get(&args.strategy) else {
         eprintln!(
@@ -424,6 +425,7 @@ fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         slots: args.slots,
         slot_policy: args.slot_policy,
         faults: args.fault.clone(),
+        interval: args.interval,
     };
     if let Some(summary) = &source.summary {
         println!("{summary}");

@@ -41,6 +41,10 @@ pub struct SoakArgs {
     #[arg(long, default_value = "30", value_parser = parse_fps)]
     pub fps: f64,
 
+    /// Length of the intervals of latency over time, e.g. 100ms, 1s.
+    #[arg(long, default_value = "1s", value_parser = fbench_harness::timeline::parse_interval)]
+    pub interval: Duration,
+
     /// Write the JSON report here (default: a timestamped file in --out); the soak
     /// analysis goes beside it as <name>.soak.json.
     #[arg(long)]
@@ -88,6 +92,7 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
         fps: args.fps,
         duration: args.duration,
         consumers: args.consumers,
+        interval: args.interval,
         ..RunConfig::default_config()
     };
     // Checked before the report path is probed, so a bad value leaves nothing behind.

@@ -34,7 +34,8 @@ pub struct RunExtras {
     #[arg(long)]
     pub open: bool,
 
-    /// Also write these beside the JSON report (comma-separated): md, csv, hgrm.
+    /// Also write these beside the JSON report (comma-separated): md, csv, hgrm, hlog
+    /// (HdrHistogram interval logs of age, acquire and publish, one per run).
     #[arg(long, value_delimiter = ',', value_parser = parse_extra)]
     pub export: Vec<Extra>,
 
@@ -51,6 +52,8 @@ pub enum Extra {
     Csv,
     /// HdrHistogram percentile distribution of the age, one file per run.
     Hgrm,
+    /// HdrHistogram interval log (age, acquire, publish per interval), one file per run.
+    Hlog,
 }
 
 fn parse_extra(text: &str) -> Result<Extra, String> {
@@ -58,7 +61,10 @@ fn parse_extra(text: &str) -> Result<Extra, String> {
         "md" => Ok(Extra::Md),
         "csv" => Ok(Extra::Csv),
         "hgrm" => Ok(Extra::Hgrm),
-        _ => Err(format!("unknown export '{text}'; accepted: md, csv, hgrm")),
+        "hlog" => Ok(Extra::Hlog),
+        _ => Err(format!(
+            "unknown export '{text}'; accepted: md, csv, hgrm, hlog"
+        )),
     }
 }
 
@@ -129,6 +135,10 @@ pub struct SweepArgs {
     #[arg(long, value_delimiter = ',', default_value = "drop", value_parser = crate::cli::parse_slot_policy)]
     pub slot_policy: Vec<fbench_strategies::SlotPolicy>,
 
+    /// Length of the intervals of latency over time in every run, e.g. 100ms, 1s.
+    #[arg(long, default_value = "1s", value_parser = fbench_harness::timeline::parse_interval)]
+    pub interval: Duration,
+
     /// Write the JSON report here (default: a timestamped file in --out); the HTML report
     /// goes beside it.
     #[arg(long)]
@@ -167,6 +177,7 @@ impl SweepArgs {
             slots: self.slots.clone(),
             slot_policy: self.slot_policy.clone(),
             faults: Vec::new(),
+            interval: self.interval,
         }
     }
 }
@@ -216,6 +227,7 @@ fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]
             "pool_policy" => spec.pool_policy = given.pool_policy.clone(),
             "slots" => spec.slots = given.slots.clone(),
             "slot_policy" => spec.slot_policy = given.slot_policy.clone(),
+            "interval" => spec.interval = given.interval,
             _ => {}
         }
     }
@@ -411,6 +423,11 @@ pub fn write_reports(
                     println!("hgrm: {}", path.display());
                 }
             }
+            Extra::Hlog => {
+                for path in write_hlog(report, json_path)? {
+                    println!("hlog: {}", path.display());
+                }
+            }
         }
     }
     Ok(html_path)
@@ -425,6 +442,22 @@ pub fn write_hgrm(report: &Report, base: &Path) -> anyhow::Result<Vec<PathBuf>> 
     let mut written = Vec::new();
     for file in hgrm::age_distributions(report)? {
         let path = base.with_file_name(format!("{stem}-{}.hgrm", file.name));
+        write_atomically(&path, file.text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// `<stem>-<strategy>-c<consumers>.hlog` beside `base`, one per run measured just now.
+pub fn write_hlog(report: &Report, base: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let stem = base
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".to_string());
+    let mut written = Vec::new();
+    for file in fbench_reports::hlog::interval_logs(report)? {
+        let path = base.with_file_name(format!("{stem}-{}.hlog", file.name));
         write_atomically(&path, file.text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         written.push(path);

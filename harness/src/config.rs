@@ -135,6 +135,8 @@ pub struct RunConfig {
     pub slot_policy: SlotPolicy,
     /// Faults injected into the run (`--fault`), see [`crate::faults`].
     pub faults: Vec<crate::faults::Fault>,
+    /// Length of the intervals of latency over time (`--interval`), see [`crate::timeline`].
+    pub interval: Duration,
 }
 
 /// A configuration problem, naming the flag at fault.
@@ -177,6 +179,7 @@ impl RunConfig {
             slots: fbench_strategies::DEFAULT_SLOTS,
             slot_policy: SlotPolicy::Drop,
             faults: Vec::new(),
+            interval: crate::timeline::DEFAULT_INTERVAL,
         }
     }
 
@@ -266,6 +269,15 @@ impl RunConfig {
             ));
         }
         crate::faults::validate(&self.faults, self.consumers, self.duration)?;
+        if self.interval < crate::timeline::MIN_INTERVAL {
+            return Err(ConfigError::new(
+                "--interval",
+                format!(
+                    "must be at least {}",
+                    format_duration(crate::timeline::MIN_INTERVAL)
+                ),
+            ));
+        }
         let slow: usize = self.slow.iter().map(|s| s.count).sum();
         if slow > self.consumers {
             return Err(ConfigError::new(
@@ -364,6 +376,10 @@ pub struct ConfigRecord {
     pub slots: usize,
     #[serde(default)]
     pub slot_policy: String,
+    /// Length of the `timeline` intervals, seconds; `null` in reports written before fbench
+    /// recorded latency over time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<f64>,
 }
 
 impl RunConfig {
@@ -395,6 +411,7 @@ impl RunConfig {
                 SlotPolicy::Wait => "wait",
             }
             .to_string(),
+            interval_s: Some(self.interval.as_secs_f64()),
         }
     }
 }

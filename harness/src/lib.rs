@@ -21,6 +21,7 @@ pub mod scenario;
 pub mod soak;
 pub mod source;
 pub mod sweep;
+pub mod timeline;
 pub mod workload;
 
 pub use config::{ConfigError, RunConfig};

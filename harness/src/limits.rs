@@ -125,6 +125,8 @@ mod tests {
             render_ns: empty.clone(),
             e2e_ns: empty,
             drop_rate: 0.0,
+            loss_rate: None,
+            loss_rate_max: None,
             deadline_misses: 0,
             torn_frames: 0,
             out_of_order: 0,
@@ -136,6 +138,8 @@ mod tests {
             reclaimed_slots: 0,
             faults: Vec::new(),
             leaks: None,
+            timeline: Vec::new(),
+            intervals: None,
             limits: None,
         }
     }

@@ -33,6 +33,12 @@ impl Latency {
         self.0.saturating_record(ns.max(1));
     }
 
+    /// `count` samples of `ns` at once (e.g. a bucket of an interval histogram).
+    #[inline]
+    pub fn record_n(&mut self, ns: u64, count: u64) {
+        self.0.saturating_record_n(ns.max(1), count);
+    }
+
     pub fn add(&mut self, other: &Latency) {
         self.0.add(&other.0).expect("same bounds, never fails");
     }
@@ -125,6 +131,21 @@ pub struct MemorySample {
     /// Frames the strategy had refused by then, since it was built.
     #[serde(default)]
     pub producer_drops: u64,
+    /// CPU time (user + system, seconds) this process had used by then, since it started:
+    /// CPU over time is the slope. Consumer processes of a cross-process run are not in it.
+    /// `null` in reports written before fbench sampled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_s: Option<f64>,
+}
+
+/// CPU time (user + system, seconds) of this process so far.
+pub fn process_cpu_s() -> f64 {
+    // SAFETY: rusage is plain old data, so all-zero bytes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage; RUSAGE_SELF is always valid.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let seconds = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// RSS and PSS of process `pid` ("self" for this one) from `/proc/<pid>/smaps_rollup`.

@@ -42,6 +42,8 @@ pub struct SweepSpec {
     pub slot_policy: Vec<SlotPolicy>,
     /// Faults injected into every run (`--fault`).
     pub faults: Vec<crate::faults::Fault>,
+    /// Latency-over-time interval of every run (`--interval`; not a dimension).
+    pub interval: Duration,
 }
 
 /// One run of a sweep.
@@ -80,6 +82,7 @@ impl SweepSpec {
             slots: vec![config.slots],
             slot_policy: vec![config.slot_policy],
             faults: config.faults.clone(),
+            interval: config.interval,
         }
     }
 
@@ -90,6 +93,7 @@ impl SweepSpec {
             source: self.source.clone(),
             slow: self.slow.clone(),
             faults: self.faults.clone(),
+            interval: self.interval,
             ..RunConfig::default_config()
         };
         let mut configs = vec![base];

@@ -14,6 +14,7 @@ mod csv;
 mod faults;
 pub mod gate;
 pub mod hgrm;
+pub mod hlog;
 mod html;
 mod limits;
 mod markdown;

@@ -53,6 +53,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
             acquire_ns: latency(500 * (rank + 1), 4, 60).summary(),
             e2e_ns: latency(210_000 * (rank + 1), 8, 60).summary(),
             drop_rate: Some(0.0),
+            loss_rate: None,
             deadline_misses: 0,
             torn_frames: 0,
             out_of_order: 0,
@@ -76,6 +77,8 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
         render_ns: latency(900_000, 2, 60).summary(),
         e2e_ns: latency(210_000 * (rank + 1), 8, 60 * c).summary(),
         drop_rate: rank as f64 * 0.001 * c as f64,
+        loss_rate: None,
+        loss_rate_max: None,
         deadline_misses: rank,
         torn_frames: 0,
         out_of_order: 0,
@@ -114,6 +117,8 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
         reclaimed_slots: 0,
         faults: Vec::new(),
         leaks: None,
+        timeline: Vec::new(),
+        intervals: None,
         limits: None,
     }
 }

@@ -23,7 +23,11 @@ pub(super) fn produce<S: Strategy>(
         config.frame.resolution.height,
     );
     let format = config.frame.format.code();
-    let mut out = ProducerOutcome::default();
+    let mut out = ProducerOutcome {
+        intervals: crate::timeline::Intervals::new(config.interval, config.duration),
+        ..ProducerOutcome::default()
+    };
+    out.intervals.stamp_start(timeline.measure_start);
     let mut seq = 0u64;
     let mut deliver = |captured: &Captured<'_>| {
         let arrival = captured.arrival;
@@ -32,14 +36,20 @@ pub(super) fn produce<S: Strategy>(
             return;
         }
         let in_window = arrival.arrival_ns >= timeline.measure_start;
+        let offset = arrival.arrival_ns.saturating_sub(timeline.measure_start);
         // A gap before the window's first frame includes time between runs: not a drop.
         if in_window && out.counts.produced > 0 {
             out.counts.source_drops += arrival.dropped_before;
-            // Frames the camera dropped were due all the same.
+            // Frames the camera dropped were due all the same (counted in the interval of
+            // the frame after them: the device says nothing of when they were due).
             out.counts.due += arrival.dropped_before;
+            for _ in 0..arrival.dropped_before {
+                out.intervals.due(offset);
+            }
         }
         if in_window {
             out.counts.due += 1;
+            out.intervals.due(offset);
         }
         seq += 1;
         let mut render_ns = 0;
@@ -73,6 +83,8 @@ pub(super) fn produce<S: Strategy>(
                 Publish::Published(publish_seq) => {
                     out.publish
                         .record((after - before).saturating_sub(render_ns));
+                    out.intervals
+                        .published(offset, (after - before).saturating_sub(render_ns));
                     out.render.record(render_ns);
                     out.counts.published += 1;
                     if out.window_first_publish == 0 {

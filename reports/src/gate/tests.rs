@@ -40,6 +40,8 @@ fn run(strategy: &str, consumers: usize, age_p99_ms: f64) -> RunResult {
         e2e_ns: summary(age.p99 + 1000),
         age_ns: age,
         drop_rate: 0.0,
+        loss_rate: None,
+        loss_rate_max: None,
         deadline_misses: 0,
         torn_frames: 0,
         out_of_order: 0,
@@ -54,6 +56,8 @@ fn run(strategy: &str, consumers: usize, age_p99_ms: f64) -> RunResult {
         reclaimed_slots: 0,
         faults: Vec::new(),
         leaks: None,
+        timeline: Vec::new(),
+        intervals: None,
         limits: None,
     }
 }
