@@ -230,7 +230,7 @@ fn summary_section(page: &mut String, view: &View) {
             let _ = write!(
                 page,
                 "<tr><td class=\"name\">{}{}</td>",
-                swatch(view.member_index(&entry.member)),
+                swatch(view.colour_of(entry)),
                 escape(&entry.member)
             );
             for (c, column) in columns.iter().enumerate() {
@@ -307,9 +307,23 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                     .map(|e| (e.run.consumers as f64, value(e.run) / divisor))
                     .collect();
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
+                // The strategy's colour; series of one strategy (other settings, machines,
+                // reports) differ by line style.
+                let first = view.entries.iter().find(|e| &e.series == label);
+                let strategy = first.map_or("", |e| e.run.strategy.as_str());
+                let dash = view.series[..s]
+                    .iter()
+                    .filter(|other| {
+                        view.entries
+                            .iter()
+                            .find(|e| &e.series == *other)
+                            .is_some_and(|e| e.run.strategy == strategy)
+                    })
+                    .count();
                 Line {
                     label: label.clone(),
-                    colour: s,
+                    colour: crate::charts::strategy_colour(strategy),
+                    dash,
                     points,
                 }
             })
@@ -373,7 +387,8 @@ fn spectrum_section(page: &mut String, view: &View) -> Result<(), ReportError> {
             .iter()
             .map(|(entry, ys, count)| Line {
                 label: format!("{} (n={count})", entry.member),
-                colour: view.member_index(&entry.member),
+                colour: view.colour_of(entry),
+                dash: view.dash_of(entry),
                 points: xs.iter().zip(ys).map(|(x, y)| (*x, y / divisor)).collect(),
             })
             .collect();
@@ -421,7 +436,8 @@ fn memory_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                 let entry = &view.entries[i];
                 Line {
                     label: entry.member.clone(),
-                    colour: view.member_index(&entry.member),
+                    colour: view.colour_of(entry),
+                    dash: view.dash_of(entry),
                     points: entry
                         .run
                         .memory
