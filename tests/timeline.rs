@@ -15,7 +15,9 @@ use serde_json::Value;
 const INTERVAL_NS: u64 = 100_000_000;
 
 fn timeline_of(run: &Value) -> &Vec<Value> {
-    run["timeline"].as_array().expect("every run has a timeline")
+    run["timeline"]
+        .as_array()
+        .expect("every run has a timeline")
 }
 
 #[test]
@@ -24,7 +26,14 @@ fn the_timeline_adds_up_and_the_interval_logs_read_back() {
     let json = out.path().join("r.json");
     fbench()
         .args(["run", "--strategy", "mutex,shm", "--consumers", "2"])
-        .args(["--resolution", "64x48", "--duration", "2s", "--warmup", "300ms"])
+        .args([
+            "--resolution",
+            "64x48",
+            "--duration",
+            "2s",
+            "--warmup",
+            "300ms",
+        ])
         .args(["--interval", "100ms", "--export", "hlog", "--quiet"])
         .arg("--json")
         .arg(&json)
@@ -41,7 +50,9 @@ fn the_timeline_adds_up_and_the_interval_logs_read_back() {
         assert_eq!(timeline.len(), 20, "{strategy}");
         for (k, point) in timeline.iter().enumerate() {
             assert_eq!(point["offset"], k as u64 * INTERVAL_NS, "{strategy}");
-            let loss = point["loss"].as_f64().expect("frames were due in every interval");
+            let loss = point["loss"]
+                .as_f64()
+                .expect("frames were due in every interval");
             assert!((0.0..=1.0).contains(&loss), "{strategy}: {point}");
             let count = point["count"].as_u64().unwrap();
             if count > 0 {
@@ -136,7 +147,14 @@ fn a_stall_shows_in_the_intervals_it_covers() {
     let json = out.path().join("stall.json");
     fbench()
         .args(["run", "--strategy", "mutex", "--consumers", "1"])
-        .args(["--resolution", "64x48", "--duration", "3s", "--warmup", "200ms"])
+        .args([
+            "--resolution",
+            "64x48",
+            "--duration",
+            "3s",
+            "--warmup",
+            "200ms",
+        ])
         .args(["--interval", "100ms", "--fault", "stall:0@1s:1s", "--quiet"])
         .arg("--json")
         .arg(&json)

@@ -347,7 +347,17 @@ mod tests {
     fn buckets_round_trip_through_a_histogram() {
         let mut buckets = Buckets::default();
         let mut direct = Latency::new();
-        for v in [1, 5, 2047, 2048, 2049, 123_456, 123_457, 9_999_999, 42_000_000_000] {
+        for v in [
+            1,
+            5,
+            2047,
+            2048,
+            2049,
+            123_456,
+            123_457,
+            9_999_999,
+            42_000_000_000,
+        ] {
             buckets.record(v);
             direct.record(v);
         }
@@ -385,7 +395,9 @@ mod tests {
         assert_eq!(points[1].loss, Some(0.5));
         assert_eq!(points[2].loss, Some(1.0));
         assert_eq!(points[3].publish.count, 1);
-        assert!(points.windows(2).all(|w| w[1].offset == w[0].offset + 100_000_000));
+        assert!(points
+            .windows(2)
+            .all(|w| w[1].offset == w[0].offset + 100_000_000));
 
         let back = Intervals::from_wire(&consumer.to_wire()).unwrap();
         assert_eq!(back, consumer);
@@ -393,10 +405,7 @@ mod tests {
 
     #[test]
     fn intervals_parse() {
-        assert_eq!(
-            parse_interval("100ms").unwrap(),
-            Duration::from_millis(100)
-        );
+        assert_eq!(parse_interval("100ms").unwrap(), Duration::from_millis(100));
         assert!(parse_interval("1ms").is_err());
         assert!(parse_interval("soon").is_err());
     }

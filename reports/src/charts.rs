@@ -444,12 +444,19 @@ mod tests {
         assert_eq!(strategy_colour("mutex"), 0);
         assert_eq!(strategy_colour("shm"), 4);
         // Any other name: the same colour every time, from the name alone.
-        assert_eq!(strategy_colour("double-buffer"), strategy_colour("double-buffer"));
+        assert_eq!(
+            strategy_colour("double-buffer"),
+            strategy_colour("double-buffer")
+        );
         assert!(strategy_colour("double-buffer") < PALETTE.len());
         let known: Vec<usize> = STRATEGY_COLOURS.iter().map(|(_, i)| *i).collect();
         let mut distinct = known.clone();
         distinct.sort_unstable();
         distinct.dedup();
-        assert_eq!(distinct.len(), known.len(), "no two known strategies share a colour");
+        assert_eq!(
+            distinct.len(),
+            known.len(),
+            "no two known strategies share a colour"
+        );
     }
 }

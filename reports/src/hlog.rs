@@ -84,9 +84,9 @@ pub fn interval_log(run: &RunResult, intervals: &Intervals) -> Result<String, Re
         let length = Duration::from_nanos(intervals.interval_ns);
         for (k, interval) in intervals.intervals.iter().enumerate() {
             let start = Duration::from_nanos(k as u64 * intervals.interval_ns);
-            for (tag, buckets) in TAGS
-                .iter()
-                .zip([&interval.age, &interval.acquire, &interval.publish])
+            for (tag, buckets) in
+                TAGS.iter()
+                    .zip([&interval.age, &interval.acquire, &interval.publish])
             {
                 let latency = buckets.latency();
                 writer

@@ -14,7 +14,8 @@ use fbench_harness::RunResult;
 use crate::charts::{css_colour, escape, short_number, time_unit, Chart, Line, XAxis};
 use crate::summary::{best_marks, columns, memory_cost, verdicts};
 use crate::table::{format_bytes, format_ns};
-use crate::view::{cpu_percent, View};
+use crate::timecharts::{Span, Stroke, TimeChart, TimeSeries};
+use crate::view::{cpu_percent, Group, View};
 use crate::{Exporter, Report, ReportError};
 
 /// Renders one report, or several side by side (see [`HtmlExporter::render_all`]).
@@ -47,6 +48,7 @@ impl HtmlExporter {
         );
         sweep_section(&mut page, &view)?;
         spectrum_section(&mut page, &view)?;
+        timeline_section(&mut page, &view)?;
         memory_section(&mut page, &view)?;
         configuration_section(&mut page, &view);
         machine_section(&mut page, &view);
@@ -63,7 +65,71 @@ pub fn expected_charts(reports: &[Report]) -> usize {
     } else {
         0
     };
-    sweep + 2 * view.groups.len()
+    let timelines = view
+        .groups
+        .iter()
+        .filter(|g| has_timeline(&view, g))
+        .count();
+    let cpu = view.groups.iter().filter(|g| has_cpu(&view, g)).count();
+    sweep + 2 * view.groups.len() + timelines + cpu
+}
+
+fn has_timeline(view: &View, group: &Group) -> bool {
+    group
+        .entries
+        .iter()
+        .any(|&i| !view.entries[i].run.timeline.is_empty())
+}
+
+fn has_cpu(view: &View, group: &Group) -> bool {
+    group.entries.iter().any(|&i| {
+        let samples = &view.entries[i].run.memory.timeline;
+        samples.iter().filter(|s| s.cpu_s.is_some()).count() >= 2
+    })
+}
+
+/// The warm-up and every fault window of the group's runs (faults apply to every run of a
+/// sweep: the same windows, named once), in seconds since the run started.
+fn spans_of(view: &View, group: &Group) -> Vec<Span> {
+    let first = view.entries[group.entries[0]].run;
+    let warmup = first.config.warmup_s;
+    let mut spans = Vec::new();
+    if warmup > 0.0 {
+        spans.push(Span {
+            from: 0.0,
+            to: warmup,
+            name: "warm-up".to_string(),
+            fault: false,
+        });
+    }
+    let mut named: Vec<&str> = Vec::new();
+    for &i in &group.entries {
+        for fault in &view.entries[i].run.faults {
+            if named.contains(&fault.fault.as_str()) {
+                continue;
+            }
+            named.push(&fault.fault);
+            spans.push(Span {
+                from: warmup + fault.at_s,
+                to: warmup + fault.at_s + fault.window_s,
+                name: fault.fault.clone(),
+                fault: true,
+            });
+        }
+    }
+    spans
+}
+
+/// Right end of the time axis: the longest run of the group, warm-up included.
+fn run_end_s(view: &View, group: &Group) -> f64 {
+    group
+        .entries
+        .iter()
+        .map(|&i| {
+            let config = &view.entries[i].run.config;
+            config.warmup_s + config.duration_s
+        })
+        .fold(0.0, f64::max)
 }
 
 const STYLE: &str = "
@@ -139,7 +205,8 @@ fn head(page: &mut String, view: &View) {
         page.push_str("<a href=\"#sweep\">Against consumers</a>");
     }
     page.push_str(
-        "<a href=\"#spectrum\">Latency spectrum</a><a href=\"#memory\">Memory</a>\
+        "<a href=\"#spectrum\">Latency spectrum</a><a href=\"#timeline\">Over time</a>\
+         <a href=\"#memory\">Memory and CPU</a>\
          <a href=\"#configuration\">Configuration</a><a href=\"#machine\">Machine</a></nav>\n",
     );
 }
@@ -420,9 +487,148 @@ fn percentile_label(x: f64) -> String {
     format!("{text}%")
 }
 
+fn timeline_section(page: &mut String, view: &View) -> Result<(), ReportError> {
+    if !view.groups.iter().any(|g| has_timeline(view, g)) {
+        return Ok(());
+    }
+    page.push_str(
+        "<h2 id=\"timeline\">Latency over time</h2>\n<p>Age per interval of capture time \
+         (<code>--interval</code>, from the start of measuring): p99 as the thick line, p50 as \
+         the thin one, the maximum as dots, on a log scale. The warm-up (nothing measured) is \
+         shaded grey, every fault window orange and named. Counts and loss per interval are \
+         in the JSON report's <code>timeline</code>; the interval histograms in the \
+         <code>--export hlog</code> files.</p>\n<div class=\"charts\">\n",
+    );
+    for group in &view.groups {
+        if !has_timeline(view, group) {
+            continue;
+        }
+        let max = group
+            .entries
+            .iter()
+            .flat_map(|&i| view.entries[i].run.timeline.iter().map(|p| p.max as f64))
+            .fold(0.0f64, f64::max);
+        let (divisor, unit) = time_unit(max);
+        let mut series = Vec::new();
+        let mut intervals: Vec<String> = Vec::new();
+        for &i in &group.entries {
+            let entry = &view.entries[i];
+            let run = entry.run;
+            if run.timeline.is_empty() {
+                continue;
+            }
+            let interval_s = run
+                .config
+                .interval_s
+                .unwrap_or_else(|| run.timeline.get(1).map_or(1.0, |p| p.offset as f64 / 1e9));
+            let label = format!("{}", short_number(interval_s));
+            if !intervals.contains(&label) {
+                intervals.push(label);
+            }
+            // Each interval at its middle, in seconds since the run started.
+            let at = |offset: u64| run.config.warmup_s + offset as f64 / 1e9 + interval_s / 2.0;
+            let measured: Vec<_> = run.timeline.iter().filter(|p| p.count > 0).collect();
+            series.push(TimeSeries {
+                label: entry.member.clone(),
+                colour: view.colour_of(entry),
+                dash: view.dash_of(entry),
+                main: measured
+                    .iter()
+                    .map(|p| (at(p.offset), p.p99 as f64 / divisor))
+                    .collect(),
+                thin: measured
+                    .iter()
+                    .map(|p| (at(p.offset), p.p50 as f64 / divisor))
+                    .collect(),
+                dots: measured
+                    .iter()
+                    .map(|p| (at(p.offset), p.max as f64 / divisor))
+                    .collect(),
+            });
+        }
+        let chart = TimeChart {
+            title: format!("age over time, {}", group.label),
+            y_desc: format!("age ({unit}, log scale)"),
+            y_log: true,
+            x_end: run_end_s(view, group),
+            series,
+            spans: spans_of(view, group),
+            key: vec![
+                ("p99", Stroke::Thick),
+                ("p50", Stroke::Thin),
+                ("max", Stroke::Dots),
+            ],
+        };
+        let note = format!("intervals of {} s", intervals.join(", "));
+        time_figure(page, &chart, &note)?;
+    }
+    page.push_str("</div>\n");
+    Ok(())
+}
+
+fn time_figure(page: &mut String, chart: &TimeChart, note: &str) -> Result<(), ReportError> {
+    let svg = chart.to_svg().map_err(ReportError::Chart)?;
+    page.push_str("<figure>\n");
+    page.push_str(&svg);
+    let _ = writeln!(page, "\n<figcaption>{}</figcaption>", escape(note));
+    page.push_str("</figure>\n");
+    Ok(())
+}
+
+/// CPU over time of the group's runs beside their memory: the process's CPU time per
+/// sample interval, as a percentage of one CPU.
+fn cpu_figure(page: &mut String, view: &View, group: &Group) -> Result<(), ReportError> {
+    let mut series = Vec::new();
+    for &i in &group.entries {
+        let entry = &view.entries[i];
+        let samples: Vec<(f64, f64)> = entry
+            .run
+            .memory
+            .timeline
+            .iter()
+            .filter_map(|s| s.cpu_s.map(|cpu| (s.t_ms as f64 / 1e3, cpu)))
+            .collect();
+        if samples.len() < 2 {
+            continue;
+        }
+        series.push(TimeSeries {
+            label: entry.member.clone(),
+            colour: view.colour_of(entry),
+            dash: view.dash_of(entry),
+            main: samples
+                .windows(2)
+                .filter(|w| w[1].0 > w[0].0)
+                .map(|w| {
+                    (
+                        w[1].0,
+                        100.0 * (w[1].1 - w[0].1).max(0.0) / (w[1].0 - w[0].0),
+                    )
+                })
+                .collect(),
+            thin: Vec::new(),
+            dots: Vec::new(),
+        });
+    }
+    let chart = TimeChart {
+        title: format!("CPU, {}", group.label),
+        y_desc: "CPU (% of one core)".to_string(),
+        y_log: false,
+        x_end: run_end_s(view, group),
+        series,
+        spans: spans_of(view, group),
+        key: Vec::new(),
+    };
+    time_figure(
+        page,
+        &chart,
+        "CPU time of the fbench process per sample (user + system); consumer processes of \
+         cross-process strategies are not in it",
+    )
+}
+
 fn memory_section(page: &mut String, view: &View) -> Result<(), ReportError> {
     page.push_str(
-        "<h2 id=\"memory\">Memory over time</h2>\n<p>PSS (proportional set size: shared pages \
+        "<h2 id=\"memory\">Memory and CPU over time</h2>\n<p>PSS (proportional set size: shared pages \
          divided among the processes sharing them) of the process, sampled every 100 ms from \
          the start of warm-up; the dashed line is where measuring starts.</p>\n\
          <div class=\"charts\">\n",
@@ -467,6 +673,9 @@ fn memory_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                 .then(|| (warmup, " measuring".to_string())),
         };
         figure(page, &chart, None)?;
+        if has_cpu(view, group) {
+            cpu_figure(page, view, group)?;
+        }
     }
     page.push_str("</div>\n");
     Ok(())
