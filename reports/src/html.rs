@@ -521,7 +521,7 @@ fn timeline_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                 .config
                 .interval_s
                 .unwrap_or_else(|| run.timeline.get(1).map_or(1.0, |p| p.offset as f64 / 1e9));
-            let label = format!("{}", short_number(interval_s));
+            let label = short_number(interval_s);
             if !intervals.contains(&label) {
                 intervals.push(label);
             }
