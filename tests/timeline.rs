@@ -180,6 +180,14 @@ fn a_stall_shows_in_the_intervals_it_covers() {
         .map(|p| p["count"].as_u64().unwrap())
         .sum();
     assert!(before > 0, "frames were seen before the stall");
+    // The age-over-time chart shades and names the stall and the warm-up.
+    let html = std::fs::read_to_string(json.with_extension("html")).unwrap();
+    let chart = html
+        .split("<svg ")
+        .find(|svg| svg.contains("aria-label=\"age over time, 1 consumer\""))
+        .expect("an age-over-time chart");
+    assert!(chart.contains("stall:0@1s:1s"), "the fault is named");
+    assert!(chart.contains("warm-up"), "the warm-up is marked");
 }
 
 #[test]

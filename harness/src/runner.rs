@@ -933,8 +933,9 @@ mod tests {
                 first: true,
             };
             let timeline = Timeline {
-                start: 0,
-                measure_start: 0,
+                // Now rather than 0: interval offsets count from here.
+                start: monotonic_ns(),
+                measure_start: monotonic_ns(),
                 end: u64::MAX,
             };
             let consumer = {
@@ -984,6 +985,9 @@ mod tests {
             assert_eq!(result.drop_rate, 20.0 / 30.0);
             assert_eq!(result.per_consumer[0].drop_rate, Some(20.0 / 30.0));
             assert_eq!(result.per_consumer[0].frames_seen, 10);
+            // Every frame it saw is in exactly one interval of the timeline.
+            let counted: u64 = result.timeline.iter().map(|p| p.count).sum();
+            assert_eq!(counted, 10);
         }
     }
 

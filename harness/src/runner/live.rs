@@ -161,8 +161,9 @@ mod tests {
                 format: PixelFormat::Yuyv,
             };
             let timeline = Timeline {
-                start: 0,
-                measure_start: 0,
+                // Now rather than 0: interval offsets count from here.
+                start: monotonic_ns(),
+                measure_start: monotonic_ns(),
                 end: u64::MAX,
             };
             let mut reader = strategy.clone().reader();
@@ -177,6 +178,16 @@ mod tests {
             // 12, 13, 14 and 17: the gap before the first frame (3..9) is not counted.
             assert_eq!(out.counts.source_drops, 4);
             assert_eq!(out.counts.source_overruns, 0);
+            // Due frames (dropped ones included) and publishes are in the intervals too.
+            let due: u64 = out.intervals.intervals.iter().map(|i| i.due).sum();
+            assert_eq!(due, out.counts.due);
+            let published: u64 = out
+                .intervals
+                .intervals
+                .iter()
+                .map(|i| i.publish.count())
+                .sum();
+            assert_eq!(published, 5);
 
             // The latest frame is whole, stamped with its run sequence number, and its rows
             // lost the device's padding.
