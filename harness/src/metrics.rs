@@ -131,11 +131,55 @@ pub struct MemorySample {
     /// Frames the strategy had refused by then, since it was built.
     #[serde(default)]
     pub producer_drops: u64,
-    /// CPU time (user + system, seconds) this process had used by then, since it started:
-    /// CPU over time is the slope. Consumer processes of a cross-process run are not in it.
-    /// `null` in reports written before fbench sampled it.
+    /// CPU time (user + system, seconds) used by then by this process since it started, plus
+    /// by the consumer processes alive at that moment (cross-process runs): CPU over time is
+    /// the slope. `null` in reports written before fbench sampled it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cpu_s: Option<f64>,
+}
+
+/// CPU time (user + system, seconds) of this process so far, plus that of the live child
+/// processes started by the calling thread (the consumer processes of a cross-process run,
+/// which the driver starts and samples from one thread). Only that thread's `children` file
+/// is read, so a run with a thousand consumer *threads* costs one small read.
+pub fn process_tree_cpu_s() -> f64 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    let children =
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/children")).unwrap_or_default();
+    process_cpu_s()
+        + children
+            .split_whitespace()
+            .filter_map(|pid| stat_cpu_s(pid))
+            .sum::<f64>()
+}
+
+/// User + system CPU seconds of process `pid` from `/proc/<pid>/stat`.
+fn stat_cpu_s(pid: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_cpu_ticks(&text).map(|ticks| ticks as f64 / clock_ticks_per_s())
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line, in clock ticks. The
+/// command name (field 2) may hold spaces and parentheses: fields are counted after the last
+/// `)`.
+fn parse_stat_cpu_ticks(text: &str) -> Option<u64> {
+    let after = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // fields[0] is field 3 (state), so field n is fields[n - 3].
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn clock_ticks_per_s() -> f64 {
+    // SAFETY: sysconf has no preconditions; _SC_CLK_TCK is a valid name.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
 }
 
 /// CPU time (user + system, seconds) of this process so far.
@@ -268,6 +312,16 @@ mod tests {
     fn empty_histograms_summarise_to_zero() {
         let summary = Latency::new().summary();
         assert_eq!((summary.count, summary.p99, summary.max), (0, 0, 0));
+    }
+
+    #[test]
+    fn proc_stat_cpu_parses_whatever_the_command_name() {
+        let line = "1234 (a (weird) name) S 1 2 3 4 5 6 7 8 9 10 250 30 0 0 20 0 1 0 100 0 0";
+        assert_eq!(parse_stat_cpu_ticks(line), Some(280));
+        assert_eq!(parse_stat_cpu_ticks("garbage"), None);
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert!(parse_stat_cpu_ticks(&own).is_some());
+        assert!(process_tree_cpu_s() >= process_cpu_s() * 0.99);
     }
 
     #[test]

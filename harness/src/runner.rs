@@ -366,7 +366,7 @@ pub(crate) fn control(
                     pss_bytes: pss,
                     published: counts.published,
                     producer_drops: counts.producer_drops,
-                    cpu_s: Some(crate::metrics::process_cpu_s()),
+                    cpu_s: Some(crate::metrics::process_tree_cpu_s()),
                 });
             }
             progress((now.saturating_sub(timeline.start) as f64 / total).min(1.0));

@@ -575,7 +575,7 @@ fn time_figure(page: &mut String, chart: &TimeChart, note: &str) -> Result<(), R
     Ok(())
 }
 
-/// CPU over time of the group's runs beside their memory: the process's CPU time per
+/// CPU over time of the group's runs beside their memory: CPU time per
 /// sample interval, as a percentage of one CPU.
 fn cpu_figure(page: &mut String, view: &View, group: &Group) -> Result<(), ReportError> {
     let mut series = Vec::new();
@@ -621,8 +621,8 @@ fn cpu_figure(page: &mut String, view: &View, group: &Group) -> Result<(), Repor
     time_figure(
         page,
         &chart,
-        "CPU time of the fbench process per sample (user + system); consumer processes of \
-         cross-process strategies are not in it",
+        "CPU time per 100 ms sample (user + system) of the fbench process and its live \
+         consumer processes, as a percentage of one core",
     )
 }
 
