@@ -150,7 +150,7 @@ pub fn process_tree_cpu_s() -> f64 {
     process_cpu_s()
         + children
             .split_whitespace()
-            .filter_map(|pid| stat_cpu_s(pid))
+            .filter_map(stat_cpu_s)
             .sum::<f64>()
 }
 
