@@ -68,7 +68,7 @@ impl ScenarioError {
 }
 
 /// The keys a scenario may have, in the order the schema lists them.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 18] = [
     "description",
     "source",
     "strategies",
@@ -85,6 +85,7 @@ pub const KEYS: [&str; 17] = [
     "deadline_tolerance",
     "pool_size",
     "pool_policy",
+    "interval",
     "gates",
 ];
 
@@ -177,6 +178,10 @@ impl Scenario {
                             .ok_or_else(|| "must be \"grow\" or \"drop\"".to_string())
                             .and_then(parse_pool_policy)
                     })?
+                }
+                "interval" => {
+                    sweep.interval = crate::timeline::parse_interval(one_string(key, value)?)
+                        .map_err(|e| ScenarioError::new(key, e))?
                 }
                 "gates" => {
                     gates = Some(
@@ -323,6 +328,7 @@ mod tests {
             wait = ["block", "poll:1ms"]
             deadline_tolerance = 0.25
             pool_policy = "drop"
+            interval = "250ms"
             [gates]
             p99_age = "5ms"
         "#;
@@ -341,6 +347,11 @@ mod tests {
         assert_eq!(sweep.slow.len(), 1);
         assert_eq!(sweep.wait.len(), 2);
         assert_eq!(sweep.deadline_tolerance, [0.25]);
+        assert_eq!(sweep.interval, Duration::from_millis(250));
+        assert!(sweep
+            .points()
+            .iter()
+            .all(|p| p.config.interval == Duration::from_millis(250)));
         assert!(scenario.gates.is_some());
         assert_eq!(sweep.points().len(), 2 * 3 * 2 * 2);
     }
@@ -368,6 +379,8 @@ mod tests {
             ("wait = \"nap\"", "wait", "block, spin, poll:<interval>"),
             ("pool_policy = \"shrink\"", "pool_policy", "grow, drop"),
             ("gates = 3", "gates", "table"),
+            ("interval = \"1ms\"", "interval", "10ms"),
+            ("interval = 1", "interval", "string"),
             ("consumers = [1, 5", "line 1", "not valid TOML"),
         ];
         for (text, key, accepted) in cases {
