@@ -9,6 +9,7 @@
 
 use std::fmt::Write as _;
 
+use fbench_harness::timeline::TimelinePoint;
 use fbench_harness::RunResult;
 
 use crate::charts::{css_colour, escape, short_number, time_unit, Chart, Line, XAxis};
@@ -487,6 +488,9 @@ fn percentile_label(x: f64) -> String {
     format!("{text}%")
 }
 
+/// Points per line of an age-over-time chart (see `timeline_section`).
+const MAX_TIME_POINTS: usize = 600;
+
 fn timeline_section(page: &mut String, view: &View) -> Result<(), ReportError> {
     if !view.groups.iter().any(|g| has_timeline(view, g)) {
         return Ok(());
@@ -511,6 +515,7 @@ fn timeline_section(page: &mut String, view: &View) -> Result<(), ReportError> {
         let (divisor, unit) = time_unit(max);
         let mut series = Vec::new();
         let mut intervals: Vec<String> = Vec::new();
+        let mut coarsened = false;
         for &i in &group.entries {
             let entry = &view.entries[i];
             let run = entry.run;
@@ -528,22 +533,28 @@ fn timeline_section(page: &mut String, view: &View) -> Result<(), ReportError> {
             // Each interval at its middle, in seconds since the run started.
             let at = |offset: u64| run.config.warmup_s + offset as f64 / 1e9 + interval_s / 2.0;
             let measured: Vec<_> = run.timeline.iter().filter(|p| p.count > 0).collect();
+            // A long run (a soak at 100 ms) would draw thousands of points: past
+            // MAX_TIME_POINTS, each point stands for several intervals and shows the
+            // highest of their values (the worst of the span, never an average).
+            let per_point = measured.len().div_ceil(MAX_TIME_POINTS).max(1);
+            coarsened |= per_point > 1;
+            let worst = |value: fn(&TimelinePoint) -> u64| -> Vec<(f64, f64)> {
+                measured
+                    .chunks(per_point)
+                    .map(|chunk| {
+                        let middle = chunk[chunk.len() / 2].offset;
+                        let highest = chunk.iter().map(|p| value(p)).max().unwrap_or(0);
+                        (at(middle), highest as f64 / divisor)
+                    })
+                    .collect()
+            };
             series.push(TimeSeries {
                 label: entry.member.clone(),
                 colour: view.colour_of(entry),
                 dash: view.dash_of(entry),
-                main: measured
-                    .iter()
-                    .map(|p| (at(p.offset), p.p99 as f64 / divisor))
-                    .collect(),
-                thin: measured
-                    .iter()
-                    .map(|p| (at(p.offset), p.p50 as f64 / divisor))
-                    .collect(),
-                dots: measured
-                    .iter()
-                    .map(|p| (at(p.offset), p.max as f64 / divisor))
-                    .collect(),
+                main: worst(|p| p.p99),
+                thin: worst(|p| p.p50),
+                dots: worst(|p| p.max),
             });
         }
         let chart = TimeChart {
@@ -559,7 +570,13 @@ fn timeline_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                 ("max", Stroke::Dots),
             ],
         };
-        let note = format!("intervals of {} s", intervals.join(", "));
+        let mut note = format!("intervals of {} s", intervals.join(", "));
+        if coarsened {
+            note.push_str(&format!(
+                "; at most {MAX_TIME_POINTS} points a line, each the highest value of the \
+                 intervals it stands for"
+            ));
+        }
         time_figure(page, &chart, &note)?;
     }
     page.push_str("</div>\n");

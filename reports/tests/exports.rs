@@ -343,3 +343,28 @@ fn time_charts_show_age_over_time_and_cpu_beside_memory() {
     let cpu = html.find("aria-label=\"CPU, 5 consumers\"").unwrap();
     assert!(memory < cpu);
 }
+
+#[test]
+fn a_long_timeline_is_drawn_with_at_most_600_points_a_line() {
+    let mut long = report("bench-a", &[5]);
+    long.runs.retain(|r| r.strategy == "pool");
+    let run = &mut long.runs[0];
+    run.config.duration_s = 600.0;
+    let template = run.timeline[0].clone();
+    run.timeline = (0..6_000u64)
+        .map(|k| TimelinePoint {
+            offset: k * 100_000_000,
+            p99: template.p99 + k,
+            max: template.max + k,
+            ..template.clone()
+        })
+        .collect();
+    let html = text(ExportFormat::Html, &[long]);
+    let chart = html
+        .split("<svg ")
+        .find(|svg| svg.contains("aria-label=\"age over time"))
+        .unwrap();
+    // the max dots: one per point drawn, and 3 more in the legend's key
+    assert_eq!(chart.matches("<circle").count(), 600 + 3);
+    assert!(html.contains("at most 600 points a line"));
+}
