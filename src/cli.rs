@@ -89,4 +89,7 @@ pub struct ConsumerArgs {
     /// The consumer's faults as JSON (`ConsumerFaults`).
     #[arg(long, default_value = "{}", value_parser = |s: &str| serde_json::from_str::<fbench_harness::faults::ConsumerFaults>(s).map_err(|e| e.to_string()))]
     pub faults: fbench_harness::faults::ConsumerFaults,
+    /// Length of the latency-over-time intervals, ns.
+    #[arg(long, default_value_t = 1_000_000_000)]
+    pub interval_ns: u64,
 }

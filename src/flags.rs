@@ -122,6 +122,11 @@ pub struct RunFlags {
     #[arg(long, value_delimiter = ',', value_parser = fbench_harness::config::parse_drop_policy)]
     pub drop_policy: Vec<fbench_strategies::DropPolicy>,
 
+    /// Length of the intervals of latency over time (the report's `timeline`, the .hlog
+    /// export, the time charts), e.g. 100ms, 1s. [default: 1s]
+    #[arg(long, value_parser = fbench_harness::timeline::parse_interval)]
+    pub interval: Option<Duration>,
+
     /// Inject a fault, times from the start of measuring: stall:<consumer>@<t>:<dur> (hold a
     /// frame), kill:<consumer>@<t> (SIGKILL a consumer process, end a consumer thread),
     /// burst:@<t>:<dur>:<fps> (the producer runs faster). May be repeated.
@@ -254,6 +259,7 @@ impl RunFlags {
             queue_depth: or(&self.queue_depth, base.queue_depth),
             drop_policy: or(&self.drop_policy, base.drop_policy),
             faults: self.fault.clone(),
+            interval: self.interval.unwrap_or(base.interval),
         }
     }
 }

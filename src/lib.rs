@@ -388,6 +388,7 @@ fn consumer(args: cli::ConsumerArgs) -> ExitCode {
         deadline_ns: args.deadline_ns,
         frame_len: args.frame_len,
         faults: args.faults,
+        interval_ns: args.interval_ns,
     };
     let Some(strategy) = registry::current().get(&args.strategy) else {
         eprintln!(

@@ -85,10 +85,11 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
 
 fn print_summaries(summaries: &[SoakSummary]) {
     println!(
-        "{:<9} {:>6} {:>14} {:>14} {:>12} {:>12} {:>10} {:>8} {:>22}  verdict",
+        "{:<9} {:>6} {:>14} {:>15} {:>14} {:>12} {:>12} {:>10} {:>8} {:>22}  verdict",
         "strategy",
         "min",
         "PSS drift/min",
+        "p99 drift/min",
         "RSS drift/min",
         "PSS first",
         "PSS last",
@@ -115,11 +116,15 @@ fn print_summaries(summaries: &[SoakSummary]) {
             ),
             None => "not checked".to_string(),
         };
+        let age_drift = s
+            .age_p99_drift_ns_per_min
+            .map_or("n/a".to_string(), |ns| format!("{:+.3} ms", ns / 1e6));
         println!(
-            "{:<9} {:>6.1} {:>14} {:>14} {:>12} {:>12} {:>10} {:>8} {:>22}  {}",
+            "{:<9} {:>6.1} {:>14} {:>15} {:>14} {:>12} {:>12} {:>10} {:>8} {:>22}  {}",
             s.strategy,
             s.duration_s / 60.0,
             mib(s.pss_drift_bytes_per_min),
+            age_drift,
             mib(s.rss_drift_bytes_per_min),
             fbench_reports::format_bytes(s.pss_first_minute_bytes),
             fbench_reports::format_bytes(s.pss_last_minute_bytes),
@@ -132,5 +137,9 @@ fn print_summaries(summaries: &[SoakSummary]) {
     println!(
         "drift: least-squares slope of PSS over the measured window; flagged above {} MiB/min",
         DRIFT_LIMIT_BYTES_PER_MIN / (1024.0 * 1024.0)
+    );
+    println!(
+        "p99 drift: least-squares slope of the p99 age of each --interval (the report's \
+         timeline); the HTML report draws it over the whole soak"
     );
 }

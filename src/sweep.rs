@@ -30,7 +30,8 @@ pub struct RunExtras {
     #[arg(long)]
     pub open: bool,
 
-    /// Also write these beside the JSON report (comma-separated): md, csv, hgrm.
+    /// Also write these beside the JSON report (comma-separated): md, csv, hgrm, hlog
+    /// (HdrHistogram interval logs of age, acquire and publish, one per run).
     #[arg(long, value_delimiter = ',', value_parser = parse_extra)]
     pub export: Vec<Extra>,
 
@@ -53,6 +54,8 @@ pub enum Extra {
     Csv,
     /// HdrHistogram percentile distribution of the age, one file per run.
     Hgrm,
+    /// HdrHistogram interval log (age, acquire, publish per interval), one file per run.
+    Hlog,
 }
 
 fn parse_extra(text: &str) -> Result<Extra, String> {
@@ -60,7 +63,10 @@ fn parse_extra(text: &str) -> Result<Extra, String> {
         "md" => Ok(Extra::Md),
         "csv" => Ok(Extra::Csv),
         "hgrm" => Ok(Extra::Hgrm),
-        _ => Err(format!("unknown export '{text}'; accepted: md, csv, hgrm")),
+        "hlog" => Ok(Extra::Hlog),
+        _ => Err(format!(
+            "unknown export '{text}'; accepted: md, csv, hgrm, hlog"
+        )),
     }
 }
 
@@ -123,6 +129,7 @@ fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]
             "slot_policy" => spec.slot_policy = given.slot_policy.clone(),
             "queue_depth" => spec.queue_depth = given.queue_depth.clone(),
             "drop_policy" => spec.drop_policy = given.drop_policy.clone(),
+            "interval" => spec.interval = given.interval,
             _ => {}
         }
     }
@@ -336,6 +343,11 @@ pub fn write_reports(
                     println!("hgrm: {}", path.display());
                 }
             }
+            Extra::Hlog => {
+                for path in write_hlog(report, json_path)? {
+                    println!("hlog: {}", path.display());
+                }
+            }
         }
     }
     Ok(html_path)
@@ -350,6 +362,22 @@ pub fn write_hgrm(report: &Report, base: &Path) -> anyhow::Result<Vec<PathBuf>> 
     let mut written = Vec::new();
     for file in hgrm::age_distributions(report)? {
         let path = base.with_file_name(format!("{stem}-{}.hgrm", file.name));
+        write_atomically(&path, file.text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// `<stem>-<strategy>-c<consumers>.hlog` beside `base`, one per run measured just now.
+pub fn write_hlog(report: &Report, base: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let stem = base
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".to_string());
+    let mut written = Vec::new();
+    for file in fbench_reports::hlog::interval_logs(report)? {
+        let path = base.with_file_name(format!("{stem}-{}.hlog", file.name));
         write_atomically(&path, file.text.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
         written.push(path);

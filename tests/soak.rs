@@ -26,6 +26,8 @@ fn a_short_soak_checks_every_strategy_for_leaks() {
             "1s",
             "--resolution",
             "64x48",
+            "--interval",
+            "100ms",
         ])
         .arg("--json")
         .arg(&json)
@@ -56,9 +58,29 @@ fn a_short_soak_checks_every_strategy_for_leaks() {
         );
         assert_eq!(s["verdict"], "too short", "{s}");
         assert_eq!(s["torn_frames"], 0);
+        // Latency drift from the same timeline as the reports: ten 100 ms intervals.
+        assert!(s["age_p99_drift_ns_per_min"].is_f64(), "{s}");
+        assert!(s["minutes"][0]["age_p99_ns"].as_u64().unwrap() > 0, "{s}");
+    }
+    assert!(stdout.contains("p99 drift/min"), "{stdout}");
+    // The whole soak over time in the HTML report: age, memory and CPU.
+    let html = std::fs::read_to_string(json.with_extension("html")).unwrap();
+    for chart in ["age over time", "memory (PSS)", "CPU"] {
+        assert!(
+            html.contains(&format!("aria-label=\"{chart}, 5 consumers")),
+            "{chart}"
+        );
     }
     // Throughput per minute comes from the strategy's counts in the timeline.
     let report = read(&json);
+    for run in report["runs"].as_array().unwrap() {
+        assert_eq!(
+            run["timeline"].as_array().unwrap().len(),
+            10,
+            "{}",
+            run["strategy"]
+        );
+    }
     let last = report["runs"][0]["memory"]["timeline"]
         .as_array()
         .unwrap()

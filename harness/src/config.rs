@@ -112,6 +112,8 @@ pub struct RunConfig {
     pub drop_policy: DropPolicy,
     /// Faults injected into the run (`--fault`), see [`crate::faults`].
     pub faults: Vec<crate::faults::Fault>,
+    /// Length of the intervals of latency over time (`--interval`), see [`crate::timeline`].
+    pub interval: Duration,
 }
 
 impl RunConfig {
@@ -139,6 +141,7 @@ impl RunConfig {
             queue_depth: fbench_strategies::DEFAULT_QUEUE_DEPTH,
             drop_policy: DropPolicy::Block,
             faults: Vec::new(),
+            interval: crate::timeline::DEFAULT_INTERVAL,
         }
     }
 
@@ -230,6 +233,15 @@ impl RunConfig {
             ));
         }
         crate::faults::validate(&self.faults, self.consumers, self.duration)?;
+        if self.interval < crate::timeline::MIN_INTERVAL {
+            return Err(ConfigError::new(
+                "--interval",
+                format!(
+                    "must be at least {}",
+                    format_duration(crate::timeline::MIN_INTERVAL)
+                ),
+            ));
+        }
         let slow: usize = self.slow.iter().map(|s| s.count).sum();
         if slow > self.consumers {
             return Err(ConfigError::new(
@@ -317,6 +329,10 @@ pub struct ConfigRecord {
     pub queue_depth: usize,
     #[serde(default)]
     pub drop_policy: String,
+    /// Length of the `timeline` intervals, seconds; `null` in reports written before fbench
+    /// recorded latency over time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub interval_s: Option<f64>,
 }
 
 impl RunConfig {
@@ -350,6 +366,7 @@ impl RunConfig {
             .to_string(),
             queue_depth: self.queue_depth,
             drop_policy: self.drop_policy.name().to_string(),
+            interval_s: Some(self.interval.as_secs_f64()),
         }
     }
 }

@@ -22,6 +22,7 @@ pub mod scenario;
 pub mod soak;
 pub mod source;
 pub mod sweep;
+pub mod timeline;
 pub mod units;
 pub mod workload;
 

@@ -254,6 +254,8 @@ mod tests {
             reclaimed_slots: 0,
             faults: Vec::new(),
             leaks: None,
+            timeline: Vec::new(),
+            intervals: None,
             limits: None,
             queues: None,
         }

@@ -53,6 +53,12 @@ impl Latency {
         self.0.saturating_record(ns.max(1));
     }
 
+    /// `count` samples of `ns` at once (e.g. a bucket of an interval histogram).
+    #[inline]
+    pub fn record_n(&mut self, ns: u64, count: u64) {
+        self.0.saturating_record_n(ns.max(1), count);
+    }
+
     pub fn add(&mut self, other: &Latency) {
         self.0.add(&other.0).expect("same bounds, never fails");
     }
@@ -259,6 +265,65 @@ pub struct MemorySample {
     /// Frames the strategy had refused by then, since it was built.
     #[serde(default)]
     pub producer_drops: u64,
+    /// CPU time (user + system, seconds) used by then by this process since it started, plus
+    /// by the consumer processes alive at that moment (cross-process runs): CPU over time is
+    /// the slope. `null` in reports written before fbench sampled it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_s: Option<f64>,
+}
+
+/// CPU time (user + system, seconds) of this process so far, plus that of the live child
+/// processes started by the calling thread (the consumer processes of a cross-process run,
+/// which the driver starts and samples from one thread). Only that thread's `children` file
+/// is read, so a run with a thousand consumer *threads* costs one small read.
+pub fn process_tree_cpu_s() -> f64 {
+    // SAFETY: gettid has no preconditions and cannot fail.
+    let tid = unsafe { libc::gettid() };
+    let children =
+        std::fs::read_to_string(format!("/proc/self/task/{tid}/children")).unwrap_or_default();
+    process_cpu_s()
+        + children
+            .split_whitespace()
+            .filter_map(stat_cpu_s)
+            .sum::<f64>()
+}
+
+/// User + system CPU seconds of process `pid` from `/proc/<pid>/stat`.
+fn stat_cpu_s(pid: &str) -> Option<f64> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    parse_stat_cpu_ticks(&text).map(|ticks| ticks as f64 / clock_ticks_per_s())
+}
+
+/// utime + stime (fields 14 and 15) of a `/proc/<pid>/stat` line, in clock ticks. The
+/// command name (field 2) may hold spaces and parentheses: fields are counted after the last
+/// `)`.
+fn parse_stat_cpu_ticks(text: &str) -> Option<u64> {
+    let after = &text[text.rfind(')')? + 1..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    // fields[0] is field 3 (state), so field n is fields[n - 3].
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn clock_ticks_per_s() -> f64 {
+    // SAFETY: sysconf has no preconditions; _SC_CLK_TCK is a valid name.
+    let ticks = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if ticks > 0 {
+        ticks as f64
+    } else {
+        100.0
+    }
+}
+
+/// CPU time (user + system, seconds) of this process so far.
+pub fn process_cpu_s() -> f64 {
+    // SAFETY: rusage is plain old data, so all-zero bytes are a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: `usage` is a valid, writable rusage; RUSAGE_SELF is always valid.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let seconds = |tv: libc::timeval| tv.tv_sec as f64 + tv.tv_usec as f64 / 1e6;
+    seconds(usage.ru_utime) + seconds(usage.ru_stime)
 }
 
 /// RSS and PSS of process `pid` ("self" for this one) from `/proc/<pid>/smaps_rollup`.
@@ -485,6 +550,16 @@ mod tests {
         json.as_object_mut().unwrap().remove("ci95");
         let old: LatencySummary = serde_json::from_value(json).unwrap();
         assert_eq!(old.ci95, None);
+    }
+
+    #[test]
+    fn proc_stat_cpu_parses_whatever_the_command_name() {
+        let line = "1234 (a (weird) name) S 1 2 3 4 5 6 7 8 9 10 250 30 0 0 20 0 1 0 100 0 0";
+        assert_eq!(parse_stat_cpu_ticks(line), Some(280));
+        assert_eq!(parse_stat_cpu_ticks("garbage"), None);
+        let own = std::fs::read_to_string("/proc/self/stat").unwrap();
+        assert!(parse_stat_cpu_ticks(&own).is_some());
+        assert!(process_tree_cpu_s() >= process_cpu_s() * 0.99);
     }
 
     #[test]

@@ -57,6 +57,14 @@ pub struct RunResult {
     /// `null` in reports written before fbench checked.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub leaks: Option<crate::leaks::LeakCheck>,
+    /// Latency over time: one summary per interval of the measured window (`--interval`),
+    /// see [`crate::timeline`]. Empty in reports written before fbench recorded it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub timeline: Vec<crate::timeline::TimelinePoint>,
+    /// The interval histograms behind `timeline`, for HdrHistogram interval logs. Only in a
+    /// run just measured: never written to or read from JSON.
+    #[serde(skip)]
+    pub intervals: Option<crate::timeline::Intervals>,
     /// The run's figures over the machine's calibrated limits; `null` when the run was not
     /// calibrated (set by whoever calibrated, after the run).
     #[serde(default)]

@@ -352,6 +352,7 @@ pub(crate) fn control(
                     pss_bytes: pss,
                     published: counts.published,
                     producer_drops: counts.producer_drops,
+                    cpu_s: Some(crate::metrics::process_tree_cpu_s()),
                 });
             }
             progress((now.saturating_sub(timeline.start) as f64 / total).min(1.0));
@@ -385,6 +386,8 @@ pub(crate) struct ProducerOutcome {
     last_publish: u64,
     /// What happened in each fault's window, in the order of `RunConfig::faults`.
     pub(crate) windows: Vec<ProducerTally>,
+    /// Due frames and publish times per interval (latency over time).
+    pub(crate) intervals: crate::timeline::Intervals,
 }
 
 pub(crate) fn produce<S: Strategy>(
@@ -417,8 +420,10 @@ pub(crate) fn produce<S: Strategy>(
     let format = config.frame.format.code();
     let mut out = ProducerOutcome {
         windows: vec![ProducerTally::default(); windows.len()],
+        intervals: crate::timeline::Intervals::new(config.interval, config.duration),
         ..ProducerOutcome::default()
     };
+    out.intervals.stamp_start(timeline.measure_start);
     let mut slot: u64 = 0;
     loop {
         let due = due_at(slot);
@@ -464,6 +469,7 @@ pub(crate) fn produce<S: Strategy>(
         }
         if due >= timeline.measure_start {
             out.counts.due += 1;
+            out.intervals.due(offset);
             out.counts.produced += 1;
             match outcome {
                 Publish::Published(publish_seq) => {
@@ -471,6 +477,8 @@ pub(crate) fn produce<S: Strategy>(
                     // the distribution of the strategy's real publishing work.
                     out.publish
                         .record((after - before).saturating_sub(render_ns));
+                    out.intervals
+                        .published(offset, (after - before).saturating_sub(render_ns));
                     out.render.record(render_ns);
                     out.counts.published += 1;
                     if out.window_first_publish == 0 {
@@ -504,6 +512,7 @@ pub(crate) fn produce<S: Strategy>(
                 out.counts.due += 1;
                 out.counts.source_overruns += 1;
                 let offset = skipped - timeline.measure_start;
+                out.intervals.due(offset);
                 for (w, window) in windows.iter().enumerate() {
                     if window.contains(offset) {
                         out.windows[w].source_overruns += 1;
@@ -537,6 +546,8 @@ pub struct ConsumerSpec {
     pub frame_len: usize,
     /// This consumer's stall and end, and the fault windows it tallies.
     pub faults: ConsumerFaults,
+    /// Length of the intervals of latency over time, ns (see [`crate::timeline`]).
+    pub interval_ns: u64,
 }
 
 impl RunConfig {
@@ -549,6 +560,7 @@ impl RunConfig {
             deadline_ns: (self.period_ns() as f64 * (1.0 + self.deadline_tolerance)) as u64,
             frame_len: self.frame_len(),
             faults: self.consumer_faults(id),
+            interval_ns: self.interval.as_nanos() as u64,
         }
     }
 
@@ -586,6 +598,8 @@ pub(crate) struct ConsumerOutcome {
     pub windows: Vec<SeenTally>,
     /// The consumer ended itself for a `kill` fault (a thread cannot be killed alone).
     pub killed: bool,
+    /// Frames seen, age and acquire per interval of capture time (latency over time).
+    pub intervals: crate::timeline::Intervals,
 }
 
 /// A consumer's end: its figures, or the fact that they were lost with it.
@@ -624,6 +638,10 @@ pub(crate) fn consume<R: Reader>(
         deadline_misses: 0,
         windows: vec![SeenTally::default(); spec.faults.windows.len()],
         killed: false,
+        intervals: crate::timeline::Intervals::new(
+            std::time::Duration::from_nanos(spec.interval_ns),
+            std::time::Duration::ZERO,
+        ),
     };
     let faults = &spec.faults;
     let mut stalled = false;
@@ -675,6 +693,11 @@ pub(crate) fn consume<R: Reader>(
                 out.torn_frames += 1;
             }
             let capture_offset = meta.capture_ns - measure_start;
+            out.intervals.seen(
+                capture_offset,
+                held.saturating_sub(meta.capture_ns),
+                held - acquire_start,
+            );
             for (tally, window) in out.windows.iter_mut().zip(&faults.windows) {
                 if window.contains(capture_offset) {
                     tally.add(held.saturating_sub(meta.capture_ns));
@@ -738,6 +761,7 @@ pub(crate) fn assemble(
             .collect();
         crate::faults::records(&config.faults, config.duration, &producer.windows, &ends)
     };
+    let mut intervals = producer.intervals;
     let (mut age, mut acquire, mut e2e) = (Latency::new(), Latency::new(), Latency::new());
     let mut per_consumer = Vec::with_capacity(consumers.len());
     let (mut seen_total, mut expected_total) = (0u64, 0u64);
@@ -745,6 +769,8 @@ pub(crate) fn assemble(
     for consumer in consumers {
         match consumer {
             ConsumerResult::Done(c) => {
+                intervals.add(&c.intervals);
+                intervals.consumers += 1;
                 age.add(&c.age);
                 acquire.add(&c.acquire);
                 e2e.add(&c.e2e);
@@ -825,6 +851,8 @@ pub(crate) fn assemble(
         reclaimed_slots: 0,
         faults: fault_records,
         leaks: None,
+        timeline: intervals.summarise(),
+        intervals: Some(intervals),
         limits: None,
         queues: None,
     }
@@ -892,8 +920,9 @@ mod tests {
                 first: true,
             };
             let timeline = Timeline {
-                start: 0,
-                measure_start: 0,
+                // Now rather than 0: interval offsets count from here.
+                start: monotonic_ns(),
+                measure_start: monotonic_ns(),
                 end: u64::MAX,
             };
             let consumer = {
@@ -943,6 +972,9 @@ mod tests {
             assert_eq!(result.drop_rate, 20.0 / 30.0);
             assert_eq!(result.per_consumer[0].drop_rate, Some(20.0 / 30.0));
             assert_eq!(result.per_consumer[0].frames_seen, 10);
+            // Every frame it saw is in exactly one interval of the timeline.
+            let counted: u64 = result.timeline.iter().map(|p| p.count).sum();
+            assert_eq!(counted, 10);
         }
     }
 

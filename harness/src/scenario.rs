@@ -73,7 +73,7 @@ impl ScenarioError {
 }
 
 /// The keys a scenario may have, in the order the schema lists them.
-pub const KEYS: [&str; 19] = [
+pub const KEYS: [&str; 20] = [
     "description",
     "source",
     "strategies",
@@ -92,6 +92,7 @@ pub const KEYS: [&str; 19] = [
     "pool_policy",
     "queue_depth",
     "drop_policy",
+    "interval",
     "gates",
 ];
 
@@ -198,6 +199,10 @@ impl Scenario {
                             })
                             .and_then(parse_drop_policy)
                     })?
+                }
+                "interval" => {
+                    sweep.interval = crate::timeline::parse_interval(one_string(key, value)?)
+                        .map_err(|e| ScenarioError::new(key, e))?
                 }
                 "gates" => {
                     gates = Some(
@@ -344,6 +349,7 @@ mod tests {
             wait = ["block", "poll:1ms"]
             deadline_tolerance = 0.25
             pool_policy = "drop"
+            interval = "250ms"
             [gates]
             p99_age = "5ms"
         "#;
@@ -362,6 +368,11 @@ mod tests {
         assert_eq!(sweep.slow.len(), 1);
         assert_eq!(sweep.wait.len(), 2);
         assert_eq!(sweep.deadline_tolerance, [0.25]);
+        assert_eq!(sweep.interval, Duration::from_millis(250));
+        assert!(sweep
+            .points()
+            .iter()
+            .all(|p| p.config.interval == Duration::from_millis(250)));
         assert!(scenario.gates.is_some());
         assert_eq!(sweep.points().len(), 2 * 3 * 2 * 2);
     }
@@ -396,6 +407,8 @@ mod tests {
             ("drop_policy = 1", "drop_policy", "\"block\", \"oldest\""),
             ("queue_depth = 0", "queue_depth", "from 1 to 1024"),
             ("gates = 3", "gates", "table"),
+            ("interval = \"1ms\"", "interval", "10ms"),
+            ("interval = 1", "interval", "string"),
             ("consumers = [1, 5", "line 1", "not valid TOML"),
         ];
         for (text, key, accepted) in cases {

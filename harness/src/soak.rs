@@ -27,6 +27,10 @@ pub struct SoakMinute {
     /// Frames accepted during the minute (`null` when the report has no counts).
     pub published: Option<u64>,
     pub producer_drops: Option<u64>,
+    /// The median over the minute's intervals (`runs[].timeline`) of their p99 age, ns;
+    /// `null` when the report has no timeline or no frame was seen in the minute.
+    #[serde(default)]
+    pub age_p99_ns: Option<u64>,
 }
 
 /// The soak verdict of one run.
@@ -38,6 +42,10 @@ pub struct SoakSummary {
     /// Least-squares slope of PSS over the measured window.
     pub pss_drift_bytes_per_min: f64,
     pub rss_drift_bytes_per_min: f64,
+    /// Least-squares slope of the intervals' p99 age over the measured window, ns per
+    /// minute (latency drift beside memory drift); `null` without a timeline.
+    #[serde(default)]
+    pub age_p99_drift_ns_per_min: Option<f64>,
     pub pss_first_minute_bytes: u64,
     pub pss_last_minute_bytes: u64,
     pub minutes: Vec<SoakMinute>,
@@ -112,6 +120,7 @@ pub fn summarise(run: &RunResult) -> SoakSummary {
             rss_mean_bytes: mean(chunk.iter().map(|s| s.rss_bytes), n),
             published,
             producer_drops: drops,
+            age_p99_ns: None,
         });
         start = end;
     }
@@ -122,6 +131,26 @@ pub fn summarise(run: &RunResult) -> SoakSummary {
             .collect();
         slope(&points)
     };
+    // Latency drift from the same timeline the reports draw: each interval's p99 at its
+    // offset into the measured window.
+    let seen: Vec<&crate::timeline::TimelinePoint> =
+        run.timeline.iter().filter(|p| p.count > 0).collect();
+    let age_drift = (seen.len() >= 2).then(|| {
+        let points: Vec<(f64, f64)> = seen
+            .iter()
+            .map(|p| (p.offset as f64 / 60e9, p.p99 as f64))
+            .collect();
+        slope(&points)
+    });
+    for minute in &mut minutes {
+        let mut p99s: Vec<u64> = seen
+            .iter()
+            .filter(|p| p.offset / 60_000_000_000 == minute.minute)
+            .map(|p| p.p99)
+            .collect();
+        p99s.sort_unstable();
+        minute.age_p99_ns = (!p99s.is_empty()).then(|| p99s[p99s.len() / 2]);
+    }
     let pss_drift = per_minute(|s| s.pss_bytes);
     let rss_drift = per_minute(|s| s.rss_bytes);
     let span_ms = samples.last().map_or(0, |s| s.t_ms) - samples.first().map_or(0, |s| s.t_ms);
@@ -140,6 +169,7 @@ pub fn summarise(run: &RunResult) -> SoakSummary {
         duration_s: run.config.duration_s,
         pss_drift_bytes_per_min: pss_drift,
         rss_drift_bytes_per_min: rss_drift,
+        age_p99_drift_ns_per_min: age_drift,
         pss_first_minute_bytes: minutes.first().map_or(0, |m| m.pss_mean_bytes),
         pss_last_minute_bytes: minutes.last().map_or(0, |m| m.pss_mean_bytes),
         minutes,
@@ -160,6 +190,59 @@ mod tests {
         let points: Vec<(f64, f64)> = (0..10).map(|x| (x as f64, 3.0 * x as f64 + 7.0)).collect();
         assert_eq!(slope(&points), 3.0);
         assert_eq!(slope(&[(1.0, 5.0)]), 0.0);
+    }
+
+    #[test]
+    fn latency_drift_comes_from_the_timeline() {
+        let mut config = crate::RunConfig::default_config();
+        config.warmup = std::time::Duration::ZERO;
+        config.duration = std::time::Duration::from_secs(180);
+        let mut run = crate::runner::assemble(
+            "mutex",
+            &config,
+            Default::default(),
+            Vec::new(),
+            Default::default(),
+            Default::default(),
+            None,
+            Default::default(),
+        );
+        // p99 grows by 1 ms per minute; one interval per 10 s.
+        run.timeline = (0..18u64)
+            .map(|k| crate::timeline::TimelinePoint {
+                offset: k * 10_000_000_000,
+                count: 300,
+                p50: 1_000_000,
+                p99: 2_000_000 + k * 1_000_000 / 6,
+                max: 9_000_000,
+                loss: Some(0.0),
+                acquire: Default::default(),
+                publish: Default::default(),
+            })
+            .collect();
+        run.memory.timeline = (0..180u64)
+            .map(|s| crate::metrics::MemorySample {
+                t_ms: s * 1000,
+                pss_bytes: 1 << 20,
+                rss_bytes: 1 << 21,
+                ..Default::default()
+            })
+            .collect();
+        let summary = summarise(&run);
+        let drift = summary.age_p99_drift_ns_per_min.unwrap();
+        assert!((drift - 1_000_000.0).abs() < 1.0, "{drift}");
+        assert_eq!(summary.minutes.len(), 3);
+        // Minute 0 holds intervals 0..6: p99s 2.0, 2.17, …, 2.83 ms; the median is the 4th.
+        assert_eq!(
+            summary.minutes[0].age_p99_ns,
+            Some(2_000_000 + 3 * 1_000_000 / 6)
+        );
+        assert!(summary.minutes.iter().all(|m| m.age_p99_ns.is_some()));
+        // Without a timeline (an old report): no latency drift, nothing invented.
+        run.timeline.clear();
+        let summary = summarise(&run);
+        assert_eq!(summary.age_p99_drift_ns_per_min, None);
+        assert!(summary.minutes.iter().all(|m| m.age_p99_ns.is_none()));
     }
 
     #[test]

@@ -45,6 +45,8 @@ pub struct SweepSpec {
     pub drop_policy: Vec<DropPolicy>,
     /// Faults injected into every run (`--fault`).
     pub faults: Vec<crate::faults::Fault>,
+    /// Latency-over-time interval of every run (`--interval`; not a dimension).
+    pub interval: Duration,
 }
 
 /// One run of a sweep.
@@ -85,6 +87,7 @@ impl SweepSpec {
             queue_depth: vec![config.queue_depth],
             drop_policy: vec![config.drop_policy],
             faults: config.faults.clone(),
+            interval: config.interval,
         }
     }
 
@@ -95,6 +98,7 @@ impl SweepSpec {
             source: self.source.clone(),
             slow: self.slow.clone(),
             faults: self.faults.clone(),
+            interval: self.interval,
             ..RunConfig::default_config()
         };
         let mut configs = vec![base];

@@ -9,11 +9,11 @@ use plotters::coord::ranged1d::{
     AsRangedCoord, DefaultFormatting, KeyPointHint, Ranged, ValueFormatter,
 };
 use plotters::coord::types::RangedCoordf64;
-use plotters::coord::Shift;
+use plotters::coord::{CoordTranslate, Shift};
 use plotters::prelude::*;
 
 /// Line colours: a colour-blind-friendly qualitative palette (Okabe–Ito, then Tableau).
-pub(crate) const PALETTE: [(u8, u8, u8); 10] = [
+pub(crate) const PALETTE: [(u8, u8, u8); 12] = [
     (0, 114, 178),
     (213, 94, 0),
     (0, 158, 115),
@@ -24,7 +24,42 @@ pub(crate) const PALETTE: [(u8, u8, u8); 10] = [
     (140, 86, 75),
     (148, 103, 189),
     (188, 189, 34),
+    (23, 190, 207),
+    (127, 127, 127),
 ];
+
+/// Strategies with a colour of their own, by palette index: the same in every chart of
+/// every report, whatever else a report holds.
+const STRATEGY_COLOURS: [(&str, usize); 12] = [
+    ("mutex", 0),
+    ("rwlock", 1),
+    ("pool", 2),
+    ("arcswap", 3),
+    ("shm", 4),
+    ("queue", 5),
+    ("ideal", 6),
+    ("shm-naive", 7),
+    ("triple-buffer", 8),
+    ("iceoryx2", 9),
+    ("broadcast", 10),
+    ("unsync", 11),
+];
+
+/// The palette index of a strategy: fixed for fbench's own and the peers, derived from the
+/// name (FNV-1a) for any other, so a user's strategy too keeps its colour across reports.
+pub(crate) fn strategy_colour(name: &str) -> usize {
+    if let Some((_, index)) = STRATEGY_COLOURS.iter().find(|(n, _)| *n == name) {
+        return *index;
+    }
+    let hash = name.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    (hash % PALETTE.len() as u64) as usize
+}
+
+/// Dash patterns (dash, gap in pixels) by line style index; 0 is solid. A merged report
+/// tells its reports apart by these, never by colour (colour is the strategy's).
+pub(crate) const DASHES: [(u32, u32); 4] = [(0, 0), (9, 5), (3, 4), (14, 4)];
 
 pub(crate) fn colour(index: usize) -> RGBColor {
     let (r, g, b) = PALETTE[index % PALETTE.len()];
@@ -39,6 +74,8 @@ pub(crate) fn css_colour(index: usize) -> String {
 pub(crate) struct Line {
     pub label: String,
     pub colour: usize,
+    /// Line style: 0 solid, then the [`DASHES`] patterns.
+    pub dash: usize,
     pub points: Vec<(f64, f64)>,
     /// Error bars `(x, value, low, high)`: e.g. a percentile and its 95% interval. The
     /// value is marked with a ring (the bar's x may sit a little off the line's, so that
@@ -214,9 +251,7 @@ impl Chart<'_> {
         }
         for line in &self.lines {
             let style = colour(line.colour).stroke_width(2);
-            chart
-                .draw_series(LineSeries::new(line.points.iter().copied(), style))
-                .map_err(|e| e.to_string())?;
+            draw_line(&mut chart, &line.points, line.dash, style)?;
             if self.dots {
                 chart
                     .draw_series(
@@ -252,8 +287,7 @@ impl Chart<'_> {
         for (i, line) in self.lines.iter().enumerate() {
             let y = top + i as i32 * 22;
             let style = colour(line.colour).stroke_width(3);
-            area.draw(&PathElement::new(vec![(4, y), (28, y)], style))
-                .map_err(|e| e.to_string())?;
+            legend_sample(area, y, line.dash, style)?;
             area.draw(&Text::new(
                 line.label.clone(),
                 (34, y - 8),
@@ -263,6 +297,58 @@ impl Chart<'_> {
         }
         Ok(())
     }
+}
+
+/// A line in the given dash style (0: solid).
+pub(crate) fn draw_line<DB, CT>(
+    chart: &mut ChartContext<'_, DB, CT>,
+    points: &[(f64, f64)],
+    dash: usize,
+    style: ShapeStyle,
+) -> Result<(), String>
+where
+    DB: DrawingBackend,
+    CT: CoordTranslate<From = (f64, f64)>,
+{
+    let (size, spacing) = DASHES[dash % DASHES.len()];
+    if size == 0 {
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), style))
+            .map_err(|e| e.to_string())?;
+    } else {
+        chart
+            .draw_series(DashedLineSeries::new(
+                points.iter().copied(),
+                size,
+                spacing,
+                style,
+            ))
+            .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+/// A legend's line sample at height `y`, in the given dash style.
+pub(crate) fn legend_sample(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    y: i32,
+    dash: usize,
+    style: ShapeStyle,
+) -> Result<(), String> {
+    let (size, spacing) = DASHES[dash % DASHES.len()];
+    if size == 0 {
+        area.draw(&PathElement::new(vec![(4, y), (28, y)], style))
+            .map_err(|e| e.to_string())?;
+    } else {
+        let mut x = 4;
+        while x < 28 {
+            let end = (x + size as i32).min(28);
+            area.draw(&PathElement::new(vec![(x, y), (end, y)], style))
+                .map_err(|e| e.to_string())?;
+            x = end + spacing as i32;
+        }
+    }
+    Ok(())
 }
 
 /// A linear axis with ticks exactly at given values (e.g. the consumer counts measured).
@@ -364,6 +450,7 @@ mod tests {
             lines: vec![Line {
                 label: "mutex".to_string(),
                 colour: 0,
+                dash: 0,
                 points: vec![(1.0, 1.0), (5.0, 2.0), (20.0, 4.5)],
                 bars: vec![(5.0, 2.0, 1.5, 2.5)],
             }],
@@ -377,5 +464,26 @@ mod tests {
         assert_eq!(svg.matches("<svg").count(), 1);
         assert!(!svg.contains("http"), "no external references");
         assert_eq!(svg, chart.to_svg().unwrap(), "deterministic");
+    }
+
+    #[test]
+    fn a_strategy_keeps_its_colour() {
+        assert_eq!(strategy_colour("mutex"), 0);
+        assert_eq!(strategy_colour("shm"), 4);
+        // Any other name: the same colour every time, from the name alone.
+        assert_eq!(
+            strategy_colour("double-buffer"),
+            strategy_colour("double-buffer")
+        );
+        assert!(strategy_colour("double-buffer") < PALETTE.len());
+        let known: Vec<usize> = STRATEGY_COLOURS.iter().map(|(_, i)| *i).collect();
+        let mut distinct = known.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(
+            distinct.len(),
+            known.len(),
+            "no two known strategies share a colour"
+        );
     }
 }

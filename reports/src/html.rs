@@ -9,12 +9,14 @@
 
 use std::fmt::Write as _;
 
+use fbench_harness::timeline::TimelinePoint;
 use fbench_harness::RunResult;
 
 use crate::charts::{css_colour, escape, short_number, time_unit, Chart, Line, XAxis};
 use crate::summary::{best_marks, columns, memory_cost, verdicts};
 use crate::table::{format_bytes, format_ns, format_ns_ci};
-use crate::view::{cpu_percent, View};
+use crate::timecharts::{Span, Stroke, TimeChart, TimeSeries};
+use crate::view::{cpu_percent, Group, View};
 use crate::{Exporter, Report, ReportError};
 
 /// Renders one report, or several side by side (see [`HtmlExporter::render_all`]).
@@ -47,6 +49,7 @@ impl HtmlExporter {
         );
         sweep_section(&mut page, &view)?;
         spectrum_section(&mut page, &view)?;
+        timeline_section(&mut page, &view)?;
         memory_section(&mut page, &view)?;
         configuration_section(&mut page, &view);
         machine_section(&mut page, &view);
@@ -63,7 +66,71 @@ pub fn expected_charts(reports: &[Report]) -> usize {
     } else {
         0
     };
-    sweep + 2 * view.groups.len()
+    let timelines = view
+        .groups
+        .iter()
+        .filter(|g| has_timeline(&view, g))
+        .count();
+    let cpu = view.groups.iter().filter(|g| has_cpu(&view, g)).count();
+    sweep + 2 * view.groups.len() + timelines + cpu
+}
+
+fn has_timeline(view: &View, group: &Group) -> bool {
+    group
+        .entries
+        .iter()
+        .any(|&i| !view.entries[i].run.timeline.is_empty())
+}
+
+fn has_cpu(view: &View, group: &Group) -> bool {
+    group.entries.iter().any(|&i| {
+        let samples = &view.entries[i].run.memory.timeline;
+        samples.iter().filter(|s| s.cpu_s.is_some()).count() >= 2
+    })
+}
+
+/// The warm-up and every fault window of the group's runs (faults apply to every run of a
+/// sweep: the same windows, named once), in seconds since the run started.
+fn spans_of(view: &View, group: &Group) -> Vec<Span> {
+    let first = view.entries[group.entries[0]].run;
+    let warmup = first.config.warmup_s;
+    let mut spans = Vec::new();
+    if warmup > 0.0 {
+        spans.push(Span {
+            from: 0.0,
+            to: warmup,
+            name: "warm-up".to_string(),
+            fault: false,
+        });
+    }
+    let mut named: Vec<&str> = Vec::new();
+    for &i in &group.entries {
+        for fault in &view.entries[i].run.faults {
+            if named.contains(&fault.fault.as_str()) {
+                continue;
+            }
+            named.push(&fault.fault);
+            spans.push(Span {
+                from: warmup + fault.at_s,
+                to: warmup + fault.at_s + fault.window_s,
+                name: fault.fault.clone(),
+                fault: true,
+            });
+        }
+    }
+    spans
+}
+
+/// Right end of the time axis: the longest run of the group, warm-up included.
+fn run_end_s(view: &View, group: &Group) -> f64 {
+    group
+        .entries
+        .iter()
+        .map(|&i| {
+            let config = &view.entries[i].run.config;
+            config.warmup_s + config.duration_s
+        })
+        .fold(0.0, f64::max)
 }
 
 const STYLE: &str = "
@@ -139,7 +206,8 @@ fn head(page: &mut String, view: &View) {
         page.push_str("<a href=\"#sweep\">Against consumers</a>");
     }
     page.push_str(
-        "<a href=\"#spectrum\">Latency spectrum</a><a href=\"#memory\">Memory</a>\
+        "<a href=\"#spectrum\">Latency spectrum</a><a href=\"#timeline\">Over time</a>\
+         <a href=\"#memory\">Memory and CPU</a>\
          <a href=\"#configuration\">Configuration</a><a href=\"#machine\">Machine</a></nav>\n",
     );
 }
@@ -237,7 +305,7 @@ fn summary_section(page: &mut String, view: &View) {
             let _ = write!(
                 page,
                 "<tr><td class=\"name\">{}{}</td>",
-                swatch(view.member_index(&entry.member)),
+                swatch(view.colour_of(entry)),
                 escape(&entry.member)
             );
             for (c, column) in columns.iter().enumerate() {
@@ -345,9 +413,23 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                         ))
                     })
                     .collect();
+                // The strategy's colour; series of one strategy (other settings, machines,
+                // reports) differ by line style.
+                let first = view.entries.iter().find(|e| &e.series == label);
+                let strategy = first.map_or("", |e| e.run.strategy.as_str());
+                let dash = view.series[..s]
+                    .iter()
+                    .filter(|other| {
+                        view.entries
+                            .iter()
+                            .find(|e| &e.series == *other)
+                            .is_some_and(|e| e.run.strategy == strategy)
+                    })
+                    .count();
                 Line {
                     label: label.clone(),
-                    colour: s,
+                    colour: crate::charts::strategy_colour(strategy),
+                    dash,
                     points,
                     bars,
                 }
@@ -419,7 +501,8 @@ fn spectrum_section(page: &mut String, view: &View) -> Result<(), ReportError> {
             .enumerate()
             .map(|(k, (entry, ys, count, ci))| Line {
                 label: format!("{} (n={count})", entry.member),
-                colour: view.member_index(&entry.member),
+                colour: view.colour_of(entry),
+                dash: view.dash_of(entry),
                 points: xs.iter().zip(ys).map(|(x, y)| (*x, y / divisor)).collect(),
                 // p50, p99 and p99.9 (x = 1/(1-p)) with their 95% intervals.
                 // Each line's bars a little right of the last's, so they stay apart.
@@ -472,9 +555,164 @@ fn percentile_label(x: f64) -> String {
     format!("{text}%")
 }
 
+/// Points per line of an age-over-time chart (see `timeline_section`).
+const MAX_TIME_POINTS: usize = 600;
+
+fn timeline_section(page: &mut String, view: &View) -> Result<(), ReportError> {
+    if !view.groups.iter().any(|g| has_timeline(view, g)) {
+        return Ok(());
+    }
+    page.push_str(
+        "<h2 id=\"timeline\">Latency over time</h2>\n<p>Age per interval of capture time \
+         (<code>--interval</code>, from the start of measuring): p99 as the thick line, p50 as \
+         the thin one, the maximum as dots, on a log scale. The warm-up (nothing measured) is \
+         shaded grey, every fault window orange and named. Counts and loss per interval are \
+         in the JSON report's <code>timeline</code>; the interval histograms in the \
+         <code>--export hlog</code> files.</p>\n<div class=\"charts\">\n",
+    );
+    for group in &view.groups {
+        if !has_timeline(view, group) {
+            continue;
+        }
+        let max = group
+            .entries
+            .iter()
+            .flat_map(|&i| view.entries[i].run.timeline.iter().map(|p| p.max as f64))
+            .fold(0.0f64, f64::max);
+        let (divisor, unit) = time_unit(max);
+        let mut series = Vec::new();
+        let mut intervals: Vec<String> = Vec::new();
+        let mut coarsened = false;
+        for &i in &group.entries {
+            let entry = &view.entries[i];
+            let run = entry.run;
+            if run.timeline.is_empty() {
+                continue;
+            }
+            let interval_s = run
+                .config
+                .interval_s
+                .unwrap_or_else(|| run.timeline.get(1).map_or(1.0, |p| p.offset as f64 / 1e9));
+            let label = short_number(interval_s);
+            if !intervals.contains(&label) {
+                intervals.push(label);
+            }
+            // Each interval at its middle, in seconds since the run started.
+            let at = |offset: u64| run.config.warmup_s + offset as f64 / 1e9 + interval_s / 2.0;
+            let measured: Vec<_> = run.timeline.iter().filter(|p| p.count > 0).collect();
+            // A long run (a soak at 100 ms) would draw thousands of points: past
+            // MAX_TIME_POINTS, each point stands for several intervals and shows the
+            // highest of their values (the worst of the span, never an average).
+            let per_point = measured.len().div_ceil(MAX_TIME_POINTS).max(1);
+            coarsened |= per_point > 1;
+            let worst = |value: fn(&TimelinePoint) -> u64| -> Vec<(f64, f64)> {
+                measured
+                    .chunks(per_point)
+                    .map(|chunk| {
+                        let middle = chunk[chunk.len() / 2].offset;
+                        let highest = chunk.iter().map(|p| value(p)).max().unwrap_or(0);
+                        (at(middle), highest as f64 / divisor)
+                    })
+                    .collect()
+            };
+            series.push(TimeSeries {
+                label: entry.member.clone(),
+                colour: view.colour_of(entry),
+                dash: view.dash_of(entry),
+                main: worst(|p| p.p99),
+                thin: worst(|p| p.p50),
+                dots: worst(|p| p.max),
+            });
+        }
+        let chart = TimeChart {
+            title: format!("age over time, {}", group.label),
+            y_desc: format!("age ({unit}, log scale)"),
+            y_log: true,
+            x_end: run_end_s(view, group),
+            series,
+            spans: spans_of(view, group),
+            key: vec![
+                ("p99", Stroke::Thick),
+                ("p50", Stroke::Thin),
+                ("max", Stroke::Dots),
+            ],
+        };
+        let mut note = format!("intervals of {} s", intervals.join(", "));
+        if coarsened {
+            note.push_str(&format!(
+                "; at most {MAX_TIME_POINTS} points a line, each the highest value of the \
+                 intervals it stands for"
+            ));
+        }
+        time_figure(page, &chart, &note)?;
+    }
+    page.push_str("</div>\n");
+    Ok(())
+}
+
+fn time_figure(page: &mut String, chart: &TimeChart, note: &str) -> Result<(), ReportError> {
+    let svg = chart.to_svg().map_err(ReportError::Chart)?;
+    page.push_str("<figure>\n");
+    page.push_str(&svg);
+    let _ = writeln!(page, "\n<figcaption>{}</figcaption>", escape(note));
+    page.push_str("</figure>\n");
+    Ok(())
+}
+
+/// CPU over time of the group's runs beside their memory: CPU time per
+/// sample interval, as a percentage of one CPU.
+fn cpu_figure(page: &mut String, view: &View, group: &Group) -> Result<(), ReportError> {
+    let mut series = Vec::new();
+    for &i in &group.entries {
+        let entry = &view.entries[i];
+        let samples: Vec<(f64, f64)> = entry
+            .run
+            .memory
+            .timeline
+            .iter()
+            .filter_map(|s| s.cpu_s.map(|cpu| (s.t_ms as f64 / 1e3, cpu)))
+            .collect();
+        if samples.len() < 2 {
+            continue;
+        }
+        series.push(TimeSeries {
+            label: entry.member.clone(),
+            colour: view.colour_of(entry),
+            dash: view.dash_of(entry),
+            main: samples
+                .windows(2)
+                .filter(|w| w[1].0 > w[0].0)
+                .map(|w| {
+                    (
+                        w[1].0,
+                        100.0 * (w[1].1 - w[0].1).max(0.0) / (w[1].0 - w[0].0),
+                    )
+                })
+                .collect(),
+            thin: Vec::new(),
+            dots: Vec::new(),
+        });
+    }
+    let chart = TimeChart {
+        title: format!("CPU, {}", group.label),
+        y_desc: "CPU (% of one core)".to_string(),
+        y_log: false,
+        x_end: run_end_s(view, group),
+        series,
+        spans: spans_of(view, group),
+        key: Vec::new(),
+    };
+    time_figure(
+        page,
+        &chart,
+        "CPU time per 100 ms sample (user + system) of the fbench process and its live \
+         consumer processes, as a percentage of one core",
+    )
+}
+
 fn memory_section(page: &mut String, view: &View) -> Result<(), ReportError> {
     page.push_str(
-        "<h2 id=\"memory\">Memory over time</h2>\n<p>PSS (proportional set size: shared pages \
+        "<h2 id=\"memory\">Memory and CPU over time</h2>\n<p>PSS (proportional set size: shared pages \
          divided among the processes sharing them) of the process, sampled every 100 ms from \
          the start of warm-up; the dashed line is where measuring starts.</p>\n\
          <div class=\"charts\">\n",
@@ -489,7 +727,8 @@ fn memory_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                 Line {
                     label: entry.member.clone(),
                     bars: Vec::new(),
-                    colour: view.member_index(&entry.member),
+                    colour: view.colour_of(entry),
+                    dash: view.dash_of(entry),
                     points: entry
                         .run
                         .memory
@@ -519,6 +758,9 @@ fn memory_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                 .then(|| (warmup, " measuring".to_string())),
         };
         figure(page, &chart, None)?;
+        if has_cpu(view, group) {
+            cpu_figure(page, view, group)?;
+        }
     }
     page.push_str("</div>\n");
     Ok(())

@@ -14,11 +14,13 @@ mod csv;
 mod faults;
 pub mod gate;
 pub mod hgrm;
+pub mod hlog;
 mod html;
 mod limits;
 mod markdown;
 mod summary;
 mod table;
+mod timecharts;
 mod view;
 
 pub use csv::CsvExporter;

@@ -22,6 +22,8 @@ const DERIVED_KEYS: [&str; 1] = ["frame_bytes"];
 
 pub(crate) struct Entry<'a> {
     pub run: &'a RunResult,
+    /// Which of the view's reports the run comes from.
+    pub report: usize,
     pub group: usize,
     pub member: String,
     pub series: String,
@@ -39,10 +41,8 @@ pub(crate) struct View<'a> {
     pub machine_labels: Vec<String>,
     pub entries: Vec<Entry<'a>>,
     pub groups: Vec<Group>,
-    /// Series labels in first-seen order (their index picks the colour).
+    /// Series labels in first-seen order (lines of the charts against consumer count).
     pub series: Vec<String>,
-    /// Member labels in first-seen order (their index picks the colour).
-    pub members: Vec<String>,
     /// Config keys whose values differ between runs, consumers excluded.
     pub varying: Vec<String>,
 }
@@ -120,7 +120,6 @@ impl<'a> View<'a> {
         let several_machines = machines.len() > 1;
         let mut entries = Vec::with_capacity(runs.len());
         let mut series = Vec::new();
-        let mut members = Vec::new();
         for (i, (report, run)) in runs.iter().enumerate() {
             let mut member = run.strategy.clone();
             if several_machines {
@@ -136,14 +135,12 @@ impl<'a> View<'a> {
                 label.push_str(", ");
                 label.push_str(&others);
             }
-            if !members.contains(&member) {
-                members.push(member.clone());
-            }
             if !series.contains(&label) {
                 series.push(label.clone());
             }
             entries.push(Entry {
                 run,
+                report: *report,
                 group: group_of[i],
                 member,
                 series: label,
@@ -181,7 +178,6 @@ impl<'a> View<'a> {
             entries,
             groups,
             series,
-            members,
             varying,
         }
     }
@@ -194,8 +190,19 @@ impl<'a> View<'a> {
         counts
     }
 
-    pub fn member_index(&self, member: &str) -> usize {
-        self.members.iter().position(|m| m == member).unwrap_or(0)
+    /// The entry's colour: its strategy's, the same in every chart and report.
+    pub fn colour_of(&self, entry: &Entry) -> usize {
+        crate::charts::strategy_colour(&entry.run.strategy)
+    }
+
+    /// The entry's line style: which report it comes from when several are drawn together
+    /// (the colour stays the strategy's); solid in a single report.
+    pub fn dash_of(&self, entry: &Entry) -> usize {
+        if self.reports.len() > 1 {
+            entry.report
+        } else {
+            0
+        }
     }
 
     /// Scenario names of the reports, distinct, in order.

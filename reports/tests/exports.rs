@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use fbench_harness::machine::MachineInfo;
 use fbench_harness::metrics::{CpuUsage, Latency, MemorySample};
 use fbench_harness::result::{ConsumerRecord, CopiesRecord, FrameCounts, MemoryRecord, RunResult};
+use fbench_harness::timeline::TimelinePoint;
 use fbench_harness::RunConfig;
 use fbench_reports::{expected_charts, hgrm, BuildInfo, ExportFormat, Exporter, Report};
 
@@ -92,6 +93,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
                     t_ms: t * 100,
                     rss_bytes: 12_000_000 + (4 - rank) * 6_220_800 * c * t.min(10) / 10,
                     pss_bytes: 10_000_000 + (4 - rank) * 6_220_800 * c * t.min(10) / 10,
+                    cpu_s: Some(t as f64 * 0.01 * (rank + 1) as f64),
                     ..MemorySample::default()
                 })
                 .collect(),
@@ -118,6 +120,20 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
         reclaimed_slots: 0,
         faults: Vec::new(),
         leaks: None,
+        // 2 s of 100 ms intervals, 3 frames each per consumer.
+        timeline: (0..20u64)
+            .map(|k| TimelinePoint {
+                offset: k * 100_000_000,
+                count: 3 * c,
+                p50: 200_000 * (rank + 1),
+                p99: 400_000 * (rank + 1) + k * 1_000,
+                max: 500_000 * (rank + 1) + k * 1_000,
+                loss: Some(0.0),
+                acquire: Default::default(),
+                publish: Default::default(),
+            })
+            .collect(),
+        intervals: None,
         limits: None,
         queues: None,
     }
@@ -208,11 +224,11 @@ fn svg_count(html: &str) -> usize {
 fn html_has_one_svg_per_chart_and_nothing_external() {
     let single = report("bench-a", &[5]);
     let sweep = report("bench-a", &[1, 5, 20]);
-    // one run: a spectrum and a memory timeline for its configuration point
-    assert_eq!(expected_charts(std::slice::from_ref(&single)), 2);
-    // a sweep over 3 consumer counts: 5 charts against consumers, 3 spectra, 3 timelines
-    assert_eq!(expected_charts(std::slice::from_ref(&sweep)), 11);
-    for (reports, charts) in [(vec![single], 2), (vec![sweep], 11)] {
+    // one run: a spectrum, age over time, memory and CPU over time for its point
+    assert_eq!(expected_charts(std::slice::from_ref(&single)), 4);
+    // a sweep over 3 consumer counts: 5 charts against consumers, then 4 per point
+    assert_eq!(expected_charts(std::slice::from_ref(&sweep)), 17);
+    for (reports, charts) in [(vec![single], 4), (vec![sweep], 17)] {
         let html = text(ExportFormat::Html, &reports);
         assert_eq!(svg_count(&html), charts);
         assert_eq!(html.matches("</svg>").count(), charts);
@@ -376,4 +392,73 @@ fn charts_draw_the_intervals_as_error_bars() {
         lines(&with),
         lines(&without)
     );
+}
+
+/// Colours in an HTML page's SVG strokes and fills (`#rrggbb`, lower-cased).
+fn colours_in(html: &str) -> std::collections::BTreeSet<String> {
+    html.match_indices('#')
+        .filter_map(|(i, _)| html.get(i..i + 7))
+        .filter(|c| c[1..].chars().all(|ch| ch.is_ascii_hexdigit()))
+        .map(|c| c.to_ascii_lowercase())
+        .collect()
+}
+
+#[test]
+fn a_strategy_keeps_its_colour_and_merged_reports_differ_by_line_style() {
+    let one = report("bench-a", &[5]);
+    let mut only_pool = report("bench-a", &[5]);
+    only_pool.runs.retain(|r| r.strategy == "pool");
+    let single = text(ExportFormat::Html, std::slice::from_ref(&one));
+    let alone = text(ExportFormat::Html, std::slice::from_ref(&only_pool));
+    // pool's colour does not depend on which other strategies the report holds
+    let pool = "#009e73";
+    assert!(single.contains(pool) && alone.contains(pool));
+    let b = report("bench-b", &[5]);
+    let merged = text(ExportFormat::Html, &[one.clone(), b]);
+    // two reports of the same strategies: no new colour, the second report is dashed
+    assert_eq!(colours_in(&merged), colours_in(&single));
+    assert!(
+        merged.matches("<polyline").count() > 2 * single.matches("<polyline").count(),
+        "dashed lines are drawn as many short segments"
+    );
+}
+
+#[test]
+fn time_charts_show_age_over_time_and_cpu_beside_memory() {
+    let html = text(ExportFormat::Html, &[report("bench-a", &[5])]);
+    assert!(html.contains("id=\"timeline\""));
+    assert!(html.contains("aria-label=\"age over time, 5 consumers\""));
+    assert!(html.contains("aria-label=\"CPU, 5 consumers\""));
+    assert!(html.contains("warm-up"));
+    // the CPU chart follows the memory chart of its point
+    let memory = html
+        .find("aria-label=\"memory (PSS), 5 consumers\"")
+        .unwrap();
+    let cpu = html.find("aria-label=\"CPU, 5 consumers\"").unwrap();
+    assert!(memory < cpu);
+}
+
+#[test]
+fn a_long_timeline_is_drawn_with_at_most_600_points_a_line() {
+    let mut long = report("bench-a", &[5]);
+    long.runs.retain(|r| r.strategy == "pool");
+    let run = &mut long.runs[0];
+    run.config.duration_s = 600.0;
+    let template = run.timeline[0].clone();
+    run.timeline = (0..6_000u64)
+        .map(|k| TimelinePoint {
+            offset: k * 100_000_000,
+            p99: template.p99 + k,
+            max: template.max + k,
+            ..template.clone()
+        })
+        .collect();
+    let html = text(ExportFormat::Html, &[long]);
+    let chart = html
+        .split("<svg ")
+        .find(|svg| svg.contains("aria-label=\"age over time"))
+        .unwrap();
+    // the max dots: one per point drawn, and 3 more in the legend's key
+    assert_eq!(chart.matches("<circle").count(), 600 + 3);
+    assert!(html.contains("at most 600 points a line"));
 }

@@ -23,7 +23,11 @@ pub(super) fn produce<S: Strategy>(
         config.frame.resolution.height,
     );
     let format = config.frame.format.code();
-    let mut out = ProducerOutcome::default();
+    let mut out = ProducerOutcome {
+        intervals: crate::timeline::Intervals::new(config.interval, config.duration),
+        ..ProducerOutcome::default()
+    };
+    out.intervals.stamp_start(timeline.measure_start);
     let mut seq = 0u64;
     let mut deliver = |captured: &Captured<'_>| {
         let arrival = captured.arrival;
@@ -32,14 +36,20 @@ pub(super) fn produce<S: Strategy>(
             return;
         }
         let in_window = arrival.arrival_ns >= timeline.measure_start;
+        let offset = arrival.arrival_ns.saturating_sub(timeline.measure_start);
         // A gap before the window's first frame includes time between runs: not a drop.
         if in_window && out.counts.produced > 0 {
             out.counts.source_drops += arrival.dropped_before;
-            // Frames the camera dropped were due all the same.
+            // Frames the camera dropped were due all the same (counted in the interval of
+            // the frame after them: the device says nothing of when they were due).
             out.counts.due += arrival.dropped_before;
+            for _ in 0..arrival.dropped_before {
+                out.intervals.due(offset);
+            }
         }
         if in_window {
             out.counts.due += 1;
+            out.intervals.due(offset);
         }
         seq += 1;
         let mut render_ns = 0;
@@ -73,6 +83,8 @@ pub(super) fn produce<S: Strategy>(
                 Publish::Published(publish_seq) => {
                     out.publish
                         .record((after - before).saturating_sub(render_ns));
+                    out.intervals
+                        .published(offset, (after - before).saturating_sub(render_ns));
                     out.render.record(render_ns);
                     out.counts.published += 1;
                     if out.window_first_publish == 0 {
@@ -149,8 +161,9 @@ mod tests {
                 format: PixelFormat::Yuyv,
             };
             let timeline = Timeline {
-                start: 0,
-                measure_start: 0,
+                // Now rather than 0: interval offsets count from here.
+                start: monotonic_ns(),
+                measure_start: monotonic_ns(),
                 end: u64::MAX,
             };
             let mut reader = strategy.clone().reader();
@@ -165,6 +178,16 @@ mod tests {
             // 12, 13, 14 and 17: the gap before the first frame (3..9) is not counted.
             assert_eq!(out.counts.source_drops, 4);
             assert_eq!(out.counts.source_overruns, 0);
+            // Due frames (dropped ones included) and publishes are in the intervals too.
+            let due: u64 = out.intervals.intervals.iter().map(|i| i.due).sum();
+            assert_eq!(due, out.counts.due);
+            let published: u64 = out
+                .intervals
+                .intervals
+                .iter()
+                .map(|i| i.publish.count())
+                .sum();
+            assert_eq!(published, 5);
 
             // The latest frame is whole, stamped with its run sequence number, and its rows
             // lost the device's padding.

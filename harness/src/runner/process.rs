@@ -60,6 +60,9 @@ struct ChildReport {
     /// What it saw in each fault window.
     #[serde(default)]
     windows: Vec<crate::faults::SeenTally>,
+    /// Frames seen, age and acquire per interval (latency over time).
+    #[serde(default)]
+    intervals: crate::timeline::WireIntervals,
 }
 
 /// The arguments of the hidden subcommand for consumer `spec.id` of strategy `strategy`'s
@@ -85,6 +88,8 @@ pub fn consumer_args(strategy: &str, segment: &str, spec: &ConsumerSpec) -> Vec<
         spec.frame_len.to_string(),
         "--faults".into(),
         serde_json::to_string(&spec.faults).expect("plain data serialises"),
+        "--interval-ns".into(),
+        spec.interval_ns.to_string(),
     ]
 }
 
@@ -111,6 +116,7 @@ pub(crate) fn consume_and_report<R: Reader>(
         out_of_order: outcome.out_of_order,
         deadline_misses: outcome.deadline_misses,
         windows: outcome.windows,
+        intervals: outcome.intervals.to_wire(),
         cpu: CpuUsage::now().since(&cpu_start),
         allocations: match (alloc_start, crate::alloc::allocations()) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -368,6 +374,7 @@ fn outcome_of(
             deadline_misses: report.deadline_misses,
             windows: report.windows,
             killed: false,
+            intervals: crate::timeline::Intervals::from_wire(&report.intervals)?,
         },
         report.cpu,
         report.allocations,

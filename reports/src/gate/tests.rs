@@ -57,6 +57,8 @@ fn run(strategy: &str, consumers: usize, age_p99_ms: f64) -> RunResult {
         reclaimed_slots: 0,
         faults: Vec::new(),
         leaks: None,
+        timeline: Vec::new(),
+        intervals: None,
         limits: None,
         queues: None,
     }
