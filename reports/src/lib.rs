@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use fbench_harness::machine::MachineInfo;
 use fbench_harness::RunResult;
 
+pub mod capacity;
 mod charts;
 mod csv;
 mod faults;
