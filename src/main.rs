@@ -15,6 +15,7 @@ use fbench_reports::BuildInfo;
 use fbench_strategies::StrategyKind;
 
 mod calibrate;
+mod capacity;
 mod cli;
 mod gate;
 mod report_cmd;
@@ -110,6 +111,7 @@ fn main() -> ExitCode {
         Command::Consumer(args) => return consumer(args),
         Command::Sweep(args) => sweep::sweep(*args, &explicit),
         Command::Soak(args) => soak::soak(*args, &explicit),
+        Command::Capacity(args) => capacity::command(*args, &explicit),
         Command::Report(args) => report_cmd::report(args),
         Command::Calibrate(args) => calibrate::command(args),
         Command::Gate(args) => gate::command(args),

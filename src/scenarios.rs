@@ -8,7 +8,7 @@ use fbench_harness::scenario::Scenario;
 use crate::UsageError;
 
 /// Built-in scenarios: name, and the text of `scenarios/<name>.toml`.
-const BUILT_IN: [(&str, &str); 5] = [
+const BUILT_IN: [(&str, &str); 6] = [
     ("quick", include_str!("../scenarios/quick.toml")),
     ("seed-claims", include_str!("../scenarios/seed-claims.toml")),
     (
@@ -20,6 +20,10 @@ const BUILT_IN: [(&str, &str); 5] = [
         include_str!("../scenarios/many-consumers.toml"),
     ),
     ("4k60", include_str!("../scenarios/4k60.toml")),
+    (
+        "seed-capacity",
+        include_str!("../scenarios/seed-capacity.toml"),
+    ),
 ];
 
 /// A loaded scenario and the file name its errors should name.

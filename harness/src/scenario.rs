@@ -25,6 +25,7 @@
 //! | `pool_size` | integer or list | `--pool-size` |
 //! | `pool_policy` | `"grow"`, `"drop"` or list | `--pool-policy` |
 //! | `gates` | table; reserved for CI gating, kept but not interpreted here | |
+//! | `capacity` | table of `fbench capacity` settings (`budget = "20m"`, `max_fps = 240`, ...), kept but not interpreted here | |
 //!
 //! Any other key is refused, so that a misspelt key cannot silently fall back to a
 //! default.
@@ -47,6 +48,8 @@ pub struct Scenario {
     pub sweep: SweepSpec,
     /// The `[gates]` table, left for the gating code to interpret.
     pub gates: Option<Table>,
+    /// The `[capacity]` table, left for `fbench capacity` to interpret.
+    pub capacity: Option<Table>,
 }
 
 /// What is wrong with a scenario file: the key at fault (or the line of a syntax error) and
@@ -68,7 +71,7 @@ impl ScenarioError {
 }
 
 /// The keys a scenario may have, in the order the schema lists them.
-pub const KEYS: [&str; 17] = [
+pub const KEYS: [&str; 18] = [
     "description",
     "source",
     "strategies",
@@ -86,6 +89,7 @@ pub const KEYS: [&str; 17] = [
     "pool_size",
     "pool_policy",
     "gates",
+    "capacity",
 ];
 
 /// The scenario key that sets what a command-line flag sets (`--deadline-tolerance` ->
@@ -124,6 +128,7 @@ impl Scenario {
         let mut sweep = SweepSpec::single(StrategyKind::ALL.to_vec(), &defaults);
         let mut description = String::new();
         let mut gates = None;
+        let mut capacity = None;
         for (key, value) in &table {
             let key = key.as_str();
             match key {
@@ -186,6 +191,14 @@ impl Scenario {
                             .clone(),
                     )
                 }
+                "capacity" => {
+                    capacity = Some(
+                        value
+                            .as_table()
+                            .ok_or_else(|| ScenarioError::new(key, "must be a table ([capacity])"))?
+                            .clone(),
+                    )
+                }
                 _ => unreachable!("unknown keys were refused above"),
             }
         }
@@ -194,6 +207,7 @@ impl Scenario {
             description,
             sweep,
             gates,
+            capacity,
         })
     }
 }
