@@ -282,6 +282,60 @@ fn method_line(report: &CapacityReport) -> String {
     )
 }
 
+/// Universal Scalability Law fits of delivered throughput (sustained fps × consumers)
+/// against consumer count, per strategy and configuration, where the fit is good (see
+/// [`crate::usl`]). Only resolved intervals are used (their last pass); a capped value is a
+/// lower bound and would bend the curve.
+pub fn usl_models(report: &CapacityReport) -> Vec<(String, crate::usl::UslFit)> {
+    if report.axis() != Axis::Fps {
+        return Vec::new();
+    }
+    let layout = report.layout();
+    let mut models = Vec::new();
+    for row in &layout.rows {
+        let points: Vec<(f64, f64)> = report
+            .capacity
+            .iter()
+            .filter(|r| r.strategy == row.1 && r.configuration_label() == row.0)
+            .filter(|r| r.result.status == Status::Resolved)
+            .filter_map(|r| {
+                let n = r.consumers? as f64;
+                Some((n, r.result.last_pass? * n))
+            })
+            .collect();
+        if let Some(model) = crate::usl::fit(&points) {
+            let name = if layout.labelled() {
+                format!("{} {}", row.1, row.0)
+            } else {
+                row.1.clone()
+            };
+            models.push((name, model));
+        }
+    }
+    models
+}
+
+/// One line per good fit, marked as a model.
+fn model_lines(report: &CapacityReport) -> Vec<String> {
+    usl_models(report)
+        .into_iter()
+        .map(|(name, m)| {
+            let peak = match (m.peak_consumers, m.peak_throughput) {
+                (Some(n), Some(x)) => format!(
+                    "predicted peak {} frames/s delivered at {} consumers",
+                    short_number(x),
+                    short_number(n)
+                ),
+                _ => "no peak (coherency 0)".to_string(),
+            };
+            format!(
+                "model, not a measurement: {name}: USL fit σ = {:.4}, κ = {:.5} (R² {:.3}, {} points); {peak}",
+                m.sigma, m.kappa, m.r_squared, m.points
+            )
+        })
+        .collect()
+}
+
 /// The terminal table: one row per strategy, one column per consumer count (or rate).
 pub fn terminal_table(report: &CapacityReport, width: Option<u16>) -> String {
     let layout = report.layout();
@@ -315,6 +369,10 @@ pub fn terminal_table(report: &CapacityReport, width: Option<u16>) -> String {
     let method = method_line(report);
     if !method.is_empty() {
         text.push_str(&method);
+        text.push('\n');
+    }
+    for line in model_lines(report) {
+        text.push_str(&line);
         text.push('\n');
     }
     text
@@ -362,6 +420,13 @@ pub fn markdown(report: &CapacityReport) -> String {
         let _ = writeln!(md, "| {} |", row.join(" | "));
     }
     md.push_str("\nCells are `[last pass, first fail)`; `≥ x`: passed at the cap; `(source < y)`: the source could not make y frames per second here; `unresolved`: the budget ran out.\n");
+    let models = model_lines(report);
+    if !models.is_empty() {
+        md.push('\n');
+        for line in models {
+            let _ = writeln!(md, "- {line}");
+        }
+    }
     md
 }
 
@@ -535,7 +600,16 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
         }
         page.push_str("</tr>\n");
     }
-    page.push_str("</table>\n<div class=\"charts\">\n");
+    page.push_str("</table>\n");
+    let models = model_lines(report);
+    if !models.is_empty() {
+        page.push_str("<ul>\n");
+        for line in models {
+            let _ = writeln!(page, "<li>{}</li>", escape(&line));
+        }
+        page.push_str("</ul>\n");
+    }
+    page.push_str("<div class=\"charts\">\n");
     if layout.columns.len() > 1 {
         let svg = sustained_chart(report, &layout).map_err(ReportError::Chart)?;
         let _ = writeln!(

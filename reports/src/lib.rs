@@ -20,6 +20,7 @@ mod limits;
 mod markdown;
 mod summary;
 mod table;
+pub mod usl;
 mod view;
 
 pub use csv::CsvExporter;

@@ -261,3 +261,37 @@ fn a_consumers_search_has_one_column_per_rate() {
         expected_capacity_charts(&report)
     );
 }
+
+#[test]
+fn a_usl_model_is_shown_only_where_it_fits_and_marked_as_a_model() {
+    // The fixture has two resolved mutex points: too few for a model.
+    assert!(fbench_reports::capacity::usl_models(&report()).is_empty());
+    // Sustained rates that follow X(N) = 60 N / (1 + 0.1 (N - 1) + 0.01 N (N - 1)).
+    let mut report = report();
+    report.capacity.clear();
+    for n in [1usize, 3, 5, 10, 15] {
+        let (n_f, lambda) = (n as f64, 60.0);
+        let fps = lambda / (1.0 + 0.1 * (n_f - 1.0) + 0.01 * n_f * (n_f - 1.0));
+        let fps = (fps * 10.0).round() / 10.0;
+        report.capacity.push(record(
+            "mutex",
+            n,
+            Status::Resolved,
+            Some(fps),
+            Some(fps * 1.04),
+            None,
+        ));
+    }
+    let models = fbench_reports::capacity::usl_models(&report);
+    assert_eq!(models.len(), 1);
+    let model = models[0].1;
+    assert!((model.sigma - 0.1).abs() < 0.01 && (model.kappa - 0.01).abs() < 0.001);
+    let text = terminal_table(&report, Some(120));
+    assert!(
+        text.contains("model, not a measurement: mutex: USL fit"),
+        "{text}"
+    );
+    assert!(text.contains("predicted peak"), "{text}");
+    assert!(markdown(&report).contains("model, not a measurement"));
+    assert!(html(&report).unwrap().contains("model, not a measurement"));
+}
