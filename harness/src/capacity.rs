@@ -416,6 +416,39 @@ fn value_verdict(verdicts: &[Verdict], trials: usize) -> Option<Verdict> {
     }
 }
 
+/// The budget's bookkeeping: a trial starts only if its warm-up, its duration and the
+/// largest setup time seen so far (building the strategy, starting consumers: what a trial
+/// took beyond its warm-up and duration) fit in what is left.
+struct Budget<'a> {
+    spec: &'a SearchSpec,
+    overhead: Duration,
+}
+
+impl Budget<'_> {
+    /// Runs one trial if it fits; `Ok(None)` if it does not.
+    fn trial<O: Oracle>(
+        &mut self,
+        oracle: &mut O,
+        clock: &mut dyn Clock,
+        value: f64,
+        duration: Duration,
+    ) -> Result<Option<TrialSummary>, O::Error> {
+        let before = clock.elapsed();
+        let planned = self.spec.warmup + duration;
+        if before + planned + self.overhead > self.spec.budget {
+            return Ok(None);
+        }
+        let summary = oracle.trial(TrialRequest {
+            value,
+            duration,
+            warmup: self.spec.warmup,
+        })?;
+        let took = clock.elapsed().saturating_sub(before);
+        self.overhead = self.overhead.max(took.saturating_sub(planned));
+        Ok(Some(summary))
+    }
+}
+
 /// Search `spec`'s axis with `oracle`, watching the budget on `clock`.
 pub fn search<O: Oracle>(
     spec: &SearchSpec,
@@ -430,8 +463,9 @@ pub fn search<O: Oracle>(
         trials: Vec::new(),
     };
     let trials = spec.trials.max(1);
-    let fits = |clock: &mut dyn Clock, duration: Duration| {
-        clock.elapsed() + spec.warmup + duration <= spec.budget
+    let mut budget = Budget {
+        spec,
+        overhead: Duration::ZERO,
     };
     // Every step either tries a value not tried before, or confirms (a confirmation that
     // fails turns a pass into a fail); the bound only guards against a bug looping forever.
@@ -444,16 +478,9 @@ pub fn search<O: Oracle>(
                     if let Some(v) = value_verdict(&verdicts, trials) {
                         break v;
                     }
-                    if !fits(clock, spec.trial_duration) {
-                        return Ok(known.result(Status::OutOfBudget));
-                    }
-                    let request = TrialRequest {
-                        value,
-                        duration: spec.trial_duration,
-                        warmup: spec.warmup,
-                    };
-                    let summary = match oracle.trial(request) {
-                        Ok(s) => s,
+                    let summary = match budget.trial(oracle, clock, value, spec.trial_duration) {
+                        Ok(Some(s)) => s,
+                        Ok(None) => return Ok(known.result(Status::OutOfBudget)),
                         Err(error) => {
                             return Err(Stopped {
                                 error,
@@ -471,16 +498,9 @@ pub fn search<O: Oracle>(
                 known.record(value, verdict);
             }
             Step::Confirm(value, status) => {
-                if !fits(clock, spec.confirm_duration) {
-                    return Ok(known.result(Status::OutOfBudget));
-                }
-                let request = TrialRequest {
-                    value,
-                    duration: spec.confirm_duration,
-                    warmup: spec.warmup,
-                };
-                let summary = match oracle.trial(request) {
-                    Ok(s) => s,
+                let summary = match budget.trial(oracle, clock, value, spec.confirm_duration) {
+                    Ok(Some(s)) => s,
+                    Ok(None) => return Ok(known.result(Status::OutOfBudget)),
                     Err(error) => {
                         return Err(Stopped {
                             error,
@@ -918,6 +938,22 @@ mod tests {
         assert_eq!(result.status, Status::OutOfBudget);
         assert!(result.trials.is_empty());
         assert_eq!(spent, Duration::ZERO);
+    }
+
+    #[test]
+    fn the_budget_counts_the_setup_time_trials_took() {
+        // Every trial takes 2 s more than its warm-up and duration (building, starting).
+        let mut s = spec(Axis::Fps);
+        s.budget = Duration::from_secs(23);
+        let now = Cell::new(Duration::ZERO);
+        let mut oracle = |request: TrialRequest| -> Result<TrialSummary, ()> {
+            now.set(now.get() + request.warmup + request.duration + Duration::from_secs(2));
+            Ok(summary(Verdict::Pass))
+        };
+        let result = search(&s, &mut oracle, &mut || now.get()).unwrap();
+        assert_eq!(result.status, Status::OutOfBudget);
+        assert_eq!(result.trials.len(), 4);
+        assert!(now.get() <= s.budget, "{:?}", now.get());
     }
 
     #[test]
