@@ -13,7 +13,9 @@ use anyhow::Context;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use fbench_harness::capacity::{self, Axis, SearchSpec, ServiceLevel, Stopped, TrialRequest};
+use fbench_harness::capacity::{
+    self, Axis, SearchSpec, ServiceLevel, Status, Stopped, TrialRequest, TrialSummary,
+};
 use fbench_harness::config::{parse_duration, parse_pool_policy, Wait, MAX_CONSUMERS};
 use fbench_harness::frame::{PixelFormat, Resolution};
 use fbench_harness::integrity::VerifyMode;
@@ -388,24 +390,7 @@ pub fn command(mut args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()
             }
         );
         let search_started = Instant::now();
-        let mut oracle = |request: TrialRequest| -> Result<_, TrialError> {
-            let mut config = plan.point.config.clone();
-            match args.find {
-                Axis::Fps => config.fps = request.value,
-                Axis::Consumers => config.consumers = request.value as usize,
-            }
-            config.duration = request.duration;
-            config.warmup = request.warmup;
-            bar.set_message(format!("{label}: {} {}", request.value, args.find.name()));
-            let result = fbench_harness::run(plan.point.strategy, &config, &mut |_| {
-                bar.set_position(started.elapsed().as_millis() as u64)
-            });
-            match result {
-                Ok(run) => Ok(capacity::judge(&run, &level)),
-                Err(RunError::Interrupted) => Err(TrialError::Interrupted),
-                Err(error) => Err(TrialError::Run(error)),
-            }
-        };
+        let mut oracle = oracle_of(plan, &args, &level, &bar, &label, started);
         let mut clock = || search_started.elapsed();
         let result = match capacity::search(&search, &mut oracle, &mut clock) {
             Ok(result) => result,
@@ -434,6 +419,52 @@ pub fn command(mut args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()
         bar.set_length(estimate.min(args.budget).as_millis().max(1) as u64);
         bar.set_position(elapsed.as_millis() as u64);
     }
+    // Searches that finished early left budget over: spend it on those cut short, each
+    // resumed where it stopped with an equal share of what is left.
+    let unresolved: Vec<usize> = (0..records.len())
+        .filter(|&i| records[i].result.status == Status::OutOfBudget)
+        .collect();
+    if !partial && !unresolved.is_empty() {
+        for (k, &i) in unresolved.iter().enumerate() {
+            if fbench_harness::interrupt::requested() {
+                partial = true;
+                break;
+            }
+            let left = args.budget.saturating_sub(started.elapsed());
+            let plan = &plans[i];
+            let mut search = plan.search;
+            search.budget = left / (unresolved.len() - k) as u32;
+            let label = format!(
+                "again {}/{} {}",
+                k + 1,
+                unresolved.len(),
+                plan.point.strategy.name()
+            );
+            let search_started = Instant::now();
+            let mut oracle = oracle_of(plan, &args, &level, &bar, &label, started);
+            let mut clock = || search_started.elapsed();
+            let previous = records[i].result.clone();
+            match capacity::resume(&search, previous, &mut oracle, &mut clock) {
+                Ok(result) => records[i].result = result,
+                Err(Stopped {
+                    error: TrialError::Interrupted,
+                    partial: result,
+                }) => {
+                    partial = true;
+                    records[i].result = result;
+                    break;
+                }
+                Err(Stopped {
+                    error: TrialError::Run(error),
+                    ..
+                }) => {
+                    bar.finish_and_clear();
+                    return Err(anyhow::Error::new(error)
+                        .context(format!("the {} run", plan.point.strategy.name())));
+                }
+            }
+        }
+    }
     bar.finish_and_clear();
 
     let report = CapacityReport {
@@ -458,6 +489,36 @@ pub fn command(mut args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()
         crate::sweep::open_in_browser(&html_path);
     }
     Ok(())
+}
+
+/// The oracle of one search: each trial is one harness run of the point's configuration at
+/// the requested value, judged against the service level.
+fn oracle_of<'a>(
+    plan: &'a Plan,
+    args: &'a CapacityArgs,
+    level: &'a ServiceLevel,
+    bar: &'a ProgressBar,
+    label: &'a str,
+    started: Instant,
+) -> impl FnMut(TrialRequest) -> Result<TrialSummary, TrialError> + 'a {
+    move |request: TrialRequest| {
+        let mut config = plan.point.config.clone();
+        match args.find {
+            Axis::Fps => config.fps = request.value,
+            Axis::Consumers => config.consumers = request.value as usize,
+        }
+        config.duration = request.duration;
+        config.warmup = request.warmup;
+        bar.set_message(format!("{label}: {} {}", request.value, args.find.name()));
+        let result = fbench_harness::run(plan.point.strategy, &config, &mut |_| {
+            bar.set_position(started.elapsed().as_millis() as u64)
+        });
+        match result {
+            Ok(run) => Ok(capacity::judge(&run, level)),
+            Err(RunError::Interrupted) => Err(TrialError::Interrupted),
+            Err(error) => Err(TrialError::Run(error)),
+        }
+    }
 }
 
 /// Every search, validated before anything runs: the points as `sweep` would run them, and
@@ -489,6 +550,16 @@ fn plan(
                 args.max_consumers
             )));
         }
+    }
+    // The searched dimension's list flag would be silently ignored: refuse it instead.
+    let (searched, instead) = match args.find {
+        Axis::Fps => ("fps", "--start and --max-fps"),
+        Axis::Consumers => ("consumers", "--start and --max-consumers"),
+    };
+    if explicit.iter().any(|e| e == searched) {
+        return Err(UsageError(format!(
+            "--{searched}: not used with --find {searched}, which searches it; use {instead}"
+        )));
     }
     if start > cap {
         return Err(UsageError(format!(

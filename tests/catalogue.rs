@@ -127,6 +127,14 @@ const CATALOGUE: &[Case] = &[
     case("capacity --export hgrm", &["--export", "accepted: md, csv"]),
     case("capacity --consumers 1,0", &["--consumers"]),
     case(
+        "capacity --fps 60",
+        &["--fps", "not used with --find fps", "--max-fps"],
+    ),
+    case(
+        "capacity --find consumers --consumers 5",
+        &["--consumers", "--max-consumers"],
+    ),
+    case(
         "capacity --scenario {dir}/capacity-budget.toml",
         &["capacity-budget.toml", "capacity.budget", "above zero"],
     ),

@@ -150,6 +150,10 @@ pub struct TrialSummary {
     pub peak_pss_bytes: u64,
     /// Rate the source actually made frames at.
     pub achieved_fps: f64,
+    /// CPUs' worth of time the rest of the machine used during the trial (other processes,
+    /// hypervisor steal), when known: a busy machine explains a failing trial.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub other_load_cpus: Option<f64>,
     pub generator_limited: bool,
     pub verdict: Verdict,
     /// Why it did not pass, one short phrase per broken limit.
@@ -455,6 +459,28 @@ pub fn search<O: Oracle>(
     oracle: &mut O,
     clock: &mut dyn Clock,
 ) -> Result<SearchResult, Stopped<O::Error>> {
+    let known = Knowledge {
+        axis: spec.axis,
+        passes: Vec::new(),
+        fails: Vec::new(),
+        limited: Vec::new(),
+        trials: Vec::new(),
+    };
+    continue_search(spec, known, oracle, clock)
+}
+
+/// Go on with a search that was cut short (its budget ran out, or it was stopped), with a
+/// new budget on `clock`: what its trials established is replayed, then the search
+/// continues where it stopped. A value whose trials were cut short before its verdict was
+/// settled is judged again from its first trial (its earlier trials stay in the record).
+/// This is how `fbench capacity` spends budget that searches finishing early left over.
+pub fn resume<O: Oracle>(
+    spec: &SearchSpec,
+    previous: SearchResult,
+    oracle: &mut O,
+    clock: &mut dyn Clock,
+) -> Result<SearchResult, Stopped<O::Error>> {
+    let trials_per_value = spec.trials.max(1);
     let mut known = Knowledge {
         axis: spec.axis,
         passes: Vec::new(),
@@ -462,6 +488,40 @@ pub fn search<O: Oracle>(
         limited: Vec::new(),
         trials: Vec::new(),
     };
+    let mut group: Vec<Verdict> = Vec::new();
+    let mut group_value = None;
+    for trial in previous.trials {
+        if trial.confirmation {
+            group.clear();
+            group_value = None;
+            // A passing confirmation ends a search, so only failing ones are in an
+            // unfinished record; they overrule the short trials as they did then.
+            if trial.verdict != Verdict::Pass {
+                known.record(trial.value, trial.verdict);
+            }
+        } else {
+            if group_value != Some(trial.value) {
+                group.clear();
+                group_value = Some(trial.value);
+            }
+            group.push(trial.verdict);
+            if let Some(verdict) = value_verdict(&group, trials_per_value) {
+                known.record(trial.value, verdict);
+                group.clear();
+                group_value = None;
+            }
+        }
+        known.trials.push(trial);
+    }
+    continue_search(spec, known, oracle, clock)
+}
+
+fn continue_search<O: Oracle>(
+    spec: &SearchSpec,
+    mut known: Knowledge,
+    oracle: &mut O,
+    clock: &mut dyn Clock,
+) -> Result<SearchResult, Stopped<O::Error>> {
     let trials = spec.trials.max(1);
     let mut budget = Budget {
         spec,
@@ -645,6 +705,7 @@ pub fn judge(run: &RunResult, level: &ServiceLevel) -> TrialSummary {
         torn_frames: run.torn_frames,
         peak_pss_bytes: run.memory.peak_pss_bytes,
         achieved_fps,
+        other_load_cpus: run.cpu.other_load_cpus,
         generator_limited,
         verdict,
         reasons,
@@ -694,6 +755,7 @@ mod tests {
             torn_frames: 0,
             peak_pss_bytes: 0,
             achieved_fps: 0.0,
+            other_load_cpus: None,
             generator_limited: verdict == Verdict::GeneratorLimited,
             verdict,
             reasons: Vec::new(),
@@ -954,6 +1016,76 @@ mod tests {
         assert_eq!(result.status, Status::OutOfBudget);
         assert_eq!(result.trials.len(), 4);
         assert!(now.get() <= s.budget, "{:?}", now.get());
+    }
+
+    #[test]
+    fn a_resumed_search_ends_where_an_uninterrupted_one_does() {
+        let whole = run_search(&spec(Axis::Fps), threshold(100.0)).0;
+        for budget in [0, 4, 16, 30, 45] {
+            let mut s = spec(Axis::Fps);
+            s.budget = Duration::from_secs(budget);
+            let (cut, _) = run_search(&s, threshold(100.0));
+            assert_eq!(cut.status, Status::OutOfBudget, "{budget}");
+            let now = Cell::new(Duration::ZERO);
+            let mut oracle = |request: TrialRequest| -> Result<TrialSummary, ()> {
+                now.set(now.get() + request.warmup + request.duration);
+                Ok(summary(if request.value <= 100.0 {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail
+                }))
+            };
+            let resumed = resume(&spec(Axis::Fps), cut.clone(), &mut oracle, &mut || {
+                now.get()
+            })
+            .unwrap();
+            assert_eq!(resumed.status, Status::Resolved, "{budget}");
+            assert_eq!(resumed.last_pass, whole.last_pass, "{budget}");
+            assert_eq!(resumed.first_fail, whole.first_fail, "{budget}");
+            // The earlier trials are kept, in order, ahead of the new ones.
+            assert_eq!(&resumed.trials[..cut.trials.len()], &cut.trials[..]);
+        }
+    }
+
+    #[test]
+    fn a_resumed_search_keeps_what_a_failed_confirmation_taught() {
+        // Short trials pass up to 100, long ones up to 80: cut it short after the first
+        // failed confirmation, then resume.
+        let verdict = |request: TrialRequest| {
+            let limit = if request.duration > Duration::from_secs(2) {
+                80.0
+            } else {
+                100.0
+            };
+            summary(if request.value <= limit {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            })
+        };
+        let now = Cell::new(Duration::ZERO);
+        let mut confirmations = 0;
+        let mut oracle = |request: TrialRequest| -> Result<TrialSummary, ()> {
+            now.set(now.get() + request.warmup + request.duration);
+            let t = verdict(request);
+            if request.duration > Duration::from_secs(2) {
+                confirmations += 1;
+                if confirmations > 1 {
+                    return Err(());
+                }
+            }
+            Ok(t)
+        };
+        let cut = search(&spec(Axis::Fps), &mut oracle, &mut || now.get())
+            .unwrap_err()
+            .partial;
+        let failed = cut.trials.iter().find(|t| t.confirmation).unwrap().value;
+        let mut oracle =
+            |request: TrialRequest| -> Result<TrialSummary, ()> { Ok(verdict(request)) };
+        let resumed = resume(&spec(Axis::Fps), cut, &mut oracle, &mut || Duration::ZERO).unwrap();
+        assert_eq!(resumed.status, Status::Resolved);
+        assert!(resumed.last_pass.unwrap() <= 80.0 && resumed.first_fail.unwrap() > 80.0);
+        assert!(resumed.last_pass.unwrap() < failed);
     }
 
     #[test]

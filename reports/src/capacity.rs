@@ -833,14 +833,17 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
     let x_values: Vec<f64> = trials.clone().map(|t| t.value).collect();
     let x_lo = x_values.iter().copied().fold(f64::INFINITY, f64::min);
     let x_hi = x_values.iter().copied().fold(0.0f64, f64::max);
+    // Linear from zero: the tried values are a doubling then a bisection, and the SLO's
+    // one-period curve reads best against a plain rate axis.
     let (x_lo, x_hi) = if x_lo.is_finite() && x_hi > 0.0 {
-        (x_lo.max(0.5) * 0.8, x_hi * 1.2)
+        (0.0, x_hi * 1.08)
     } else {
-        (1.0, 10.0)
+        (0.0, 10.0)
     };
     let ms = |ns: u64| ns as f64 / 1e6;
     let y_lo = (min_ns / 1e6 * 0.5).max(1e-4);
-    let y_hi = max_ns / 1e6 * 2.0;
+    // A search with no trial (its budget ran out at once) still gets a sane, empty chart.
+    let y_hi = (max_ns / 1e6 * 2.0).max(y_lo * 100.0);
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
@@ -851,7 +854,7 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
             .margin(10)
             .x_label_area_size(48)
             .y_label_area_size(70)
-            .build_cartesian_2d((x_lo..x_hi).log_scale(), (y_lo..y_hi).log_scale())
+            .build_cartesian_2d(x_lo..x_hi, (y_lo..y_hi).log_scale())
             .map_err(|e| e.to_string())?;
         let x_format = |v: &f64| short_number(*v);
         let y_format = |v: &f64| short_number(*v);
@@ -875,17 +878,26 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
         let level = records.first().map(|r| r.service_level);
         let slo: Vec<(f64, f64)> = match (level.and_then(|l| l.slo_age_ns), axis) {
             (Some(ns), _) => vec![(x_lo, ms(ns)), (x_hi, ms(ns))],
-            (None, Axis::Fps) => (0..=32)
-                .map(|i| {
-                    let x = x_lo * (x_hi / x_lo).powf(i as f64 / 32.0);
-                    (x, 1e3 / x)
-                })
-                .collect(),
+            (None, Axis::Fps) => {
+                // One period in ms is 1000 / fps; start where it enters the plot.
+                let from = (1e3 / y_hi).max(x_hi / 64.0);
+                (0..=64)
+                    .map(|i| {
+                        let x = from + (x_hi - from) * i as f64 / 64.0;
+                        (x, 1e3 / x)
+                    })
+                    .collect()
+            }
             (None, Axis::Consumers) => {
                 let fps = records.first().and_then(|r| r.fps).unwrap_or(30.0);
                 vec![(x_lo, 1e3 / fps), (x_hi, 1e3 / fps)]
             }
         };
+        // Clamped into the plot: plotters' mapping overflows far outside it.
+        let slo: Vec<(f64, f64)> = slo
+            .into_iter()
+            .map(|(x, y)| (x, y.clamp(y_lo, y_hi)))
+            .collect();
         chart
             .draw_series(DashedLineSeries::new(slo, 8, 4, grey.stroke_width(2)))
             .map_err(|e| e.to_string())?;
@@ -931,7 +943,10 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
                 ))
                 .map_err(|e| e.to_string())?;
             let label = match axis {
-                Axis::Fps => format!("{} consumers", record.consumers.unwrap_or(0)),
+                Axis::Fps => {
+                    let n = record.consumers.unwrap_or(0);
+                    format!("{n} consumer{}", if n == 1 { "" } else { "s" })
+                }
                 Axis::Consumers => format!("{} fps", number(record.fps.unwrap_or(0.0))),
             };
             legend_lines.push((c, label));

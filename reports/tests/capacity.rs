@@ -40,6 +40,7 @@ fn trial(value: f64, consumers: usize, pass_below: f64, confirmation: bool) -> T
         torn_frames: 0,
         peak_pss_bytes: 40_000_000 + consumers as u64 * 6_220_800,
         achieved_fps: value,
+        other_load_cpus: None,
         generator_limited: false,
         verdict,
         reasons: if verdict == Verdict::Pass {
@@ -294,4 +295,23 @@ fn a_usl_model_is_shown_only_where_it_fits_and_marked_as_a_model() {
     assert!(text.contains("predicted peak"), "{text}");
     assert!(markdown(&report).contains("model, not a measurement"));
     assert!(html(&report).unwrap().contains("model, not a measurement"));
+}
+
+#[test]
+fn searches_without_a_trial_still_render() {
+    let mut report = report();
+    for record in &mut report.capacity {
+        record.result.trials.clear();
+        record.result.status = Status::OutOfBudget;
+        record.result.resolved = false;
+        record.result.last_pass = None;
+        record.result.first_fail = None;
+        record.result.generator_limit = None;
+    }
+    let page = html(&report).unwrap();
+    assert_eq!(
+        page.matches("<svg").count(),
+        expected_capacity_charts(&report)
+    );
+    assert!(terminal_table(&report, Some(120)).contains("unresolved [?, ?)"));
 }
