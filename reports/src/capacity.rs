@@ -336,6 +336,26 @@ fn model_lines(report: &CapacityReport) -> Vec<String> {
         .collect()
 }
 
+/// How busy the rest of the machine was during the trials, when the runs measured it: a
+/// capacity measured beside other work is that machine's under that load.
+pub fn load_line(report: &CapacityReport) -> Option<String> {
+    let loads: Vec<f64> = report
+        .capacity
+        .iter()
+        .flat_map(|r| r.result.trials.iter())
+        .filter_map(|t| t.other_load_cpus)
+        .collect();
+    if loads.is_empty() {
+        return None;
+    }
+    let mean = loads.iter().sum::<f64>() / loads.len() as f64;
+    let max = loads.iter().copied().fold(0.0f64, f64::max);
+    Some(format!(
+        "other load: the rest of the machine used {mean:.2} CPUs on average during the trials (at most {max:.2}) of {} logical CPUs",
+        report.machine.logical_cpus
+    ))
+}
+
 /// The terminal table: one row per strategy, one column per consumer count (or rate).
 pub fn terminal_table(report: &CapacityReport, width: Option<u16>) -> String {
     let layout = report.layout();
@@ -371,6 +391,10 @@ pub fn terminal_table(report: &CapacityReport, width: Option<u16>) -> String {
         text.push_str(&method);
         text.push('\n');
     }
+    if let Some(line) = load_line(report) {
+        text.push_str(&line);
+        text.push('\n');
+    }
     for line in model_lines(report) {
         text.push_str(&line);
         text.push('\n');
@@ -401,6 +425,9 @@ pub fn markdown(report: &CapacityReport) -> String {
             service_level_line(&first.service_level),
             method_line(report)
         );
+    }
+    if let Some(line) = load_line(report) {
+        let _ = writeln!(md, "{}.\n", line.replacen("other load: t", "T", 1));
     }
     let header = layout.header();
     let _ = writeln!(md, "| {} |", header.join(" | "));
@@ -572,6 +599,13 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
             "<p>Service level on every consumer: {}. {}.</p>",
             escape(&service_level_line(&first.service_level)),
             escape(&method_line(report))
+        );
+    }
+    if let Some(line) = load_line(report) {
+        let _ = writeln!(
+            page,
+            "<p>{}.</p>",
+            escape(&line.replacen("other load: t", "T", 1))
         );
     }
     page.push_str("<h2>Capacity</h2>\n<p>Each cell is the interval [last pass, first fail) the search found, never one number.</p>\n<table>\n<tr>");
@@ -761,23 +795,49 @@ fn sustained_chart(report: &CapacityReport, layout: &Layout) -> Result<String, S
             .bold_line_style(RGBColor(220, 220, 220))
             .draw()
             .map_err(|e| e.to_string())?;
+        let column_index = |x: f64| layout.columns.iter().position(|&c| c == x);
         for (colour_index, _, points) in &series {
-            if points.is_empty() {
-                continue;
-            }
             let c = colour(*colour_index);
-            // The band: last passes along the bottom, first fails back along the top.
-            let mut band: Vec<(f64, f64)> = points.iter().map(|p| (p.0, p.1)).collect();
-            band.extend(points.iter().rev().map(|p| (p.0, p.2)));
-            chart
-                .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
-                .map_err(|e| e.to_string())?;
-            chart
-                .draw_series(LineSeries::new(
-                    points.iter().map(|p| (p.0, p.1)),
-                    c.stroke_width(2),
-                ))
-                .map_err(|e| e.to_string())?;
+            // Lines and bands join neighbouring columns only: an unresolved search between
+            // two resolved ones is a gap, not something to draw across.
+            let mut runs: Vec<Vec<(f64, f64, f64)>> = Vec::new();
+            for &p in points {
+                let adjacent = runs.last().and_then(|run| run.last()).is_some_and(|last| {
+                    matches!(
+                        (column_index(last.0), column_index(p.0)),
+                        (Some(a), Some(b)) if b == a + 1
+                    )
+                });
+                if adjacent {
+                    runs.last_mut().expect("adjacent implies a run").push(p);
+                } else {
+                    runs.push(vec![p]);
+                }
+            }
+            for run in &runs {
+                // The band: last passes along the bottom, first fails back along the top.
+                let mut band: Vec<(f64, f64)> = run.iter().map(|p| (p.0, p.1)).collect();
+                band.extend(run.iter().rev().map(|p| (p.0, p.2)));
+                chart
+                    .draw_series(std::iter::once(Polygon::new(band, c.mix(0.18).filled())))
+                    .map_err(|e| e.to_string())?;
+                chart
+                    .draw_series(LineSeries::new(
+                        run.iter().map(|p| (p.0, p.1)),
+                        c.stroke_width(2),
+                    ))
+                    .map_err(|e| e.to_string())?;
+                // A lone point's interval as a vertical bar.
+                if run.len() == 1 {
+                    let p = run[0];
+                    chart
+                        .draw_series(std::iter::once(PathElement::new(
+                            vec![(p.0, p.1), (p.0, p.2)],
+                            c.mix(0.5).stroke_width(4),
+                        )))
+                        .map_err(|e| e.to_string())?;
+                }
+            }
             chart
                 .draw_series(
                     points

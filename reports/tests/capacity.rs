@@ -315,3 +315,18 @@ fn searches_without_a_trial_still_render() {
     );
     assert!(terminal_table(&report, Some(120)).contains("unresolved [?, ?)"));
 }
+
+#[test]
+fn the_machine_s_other_load_is_reported_when_measured() {
+    let mut report = report();
+    assert!(fbench_reports::capacity::load_line(&report).is_none());
+    for (i, t) in report.capacity[0].result.trials.iter_mut().enumerate() {
+        t.other_load_cpus = Some(if i == 0 { 1.5 } else { 0.5 });
+    }
+    let line = fbench_reports::capacity::load_line(&report).unwrap();
+    assert!(
+        line.contains("at most 1.50") && line.contains("of 2 logical CPUs"),
+        "{line}"
+    );
+    assert!(terminal_table(&report, Some(120)).contains("other load"));
+}
