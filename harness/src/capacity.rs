@@ -11,7 +11,7 @@
 //!   trials cannot change the verdict.
 //! - **Generator-limited** trials (the source alone could not make 99% of the tried rate) are
 //!   neither pass nor fail. A value whose trials cannot pass is *failed* when its failing time
-//!   outweighs its generator-limited time even if every remaining trial were
+//!   is at least its generator-limited time even if every remaining trial were
 //!   generator-limited, and *generator-limited* in the mirror case. The search treats a
 //!   generator-limited value as a ceiling it cannot test past, exactly like the cap: it
 //!   bisects below it and, when nothing below it fails, reports `≥ last pass` with the
