@@ -33,6 +33,9 @@ pub enum Command {
     /// Long runs (10 minutes per strategy by default) analysed for memory drift per minute,
     /// throughput and drops over time, and leaks (buffers, slots, segments not given back).
     Soak(Box<crate::soak::SoakArgs>),
+    /// Find the highest frame rate (or consumer count) each strategy sustains under a
+    /// service level, as an interval [last pass, first fail) from an MLRsearch-style search.
+    Capacity(Box<crate::capacity::CapacityArgs>),
     /// Re-render or merge JSON reports into HTML, Markdown, CSV, JSON or .hgrm files.
     Report(crate::report_cmd::ReportArgs),
     /// Measure the machine's limits: memory copy, cache-line round trip, clock read, wake

@@ -129,6 +129,7 @@ use fbench_reports::BuildInfo;
 use fbench_strategies::{Origin, StrategyKind};
 
 mod calibrate;
+mod capacity;
 mod cli;
 mod flags;
 mod gate;
@@ -264,6 +265,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Command::Report(args) => report_cmd::report(args),
         Command::Calibrate(args) => calibrate::command(args),
         Command::Gate(args) => gate::command(args),
+        Command::Capacity(args) => capacity::command(*args, &explicit),
         Command::List { what } if what == "sources" => source::list(),
         Command::List { what } => list(&what),
     };

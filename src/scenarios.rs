@@ -8,7 +8,7 @@ use fbench_harness::scenario::Scenario;
 use crate::UsageError;
 
 /// Built-in scenarios: name, and the text of `scenarios/<name>.toml`.
-const BUILT_IN: [(&str, &str); 6] = [
+const BUILT_IN: [(&str, &str); 7] = [
     ("quick", include_str!("../scenarios/quick.toml")),
     ("seed-claims", include_str!("../scenarios/seed-claims.toml")),
     (
@@ -23,6 +23,10 @@ const BUILT_IN: [(&str, &str); 6] = [
     (
         "slow-consumer-queues",
         include_str!("../scenarios/slow-consumer-queues.toml"),
+    ),
+    (
+        "seed-capacity",
+        include_str!("../scenarios/seed-capacity.toml"),
     ),
 ];
 

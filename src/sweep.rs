@@ -108,7 +108,7 @@ pub fn sweep(args: SweepArgs, explicit: &[String]) -> anyhow::Result<()> {
 }
 
 /// Replace the scenario's values by those given explicitly on the command line.
-fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]) {
+pub(crate) fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]) {
     for id in explicit {
         match id.as_str() {
             "strategy" => spec.strategies = given.strategies.clone(),

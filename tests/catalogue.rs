@@ -98,6 +98,50 @@ const CATALOGUE: &[Case] = &[
     // sweep
     case("sweep --consumers 1,0", &["--consumers"]),
     case("sweep --fps 30,fast", &["--fps"]),
+    // capacity
+    case("capacity --slo-age soon", &["--slo-age"]),
+    case("capacity --slo-age 0s", &["--slo-age", "above zero"]),
+    case("capacity --budget forever", &["--budget"]),
+    case("capacity --budget 0", &["--budget", "above zero"]),
+    case(
+        "capacity --find latency",
+        &["--find", "accepted: fps, consumers"],
+    ),
+    case(
+        "capacity --start 500 --max-fps 240",
+        &["--start", "above --max-fps 240"],
+    ),
+    case(
+        "capacity --find consumers --start 8 --max-consumers 4",
+        &["--start", "--max-consumers"],
+    ),
+    case(
+        "capacity --find consumers --start 1.5",
+        &["--start", "whole number"],
+    ),
+    case("capacity --max-loss 2", &["--max-loss", "0% to 100%"]),
+    case("capacity --max-loss lots", &["--max-loss", "percentage"]),
+    case("capacity --precision 0%", &["--precision", "above 0%"]),
+    case("capacity --max-pss lots", &["--max-pss"]),
+    case("capacity --trials 0", &["--trials", "at least 1"]),
+    case("capacity --export hgrm", &["--export", "accepted: md, csv"]),
+    case("capacity --consumers 1,0", &["--consumers"]),
+    case(
+        "capacity --fps 60",
+        &["--fps", "not used with --find fps", "--max-fps"],
+    ),
+    case(
+        "capacity --find consumers --consumers 5",
+        &["--consumers", "--max-consumers"],
+    ),
+    case(
+        "capacity --scenario {dir}/capacity-budget.toml",
+        &["capacity-budget.toml", "capacity.budget", "above zero"],
+    ),
+    case(
+        "capacity --scenario {dir}/capacity-key.toml",
+        &["capacity-key.toml", "capacity.budgett", "unknown key"],
+    ),
     // report files
     case(
         "report {dir}/missing.json -o {dir}/out.html",
@@ -135,6 +179,8 @@ fn fixtures(dir: &Path) {
     write("unknown-key.toml", "consumerz = 4\n");
     write("zero-consumers.toml", "consumers = [1, 0]\n");
     write("syntax.toml", "consumers = [1, \n");
+    write("capacity-budget.toml", "[capacity]\nbudget = \"0s\"\n");
+    write("capacity-key.toml", "[capacity]\nbudgett = \"1m\"\n");
     write("not-json.json", "{ this is not json");
     write(
         "other-schema.json",

@@ -4,6 +4,7 @@
 
 pub mod alloc;
 pub mod calibrate;
+pub mod capacity;
 pub mod clock;
 pub mod config;
 pub mod faults;

@@ -27,6 +27,7 @@
 //! | `queue_depth` | integer or list, 1 to 1024 | `--queue-depth` |
 //! | `drop_policy` | `"block"`, `"oldest"`, `"newest"` or list | `--drop-policy` |
 //! | `gates` | table; reserved for CI gating, kept but not interpreted here | |
+//! | `capacity` | table of `fbench capacity` settings (`budget = "20m"`, `max_fps = 240`, ...), kept but not interpreted here | |
 //!
 //! Any other key is refused, so that a misspelt key cannot silently fall back to a
 //! default.
@@ -52,6 +53,8 @@ pub struct Scenario {
     pub sweep: SweepSpec,
     /// The `[gates]` table, left for the gating code to interpret.
     pub gates: Option<Table>,
+    /// The `[capacity]` table, left for `fbench capacity` to interpret.
+    pub capacity: Option<Table>,
 }
 
 /// What is wrong with a scenario file: the key at fault (or the line of a syntax error) and
@@ -73,7 +76,7 @@ impl ScenarioError {
 }
 
 /// The keys a scenario may have, in the order the schema lists them.
-pub const KEYS: [&str; 20] = [
+pub const KEYS: [&str; 21] = [
     "description",
     "source",
     "strategies",
@@ -94,6 +97,7 @@ pub const KEYS: [&str; 20] = [
     "drop_policy",
     "interval",
     "gates",
+    "capacity",
 ];
 
 /// The scenario key that sets what a command-line flag sets (`--deadline-tolerance` ->
@@ -132,6 +136,7 @@ impl Scenario {
         let mut sweep = SweepSpec::single(crate::registry::current().all(), &defaults);
         let mut description = String::new();
         let mut gates = None;
+        let mut capacity = None;
         for (key, value) in &table {
             let key = key.as_str();
             match key {
@@ -212,6 +217,14 @@ impl Scenario {
                             .clone(),
                     )
                 }
+                "capacity" => {
+                    capacity = Some(
+                        value
+                            .as_table()
+                            .ok_or_else(|| ScenarioError::new(key, "must be a table ([capacity])"))?
+                            .clone(),
+                    )
+                }
                 _ => unreachable!("unknown keys were refused above"),
             }
         }
@@ -220,6 +233,7 @@ impl Scenario {
             description,
             sweep,
             gates,
+            capacity,
         })
     }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use fbench_harness::machine::MachineInfo;
 use fbench_harness::RunResult;
 
+pub mod capacity;
 mod charts;
 mod csv;
 mod faults;
@@ -21,6 +22,7 @@ mod markdown;
 mod summary;
 mod table;
 mod timecharts;
+pub mod usl;
 mod view;
 
 pub use csv::CsvExporter;
