@@ -104,7 +104,6 @@ pub struct CapacityArgs {
     /// Open the HTML report in the default browser when done.
     #[arg(long)]
     pub open: bool,
-
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
