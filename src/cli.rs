@@ -128,9 +128,10 @@ pub struct RunArgs {
     #[arg(long, default_value_t = fbench_strategies::DEFAULT_POOL_SIZE, value_parser = parse_count)]
     pub pool_size: usize,
 
-    /// Frame slots of the shm strategies (3: a triple buffer).
-    #[arg(long, default_value_t = fbench_strategies::DEFAULT_SLOTS, value_parser = parse_slots)]
-    pub slots: usize,
+    /// Frame slots of the shm strategies [default: consumers + 2, so that stopped readers
+    /// never make the writer drop; 3 is a triple buffer].
+    #[arg(long, value_parser = parse_slots)]
+    pub slots: Option<usize>,
 
     /// What shm's writer does when readers hold every other slot: drop (a producer drop) or
     /// wait.

@@ -121,8 +121,8 @@ pub struct SweepArgs {
     #[arg(long, value_delimiter = ',', default_value = "grow", value_parser = parse_pool_policy)]
     pub pool_policy: Vec<PoolPolicy>,
 
-    /// Frame slots of the shm strategies (3: a triple buffer).
-    #[arg(long, value_delimiter = ',', default_value = "3", value_parser = crate::cli::parse_slots)]
+    /// Frame slots of the shm strategies [default: consumers + 2; 3 is a triple buffer].
+    #[arg(long, value_delimiter = ',', value_parser = crate::cli::parse_slots)]
     pub slots: Vec<usize>,
 
     /// What shm's writer does when readers hold every other slot: drop, wait.
@@ -164,7 +164,12 @@ impl SweepArgs {
             deadline_tolerance: self.deadline_tolerance.clone(),
             pool_size: self.pool_size.clone(),
             pool_policy: self.pool_policy.clone(),
-            slots: self.slots.clone(),
+            // none given: one point at the default (consumers + 2)
+            slots: if self.slots.is_empty() {
+                vec![None]
+            } else {
+                self.slots.iter().copied().map(Some).collect()
+            },
             slot_policy: self.slot_policy.clone(),
             faults: Vec::new(),
         }

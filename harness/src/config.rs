@@ -128,8 +128,8 @@ pub struct RunConfig {
     pub deadline_tolerance: f64,
     pub pool_size: usize,
     pub pool_policy: PoolPolicy,
-    /// Frame slots of the `shm` strategies.
-    pub slots: usize,
+    /// Frame slots of the `shm` strategies; `None`: consumers + 2 (`shm`'s module doc).
+    pub slots: Option<usize>,
     pub slot_policy: SlotPolicy,
     /// Faults injected into the run (`--fault`), see [`crate::faults`].
     pub faults: Vec<crate::faults::Fault>,
@@ -172,7 +172,7 @@ impl RunConfig {
             deadline_tolerance: 0.1,
             pool_size: fbench_strategies::DEFAULT_POOL_SIZE,
             pool_policy: PoolPolicy::Grow,
-            slots: fbench_strategies::DEFAULT_SLOTS,
+            slots: None,
             slot_policy: SlotPolicy::Drop,
             faults: Vec::new(),
         }
@@ -357,9 +357,14 @@ pub struct ConfigRecord {
     pub deadline_tolerance: f64,
     pub pool_size: usize,
     pub pool_policy: String,
-    /// Frame slots and slot policy of the shm strategies.
+    /// Frame slots and slot policy of the shm strategies. `slots` is the count used: the one
+    /// given, or the default of consumers + 2.
     #[serde(default)]
     pub slots: usize,
+    /// `slots` is the default, consumers + 2 (no `--slots`): it then follows the consumer
+    /// count rather than being a dimension of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub slots_default: bool,
     #[serde(default)]
     pub slot_policy: String,
 }
@@ -387,7 +392,8 @@ impl RunConfig {
             deadline_tolerance: self.deadline_tolerance,
             pool_size: self.pool_size,
             pool_policy: pool_policy_name(self.pool_policy).to_string(),
-            slots: self.slots,
+            slots: self.strategy_params().shm_slots(),
+            slots_default: self.slots.is_none(),
             slot_policy: match self.slot_policy {
                 SlotPolicy::Drop => "drop",
                 SlotPolicy::Wait => "wait",

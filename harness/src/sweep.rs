@@ -36,8 +36,8 @@ pub struct SweepSpec {
     pub deadline_tolerance: Vec<f64>,
     pub pool_size: Vec<usize>,
     pub pool_policy: Vec<PoolPolicy>,
-    /// Frame slots of the shm strategies.
-    pub slots: Vec<usize>,
+    /// Frame slots of the shm strategies (`None`: consumers + 2).
+    pub slots: Vec<Option<usize>>,
     pub slot_policy: Vec<SlotPolicy>,
     /// Faults injected into every run (`--fault`).
     pub faults: Vec<crate::faults::Fault>,

@@ -50,7 +50,7 @@ pub use pool::{PoolPolicy, PoolStrategy, DEFAULT_POOL_SIZE};
 pub use rwlock::RwLockStrategy;
 #[cfg(not(loom))]
 pub use shm::ShmStrategy;
-pub use shm::{SlotPolicy, DEFAULT_SLOTS};
+pub use shm::{default_slots, SlotPolicy};
 pub use triple::{TripleBufferReader, TripleBufferStrategy};
 pub use unsync::UnsyncStrategy;
 
@@ -182,8 +182,9 @@ pub struct StrategyParams {
     pub pool_size: usize,
     /// What `pool` does when every buffer is in use.
     pub pool_policy: PoolPolicy,
-    /// Frame slots of the `shm` strategies.
-    pub slots: usize,
+    /// Frame slots of the `shm` strategies; `None` means [`default_slots`] for `consumers`
+    /// (consumers + 2, see [`shm`]). Read it through [`StrategyParams::shm_slots`].
+    pub slots: Option<usize>,
     /// What `shm` does when every slot is held.
     pub slot_policy: SlotPolicy,
     /// Frame geometry, recorded in the `shm` segment header.
@@ -199,12 +200,17 @@ impl StrategyParams {
             consumers,
             pool_size: pool::DEFAULT_POOL_SIZE,
             pool_policy: PoolPolicy::Grow,
-            slots: DEFAULT_SLOTS,
+            slots: None,
             slot_policy: SlotPolicy::Drop,
             width: 0,
             height: 0,
             format: 0,
         }
+    }
+
+    /// The slot count the `shm` strategies use: `slots` if given, else consumers + 2.
+    pub fn shm_slots(&self) -> usize {
+        self.slots.unwrap_or_else(|| default_slots(self.consumers))
     }
 
     /// Frame-sized buffers the strategy holds from construction, plus one private copy
@@ -218,7 +224,7 @@ impl StrategyParams {
             StrategyKind::Pool => self.pool_size.max(2),
             // the published frame, the one being written, one more held per reader at worst
             StrategyKind::ArcSwap => 2 + self.consumers,
-            StrategyKind::Shm | StrategyKind::ShmNaive => self.slots,
+            StrategyKind::Shm | StrategyKind::ShmNaive => self.shm_slots(),
             // three buffers per consumer's triple buffer
             StrategyKind::TripleBuffer => 3 * self.consumers.max(1),
             // iceoryx2 sizes its pool for the worst case: each subscriber's buffer and

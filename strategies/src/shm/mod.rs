@@ -17,8 +17,8 @@
 //!
 //! # Protocol (`shm`)
 //!
-//! One writer, many readers, frames read in place. It is a triple buffer (three slots by
-//! default) with *reader tracking* by hazard slots, in the manner of hazard pointers
+//! One writer, many readers, frames read in place. It is a multi-reader triple buffer
+//! (consumers + 2 slots by default, see below) with *reader tracking* by hazard slots, in the manner of hazard pointers
 //! (Michael, "Hazard pointers: safe memory reclamation for lock-free objects", 2004):
 //!
 //! * **Reader acquire**: load `latest`, publish "I hold slot s" in its own hazard word, then
@@ -38,6 +38,20 @@
 //!   monotonic per reader.
 //! * When every non-latest slot is held, the writer follows [`SlotPolicy`]: `drop` refuses the
 //!   frame (a producer drop), `wait` retries every 50 µs.
+//!
+//! # Why consumers + 2 slots by default
+//!
+//! With N readers and N + 2 slots the writer never waits and never drops because of readers,
+//! however slow they are or if they stop (SIGSTOP, a debugger, a stalled consumer) while
+//! holding a frame. During one `claim` pass the latest slot L is fixed (only the writer
+//! changes it). A reader holds one hazard at a time, and within the pass it can block at
+//! most one slot other than L: to move its hazard from a slot X the writer saw to another
+//! slot Y it must release X and load `latest` again, which now names L. So at most N slots
+//! besides L are held, and of the N + 2 slots at least one is free and not L. With the old
+//! default of three slots, two stopped readers holding the two non-latest frames make the
+//! writer drop every frame until one of them moves; `--slots` still chooses any count from 2
+//! (an explicit 3 is the classic triple buffer). The count is capped at [`protocol::MAX_SLOTS`],
+//! above which (254 consumers) the guarantee no longer holds.
 //! * A reader process that dies holding a slot is *reclaimed*: the parent, once it has reaped
 //!   the process, clears that reader's hazard ([`ShmStrategy::reclaim_reader`]).
 //!
@@ -78,7 +92,11 @@ pub enum SlotPolicy {
     Wait,
 }
 
-pub const DEFAULT_SLOTS: usize = 3;
+/// The default slot count for `consumers` readers: consumers + 2 (module doc), at most
+/// [`protocol::MAX_SLOTS`].
+pub fn default_slots(consumers: usize) -> usize {
+    consumers.saturating_add(2).min(protocol::MAX_SLOTS)
+}
 
 #[cfg(all(test, loom))]
 mod loom_tests {

@@ -32,7 +32,7 @@ struct WriterState {
 
 fn spec_of(params: &StrategyParams, readers: usize, naive: bool) -> SegmentSpec {
     SegmentSpec {
-        slot_count: params.slots,
+        slot_count: params.shm_slots(),
         reader_capacity: readers.max(1),
         frame_len: params.frame_len,
         width: params.width,
@@ -361,5 +361,82 @@ impl Reader for ShmReader {
             meta,
             data,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+    use crate::conformance::{is_whole, render, FRAME_LEN};
+
+    /// Six readers; two stop while holding frames 1 and 2 (they are simply not driven any
+    /// further: deterministic, no timing), four read as fast as they can. Returns the stats
+    /// after `frames` publishes.
+    fn two_of_six_stopped(slots: Option<usize>, frames: u64) -> StrategyStats {
+        let mut params = StrategyParams::new(FRAME_LEN, 6);
+        params.slots = slots;
+        let strategy = Arc::new(ShmStrategy::in_process(&params, false).unwrap());
+        let mut stopped_a = strategy.clone().reader();
+        let mut stopped_b = strategy.clone().reader();
+        strategy.publish(render(1));
+        let held_a = stopped_a.acquire().unwrap();
+        strategy.publish(render(2));
+        let held_b = stopped_b.acquire().unwrap();
+        let start = Arc::new(Barrier::new(5));
+        let running: Vec<_> = (0..4)
+            .map(|id| {
+                let mut reader = strategy.clone().reader();
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    let mode = [WaitMode::Block, WaitMode::Spin][id % 2];
+                    let mut last = 0;
+                    while let WaitOutcome::Newer(_) = reader.wait_newer(last, mode) {
+                        let frame = reader.acquire().unwrap();
+                        assert!(is_whole(&frame));
+                        assert!(frame.meta().publish_seq > last);
+                        last = frame.meta().publish_seq;
+                    }
+                    last
+                })
+            })
+            .collect();
+        start.wait();
+        for seq in 3..=frames {
+            strategy.publish(render(seq));
+        }
+        strategy.close();
+        let published = strategy.stats().published;
+        for reader in running {
+            assert_eq!(reader.join().unwrap(), published, "ends on the final frame");
+        }
+        // The stopped readers' frames never changed under them.
+        assert_eq!(held_a.meta().publish_seq, 1);
+        assert_eq!(held_b.meta().publish_seq, 2);
+        assert!(is_whole(&held_a) && is_whole(&held_b));
+        strategy.stats()
+    }
+
+    #[test]
+    fn two_stopped_readers_of_six_cost_no_frame_at_the_default_slots() {
+        let stats = two_of_six_stopped(None, 2000);
+        assert_eq!(
+            StrategyParams::new(FRAME_LEN, 6).shm_slots(),
+            8,
+            "consumers + 2"
+        );
+        assert_eq!(stats.producer_drops, 0);
+        assert_eq!(stats.published, 2000);
+    }
+
+    #[test]
+    fn two_stopped_readers_starve_a_triple_buffer() {
+        // Why the default is not 3: frame 3 takes the last free slot, and from then on the
+        // two slots that are not the latest are both held.
+        let stats = two_of_six_stopped(Some(3), 2000);
+        assert_eq!(stats.published, 3);
+        assert_eq!(stats.producer_drops, 2000 - 3);
     }
 }
