@@ -42,6 +42,7 @@ mod rwlock;
 pub mod shm;
 mod triple;
 mod unsync;
+pub mod wake;
 
 pub use arcswap::ArcSwapStrategy;
 pub use mutex::MutexStrategy;
@@ -140,6 +141,9 @@ pub struct StrategyStats {
     pub frame_allocations: u64,
     /// Buffers a pool added because it was exhausted (pool strategy only).
     pub pool_grows: u64,
+    /// Readers' blocking waits that timed out and then found a newer frame (or the close): a
+    /// wake-up the waker owed and never delivered. Expected 0 (see [`wake`]).
+    pub lost_wakeups: u64,
 }
 
 /// One producer, many readers: the contract every strategy implements.
@@ -471,6 +475,7 @@ impl Counters {
             bytes_copied: self.bytes_copied.load(Relaxed),
             frame_allocations: self.frame_allocations.load(Relaxed),
             pool_grows: self.pool_grows.load(Relaxed),
+            lost_wakeups: 0,
         }
     }
 }

@@ -1,16 +1,17 @@
 //! `shm`: a multi-reader triple buffer in shared memory, for consumers in other processes,
 //! and `shm-naive`, the seed analyses' "V2" design as written.
 //!
-//! # Layout of a segment (layout version 1)
+//! # Layout of a segment (layout version 2)
 //!
 //! ```text
 //! offset 0      Header: magic "FBENCHSH", layout version, slot count, frame length, slot
 //!               stride, data offset, reader capacity, creator pid, width, height, format,
 //!               naive flag; then the atomics: latest (publish_seq << 8 | slot), closed,
-//!               wake (futex word) and sleepers, attached (start barrier), go (futex word)
-//!               and go sleepers, measure_start_ns
+//!               wake (futex word), attached (start barrier), go (futex word) and go
+//!               sleepers, measure_start_ns, lost_wakeups
 //! offset 256    slot_count x SlotHeader (64 bytes each): state (EMPTY/READY/WRITING), FrameMeta
-//! then          reader_capacity x ReaderEntry (64 bytes each, one cache line): hazard, owner
+//! then          reader_capacity x ReaderEntry (64 bytes each, one cache line): hazard, owner,
+//!               asleep
 //! data_offset   slot_count frame slots, each slot_stride bytes (frame length rounded up to
 //!               4 KiB), page-aligned
 //! ```
@@ -53,10 +54,14 @@
 //! (an explicit 3 is the classic triple buffer). The count is capped at [`protocol::MAX_SLOTS`],
 //! above which (254 consumers) the guarantee no longer holds.
 //! * A reader process that dies holding a slot is *reclaimed*: the parent, once it has reaped
-//!   the process, clears that reader's hazard ([`ShmStrategy::reclaim_reader`]).
+//!   the process, clears that reader's hazard and its sleeping flag
+//!   ([`ShmStrategy::reclaim_reader`]).
 //!
-//! Waiting for a newer frame across processes uses a futex on a word in the segment, without
-//! FUTEX_PRIVATE_FLAG (private futexes do not wake other processes); see [`protocol::Waker`].
+//! Waiting for a newer frame across processes uses the waker all strategies share
+//! ([`crate::wake`]): a futex on a word in the segment, without FUTEX_PRIVATE_FLAG (private
+//! futexes do not wake other processes), and one sleeping flag per reader in its entry
+//! ([`protocol::ReaderSleepers`]), so that a reader killed in its sleep is forgotten when it is
+//! reclaimed instead of costing every later publish a `FUTEX_WAKE`.
 //!
 //! The protocol is written once ([`protocol`]) over [`protocol::ControlWords`]; the
 //! cross-process segment, the in-process stand-in (same layout in ordinary memory, used by the
@@ -116,6 +121,7 @@ mod loom_tests {
         latest: AtomicU64,
         states: Vec<AtomicU32>,
         hazards: Vec<AtomicU32>,
+        asleep: Vec<AtomicU32>,
         payload: Vec<UnsafeCell<u64>>,
     }
 
@@ -135,6 +141,9 @@ mod loom_tests {
         fn hazard(&self, reader: usize) -> &AtomicU32 {
             &self.hazards[reader]
         }
+        fn asleep(&self, reader: usize) -> &AtomicU32 {
+            &self.asleep[reader]
+        }
     }
 
     #[test]
@@ -148,6 +157,7 @@ mod loom_tests {
                 latest: AtomicU64::new(0),
                 states: (0..2).map(|_| AtomicU32::new(0)).collect(),
                 hazards: (0..2).map(|_| AtomicU32::new(0)).collect(),
+                asleep: (0..2).map(|_| AtomicU32::new(0)).collect(),
                 payload: (0..2).map(|_| UnsafeCell::new(0)).collect(),
             });
             let readers: Vec<_> = (0..2)

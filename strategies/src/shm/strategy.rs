@@ -23,6 +23,8 @@ pub struct ShmStrategy {
     policy: SlotPolicy,
     counters: Counters,
     published: AtomicU64,
+    /// `FUTEX_WAKE` system calls the writer made (publishes and close with a sleeper).
+    wake_syscalls: AtomicU64,
 }
 
 struct WriterState {
@@ -68,6 +70,21 @@ impl ShmStrategy {
             policy,
             counters: Counters::default(),
             published: AtomicU64::new(0),
+            wake_syscalls: AtomicU64::new(0),
+        }
+    }
+
+    /// `FUTEX_WAKE` system calls made so far: one per publish or close that found a reader
+    /// registered asleep.
+    pub fn wake_syscalls(&self) -> u64 {
+        // Relaxed: a tally, read by the writer's own thread or after joining it.
+        self.wake_syscalls.load(Ordering::Relaxed)
+    }
+
+    fn wake_readers(&self) {
+        if self.segment.waker(None).wake_all() {
+            // Relaxed: a tally.
+            self.wake_syscalls.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -75,7 +92,8 @@ impl ShmStrategy {
         &self.segment
     }
 
-    /// Reader `reader` is dead (its process was reaped): give its slot back to the writer.
+    /// Reader `reader` is dead (its process was reaped): give its slot back to the writer and
+    /// stop waking it.
     pub fn reclaim_reader(&self, reader: usize) -> Option<usize> {
         let held = protocol::reclaim(&*self.segment, reader);
         // Release: the entry may be reused only after the hazard is clear.
@@ -95,7 +113,7 @@ impl ShmStrategy {
     /// Start barrier: tell every reader process to begin, measuring from `measure_start_ns`.
     pub fn go(&self, measure_start_ns: u64) {
         let header = self.segment.header();
-        // Relaxed: published by the SeqCst increment of `go` in wake_all.
+        // Relaxed: published by the Release increment of `go` in wake_all.
         header
             .measure_start_ns
             .store(measure_start_ns, Ordering::Relaxed);
@@ -164,17 +182,17 @@ impl Strategy for ShmStrategy {
                 .write_volatile(meta)
         };
         if self.segment.is_naive() {
-            // SeqCst: also part of the wake-up handshake.
+            // Release: readers that see it see the metadata written before.
             self.segment
                 .latest()
-                .store(pack(seq, slot), Ordering::SeqCst);
+                .store(pack(seq, slot), Ordering::Release);
         } else {
             protocol::publish(&*self.segment, slot, seq);
         }
         writer.latest_slot = Some(slot);
         // Relaxed: a tally for stats.
         self.published.store(seq, Ordering::Relaxed);
-        self.segment.waker().wake_all();
+        self.wake_readers();
         Publish::Published(seq)
     }
 
@@ -194,14 +212,18 @@ impl Strategy for ShmStrategy {
     }
 
     fn close(&self) {
-        // SeqCst: readers that see `closed` also see the final `latest`, stored before.
-        self.segment.header().closed.store(1, Ordering::SeqCst);
-        self.segment.waker().wake_all();
+        // Release: readers that see `closed` also see the final `latest`, stored before.
+        self.segment.header().closed.store(1, Ordering::Release);
+        self.wake_readers();
     }
 
     fn stats(&self) -> StrategyStats {
-        self.counters
-            .snapshot(self.published.load(Ordering::Relaxed))
+        let mut stats = self
+            .counters
+            .snapshot(self.published.load(Ordering::Relaxed));
+        // Relaxed: a tally the readers keep in the segment, read after they are gone.
+        stats.lost_wakeups = self.segment.header().lost_wakeups.load(Ordering::Relaxed);
+        stats
     }
 
     fn frames_outstanding(&self) -> Option<u64> {
@@ -257,19 +279,20 @@ impl ShmReader {
         // Release: our setup happens before the parent's count sees us.
         header.attached.fetch_add(1, Ordering::Release);
         self.segment.go_waker().wait_until(|| {
-            // SeqCst: the waiter's side of the Waker handshake.
-            (header.go.load(Ordering::SeqCst) != 0).then_some(())
+            // Acquire: pairs with the Release increment of `go` (and measure_start_ns before).
+            (header.go.load(Ordering::Acquire) != 0).then_some(())
         });
-        // Relaxed: ordered after the store by the SeqCst `go` increment we just observed.
+        // Relaxed: ordered after the store by the Release `go` increment we just observed.
         header.measure_start_ns.load(Ordering::Relaxed)
     }
 
     fn check(&self, after: u64) -> Option<WaitOutcome> {
         let header = self.segment.header();
         // `closed` before `latest`: if closed is already set, the `latest` read after it
-        // sees the final frame. SeqCst on both: the waiter's side of the Waker handshake.
-        let closed = header.closed.load(Ordering::SeqCst) != 0;
-        let (seq, _) = unpack(header.latest.load(Ordering::SeqCst));
+        // sees the final frame. Acquire on both: they pair with the Release stores in
+        // `close` and `publish`; against a lost wake-up they are ordered by the waker's fence.
+        let closed = header.closed.load(Ordering::Acquire) != 0;
+        let (seq, _) = unpack(header.latest.load(Ordering::Acquire));
         if seq > after {
             Some(WaitOutcome::Newer(seq))
         } else if closed {
@@ -318,7 +341,10 @@ impl Reader for ShmReader {
 
     fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome {
         match mode {
-            WaitMode::Block => self.segment.waker().wait_until(|| self.check(after)),
+            WaitMode::Block => self
+                .segment
+                .waker(Some(self.id))
+                .wait_until(|| self.check(after)),
             WaitMode::Poll(interval) => loop {
                 if let Some(outcome) = self.check(after) {
                     return outcome;
@@ -438,5 +464,82 @@ mod tests {
         let stats = two_of_six_stopped(Some(3), 2000);
         assert_eq!(stats.published, 3);
         assert_eq!(stats.producer_drops, 2000 - 3);
+    }
+}
+
+#[cfg(test)]
+mod killed_asleep {
+    //! A consumer process killed while asleep in the wait: the writer pays a `FUTEX_WAKE` per
+    //! publish for it until it is reclaimed, and not after. The consumer is this test binary
+    //! started again to run [`sleeping_consumer`] alone; nothing here depends on timing.
+
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::conformance::{render, FRAME_LEN};
+
+    const SEGMENT_ENV: &str = "FBENCH_TEST_SLEEPING_CONSUMER_SEGMENT";
+
+    /// The child's part: attach as reader 0 and wait for a frame that never comes.
+    #[test]
+    #[ignore = "the consumer process of a_consumer_killed_asleep_costs_no_wake_once_reclaimed"]
+    fn sleeping_consumer() {
+        let Ok(name) = std::env::var(SEGMENT_ENV) else {
+            return;
+        };
+        let mut reader = ShmReader::attach(&name, 0).unwrap();
+        reader.wait_newer(0, WaitMode::Block);
+        unreachable!("nothing is ever published before the parent kills us");
+    }
+
+    #[test]
+    fn a_consumer_killed_asleep_costs_no_wake_once_reclaimed() {
+        let name = crate::shm::unique_name();
+        let params = StrategyParams::new(FRAME_LEN, 1);
+        let strategy = ShmStrategy::shared(&params, &name, false).unwrap();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "shm::strategy::killed_asleep::sleeping_consumer",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env(SEGMENT_ENV, &name)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Gate on the segment's state, not on time: the flag is raised just before the
+        // child's FUTEX_WAIT. (The deadline only turns a broken child into a failure.)
+        let asleep = &strategy.segment().reader_entry(0).asleep;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // Relaxed: polling a flag another process raises; nothing else is read through it.
+        while asleep.load(Ordering::Relaxed) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the consumer never went to sleep"
+            );
+            assert!(child.try_wait().unwrap().is_none(), "the consumer exited");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        // Dead, but its flag says asleep: every publish pays a wake for nobody.
+        strategy.publish(render(1));
+        strategy.publish(render(2));
+        assert_eq!(strategy.wake_syscalls(), 2);
+
+        strategy.reclaim_reader(0);
+        strategy.publish(render(3));
+        strategy.publish(render(4));
+        strategy.close();
+        assert_eq!(
+            strategy.wake_syscalls(),
+            2,
+            "no wake once the reader is reclaimed"
+        );
+        assert_eq!(strategy.stats().lost_wakeups, 0);
     }
 }
