@@ -138,6 +138,12 @@ pub struct RunArgs {
     #[arg(long, default_value = "drop", value_parser = parse_slot_policy)]
     pub slot_policy: SlotPolicy,
 
+    /// How in-process strategies wake blocked readers: futex (the waker shm uses, so that
+    /// strategies compare on their sharing design) or condvar (parking_lot's condition
+    /// variable). shm always uses the futex.
+    #[arg(long, default_value = "futex", value_parser = fbench_harness::config::parse_waker)]
+    pub waker: fbench_strategies::Waker,
+
     /// What the pool does when every buffer is in use: grow or drop.
     #[arg(long, default_value = "grow", value_parser = parse_pool_policy)]
     pub pool_policy: PoolPolicy,

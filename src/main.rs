@@ -258,6 +258,7 @@ fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         pool_policy: args.pool_policy,
         slots: args.slots,
         slot_policy: args.slot_policy,
+        waker: args.waker,
         faults: args.fault.clone(),
     };
     if let Some(summary) = &source.summary {

@@ -129,6 +129,10 @@ pub struct SweepArgs {
     #[arg(long, value_delimiter = ',', default_value = "drop", value_parser = crate::cli::parse_slot_policy)]
     pub slot_policy: Vec<fbench_strategies::SlotPolicy>,
 
+    /// Wakers of the in-process strategies: futex, condvar.
+    #[arg(long, value_delimiter = ',', default_value = "futex", value_parser = fbench_harness::config::parse_waker)]
+    pub waker: Vec<fbench_strategies::Waker>,
+
     /// Write the JSON report here (default: a timestamped file in --out); the HTML report
     /// goes beside it.
     #[arg(long)]
@@ -171,6 +175,7 @@ impl SweepArgs {
                 self.slots.iter().copied().map(Some).collect()
             },
             slot_policy: self.slot_policy.clone(),
+            waker: self.waker.clone(),
             faults: Vec::new(),
         }
     }
@@ -221,6 +226,7 @@ fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]
             "pool_policy" => spec.pool_policy = given.pool_policy.clone(),
             "slots" => spec.slots = given.slots.clone(),
             "slot_policy" => spec.slot_policy = given.slot_policy.clone(),
+            "waker" => spec.waker = given.waker.clone(),
             _ => {}
         }
     }

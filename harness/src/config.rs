@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use fbench_strategies::{PoolPolicy, SlotPolicy, StrategyKind, StrategyParams, WaitMode};
+use fbench_strategies::{PoolPolicy, SlotPolicy, StrategyKind, StrategyParams, WaitMode, Waker};
 use serde::{Deserialize, Serialize};
 
 use crate::frame::FrameSpec;
@@ -104,6 +104,11 @@ pub fn parse_pool_policy(s: &str) -> Result<PoolPolicy, String> {
     }
 }
 
+/// `--waker`: futex or condvar.
+pub fn parse_waker(s: &str) -> Result<Waker, String> {
+    Waker::from_name(s).ok_or_else(|| format!("unknown waker '{s}'; accepted: futex, condvar"))
+}
+
 pub fn pool_policy_name(policy: PoolPolicy) -> &'static str {
     match policy {
         PoolPolicy::Grow => "grow",
@@ -131,6 +136,8 @@ pub struct RunConfig {
     /// Frame slots of the `shm` strategies; `None`: consumers + 2 (`shm`'s module doc).
     pub slots: Option<usize>,
     pub slot_policy: SlotPolicy,
+    /// How the in-process strategies wake blocked readers (`shm` always uses the futex).
+    pub waker: Waker,
     /// Faults injected into the run (`--fault`), see [`crate::faults`].
     pub faults: Vec<crate::faults::Fault>,
 }
@@ -174,6 +181,7 @@ impl RunConfig {
             pool_policy: PoolPolicy::Grow,
             slots: None,
             slot_policy: SlotPolicy::Drop,
+            waker: Waker::Futex,
             faults: Vec::new(),
         }
     }
@@ -208,6 +216,7 @@ impl RunConfig {
             pool_policy: self.pool_policy,
             slots: self.slots,
             slot_policy: self.slot_policy,
+            waker: self.waker,
             width: self.frame.resolution.width,
             height: self.frame.resolution.height,
             format: self.frame.format.code(),
@@ -367,6 +376,10 @@ pub struct ConfigRecord {
     pub slots_default: bool,
     #[serde(default)]
     pub slot_policy: String,
+    /// `futex` or `condvar` (`--waker`); reports written before the flag existed used the
+    /// condvar and read as "".
+    #[serde(default)]
+    pub waker: String,
 }
 
 impl RunConfig {
@@ -399,6 +412,7 @@ impl RunConfig {
                 SlotPolicy::Wait => "wait",
             }
             .to_string(),
+            waker: self.waker.name().to_string(),
         }
     }
 }

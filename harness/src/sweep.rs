@@ -39,6 +39,8 @@ pub struct SweepSpec {
     /// Frame slots of the shm strategies (`None`: consumers + 2).
     pub slots: Vec<Option<usize>>,
     pub slot_policy: Vec<SlotPolicy>,
+    /// Wakers of the in-process strategies (`--waker`).
+    pub waker: Vec<fbench_strategies::Waker>,
     /// Faults injected into every run (`--fault`).
     pub faults: Vec<crate::faults::Fault>,
 }
@@ -78,6 +80,7 @@ impl SweepSpec {
             pool_policy: vec![config.pool_policy],
             slots: vec![config.slots],
             slot_policy: vec![config.slot_policy],
+            waker: vec![config.waker],
             faults: config.faults.clone(),
         }
     }
@@ -109,6 +112,7 @@ impl SweepSpec {
         expand(&mut configs, &self.pool_policy, |c, v| c.pool_policy = *v);
         expand(&mut configs, &self.slots, |c, v| c.slots = *v);
         expand(&mut configs, &self.slot_policy, |c, v| c.slot_policy = *v);
+        expand(&mut configs, &self.waker, |c, v| c.waker = *v);
         expand(&mut configs, &self.consumers, |c, v| c.consumers = *v);
         let strategies = distinct(&self.strategies);
         configs

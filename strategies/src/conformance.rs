@@ -219,6 +219,22 @@ conformance!(pool_drop, |p: &StrategyParams| {
     crate::PoolStrategy::new(&p)
 });
 conformance!(arcswap, crate::ArcSwapStrategy::new);
+// The same strategies with the condition-variable waker (`--waker condvar`).
+conformance!(mutex_condvar, |p: &StrategyParams| {
+    let mut p = *p;
+    p.waker = crate::Waker::Condvar;
+    crate::MutexStrategy::new(&p)
+});
+conformance!(pool_condvar, |p: &StrategyParams| {
+    let mut p = *p;
+    p.waker = crate::Waker::Condvar;
+    crate::PoolStrategy::new(&p)
+});
+conformance!(arcswap_condvar, |p: &StrategyParams| {
+    let mut p = *p;
+    p.waker = crate::Waker::Condvar;
+    crate::ArcSwapStrategy::new(&p)
+});
 conformance!(shm_stand_in, |p: &StrategyParams| {
     crate::ShmStrategy::in_process(p, false).unwrap()
 });

@@ -89,6 +89,33 @@ pub enum WaitMode {
     Spin,
 }
 
+/// How readers blocked in [`Reader::wait_newer`] are woken (`--waker`). Every in-process
+/// strategy uses the one chosen, through [`Notifier`]; `shm` always uses the futex.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Waker {
+    /// A futex word and a count of sleepers, the fenced handshake of [`wake`]: the same
+    /// mechanism as `shm`'s, so comparisons are of the sharing designs.
+    #[default]
+    Futex,
+    /// A parking_lot condition variable (`notify_all` requeues the sleepers).
+    Condvar,
+}
+
+impl Waker {
+    pub const ALL: [Waker; 2] = [Waker::Futex, Waker::Condvar];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Waker::Futex => "futex",
+            Waker::Condvar => "condvar",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Waker> {
+        Waker::ALL.into_iter().find(|w| w.name() == name)
+    }
+}
+
 /// What [`Reader::wait_newer`] found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitOutcome {
@@ -191,6 +218,8 @@ pub struct StrategyParams {
     pub slots: Option<usize>,
     /// What `shm` does when every slot is held.
     pub slot_policy: SlotPolicy,
+    /// How the in-process strategies wake blocked readers.
+    pub waker: Waker,
     /// Frame geometry, recorded in the `shm` segment header.
     pub width: u32,
     pub height: u32,
@@ -206,6 +235,7 @@ impl StrategyParams {
             pool_policy: PoolPolicy::Grow,
             slots: None,
             slot_policy: SlotPolicy::Drop,
+            waker: Waker::Futex,
             width: 0,
             height: 0,
             format: 0,

@@ -58,7 +58,7 @@ impl UnsyncStrategy {
             words: (0..words).map(|_| AtomicU64::new(0)).collect(),
             meta: Default::default(),
             staging: Mutex::new(vec![0u8; params.frame_len]),
-            notifier: Notifier::new(),
+            notifier: Notifier::with_waker(params.waker),
             counters: Counters::default(),
             frame_len: params.frame_len,
         }
@@ -105,7 +105,7 @@ impl Strategy for UnsyncStrategy {
     }
 
     fn stats(&self) -> StrategyStats {
-        self.counters.snapshot(self.notifier.published())
+        self.notifier.stats(&self.counters)
     }
 }
 
