@@ -370,6 +370,37 @@ mod tests {
         one_wake_for_all_sleepers(Waker::Condvar);
     }
 
+    /// A frame made visible without its wake-up (a broken producer): the sleeper finds it
+    /// only when its sleep times out, and that is counted. Gated on the sleeper count.
+    fn a_missed_wake_is_counted(waker: Waker) {
+        let notifier = Arc::new(Notifier::with_waker(waker));
+        let reader = {
+            let notifier = notifier.clone();
+            std::thread::spawn(move || notifier.wait_newer(0, WaitMode::Block))
+        };
+        // Relaxed: polling a count (see above).
+        while notifier.sleepers.load(Ordering::Relaxed) < 1 {
+            std::thread::yield_now();
+        }
+        // Release, as in `announce`, but no wake: the lost wake-up.
+        notifier
+            .latest
+            .store(notifier.next_seq(), Ordering::Release);
+        assert_eq!(reader.join().unwrap(), WaitOutcome::Newer(1));
+        assert_eq!(notifier.lost_wakeups(), 1);
+        assert_eq!(notifier.stats(&crate::Counters::default()).lost_wakeups, 1);
+    }
+
+    #[test]
+    fn futex_counts_a_missed_wake() {
+        a_missed_wake_is_counted(Waker::Futex);
+    }
+
+    #[test]
+    fn condvar_counts_a_missed_wake() {
+        a_missed_wake_is_counted(Waker::Condvar);
+    }
+
     #[test]
     fn the_default_waker_is_the_futex() {
         assert_eq!(Notifier::new().waker(), Waker::Futex);

@@ -457,6 +457,33 @@ mod tests {
         assert_eq!(stats.published, 2000);
     }
 
+    /// A frame published without its wake-up (a broken writer): the sleeping reader finds it
+    /// when its sleep times out, and the segment counts a lost wake-up. Gated on the reader's
+    /// sleeping flag.
+    #[test]
+    fn a_missed_wake_is_counted_in_the_segment() {
+        let params = StrategyParams::new(FRAME_LEN, 1);
+        let strategy = Arc::new(ShmStrategy::in_process(&params, false).unwrap());
+        let mut reader = strategy.clone().reader();
+        let id = reader.id;
+        let waiting = std::thread::spawn(move || reader.wait_newer(0, WaitMode::Block));
+        // Relaxed: polling a flag; the frame below is published with its own Release.
+        while strategy
+            .segment()
+            .reader_entry(id)
+            .asleep
+            .load(Ordering::Relaxed)
+            == 0
+        {
+            std::thread::yield_now();
+        }
+        let slot = protocol::claim(strategy.segment(), None, 0).unwrap();
+        protocol::publish(strategy.segment(), slot, 1); // and no wake_all
+        assert_eq!(waiting.join().unwrap(), WaitOutcome::Newer(1));
+        assert_eq!(strategy.stats().lost_wakeups, 1);
+        assert_eq!(strategy.wake_syscalls(), 0);
+    }
+
     #[test]
     fn two_stopped_readers_starve_a_triple_buffer() {
         // Why the default is not 3: frame 3 takes the last free slot, and from then on the
