@@ -311,3 +311,24 @@ fn copy_accounting_matches_the_design_table() {
     assert_eq!(stats.bytes_copied, 0);
     assert_eq!(stats.frame_allocations, 2);
 }
+
+/// The calling thread's kernel id, to hand to [`until_thread_sleeps`].
+pub fn thread_id() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// Returns once thread `tid` of this process is asleep in the kernel (state `S` in
+/// /proc/self/task/<tid>/stat). Callers first gate on the thread's own registration (a
+/// sleeper count, a sleeping flag); the next place it can sleep after that is the wait.
+pub fn until_thread_sleeps(tid: i32) {
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+        // the state is the first field after the parenthesised command name
+        let state = stat.rsplit_once(')').unwrap().1.split_whitespace().next();
+        if state == Some("S") {
+            return;
+        }
+        thread::yield_now();
+    }
+}

@@ -374,14 +374,22 @@ mod tests {
     /// only when its sleep times out, and that is counted. Gated on the sleeper count.
     fn a_missed_wake_is_counted(waker: Waker) {
         let notifier = Arc::new(Notifier::with_waker(waker));
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
         let reader = {
             let notifier = notifier.clone();
-            std::thread::spawn(move || notifier.wait_newer(0, WaitMode::Block))
+            std::thread::spawn(move || {
+                tid_tx.send(crate::conformance::thread_id()).unwrap();
+                notifier.wait_newer(0, WaitMode::Block)
+            })
         };
+        let tid = tid_rx.recv().unwrap();
         // Relaxed: polling a count (see above).
         while notifier.sleepers.load(Ordering::Relaxed) < 1 {
             std::thread::yield_now();
         }
+        // Registered, then asleep: past its last check, so only a wake-up or the timeout
+        // ends the sleep.
+        crate::conformance::until_thread_sleeps(tid);
         // Release, as in `announce`, but no wake: the lost wake-up.
         notifier
             .latest

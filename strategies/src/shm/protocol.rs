@@ -85,7 +85,19 @@ pub fn publish(words: &impl ControlWords, slot: usize, publish_seq: u64) {
 
 /// Reader `reader`: hold the newest frame. Returns the held slot, or `None` before the first
 /// publish. The slot's bytes cannot change until `release`.
-pub fn acquire(words: &impl ControlWords, reader: usize) -> Option<usize> {
+///
+/// `seq_in(slot)` reads the publish sequence of the frame in a slot the reader holds (its
+/// metadata, stable while held). The reader keeps the slot only if it holds the very frame
+/// `latest` named: a slot rewritten since with a newer frame is let go and `latest` read
+/// again. Returning that newer frame instead would break monotonicity: the writer stores
+/// `latest` after READY, so the reader's next load of `latest` could still name an older
+/// frame (found by the loom model). Successive loads of one atomic never go backwards, so
+/// frames returned to one reader are strictly ordered as its loads of `latest` are.
+pub fn acquire(
+    words: &impl ControlWords,
+    reader: usize,
+    seq_in: impl Fn(usize) -> u64,
+) -> Option<usize> {
     let hazard = words.hazard(reader);
     loop {
         // Acquire: pairs with the Release store in `publish`.
@@ -93,20 +105,25 @@ pub fn acquire(words: &impl ControlWords, reader: usize) -> Option<usize> {
         if latest == 0 {
             return None;
         }
-        let (_, slot) = unpack(latest);
-        // Relaxed store + SeqCst fence: the reader's half of the Dekker handshake with
-        // `claim`. With a SeqCst fence on both sides, either our state load below sees
-        // WRITING or the writer's hazard scan sees this store (C++ [atomics.fences]).
-        hazard.store(slot as u32 + 1, Ordering::Relaxed);
+        let (seq, slot) = unpack(latest);
+        // Store + SeqCst fence: the reader's half of the Dekker handshake with `claim`. With
+        // a SeqCst fence on both sides, either our state load below sees WRITING or the
+        // writer's hazard scan sees this store (C++ [atomics.fences]).
+        // Release, not Relaxed: a writer whose scan reads this value rather than our earlier
+        // release of 0 must still find our reads of the previously held slot finished (a
+        // later plain store does not extend the release sequence of that release; the loom
+        // model found the race with two acquire rounds). A plain store on x86 either way.
+        hazard.store(slot as u32 + 1, Ordering::Release);
         fence(Ordering::SeqCst);
         // Acquire: pairs with the Release store of READY, so the frame the writer finished in
-        // this slot is visible.
-        if words.state(slot).load(Ordering::Acquire) != WRITING {
-            // The slot holds a whole frame: the one `latest` named or a newer one written
-            // since (never an older one, and never one being written).
+        // this slot (payload and metadata) is visible.
+        if words.state(slot).load(Ordering::Acquire) != WRITING && seq_in(slot) == seq {
+            // The slot holds the whole frame `latest` named, and nobody writes it until we
+            // release it.
             return Some(slot);
         }
-        // Release: we read nothing; just step back and look again.
+        // Release: we read nothing we keep; step back and look again (the slot is being
+        // written, or was rewritten with a newer frame that `latest` will name).
         hazard.store(0, Ordering::Release);
         spin_hint();
     }

@@ -369,7 +369,11 @@ impl Reader for ShmReader {
             }
             unpack(latest).1
         } else {
-            protocol::acquire(&*self.segment, self.id)?
+            protocol::acquire(&*self.segment, self.id, |slot| {
+                // SAFETY: called only while we hold `slot` (hazard set, not WRITING), so the
+                // writer does not touch its metadata.
+                unsafe { self.segment.slot_header(slot).meta.get().read_volatile() }.publish_seq
+            })?
         };
         // SAFETY: under the slot protocol we hold `slot` (our hazard is set and it is not
         // WRITING), so its metadata and bytes do not change until the frame is dropped. Under
@@ -466,17 +470,19 @@ mod tests {
         let strategy = Arc::new(ShmStrategy::in_process(&params, false).unwrap());
         let mut reader = strategy.clone().reader();
         let id = reader.id;
-        let waiting = std::thread::spawn(move || reader.wait_newer(0, WaitMode::Block));
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let waiting = std::thread::spawn(move || {
+            tid_tx.send(crate::conformance::thread_id()).unwrap();
+            reader.wait_newer(0, WaitMode::Block)
+        });
+        let tid = tid_rx.recv().unwrap();
+        let asleep = &strategy.segment().reader_entry(id).asleep;
         // Relaxed: polling a flag; the frame below is published with its own Release.
-        while strategy
-            .segment()
-            .reader_entry(id)
-            .asleep
-            .load(Ordering::Relaxed)
-            == 0
-        {
+        while asleep.load(Ordering::Relaxed) == 0 {
             std::thread::yield_now();
         }
+        // Registered, then asleep: past its last check (see `until_thread_sleeps`).
+        crate::conformance::until_thread_sleeps(tid);
         let slot = protocol::claim(strategy.segment(), None, 0).unwrap();
         protocol::publish(strategy.segment(), slot, 1); // and no wake_all
         assert_eq!(waiting.join().unwrap(), WaitOutcome::Newer(1));
