@@ -288,6 +288,26 @@ mod loom_tests {
         });
     }
 
+    /// One reader, two rounds, with a deeper search (three preemptions) than two readers
+    /// allow in the time: what it takes to find a writer whose scan reads the reader's
+    /// second hazard instead of its release of the first (the hazard store must be Release).
+    #[test]
+    fn shm_loom_slots_one_reader_reacquires_deeply() {
+        model(3, || {
+            let model = Model::new(3, 1);
+            let reader = {
+                let model = model.clone();
+                loom::thread::spawn(move || {
+                    let first = model.read_once(0).unwrap_or(0);
+                    let second = model.read_once(0).unwrap_or(0);
+                    assert!(second >= first, "never an older frame");
+                })
+            };
+            write_frames(&model, 3);
+            reader.join().unwrap();
+        });
+    }
+
     #[test]
     fn shm_loom_slots_a_dead_readers_hazard_is_reclaimed() {
         model(2, || {
