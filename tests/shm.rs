@@ -131,7 +131,8 @@ fn consumers_are_processes_and_frames_never_tear() {
 fn the_naive_triple_buffer_tears_where_shm_does_not() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("naive.json");
-    // Two slow readers hold each frame for 4 frame periods: the naive writer laps them.
+    // Two slow readers hold each frame for 4 frame periods, and consumer 0 holds one frame for
+    // 200 ms (40 frame periods, 10 laps of the slots): the naive writer laps them.
     let output = fbench()
         .args([
             "run",
@@ -153,6 +154,8 @@ fn the_naive_triple_buffer_tears_where_shm_does_not() {
             "4",
             "--slot-policy",
             "wait",
+            "--fault",
+            "stall:0@300ms:200ms",
             "--quiet",
             "--json",
         ])
@@ -170,6 +173,10 @@ fn the_naive_triple_buffer_tears_where_shm_does_not() {
     assert!(
         runs[0]["torn_frames"].as_u64().unwrap() > 0,
         "the naive design must be caught tearing frames"
+    );
+    assert!(
+        runs[0]["per_consumer"][0]["torn_frames"].as_u64().unwrap() > 0,
+        "the frame consumer 0 held through the laps was torn"
     );
     assert_eq!(runs[1]["strategy"], "shm");
     assert_eq!(runs[1]["torn_frames"], 0);

@@ -40,6 +40,7 @@ mod pool;
 pub mod primitive;
 mod rwlock;
 pub mod shm;
+mod snapshot;
 mod triple;
 mod unsync;
 pub mod wake;

@@ -1,5 +1,6 @@
 //! The `shm` and `shm-naive` strategies over a [`Segment`].
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use parking_lot::Mutex;
 use super::protocol::{self, pack, unpack, ControlWords};
 use super::segment::{Segment, SegmentError, SegmentSpec};
 use super::SlotPolicy;
+use crate::snapshot::{Shared, Snapshots};
 use crate::{
     Counters, FrameMeta, FrameView, Publish, Reader, Strategy, StrategyParams, StrategyStats,
     WaitMode, WaitOutcome,
@@ -241,11 +243,17 @@ impl Strategy for ShmStrategy {
 pub struct ShmReader {
     segment: Arc<Segment>,
     id: usize,
+    /// `shm-naive`: copy buffers given back by dropped frames.
+    spare: RefCell<Vec<Box<[u8]>>>,
 }
 
 impl ShmReader {
     fn new(segment: Arc<Segment>, id: usize) -> Self {
-        ShmReader { segment, id }
+        ShmReader {
+            segment,
+            id,
+            spare: RefCell::new(Vec::new()),
+        }
     }
 
     /// Attach to the named segment as reader `id` (a consumer process).
@@ -312,11 +320,19 @@ impl Drop for ShmReader {
     }
 }
 
-/// A frame held in place in the segment.
+/// A frame held in the segment.
 pub struct ShmFrame<'a> {
     reader: &'a ShmReader,
     meta: FrameMeta,
-    data: &'a [u8],
+    data: FrameBytes<'a>,
+}
+
+enum FrameBytes<'a> {
+    /// `shm`: read in place; nobody writes the slot while we hold it.
+    InPlace(&'a [u8]),
+    /// `shm-naive`: the writer may be rewriting the slot, so every look copies it through
+    /// atomic loads ([`crate::snapshot`]); no reference to the shared bytes is ever made.
+    Looks(Snapshots<'a>),
 }
 
 impl FrameView for ShmFrame<'_> {
@@ -324,7 +340,10 @@ impl FrameView for ShmFrame<'_> {
         &self.meta
     }
     fn bytes(&self) -> &[u8] {
-        self.data
+        match &self.data {
+            FrameBytes::InPlace(bytes) => bytes,
+            FrameBytes::Looks(looks) => looks.look(),
+        }
     }
 }
 
@@ -361,35 +380,51 @@ impl Reader for ShmReader {
     }
 
     fn acquire(&mut self) -> Option<ShmFrame<'_>> {
-        let slot = if self.segment.is_naive() {
-            // Acquire: pairs with the writer's SeqCst store; the naive design stops there.
+        let frame_len = self.segment.geometry().frame_len;
+        if self.segment.is_naive() {
+            // Acquire: pairs with the writer's Release store; the naive design stops there.
             let latest = self.segment.latest().load(Ordering::Acquire);
             if latest == 0 {
                 return None;
             }
-            unpack(latest).1
-        } else {
-            protocol::acquire(&*self.segment, self.id, |slot| {
-                // SAFETY: called only while we hold `slot` (hazard set, not WRITING), so the
-                // writer does not touch its metadata.
-                unsafe { self.segment.slot_header(slot).meta.get().read_volatile() }.publish_seq
-            })?
-        };
-        // SAFETY: under the slot protocol we hold `slot` (our hazard is set and it is not
-        // WRITING), so its metadata and bytes do not change until the frame is dropped. Under
-        // the naive protocol nothing protects them: that is what it demonstrates.
+            let slot = unpack(latest).1;
+            // SAFETY: nothing protects the slot from the writer (that is what the naive
+            // design demonstrates), so the metadata is read with one volatile read, never
+            // through a reference, and may mix two writes: the torn-frame check catches it.
+            let meta = unsafe { self.segment.slot_header(slot).meta.get().read_volatile() };
+            // SAFETY: the slot is page-aligned and `frame_len` bytes inside the mapping for as
+            // long as the segment (kept alive by `self`), and this side only reads it through
+            // atomic loads.
+            let looks = unsafe {
+                Snapshots::new(
+                    Shared::Raw {
+                        ptr: self.segment.slot_ptr(slot),
+                    },
+                    frame_len,
+                    &self.spare,
+                    None,
+                )
+            };
+            return Some(ShmFrame {
+                reader: self,
+                meta,
+                data: FrameBytes::Looks(looks),
+            });
+        }
+        let slot = protocol::acquire(&*self.segment, self.id, |slot| {
+            // SAFETY: called only while we hold `slot` (hazard set, not WRITING), so the
+            // writer does not touch its metadata.
+            unsafe { self.segment.slot_header(slot).meta.get().read_volatile() }.publish_seq
+        })?;
+        // SAFETY: we hold `slot` (our hazard is set and it is not WRITING), so its metadata
+        // and bytes do not change until the frame is dropped.
         let meta = unsafe { self.segment.slot_header(slot).meta.get().read_volatile() };
         // SAFETY: as above; the slot is `frame_len` bytes inside the mapping.
-        let data = unsafe {
-            std::slice::from_raw_parts(
-                self.segment.slot_ptr(slot),
-                self.segment.geometry().frame_len,
-            )
-        };
+        let data = unsafe { std::slice::from_raw_parts(self.segment.slot_ptr(slot), frame_len) };
         Some(ShmFrame {
             reader: self,
             meta,
-            data,
+            data: FrameBytes::InPlace(data),
         })
     }
 }
@@ -488,6 +523,42 @@ mod tests {
         assert_eq!(waiting.join().unwrap(), WaitOutcome::Newer(1));
         assert_eq!(strategy.stats().lost_wakeups, 1);
         assert_eq!(strategy.wake_syscalls(), 0);
+    }
+
+    /// Deterministic tearing: a reader holds frame 1 while the writer publishes three more
+    /// into three slots (one thread, so reads and writes never overlap in time). The naive
+    /// writer laps the held slot and the next look at the frame sees another frame's bytes;
+    /// `shm` never writes a held slot, so the frame stays whole.
+    fn held_through_a_lap(naive: bool) -> (bool, bool, StrategyStats) {
+        let mut params = StrategyParams::new(FRAME_LEN, 1);
+        params.slots = Some(3);
+        let strategy = Arc::new(ShmStrategy::in_process(&params, naive).unwrap());
+        let mut reader = strategy.clone().reader();
+        strategy.publish(render(1));
+        let frame = reader.acquire().unwrap();
+        assert_eq!(frame.meta().seq, 1);
+        let whole_before = is_whole(&frame);
+        for seq in 2..=4 {
+            strategy.publish(render(seq));
+        }
+        let whole_after = is_whole(&frame);
+        drop(frame);
+        (whole_before, whole_after, strategy.stats())
+    }
+
+    #[test]
+    fn the_naive_writer_laps_a_held_frame_and_it_shows_torn() {
+        let (before, after, stats) = held_through_a_lap(true);
+        assert!(before);
+        assert!(!after, "frame 4 was written over the held frame 1");
+        assert_eq!(stats.published, 4);
+    }
+
+    #[test]
+    fn shm_never_writes_a_held_frame() {
+        let (before, after, stats) = held_through_a_lap(false);
+        assert!(before && after);
+        assert_eq!(stats.published + stats.producer_drops, 4);
     }
 
     #[test]
