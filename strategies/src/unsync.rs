@@ -162,7 +162,7 @@ impl Reader for UnsyncReader {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, not(loom)))]
 mod tests {
     use std::sync::Arc;
 
