@@ -20,6 +20,8 @@ pub(crate) enum Shared<'a> {
     /// Atomic words, the last possibly longer than the frame.
     Words(&'a [AtomicU64]),
     /// The frame's bytes at `ptr`, 8-byte aligned, in memory another process may be writing.
+    /// (`shm-naive`, which does not exist under loom.)
+    #[cfg_attr(loom, allow(dead_code))]
     Raw { ptr: *const u8 },
 }
 
