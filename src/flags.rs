@@ -102,7 +102,8 @@ pub struct RunFlags {
     #[arg(long, value_delimiter = ',', value_parser = parse_pool_policy)]
     pub pool_policy: Vec<PoolPolicy>,
 
-    /// Frame slots of the shm strategies (3: a triple buffer). [default: 3]
+    /// Frame slots of the shm strategies (3: a triple buffer) [default: consumers + 2, so
+    /// that readers never make the writer wait or drop].
     #[arg(long, value_delimiter = ',', value_parser = parse_slots)]
     pub slots: Vec<usize>,
 
@@ -126,6 +127,12 @@ pub struct RunFlags {
     /// export, the time charts), e.g. 100ms, 1s. [default: 1s]
     #[arg(long, value_parser = fbench_harness::timeline::parse_interval)]
     pub interval: Option<Duration>,
+
+    /// How the in-process strategies wake blocked readers: futex (the one waker shm uses too)
+    /// or condvar (parking_lot's condition variable, to measure the difference).
+    /// [default: futex]
+    #[arg(long, value_delimiter = ',', value_parser = fbench_harness::config::parse_waker)]
+    pub waker: Vec<fbench_strategies::Waker>,
 
     /// Inject a fault, times from the start of measuring: stall:<consumer>@<t>:<dur> (hold a
     /// frame), kill:<consumer>@<t> (SIGKILL a consumer process, end a consumer thread),
@@ -254,7 +261,12 @@ impl RunFlags {
             deadline_tolerance: or(&self.deadline_tolerance, base.deadline_tolerance),
             pool_size: or(&self.pool_size, base.pool_size),
             pool_policy: or(&self.pool_policy, base.pool_policy),
-            slots: or(&self.slots, base.slots),
+            slots: if self.slots.is_empty() {
+                vec![base.slots]
+            } else {
+                self.slots.iter().copied().map(Some).collect()
+            },
+            waker: or(&self.waker, base.waker),
             slot_policy: or(&self.slot_policy, base.slot_policy),
             queue_depth: or(&self.queue_depth, base.queue_depth),
             drop_policy: or(&self.drop_policy, base.drop_policy),

@@ -230,6 +230,23 @@ fn clean() -> anyhow::Result<()> {
             fbench_strategies::shm::SHM_DIR
         );
     }
+    clean_iceoryx2()?;
+    Ok(())
+}
+
+/// `fbench clean`, iceoryx2's part: the resources of dead `fbench-…` nodes.
+#[cfg(feature = "peers")]
+fn clean_iceoryx2() -> anyhow::Result<()> {
+    let cleaned = fbench_strategies::iceoryx::clean_dead_nodes()
+        .context("cleaning up after killed iceoryx2 runs")?;
+    if cleaned > 0 {
+        println!("removed the iceoryx2 resources of {cleaned} dead fbench node(s)");
+    }
+    Ok(())
+}
+
+#[cfg(not(feature = "peers"))]
+fn clean_iceoryx2() -> anyhow::Result<()> {
     Ok(())
 }
 

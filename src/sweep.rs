@@ -130,6 +130,7 @@ pub(crate) fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit
             "queue_depth" => spec.queue_depth = given.queue_depth.clone(),
             "drop_policy" => spec.drop_policy = given.drop_policy.clone(),
             "interval" => spec.interval = given.interval,
+            "waker" => spec.waker = given.waker.clone(),
             _ => {}
         }
     }

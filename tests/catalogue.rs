@@ -55,6 +55,7 @@ const CATALOGUE: &[Case] = &[
         "run --slot-policy maybe",
         &["--slot-policy", "accepted: drop, wait"],
     ),
+    case("run --waker bell", &["--waker", "accepted: futex, condvar"]),
     case("run --source-memory lots", &["--source-memory"]),
     case("run --export pdf", &["--export"]),
     case("run --frobnicate", &["--frobnicate"]),

@@ -119,7 +119,8 @@ fn consumers_are_processes_and_frames_never_tear() {
         assert!(c["frames_seen"].as_u64().unwrap() > 0);
     }
     assert_eq!(run["copies"]["bytes_copied"], 0);
-    assert_eq!(run["config"]["slots"], 3);
+    // the default, recorded as the count used: consumers + 2
+    assert_eq!(run["config"]["slots"], 6);
     assert_eq!(run["config"]["slot_policy"], "drop");
     assert!(run["memory"]["peak_pss_bytes"].as_u64().unwrap() > 0);
     // RSS summed over 5 processes counts the segment 5 times; PSS counts it once.
@@ -130,7 +131,8 @@ fn consumers_are_processes_and_frames_never_tear() {
 fn the_naive_triple_buffer_tears_where_shm_does_not() {
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("naive.json");
-    // Two slow readers hold each frame for 4 frame periods: the naive writer laps them.
+    // Two slow readers hold each frame for 4 frame periods, and consumer 0 holds one frame for
+    // 200 ms (40 frame periods, 10 laps of the slots): the naive writer laps them.
     let output = fbench()
         .args([
             "run",
@@ -153,6 +155,8 @@ fn the_naive_triple_buffer_tears_where_shm_does_not() {
             "4",
             "--slot-policy",
             "wait",
+            "--fault",
+            "stall:0@300ms:200ms",
             "--quiet",
             "--json",
         ])
@@ -170,6 +174,10 @@ fn the_naive_triple_buffer_tears_where_shm_does_not() {
     assert!(
         runs[0]["torn_frames"].as_u64().unwrap() > 0,
         "the naive design must be caught tearing frames"
+    );
+    assert!(
+        runs[0]["per_consumer"][0]["torn_frames"].as_u64().unwrap() > 0,
+        "the frame consumer 0 held through the laps was torn"
     );
     assert_eq!(runs[1]["strategy"], "shm");
     assert_eq!(runs[1]["torn_frames"], 0);

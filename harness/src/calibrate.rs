@@ -529,8 +529,8 @@ fn futex_wake(word: &AtomicU32) {
     }
 }
 
-/// The strategies' way: a `parking_lot` mutex and condition variable, notified under the
-/// lock as `fbench_strategies::Notifier` does.
+/// `--waker condvar`'s way: a `parking_lot` mutex and condition variable, notified under the
+/// lock as `fbench_strategies::Notifier` does with that waker.
 #[derive(Default)]
 struct CondvarChannel {
     round: Mutex<u32>,

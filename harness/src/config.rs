@@ -5,7 +5,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use fbench_strategies::{DropPolicy, PoolPolicy, SlotPolicy, StrategyParams, WaitMode};
+use fbench_strategies::{DropPolicy, PoolPolicy, SlotPolicy, StrategyParams, WaitMode, Waker};
 use serde::{Deserialize, Serialize};
 
 pub use crate::units::{
@@ -79,6 +79,11 @@ pub fn parse_queue_depth(s: &str) -> Result<usize, String> {
 /// The deepest queue accepted: every queued frame may be a frame of memory.
 pub const MAX_QUEUE_DEPTH: usize = 1024;
 
+/// `--waker`: futex or condvar.
+pub fn parse_waker(s: &str) -> Result<Waker, String> {
+    Waker::from_name(s).ok_or_else(|| format!("unknown waker '{s}'; accepted: futex, condvar"))
+}
+
 pub fn pool_policy_name(policy: PoolPolicy) -> &'static str {
     match policy {
         PoolPolicy::Grow => "grow",
@@ -103,13 +108,15 @@ pub struct RunConfig {
     pub deadline_tolerance: f64,
     pub pool_size: usize,
     pub pool_policy: PoolPolicy,
-    /// Frame slots of the `shm` strategies.
-    pub slots: usize,
+    /// Frame slots of the `shm` strategies; `None`: consumers + 2 (`shm`'s module doc).
+    pub slots: Option<usize>,
     pub slot_policy: SlotPolicy,
     /// Frames each consumer's queue holds (`queue`; the ring of `broadcast`).
     pub queue_depth: usize,
     /// What a full consumer queue does (`queue`).
     pub drop_policy: DropPolicy,
+    /// How the in-process strategies wake blocked readers (`shm` always uses the futex).
+    pub waker: Waker,
     /// Faults injected into the run (`--fault`), see [`crate::faults`].
     pub faults: Vec<crate::faults::Fault>,
     /// Length of the intervals of latency over time (`--interval`), see [`crate::timeline`].
@@ -136,10 +143,11 @@ impl RunConfig {
             deadline_tolerance: 0.1,
             pool_size: fbench_strategies::DEFAULT_POOL_SIZE,
             pool_policy: PoolPolicy::Grow,
-            slots: fbench_strategies::DEFAULT_SLOTS,
+            slots: None,
             slot_policy: SlotPolicy::Drop,
             queue_depth: fbench_strategies::DEFAULT_QUEUE_DEPTH,
             drop_policy: DropPolicy::Block,
+            waker: Waker::Futex,
             faults: Vec::new(),
             interval: crate::timeline::DEFAULT_INTERVAL,
         }
@@ -177,6 +185,7 @@ impl RunConfig {
             slot_policy: self.slot_policy,
             queue_depth: self.queue_depth,
             drop_policy: self.drop_policy,
+            waker: self.waker,
             width: self.frame.resolution.width,
             height: self.frame.resolution.height,
             format: self.frame.format.code(),
@@ -318,9 +327,14 @@ pub struct ConfigRecord {
     pub deadline_tolerance: f64,
     pub pool_size: usize,
     pub pool_policy: String,
-    /// Frame slots and slot policy of the shm strategies.
+    /// Frame slots and slot policy of the shm strategies. `slots` is the count used: the one
+    /// given, or the default of consumers + 2.
     #[serde(default)]
     pub slots: usize,
+    /// `slots` is the default, consumers + 2 (no `--slots`): it then follows the consumer
+    /// count rather than being a dimension of its own.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub slots_default: bool,
     #[serde(default)]
     pub slot_policy: String,
     /// Queue depth and drop policy of `queue` (depth also `broadcast`'s ring); absent in
@@ -333,6 +347,10 @@ pub struct ConfigRecord {
     /// recorded latency over time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interval_s: Option<f64>,
+    /// `futex` or `condvar` (`--waker`); reports written before the flag existed used the
+    /// condvar and read as "".
+    #[serde(default)]
+    pub waker: String,
 }
 
 impl RunConfig {
@@ -358,7 +376,8 @@ impl RunConfig {
             deadline_tolerance: self.deadline_tolerance,
             pool_size: self.pool_size,
             pool_policy: pool_policy_name(self.pool_policy).to_string(),
-            slots: self.slots,
+            slots: self.strategy_params().shm_slots(),
+            slots_default: self.slots.is_none(),
             slot_policy: match self.slot_policy {
                 SlotPolicy::Drop => "drop",
                 SlotPolicy::Wait => "wait",
@@ -367,6 +386,7 @@ impl RunConfig {
             queue_depth: self.queue_depth,
             drop_policy: self.drop_policy.name().to_string(),
             interval_s: Some(self.interval.as_secs_f64()),
+            waker: self.waker.name().to_string(),
         }
     }
 }

@@ -246,6 +246,7 @@ mod tests {
             deadline_misses: 0,
             torn_frames: 0,
             out_of_order: 0,
+            lost_wakeups: 0,
             memory: Default::default(),
             cpu: Default::default(),
             copies: Default::default(),

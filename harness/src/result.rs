@@ -39,6 +39,11 @@ pub struct RunResult {
     pub deadline_misses: u64,
     pub torn_frames: u64,
     pub out_of_order: u64,
+    /// Blocking waits that timed out and then found a newer frame (or the close): wake-ups
+    /// the strategy's waker lost. Expected 0; each one is a consumer that slept up to the
+    /// wait's 100 ms timeout with a frame ready.
+    #[serde(default)]
+    pub lost_wakeups: u64,
     pub memory: MemoryRecord,
     pub cpu: CpuUsage,
     pub copies: CopiesRecord,

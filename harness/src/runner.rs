@@ -838,6 +838,7 @@ pub(crate) fn assemble(
         deadline_misses: misses,
         torn_frames: torn,
         out_of_order,
+        lost_wakeups: stats.lost_wakeups,
         memory,
         cpu,
         copies: CopiesRecord {

@@ -37,12 +37,14 @@ pub struct SweepSpec {
     pub deadline_tolerance: Vec<f64>,
     pub pool_size: Vec<usize>,
     pub pool_policy: Vec<PoolPolicy>,
-    /// Frame slots of the shm strategies.
-    pub slots: Vec<usize>,
+    /// Frame slots of the shm strategies (`None`: consumers + 2).
+    pub slots: Vec<Option<usize>>,
     pub slot_policy: Vec<SlotPolicy>,
     /// Queue depths and drop policies of `queue`.
     pub queue_depth: Vec<usize>,
     pub drop_policy: Vec<DropPolicy>,
+    /// Wakers of the in-process strategies (`--waker`).
+    pub waker: Vec<fbench_strategies::Waker>,
     /// Faults injected into every run (`--fault`).
     pub faults: Vec<crate::faults::Fault>,
     /// Latency-over-time interval of every run (`--interval`; not a dimension).
@@ -86,6 +88,7 @@ impl SweepSpec {
             slot_policy: vec![config.slot_policy],
             queue_depth: vec![config.queue_depth],
             drop_policy: vec![config.drop_policy],
+            waker: vec![config.waker],
             faults: config.faults.clone(),
             interval: config.interval,
         }
@@ -121,6 +124,7 @@ impl SweepSpec {
         expand(&mut configs, &self.slot_policy, |c, v| c.slot_policy = *v);
         expand(&mut configs, &self.queue_depth, |c, v| c.queue_depth = *v);
         expand(&mut configs, &self.drop_policy, |c, v| c.drop_policy = *v);
+        expand(&mut configs, &self.waker, |c, v| c.waker = *v);
         expand(&mut configs, &self.consumers, |c, v| c.consumers = *v);
         let strategies = distinct(&self.strategies);
         configs

@@ -23,13 +23,20 @@ fn hard_load() -> RunConfig {
 
 #[test]
 fn the_canary_tears_and_the_consumers_count_it() {
-    let result = run(StrategyKind::Unsync, &hard_load(), &mut |_| {}).unwrap();
+    // Consumer 0 holds one frame for 100 ms while the producer publishes about 200 more:
+    // its look before release sees other frames' bytes, however the threads are scheduled.
+    let mut config = hard_load();
+    config.faults = vec!["stall:0@100ms:100ms".parse().unwrap()];
+    let result = run(StrategyKind::Unsync, &config, &mut |_| {}).unwrap();
     assert!(
         result.torn_frames > 0,
         "the unsynchronised strategy must produce torn frames ({} frames seen)",
         result.age_ns.count
     );
-    assert!(result.per_consumer.iter().any(|c| c.torn_frames > 0));
+    assert!(
+        result.per_consumer[0].torn_frames > 0,
+        "the held frame was overwritten"
+    );
 }
 
 #[test]

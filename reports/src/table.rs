@@ -67,6 +67,18 @@ impl Exporter for TerminalTable {
         }
         let mut text = table.to_string().into_bytes();
         text.push(b'\n');
+        // Expected 0: a lost wake-up is a consumer asleep with a frame ready.
+        let lost: Vec<String> = report
+            .runs
+            .iter()
+            .filter(|r| r.lost_wakeups > 0)
+            .map(|r| format!("{} x{}: {}", r.strategy, r.consumers, r.lost_wakeups))
+            .collect();
+        if !lost.is_empty() {
+            text.extend(
+                format!("lost wake-ups (expected 0): {}\n\n", lost.join(", ")).into_bytes(),
+            );
+        }
         text.extend(who_wins(report).into_bytes());
         // The machine's limits and each run's distance from them, when calibrated.
         text.extend(LimitsTable { width: self.width }.render(report)?);

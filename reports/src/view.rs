@@ -18,7 +18,7 @@ use fbench_harness::RunResult;
 use crate::Report;
 
 /// Config fields that never distinguish runs (derived from others).
-const DERIVED_KEYS: [&str; 1] = ["frame_bytes"];
+const DERIVED_KEYS: [&str; 2] = ["frame_bytes", "slots_default"];
 
 pub(crate) struct Entry<'a> {
     pub run: &'a RunResult,
@@ -242,6 +242,10 @@ fn dims(run: &RunResult) -> BTreeMap<String, String> {
             };
             out.insert(key, text);
         }
+    }
+    if run.config.slots_default {
+        // consumers + 2 varies with the consumer count, which is not a dimension here
+        out.insert("slots".to_string(), "consumers+2".to_string());
     }
     out
 }

@@ -84,6 +84,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
         deadline_misses: rank,
         torn_frames: 0,
         out_of_order: 0,
+        lost_wakeups: 0,
         memory: MemoryRecord {
             baseline_pss_bytes: 3_000_000,
             peak_pss_bytes: 10_000_000 + (4 - rank) * 6_220_800 * c,

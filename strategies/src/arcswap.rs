@@ -30,7 +30,7 @@ impl ArcSwapStrategy {
     pub fn new(params: &StrategyParams) -> Self {
         ArcSwapStrategy {
             latest: ArcSwapOption::empty(),
-            notifier: Notifier::new(),
+            notifier: Notifier::with_waker(params.waker),
             counters: Counters::default(),
             frame_len: params.frame_len,
         }
@@ -83,7 +83,7 @@ impl Strategy for ArcSwapStrategy {
     }
 
     fn stats(&self) -> StrategyStats {
-        self.counters.snapshot(self.notifier.published())
+        self.notifier.stats(&self.counters)
     }
 }
 

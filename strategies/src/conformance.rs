@@ -348,6 +348,27 @@ macro_rules! conformance_tests {
     };
 }
 
+/// The calling thread's kernel id, to hand to [`until_thread_sleeps`].
+pub fn thread_id() -> i32 {
+    // SAFETY: gettid has no preconditions.
+    unsafe { libc::gettid() }
+}
+
+/// Returns once thread `tid` of this process is asleep in the kernel (state `S` in
+/// /proc/self/task/<tid>/stat). Callers first gate on the thread's own registration (a
+/// sleeper count, a sleeping flag); the next place it can sleep after that is the wait.
+pub fn until_thread_sleeps(tid: i32) {
+    loop {
+        let stat = std::fs::read_to_string(format!("/proc/self/task/{tid}/stat")).unwrap();
+        // the state is the first field after the parenthesised command name
+        let state = stat.rsplit_once(')').unwrap().1.split_whitespace().next();
+        if state == Some("S") {
+            return;
+        }
+        thread::yield_now();
+    }
+}
+
 #[cfg(test)]
 mod builtins {
     use super::*;
@@ -370,6 +391,22 @@ mod builtins {
         let mut p = *p;
         p.slot_policy = crate::SlotPolicy::Wait;
         crate::ShmStrategy::in_process(&p, false).unwrap()
+    });
+    // The same strategies with the condition-variable waker (`--waker condvar`).
+    conformance!(mutex_condvar, |p: &StrategyParams| {
+        let mut p = *p;
+        p.waker = crate::Waker::Condvar;
+        crate::MutexStrategy::new(&p)
+    });
+    conformance!(pool_condvar, |p: &StrategyParams| {
+        let mut p = *p;
+        p.waker = crate::Waker::Condvar;
+        crate::PoolStrategy::new(&p)
+    });
+    conformance!(arcswap_condvar, |p: &StrategyParams| {
+        let mut p = *p;
+        p.waker = crate::Waker::Condvar;
+        crate::ArcSwapStrategy::new(&p)
     });
     conformance!(queue_block, crate::QueueStrategy::new);
     conformance!(queue_oldest, |p: &StrategyParams| {

@@ -53,6 +53,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use iceoryx2::node::{NodeState, NodeView};
 use iceoryx2::port::listener::Listener;
 use iceoryx2::port::notifier::Notifier;
 use iceoryx2::port::publisher::Publisher;
@@ -133,11 +134,51 @@ fn failed(what: &str, error: impl std::fmt::Display) -> BuildError {
     BuildError::Iceoryx2(format!("{what}: {error}"))
 }
 
-fn node(name: &str) -> Result<Node<Ipc>, BuildError> {
+fn quiet_logs() {
     // iceoryx2 logs its warnings (e.g. cleaning up after a killed run) to the terminal of
     // every consumer process; fbench reports failures itself. IOX2_LOG_LEVEL still wins.
     static QUIET: std::sync::Once = std::sync::Once::new();
     QUIET.call_once(|| set_log_level_from_env_or(LogLevel::Error));
+}
+
+/// Prefix of the names of every iceoryx2 node fbench creates (`fbench-producer`,
+/// `fbench-consumer-<id>`).
+pub const NODE_PREFIX: &str = "fbench-";
+
+/// `fbench clean`: remove what the iceoryx2 nodes of fbench runs killed outright left behind
+/// (iceoryx2 keeps node records and service descriptions under /tmp/iceoryx2 and the shared
+/// memory in /dev/shm/iox2_*, all named by hashes). Only nodes that iceoryx2 itself finds dead
+/// (their process is gone) *and* that are named `fbench-…` are cleaned, through iceoryx2's
+/// own cleanup, which also removes a service once its last owner is gone: other programs'
+/// nodes and live fbench runs are left alone. Returns how many nodes were cleaned.
+pub fn clean_dead_nodes() -> Result<usize, BuildError> {
+    quiet_logs();
+    let config = Config::default();
+    let mut dead = Vec::new();
+    Node::<Ipc>::list(&config, |state| {
+        if let NodeState::Dead(view) = state {
+            let ours = view
+                .details()
+                .as_ref()
+                .is_some_and(|d| d.name().as_str().starts_with(NODE_PREFIX));
+            if ours {
+                dead.push(view);
+            }
+        }
+        CallbackProgression::Continue
+    })
+    .map_err(|e| failed("listing iceoryx2 nodes", format!("{e:?}")))?;
+    let mut cleaned = 0;
+    for view in dead {
+        view.blocking_remove_stale_resources(std::time::Duration::from_secs(5))
+            .map_err(|e| failed("removing a dead node's resources", format!("{e:?}")))?;
+        cleaned += 1;
+    }
+    Ok(cleaned)
+}
+
+fn node(name: &str) -> Result<Node<Ipc>, BuildError> {
+    quiet_logs();
     let node_name = NodeName::new(name).map_err(|e| failed("node name", e))?;
     // The default configuration, not a system-wide iceoryx2 config file: runs must not change
     // with whatever file a machine has (and loading none would print a warning each time).
@@ -257,7 +298,7 @@ impl IceoryxStrategy {
     }
 
     fn for_readers(params: &StrategyParams, run: &str, readers: usize) -> Result<Self, BuildError> {
-        let node = node("fbench-producer")?;
+        let node = node(&format!("{NODE_PREFIX}producer"))?;
         let services = Services::create(&node, run, readers.max(1))?;
         let publisher = services
             .frames
@@ -431,7 +472,7 @@ pub struct IceoryxReader {
 impl IceoryxReader {
     /// Open run `run`'s services from a consumer process, as consumer `id`.
     pub fn attach(run: &str, id: usize) -> Result<Self, BuildError> {
-        let node = node(&format!("fbench-consumer-{id}"))?;
+        let node = node(&format!("{NODE_PREFIX}consumer-{id}"))?;
         let services = Services::open(&node, run)?;
         let ports = Ports::create(&services)?;
         Ok(IceoryxReader {

@@ -52,8 +52,10 @@ pub mod primitive;
 mod queue;
 mod rwlock;
 pub mod shm;
+mod snapshot;
 mod triple;
 mod unsync;
+pub mod wake;
 
 pub use arcswap::ArcSwapStrategy;
 pub use broadcast::BroadcastStrategy;
@@ -66,7 +68,7 @@ pub use queue::{DropPolicy, QueueStrategy, DEFAULT_QUEUE_DEPTH};
 pub use rwlock::RwLockStrategy;
 #[cfg(not(loom))]
 pub use shm::ShmStrategy;
-pub use shm::{SlotPolicy, DEFAULT_SLOTS};
+pub use shm::{default_slots, SlotPolicy};
 pub use triple::{TripleBufferReader, TripleBufferStrategy};
 pub use unsync::UnsyncStrategy;
 
@@ -102,6 +104,33 @@ pub enum WaitMode {
     Poll(Duration),
     /// Check in a tight loop (burns a core per reader).
     Spin,
+}
+
+/// How readers blocked in [`Reader::wait_newer`] are woken (`--waker`). Every in-process
+/// strategy uses the one chosen, through [`Notifier`]; `shm` always uses the futex.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum Waker {
+    /// A futex word and a count of sleepers, the fenced handshake of [`wake`]: the same
+    /// mechanism as `shm`'s, so comparisons are of the sharing designs.
+    #[default]
+    Futex,
+    /// A parking_lot condition variable (`notify_all` requeues the sleepers).
+    Condvar,
+}
+
+impl Waker {
+    pub const ALL: [Waker; 2] = [Waker::Futex, Waker::Condvar];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Waker::Futex => "futex",
+            Waker::Condvar => "condvar",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Waker> {
+        Waker::ALL.into_iter().find(|w| w.name() == name)
+    }
 }
 
 /// What [`Reader::wait_newer`] found.
@@ -158,6 +187,9 @@ pub struct StrategyStats {
     pub frame_allocations: u64,
     /// Buffers a pool added because it was exhausted (pool strategy only).
     pub pool_grows: u64,
+    /// Readers' blocking waits that timed out and then found a newer frame (or the close): a
+    /// wake-up the waker owed and never delivered. Expected 0 (see [`wake`]).
+    pub lost_wakeups: u64,
 }
 
 /// What a reader is handed: the newest frame, or every frame in order.
@@ -247,14 +279,17 @@ pub struct StrategyParams {
     pub pool_size: usize,
     /// What `pool` does when every buffer is in use.
     pub pool_policy: PoolPolicy,
-    /// Frame slots of the `shm` strategies.
-    pub slots: usize,
+    /// Frame slots of the `shm` strategies; `None` means [`default_slots`] for `consumers`
+    /// (consumers + 2, see [`shm`]). Read it through [`StrategyParams::shm_slots`].
+    pub slots: Option<usize>,
     /// What `shm` does when every slot is held.
     pub slot_policy: SlotPolicy,
     /// Frames each consumer's queue holds (`queue`), or the ring's capacity (`broadcast`).
     pub queue_depth: usize,
     /// What a full consumer queue does with the next frame (`queue`).
     pub drop_policy: DropPolicy,
+    /// How the in-process strategies wake blocked readers.
+    pub waker: Waker,
     /// Frame geometry, recorded in the `shm` segment header.
     pub width: u32,
     pub height: u32,
@@ -268,14 +303,20 @@ impl StrategyParams {
             consumers,
             pool_size: pool::DEFAULT_POOL_SIZE,
             pool_policy: PoolPolicy::Grow,
-            slots: DEFAULT_SLOTS,
+            slots: None,
             slot_policy: SlotPolicy::Drop,
             queue_depth: DEFAULT_QUEUE_DEPTH,
             drop_policy: DropPolicy::Block,
+            waker: Waker::Futex,
             width: 0,
             height: 0,
             format: 0,
         }
+    }
+
+    /// The slot count the `shm` strategies use: `slots` if given, else consumers + 2.
+    pub fn shm_slots(&self) -> usize {
+        self.slots.unwrap_or_else(|| default_slots(self.consumers))
     }
 
     /// Frame-sized buffers the strategy holds from construction, plus one private copy
@@ -525,6 +566,7 @@ impl Counters {
             bytes_copied: self.bytes_copied.load(Relaxed),
             frame_allocations: self.frame_allocations.load(Relaxed),
             pool_grows: self.pool_grows.load(Relaxed),
+            lost_wakeups: 0,
         }
     }
 }

@@ -36,7 +36,7 @@ impl MutexStrategy {
                 data: resident_buffer(params.frame_len),
             }),
             staging: Mutex::new(resident_buffer(params.frame_len)),
-            notifier: Notifier::new(),
+            notifier: Notifier::with_waker(params.waker),
             counters: Counters::default(),
             frame_len: params.frame_len,
         }
@@ -97,7 +97,7 @@ impl Strategy for MutexStrategy {
     }
 
     fn stats(&self) -> StrategyStats {
-        self.counters.snapshot(self.notifier.published())
+        self.notifier.stats(&self.counters)
     }
 }
 

@@ -75,7 +75,7 @@ impl PoolStrategy {
             free: Arc::new(Mutex::new(buffers)),
             latest: Mutex::new(None),
             policy: params.pool_policy,
-            notifier: Notifier::new(),
+            notifier: Notifier::with_waker(params.waker),
             counters: Counters::default(),
             frame_len: params.frame_len,
             initial_buffers,
@@ -144,7 +144,7 @@ impl Strategy for PoolStrategy {
     }
 
     fn stats(&self) -> StrategyStats {
-        self.counters.snapshot(self.notifier.published())
+        self.notifier.stats(&self.counters)
     }
 
     fn frames_outstanding(&self) -> Option<u64> {

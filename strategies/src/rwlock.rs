@@ -36,7 +36,7 @@ impl RwLockStrategy {
                 data: resident_buffer(params.frame_len),
             }),
             staging: Mutex::new(resident_buffer(params.frame_len)),
-            notifier: Notifier::new(),
+            notifier: Notifier::with_waker(params.waker),
             counters: Counters::default(),
             frame_len: params.frame_len,
         }
@@ -90,7 +90,7 @@ impl Strategy for RwLockStrategy {
     }
 
     fn stats(&self) -> StrategyStats {
-        self.counters.snapshot(self.notifier.published())
+        self.notifier.stats(&self.counters)
     }
 }
 

@@ -73,7 +73,7 @@ impl TripleBufferStrategy {
                 feeds: Vec::with_capacity(params.consumers),
                 staging: Vec::new(),
             }),
-            notifier: Notifier::new(),
+            notifier: Notifier::with_waker(params.waker),
             counters: Counters::default(),
             frame_len: params.frame_len,
         }
@@ -164,7 +164,7 @@ impl Strategy for TripleBufferStrategy {
     }
 
     fn stats(&self) -> StrategyStats {
-        self.counters.snapshot(self.notifier.published())
+        self.notifier.stats(&self.counters)
     }
 }
 

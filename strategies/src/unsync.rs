@@ -4,13 +4,17 @@
 //! detector fires; it is hidden from `fbench list` and never part of `all`.
 //!
 //! It is not undefined behaviour: the buffer is made of relaxed atomic words, so the race is
-//! a race on atomics (well defined, just useless), not a data race.
+//! a race on atomics (well defined, just useless), not a data race. Readers never hold a
+//! reference to it: every look at a frame copies the words out afresh ([`crate::snapshot`]),
+//! so a frame the producer overwrites while a reader holds it shows torn on the next look.
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
 
+use crate::snapshot::{Shared, Snapshots};
 use crate::{
     Counters, FrameMeta, FrameView, Notifier, Publish, Reader, Strategy, StrategyParams,
     StrategyStats, WaitMode, WaitOutcome,
@@ -58,7 +62,7 @@ impl UnsyncStrategy {
             words: (0..words).map(|_| AtomicU64::new(0)).collect(),
             meta: Default::default(),
             staging: Mutex::new(vec![0u8; params.frame_len]),
-            notifier: Notifier::new(),
+            notifier: Notifier::with_waker(params.waker),
             counters: Counters::default(),
             frame_len: params.frame_len,
         }
@@ -108,11 +112,9 @@ impl Strategy for UnsyncStrategy {
     }
 
     fn reader(self: Arc<Self>) -> UnsyncReader {
-        let local = vec![0u8; self.frame_len];
         UnsyncReader {
             strategy: self,
-            local,
-            meta: FrameMeta::default(),
+            spare: RefCell::new(Vec::new()),
         }
     }
 
@@ -121,27 +123,28 @@ impl Strategy for UnsyncStrategy {
     }
 
     fn stats(&self) -> StrategyStats {
-        self.counters.snapshot(self.notifier.published())
+        self.notifier.stats(&self.counters)
     }
 }
 
 pub struct UnsyncReader {
     strategy: Arc<UnsyncStrategy>,
-    local: Vec<u8>,
-    meta: FrameMeta,
+    /// Copy buffers given back by dropped frames.
+    spare: RefCell<Vec<Box<[u8]>>>,
 }
 
+/// A frame whose every look copies the shared words again.
 pub struct RacyCopy<'a> {
-    meta: &'a FrameMeta,
-    data: &'a [u8],
+    meta: FrameMeta,
+    looks: Snapshots<'a>,
 }
 
 impl FrameView for RacyCopy<'_> {
     fn meta(&self) -> &FrameMeta {
-        self.meta
+        &self.meta
     }
     fn bytes(&self) -> &[u8] {
-        self.data
+        self.looks.look()
     }
 }
 
@@ -157,18 +160,49 @@ impl Reader for UnsyncReader {
         for (value, slot) in meta_words.iter_mut().zip(self.strategy.meta.iter()) {
             *value = slot.load(Ordering::Relaxed);
         }
-        self.meta = meta_from_words(&meta_words);
-        if self.meta.publish_seq == 0 {
+        let meta = meta_from_words(&meta_words);
+        if meta.publish_seq == 0 {
             return None;
         }
-        for (chunk, word) in self.local.chunks_mut(8).zip(self.strategy.words.iter()) {
-            let bytes = word.load(Ordering::Relaxed).to_le_bytes();
-            chunk.copy_from_slice(&bytes[..chunk.len()]);
-        }
-        self.strategy.counters.add_copied(self.strategy.frame_len);
-        Some(RacyCopy {
-            meta: &self.meta,
-            data: &self.local,
-        })
+        let strategy = &*self.strategy;
+        // SAFETY: `Shared::Words` has no pointer contract to meet.
+        let looks = unsafe {
+            Snapshots::new(
+                Shared::Words(&strategy.words),
+                strategy.frame_len,
+                &self.spare,
+                Some(&strategy.counters),
+            )
+        };
+        Some(RacyCopy { meta, looks })
+    }
+}
+
+#[cfg(all(test, not(loom)))]
+mod tests {
+    use std::sync::Arc;
+
+    use crate::conformance::{is_whole, render, FRAME_LEN};
+    use crate::{FrameView, Reader, Strategy, StrategyParams};
+
+    /// Deterministic: a reader holds frame 1 while the producer publishes frame 2 (one
+    /// thread, so the two never run at once); the next look sees bytes of frame 2 under the
+    /// header of frame 1.
+    #[test]
+    fn a_held_frame_overwritten_shows_torn() {
+        let strategy = Arc::new(super::UnsyncStrategy::new(&StrategyParams::new(
+            FRAME_LEN, 1,
+        )));
+        let mut reader = strategy.clone().reader();
+        strategy.publish(render(1));
+        let frame = reader.acquire().unwrap();
+        assert_eq!(frame.meta().seq, 1);
+        assert!(is_whole(&frame), "whole before the lap");
+        strategy.publish(render(2));
+        assert!(!is_whole(&frame), "the detector sees the overwrite");
+        drop(frame);
+        let frame = reader.acquire().unwrap();
+        assert_eq!(frame.meta().seq, 2);
+        assert!(is_whole(&frame));
     }
 }

@@ -116,6 +116,9 @@ fn params_from(
 ) -> Vec<(String, Value)> {
     let text = serde_json::to_string(config).expect("a configuration record is JSON");
     let Fields(fields) = serde_json::from_str(&text).expect("a configuration record is an object");
+    let slots_derived = fields
+        .iter()
+        .any(|(f, v)| f == "slots_default" && v.as_bool() == Some(true));
     let mut params = vec![("consumers".to_string(), Value::from(consumers))];
     for (field, value) in &fields {
         if NOT_PARAMETERS.contains(&field.as_str()) || field == "height" {
@@ -130,6 +133,16 @@ fn params_from(
                 "resolution".to_string(),
                 Value::from(format!("{value}x{height}")),
             ));
+            continue;
+        }
+        if field == "slots_default" {
+            // A marker, not a parameter: it says `slots` was derived (see below).
+            continue;
+        }
+        if field == "slots" && slots_derived {
+            // consumers + 2 slots: derived from the consumer count, itself a parameter. A
+            // run at the default matches a run at the default whatever its count of slots.
+            params.push(("slots".to_string(), Value::from("default")));
             continue;
         }
         let name = field.strip_suffix("_s").unwrap_or(field);

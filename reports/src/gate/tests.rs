@@ -46,6 +46,7 @@ fn run(strategy: &str, consumers: usize, age_p99_ms: f64) -> RunResult {
         deadline_misses: 0,
         torn_frames: 0,
         out_of_order: 0,
+        lost_wakeups: 0,
         memory: MemoryRecord {
             peak_pss_bytes: 50_000_000,
             ..MemoryRecord::default()
@@ -643,10 +644,15 @@ fn every_recorded_parameter_changes_the_key() {
         .collect();
     let mut checked = Vec::new();
     for field in &fields {
-        if ["source_detail", "frame_bytes"].contains(&field.as_str()) {
+        // `slots_default` marks `slots` as derived from the consumer count; it is not a
+        // parameter of its own (an explicit `slots` below clears it).
+        if ["source_detail", "frame_bytes", "slots_default"].contains(&field.as_str()) {
             continue;
         }
         let other = with_config(&base, |config| {
+            if field == "slots" {
+                config.insert("slots_default".into(), false.into());
+            }
             let value = config.get_mut(field).unwrap();
             *value = match value.take() {
                 Value::Number(n) if n.is_u64() => Value::from(n.as_u64().unwrap() + 1),
@@ -713,8 +719,13 @@ fn every_recorded_parameter_changes_the_key() {
 
 #[test]
 fn a_sweep_over_slots_is_two_configurations() {
-    let three = with_config(&run("shm", 5, 2.0), |c| c["slots"] = 3.into());
-    let eight = with_config(&run("shm", 5, 2.0), |c| c["slots"] = 8.into());
+    let explicit = |slots: u64| {
+        with_config(&run("shm", 5, 2.0), |c| {
+            c["slots"] = slots.into();
+            c["slots_default"] = false.into();
+        })
+    };
+    let (three, eight) = (explicit(3), explicit(8));
     let both = report(vec![three, eight]);
     let outcome = gate(&both, &both.clone(), &default_gates());
     assert_eq!(outcome.current_trials, (1, 1));
@@ -776,9 +787,13 @@ fn a_parameter_an_older_baseline_does_not_record_matches_any_value() {
     let old = with_config(&run("shm", 5, 2.0), |c| {
         c.remove("slots");
         c.remove("slot_policy");
+        c.remove("slots_default");
     });
     assert_eq!(old.config.slots, 0);
-    let now = with_config(&run("shm", 5, 2.0), |c| c["slots"] = 8.into());
+    let now = with_config(&run("shm", 5, 2.0), |c| {
+        c["slots"] = 8.into();
+        c["slots_default"] = false.into();
+    });
     let outcome = gate(&report(vec![old]), &report(vec![now]), &default_gates());
     assert_eq!(outcome.compared, 1, "{}", outcome.summary());
     assert_eq!(outcome.unrecorded_in_baseline, ["slots", "slot_policy"]);

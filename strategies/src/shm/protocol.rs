@@ -3,6 +3,7 @@
 //! See the module doc of [`crate::shm`] for the algorithm.
 
 use crate::primitive::{fence, spin_hint, AtomicU32, AtomicU64, Ordering};
+use crate::wake::Sleepers;
 
 /// Slot states.
 pub const EMPTY: u32 = 0;
@@ -35,6 +36,8 @@ pub trait ControlWords {
     fn reader_count(&self) -> usize;
     /// Reader `reader`'s hazard: the slot it holds plus one; 0 when it holds none.
     fn hazard(&self, reader: usize) -> &AtomicU32;
+    /// Reader `reader`'s sleeping flag: 1 while it waits for a newer frame.
+    fn asleep(&self, reader: usize) -> &AtomicU32;
 }
 
 /// Writer: take a slot that is neither the latest published one nor held by any reader, and
@@ -73,37 +76,54 @@ pub fn publish(words: &impl ControlWords, slot: usize, publish_seq: u64) {
     // Release: whoever acquires the READY state sees the payload and metadata written while
     // the slot was WRITING.
     words.state(slot).store(READY, Ordering::Release);
-    // SeqCst: a Release store (readers that load it see the READY slot) that also takes part
-    // in the wake-up handshake of `Waker`, which needs one total order.
+    // Release: readers that load it see the READY slot (and the frame in it). The wake-up
+    // that follows is ordered by `FutexWaker`'s fences.
     words
         .latest()
-        .store(pack(publish_seq, slot), Ordering::SeqCst);
+        .store(pack(publish_seq, slot), Ordering::Release);
 }
 
 /// Reader `reader`: hold the newest frame. Returns the held slot, or `None` before the first
 /// publish. The slot's bytes cannot change until `release`.
-pub fn acquire(words: &impl ControlWords, reader: usize) -> Option<usize> {
+///
+/// `seq_in(slot)` reads the publish sequence of the frame in a slot the reader holds (its
+/// metadata, stable while held). The reader keeps the slot only if it holds the very frame
+/// `latest` named: a slot rewritten since with a newer frame is let go and `latest` read
+/// again. Returning that newer frame instead would break monotonicity: the writer stores
+/// `latest` after READY, so the reader's next load of `latest` could still name an older
+/// frame (found by the loom model). Successive loads of one atomic never go backwards, so
+/// frames returned to one reader are strictly ordered as its loads of `latest` are.
+pub fn acquire(
+    words: &impl ControlWords,
+    reader: usize,
+    seq_in: impl Fn(usize) -> u64,
+) -> Option<usize> {
     let hazard = words.hazard(reader);
     loop {
-        // Acquire: pairs with the SeqCst store in `publish`.
+        // Acquire: pairs with the Release store in `publish`.
         let latest = words.latest().load(Ordering::Acquire);
         if latest == 0 {
             return None;
         }
-        let (_, slot) = unpack(latest);
-        // Relaxed store + SeqCst fence: the reader's half of the Dekker handshake with
-        // `claim`. With a SeqCst fence on both sides, either our state load below sees
-        // WRITING or the writer's hazard scan sees this store (C++ [atomics.fences]).
-        hazard.store(slot as u32 + 1, Ordering::Relaxed);
+        let (seq, slot) = unpack(latest);
+        // Store + SeqCst fence: the reader's half of the Dekker handshake with `claim`. With
+        // a SeqCst fence on both sides, either our state load below sees WRITING or the
+        // writer's hazard scan sees this store (C++ [atomics.fences]).
+        // Release, not Relaxed: a writer whose scan reads this value rather than our earlier
+        // release of 0 must still find our reads of the previously held slot finished (a
+        // later plain store does not extend the release sequence of that release; the loom
+        // model found the race with two acquire rounds). A plain store on x86 either way.
+        hazard.store(slot as u32 + 1, Ordering::Release);
         fence(Ordering::SeqCst);
         // Acquire: pairs with the Release store of READY, so the frame the writer finished in
-        // this slot is visible.
-        if words.state(slot).load(Ordering::Acquire) != WRITING {
-            // The slot holds a whole frame: the one `latest` named or a newer one written
-            // since (never an older one, and never one being written).
+        // this slot (payload and metadata) is visible.
+        if words.state(slot).load(Ordering::Acquire) != WRITING && seq_in(slot) == seq {
+            // The slot holds the whole frame `latest` named, and nobody writes it until we
+            // release it.
             return Some(slot);
         }
-        // Release: we read nothing; just step back and look again.
+        // Release: we read nothing we keep; step back and look again (the slot is being
+        // written, or was rewritten with a newer frame that `latest` will name).
         hazard.store(0, Ordering::Release);
         spin_hint();
     }
@@ -115,111 +135,42 @@ pub fn release(words: &impl ControlWords, reader: usize) {
     words.hazard(reader).store(0, Ordering::Release);
 }
 
-/// A reader died: clear its hazard so its slot returns to the writer. Only call once the
-/// reader can no longer run (its process was reaped). Returns the slot it held, if any.
+/// A reader died: clear its hazard so its slot returns to the writer, and its sleeping flag
+/// so the writer stops waking it. Only call once the reader can no longer run (its process
+/// was reaped). Returns the slot it held, if any.
 pub fn reclaim(words: &impl ControlWords, reader: usize) -> Option<usize> {
-    // SeqCst: acts as the dead reader's release, ordered with the writer's scans.
-    let held = words.hazard(reader).swap(0, Ordering::SeqCst);
+    // Relaxed: the reader is gone; a writer that still reads the stale 1 wakes once more.
+    words.asleep(reader).store(0, Ordering::Relaxed);
+    // Release: acts as the dead reader's release of its slot (its reads, if any, are long
+    // over; what matters is that the writer's Acquire scan that sees 0 may take the slot).
+    let held = words.hazard(reader).swap(0, Ordering::Release);
     held.checked_sub(1).map(|s| s as usize)
 }
 
-/// Blocking wait across processes: a futex word bumped on every publish and on close, and a
-/// count of sleepers so that a publish with nobody asleep makes no system call.
-///
-/// The handshake (all SeqCst): the writer stores `latest`, bumps `word`, then reads
-/// `sleepers`; a reader increments `sleepers`, reads `word` as `v`, re-checks `latest`, then
-/// sleeps only while `word == v` (the kernel checks that atomically). If the writer read
-/// `sleepers == 0`, the reader's read of `word` comes later in the total order and sees the
-/// bump, so its re-check sees the frame. Otherwise the writer wakes it: either it is asleep,
-/// or `word != v` and FUTEX_WAIT returns at once.
-pub struct Waker<'a> {
-    pub word: &'a AtomicU32,
-    pub sleepers: &'a AtomicU32,
+/// The readers' sleeping flags as the writer's [`Sleepers`]: each reader raises its own flag
+/// while it waits, the writer wakes only if some flag is raised, and [`reclaim`] lowers a dead
+/// reader's flag, so a consumer killed in its sleep stops costing the writer a `FUTEX_WAKE`
+/// per publish once it is reclaimed (a shared count could not be corrected: nobody knows
+/// whether the dead reader had counted itself in).
+pub struct ReaderSleepers<'a, W> {
+    pub words: &'a W,
+    /// The reader that sleeps; `None` on the writer's side.
+    pub reader: Option<usize>,
 }
 
-impl Waker<'_> {
-    pub fn wake_all(&self) {
-        // SeqCst: writer's side of the handshake above.
-        self.word.fetch_add(1, Ordering::SeqCst);
-        if self.sleepers.load(Ordering::SeqCst) > 0 {
-            futex::wake_all(self.word);
-        }
+impl<W: ControlWords> Sleepers for ReaderSleepers<'_, W> {
+    fn enter(&self) {
+        let reader = self.reader.expect("only a reader sleeps");
+        // Relaxed: ordered by the fence in `FutexWaker::wait_until`.
+        self.words.asleep(reader).store(1, Ordering::Relaxed);
     }
-
-    /// Sleep until `ready` holds; `ready` is re-checked after registering as a sleeper.
-    pub fn wait_until<T>(&self, mut ready: impl FnMut() -> Option<T>) -> T {
-        loop {
-            if let Some(value) = ready() {
-                return value;
-            }
-            // SeqCst: reader's side of the handshake above.
-            self.sleepers.fetch_add(1, Ordering::SeqCst);
-            let seen = self.word.load(Ordering::SeqCst);
-            if let Some(value) = ready() {
-                self.sleepers.fetch_sub(1, Ordering::SeqCst);
-                return value;
-            }
-            futex::wait(self.word, seen);
-            // SeqCst: keeps the count exact for the writer's check.
-            self.sleepers.fetch_sub(1, Ordering::SeqCst);
-        }
+    fn leave(&self) {
+        let reader = self.reader.expect("only a reader sleeps");
+        // Relaxed: a stale 1 costs the writer one spurious wake, nothing more.
+        self.words.asleep(reader).store(0, Ordering::Relaxed);
     }
-}
-
-#[cfg(not(loom))]
-pub mod futex {
-    //! Process-shared futexes: no FUTEX_PRIVATE_FLAG, so waiters in other processes that
-    //! map the same page are woken too.
-    use std::sync::atomic::AtomicU32;
-
-    /// Sleep while `*word == expected`, at most 100 ms (a safety net: every wake-up that
-    /// matters is explicit, but a timeout bounds the damage of a writer that died).
-    pub fn wait(word: &AtomicU32, expected: u32) {
-        let timeout = libc::timespec {
-            tv_sec: 0,
-            tv_nsec: 100_000_000,
-        };
-        // SAFETY: `word` points to a live, aligned 32-bit atomic for the duration of the
-        // call; FUTEX_WAIT only reads it and sleeps; the timeout is a valid timespec. A
-        // failure (EAGAIN when the value changed, EINTR, ETIMEDOUT) just returns to the
-        // caller's loop, which re-checks its condition.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAIT,
-                expected,
-                &timeout as *const libc::timespec,
-                std::ptr::null::<u32>(),
-                0u32,
-            );
-        }
+    fn any(&self) -> bool {
+        // Relaxed: ordered by the fence in `FutexWaker::wake_all`.
+        (0..self.words.reader_count()).any(|r| self.words.asleep(r).load(Ordering::Relaxed) != 0)
     }
-
-    pub fn wake_all(word: &AtomicU32) {
-        // SAFETY: `word` points to a live, aligned 32-bit atomic; FUTEX_WAKE does not access
-        // memory beyond using the address as a key.
-        unsafe {
-            libc::syscall(
-                libc::SYS_futex,
-                word.as_ptr(),
-                libc::FUTEX_WAKE,
-                i32::MAX,
-                std::ptr::null::<libc::timespec>(),
-                std::ptr::null::<u32>(),
-                0u32,
-            );
-        }
-    }
-}
-
-#[cfg(loom)]
-pub mod futex {
-    //! Under loom, sleeping is modelled as yielding: the protocol's correctness must not
-    //! depend on it.
-    use crate::primitive::AtomicU32;
-    pub fn wait(_word: &AtomicU32, _expected: u32) {
-        loom::thread::yield_now();
-    }
-    pub fn wake_all(_word: &AtomicU32) {}
 }

@@ -9,10 +9,12 @@ use std::sync::atomic::{AtomicU32, AtomicU64};
 
 use crate::FrameMeta;
 
-use super::protocol::{ControlWords, Waker, MAX_SLOTS};
+use super::protocol::{ControlWords, ReaderSleepers, MAX_SLOTS};
+use crate::primitive::FutexWord;
+use crate::wake::{Counted, FutexWaker};
 
 pub const MAGIC: u64 = u64::from_le_bytes(*b"FBENCHSH");
-pub const LAYOUT_VERSION: u32 = 1;
+pub const LAYOUT_VERSION: u32 = 2;
 pub const PAGE: usize = 4096;
 /// Where the per-slot headers start; the segment header fits before it.
 const SLOTS_OFFSET: usize = 256;
@@ -40,16 +42,19 @@ pub struct Header {
     /// Newest frame: publish sequence << 8 | slot.
     pub latest: AtomicU64,
     pub closed: AtomicU32,
-    /// Futex word bumped on every publish and on close.
-    pub wake: AtomicU32,
-    pub sleepers: AtomicU32,
+    /// Futex word bumped on every publish and on close (who sleeps on it: the readers'
+    /// `asleep` flags).
+    pub wake: FutexWord,
     /// Start barrier: readers attached and ready.
     pub attached: AtomicU32,
     /// Futex word: 0 until the parent says go.
-    pub go: AtomicU32,
+    pub go: FutexWord,
     pub go_sleepers: AtomicU32,
+    _pad: u32,
     /// CLOCK_MONOTONIC ns when measuring starts, for consumer processes.
     pub measure_start_ns: AtomicU64,
+    /// Readers' waits that timed out and then found a newer frame (see [`crate::wake`]).
+    pub lost_wakeups: AtomicU64,
 }
 
 /// Per slot: its state and the metadata of the frame in it.
@@ -68,6 +73,8 @@ pub struct ReaderEntry {
     pub hazard: AtomicU32,
     /// Pid of the process using this entry (1 for an in-process reader), 0 when free.
     pub owner: AtomicU32,
+    /// 1 while the reader waits for a newer frame; cleared by reclaim if it died asleep.
+    pub asleep: AtomicU32,
 }
 
 /// Sizes and offsets of a segment for given parameters.
@@ -324,17 +331,24 @@ impl Segment {
         }
     }
 
-    pub fn waker(&self) -> Waker<'_> {
-        Waker {
+    /// The frame waker: the writer's side (`None`) or reader `reader`'s.
+    pub fn waker(&self, reader: Option<usize>) -> FutexWaker<'_, ReaderSleepers<'_, Segment>> {
+        FutexWaker {
             word: &self.header().wake,
-            sleepers: &self.header().sleepers,
+            sleepers: ReaderSleepers {
+                words: self,
+                reader,
+            },
+            lost_wakeups: Some(&self.header().lost_wakeups),
         }
     }
 
-    pub fn go_waker(&self) -> Waker<'_> {
-        Waker {
+    /// The start barrier's waker: every reader sleeps on it once, before anything can die.
+    pub fn go_waker(&self) -> FutexWaker<'_, Counted<'_>> {
+        FutexWaker {
             word: &self.header().go,
-            sleepers: &self.header().go_sleepers,
+            sleepers: Counted(&self.header().go_sleepers),
+            lost_wakeups: None,
         }
     }
 }
@@ -354,6 +368,9 @@ impl ControlWords for Segment {
     }
     fn hazard(&self, reader: usize) -> &AtomicU32 {
         &self.reader_entry(reader).hazard
+    }
+    fn asleep(&self, reader: usize) -> &AtomicU32 {
+        &self.reader_entry(reader).asleep
     }
 }
 

@@ -1,5 +1,6 @@
 //! The `shm` and `shm-naive` strategies over a [`Segment`].
 
+use std::cell::RefCell;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -9,6 +10,7 @@ use parking_lot::Mutex;
 use super::protocol::{self, pack, unpack, ControlWords};
 use super::segment::{Segment, SegmentError, SegmentSpec};
 use super::SlotPolicy;
+use crate::snapshot::{Shared, Snapshots};
 use crate::{
     Counters, FrameMeta, FrameView, Publish, Reader, Strategy, StrategyParams, StrategyStats,
     WaitMode, WaitOutcome,
@@ -23,6 +25,8 @@ pub struct ShmStrategy {
     policy: SlotPolicy,
     counters: Counters,
     published: AtomicU64,
+    /// `FUTEX_WAKE` system calls the writer made (publishes and close with a sleeper).
+    wake_syscalls: AtomicU64,
 }
 
 struct WriterState {
@@ -32,7 +36,7 @@ struct WriterState {
 
 fn spec_of(params: &StrategyParams, readers: usize, naive: bool) -> SegmentSpec {
     SegmentSpec {
-        slot_count: params.slots,
+        slot_count: params.shm_slots(),
         reader_capacity: readers.max(1),
         frame_len: params.frame_len,
         width: params.width,
@@ -68,6 +72,21 @@ impl ShmStrategy {
             policy,
             counters: Counters::default(),
             published: AtomicU64::new(0),
+            wake_syscalls: AtomicU64::new(0),
+        }
+    }
+
+    /// `FUTEX_WAKE` system calls made so far: one per publish or close that found a reader
+    /// registered asleep.
+    pub fn wake_syscalls(&self) -> u64 {
+        // Relaxed: a tally, read by the writer's own thread or after joining it.
+        self.wake_syscalls.load(Ordering::Relaxed)
+    }
+
+    fn wake_readers(&self) {
+        if self.segment.waker(None).wake_all() {
+            // Relaxed: a tally.
+            self.wake_syscalls.fetch_add(1, Ordering::Relaxed);
         }
     }
 
@@ -75,7 +94,8 @@ impl ShmStrategy {
         &self.segment
     }
 
-    /// Reader `reader` is dead (its process was reaped): give its slot back to the writer.
+    /// Reader `reader` is dead (its process was reaped): give its slot back to the writer and
+    /// stop waking it.
     pub fn reclaim_reader(&self, reader: usize) -> Option<usize> {
         let held = protocol::reclaim(&*self.segment, reader);
         // Release: the entry may be reused only after the hazard is clear.
@@ -95,7 +115,7 @@ impl ShmStrategy {
     /// Start barrier: tell every reader process to begin, measuring from `measure_start_ns`.
     pub fn go(&self, measure_start_ns: u64) {
         let header = self.segment.header();
-        // Relaxed: published by the SeqCst increment of `go` in wake_all.
+        // Relaxed: published by the Release increment of `go` in wake_all.
         header
             .measure_start_ns
             .store(measure_start_ns, Ordering::Relaxed);
@@ -164,17 +184,17 @@ impl Strategy for ShmStrategy {
                 .write_volatile(meta)
         };
         if self.segment.is_naive() {
-            // SeqCst: also part of the wake-up handshake.
+            // Release: readers that see it see the metadata written before.
             self.segment
                 .latest()
-                .store(pack(seq, slot), Ordering::SeqCst);
+                .store(pack(seq, slot), Ordering::Release);
         } else {
             protocol::publish(&*self.segment, slot, seq);
         }
         writer.latest_slot = Some(slot);
         // Relaxed: a tally for stats.
         self.published.store(seq, Ordering::Relaxed);
-        self.segment.waker().wake_all();
+        self.wake_readers();
         Publish::Published(seq)
     }
 
@@ -194,14 +214,18 @@ impl Strategy for ShmStrategy {
     }
 
     fn close(&self) {
-        // SeqCst: readers that see `closed` also see the final `latest`, stored before.
-        self.segment.header().closed.store(1, Ordering::SeqCst);
-        self.segment.waker().wake_all();
+        // Release: readers that see `closed` also see the final `latest`, stored before.
+        self.segment.header().closed.store(1, Ordering::Release);
+        self.wake_readers();
     }
 
     fn stats(&self) -> StrategyStats {
-        self.counters
-            .snapshot(self.published.load(Ordering::Relaxed))
+        let mut stats = self
+            .counters
+            .snapshot(self.published.load(Ordering::Relaxed));
+        // Relaxed: a tally the readers keep in the segment, read after they are gone.
+        stats.lost_wakeups = self.segment.header().lost_wakeups.load(Ordering::Relaxed);
+        stats
     }
 
     fn frames_outstanding(&self) -> Option<u64> {
@@ -219,11 +243,17 @@ impl Strategy for ShmStrategy {
 pub struct ShmReader {
     segment: Arc<Segment>,
     id: usize,
+    /// `shm-naive`: copy buffers given back by dropped frames.
+    spare: RefCell<Vec<Box<[u8]>>>,
 }
 
 impl ShmReader {
     fn new(segment: Arc<Segment>, id: usize) -> Self {
-        ShmReader { segment, id }
+        ShmReader {
+            segment,
+            id,
+            spare: RefCell::new(Vec::new()),
+        }
     }
 
     /// Attach to the named segment as reader `id` (a consumer process).
@@ -257,19 +287,20 @@ impl ShmReader {
         // Release: our setup happens before the parent's count sees us.
         header.attached.fetch_add(1, Ordering::Release);
         self.segment.go_waker().wait_until(|| {
-            // SeqCst: the waiter's side of the Waker handshake.
-            (header.go.load(Ordering::SeqCst) != 0).then_some(())
+            // Acquire: pairs with the Release increment of `go` (and measure_start_ns before).
+            (header.go.load(Ordering::Acquire) != 0).then_some(())
         });
-        // Relaxed: ordered after the store by the SeqCst `go` increment we just observed.
+        // Relaxed: ordered after the store by the Release `go` increment we just observed.
         header.measure_start_ns.load(Ordering::Relaxed)
     }
 
     fn check(&self, after: u64) -> Option<WaitOutcome> {
         let header = self.segment.header();
         // `closed` before `latest`: if closed is already set, the `latest` read after it
-        // sees the final frame. SeqCst on both: the waiter's side of the Waker handshake.
-        let closed = header.closed.load(Ordering::SeqCst) != 0;
-        let (seq, _) = unpack(header.latest.load(Ordering::SeqCst));
+        // sees the final frame. Acquire on both: they pair with the Release stores in
+        // `close` and `publish`; against a lost wake-up they are ordered by the waker's fence.
+        let closed = header.closed.load(Ordering::Acquire) != 0;
+        let (seq, _) = unpack(header.latest.load(Ordering::Acquire));
         if seq > after {
             Some(WaitOutcome::Newer(seq))
         } else if closed {
@@ -289,11 +320,19 @@ impl Drop for ShmReader {
     }
 }
 
-/// A frame held in place in the segment.
+/// A frame held in the segment.
 pub struct ShmFrame<'a> {
     reader: &'a ShmReader,
     meta: FrameMeta,
-    data: &'a [u8],
+    data: FrameBytes<'a>,
+}
+
+enum FrameBytes<'a> {
+    /// `shm`: read in place; nobody writes the slot while we hold it.
+    InPlace(&'a [u8]),
+    /// `shm-naive`: the writer may be rewriting the slot, so every look copies it through
+    /// atomic loads ([`crate::snapshot`]); no reference to the shared bytes is ever made.
+    Looks(Snapshots<'a>),
 }
 
 impl FrameView for ShmFrame<'_> {
@@ -301,7 +340,10 @@ impl FrameView for ShmFrame<'_> {
         &self.meta
     }
     fn bytes(&self) -> &[u8] {
-        self.data
+        match &self.data {
+            FrameBytes::InPlace(bytes) => bytes,
+            FrameBytes::Looks(looks) => looks.look(),
+        }
     }
 }
 
@@ -318,7 +360,10 @@ impl Reader for ShmReader {
 
     fn wait_newer(&mut self, after: u64, mode: WaitMode) -> WaitOutcome {
         match mode {
-            WaitMode::Block => self.segment.waker().wait_until(|| self.check(after)),
+            WaitMode::Block => self
+                .segment
+                .waker(Some(self.id))
+                .wait_until(|| self.check(after)),
             WaitMode::Poll(interval) => loop {
                 if let Some(outcome) = self.check(after) {
                     return outcome;
@@ -335,31 +380,51 @@ impl Reader for ShmReader {
     }
 
     fn acquire(&mut self) -> Option<ShmFrame<'_>> {
-        let slot = if self.segment.is_naive() {
-            // Acquire: pairs with the writer's SeqCst store; the naive design stops there.
+        let frame_len = self.segment.geometry().frame_len;
+        if self.segment.is_naive() {
+            // Acquire: pairs with the writer's Release store; the naive design stops there.
             let latest = self.segment.latest().load(Ordering::Acquire);
             if latest == 0 {
                 return None;
             }
-            unpack(latest).1
-        } else {
-            protocol::acquire(&*self.segment, self.id)?
-        };
-        // SAFETY: under the slot protocol we hold `slot` (our hazard is set and it is not
-        // WRITING), so its metadata and bytes do not change until the frame is dropped. Under
-        // the naive protocol nothing protects them: that is what it demonstrates.
+            let slot = unpack(latest).1;
+            // SAFETY: nothing protects the slot from the writer (that is what the naive
+            // design demonstrates), so the metadata is read with one volatile read, never
+            // through a reference, and may mix two writes: the torn-frame check catches it.
+            let meta = unsafe { self.segment.slot_header(slot).meta.get().read_volatile() };
+            // SAFETY: the slot is page-aligned and `frame_len` bytes inside the mapping for as
+            // long as the segment (kept alive by `self`), and this side only reads it through
+            // atomic loads.
+            let looks = unsafe {
+                Snapshots::new(
+                    Shared::Raw {
+                        ptr: self.segment.slot_ptr(slot),
+                    },
+                    frame_len,
+                    &self.spare,
+                    None,
+                )
+            };
+            return Some(ShmFrame {
+                reader: self,
+                meta,
+                data: FrameBytes::Looks(looks),
+            });
+        }
+        let slot = protocol::acquire(&*self.segment, self.id, |slot| {
+            // SAFETY: called only while we hold `slot` (hazard set, not WRITING), so the
+            // writer does not touch its metadata.
+            unsafe { self.segment.slot_header(slot).meta.get().read_volatile() }.publish_seq
+        })?;
+        // SAFETY: we hold `slot` (our hazard is set and it is not WRITING), so its metadata
+        // and bytes do not change until the frame is dropped.
         let meta = unsafe { self.segment.slot_header(slot).meta.get().read_volatile() };
         // SAFETY: as above; the slot is `frame_len` bytes inside the mapping.
-        let data = unsafe {
-            std::slice::from_raw_parts(
-                self.segment.slot_ptr(slot),
-                self.segment.geometry().frame_len,
-            )
-        };
+        let data = unsafe { std::slice::from_raw_parts(self.segment.slot_ptr(slot), frame_len) };
         Some(ShmFrame {
             reader: self,
             meta,
-            data,
+            data: FrameBytes::InPlace(data),
         })
     }
 }
@@ -398,5 +463,224 @@ impl crate::CrossProcess for ShmStrategy {
 
     fn reclaim(&self, id: usize) -> bool {
         self.reclaim_reader(id).is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Barrier;
+
+    use super::*;
+    use crate::conformance::{is_whole, render, FRAME_LEN};
+
+    /// Six readers; two stop while holding frames 1 and 2 (they are simply not driven any
+    /// further: deterministic, no timing), four read as fast as they can. Returns the stats
+    /// after `frames` publishes.
+    fn two_of_six_stopped(slots: Option<usize>, frames: u64) -> StrategyStats {
+        let mut params = StrategyParams::new(FRAME_LEN, 6);
+        params.slots = slots;
+        let strategy = Arc::new(ShmStrategy::in_process(&params, false).unwrap());
+        let mut stopped_a = strategy.clone().reader();
+        let mut stopped_b = strategy.clone().reader();
+        strategy.publish(render(1));
+        let held_a = stopped_a.acquire().unwrap();
+        strategy.publish(render(2));
+        let held_b = stopped_b.acquire().unwrap();
+        let start = Arc::new(Barrier::new(5));
+        let running: Vec<_> = (0..4)
+            .map(|id| {
+                let mut reader = strategy.clone().reader();
+                let start = start.clone();
+                std::thread::spawn(move || {
+                    start.wait();
+                    let mode = [WaitMode::Block, WaitMode::Spin][id % 2];
+                    let mut last = 0;
+                    while let WaitOutcome::Newer(_) = reader.wait_newer(last, mode) {
+                        let frame = reader.acquire().unwrap();
+                        assert!(is_whole(&frame));
+                        assert!(frame.meta().publish_seq > last);
+                        last = frame.meta().publish_seq;
+                    }
+                    last
+                })
+            })
+            .collect();
+        start.wait();
+        for seq in 3..=frames {
+            strategy.publish(render(seq));
+        }
+        strategy.close();
+        let published = strategy.stats().published;
+        for reader in running {
+            assert_eq!(reader.join().unwrap(), published, "ends on the final frame");
+        }
+        // The stopped readers' frames never changed under them.
+        assert_eq!(held_a.meta().publish_seq, 1);
+        assert_eq!(held_b.meta().publish_seq, 2);
+        assert!(is_whole(&held_a) && is_whole(&held_b));
+        strategy.stats()
+    }
+
+    #[test]
+    fn two_stopped_readers_of_six_cost_no_frame_at_the_default_slots() {
+        let stats = two_of_six_stopped(None, 2000);
+        assert_eq!(
+            StrategyParams::new(FRAME_LEN, 6).shm_slots(),
+            8,
+            "consumers + 2"
+        );
+        assert_eq!(stats.producer_drops, 0);
+        assert_eq!(stats.published, 2000);
+    }
+
+    /// A frame published without its wake-up (a broken writer): the sleeping reader finds it
+    /// when its sleep times out, and the segment counts a lost wake-up. Gated on the reader's
+    /// sleeping flag.
+    #[test]
+    fn a_missed_wake_is_counted_in_the_segment() {
+        let params = StrategyParams::new(FRAME_LEN, 1);
+        let strategy = Arc::new(ShmStrategy::in_process(&params, false).unwrap());
+        let mut reader = strategy.clone().reader();
+        let id = reader.id;
+        let (tid_tx, tid_rx) = std::sync::mpsc::channel();
+        let waiting = std::thread::spawn(move || {
+            tid_tx.send(crate::conformance::thread_id()).unwrap();
+            reader.wait_newer(0, WaitMode::Block)
+        });
+        let tid = tid_rx.recv().unwrap();
+        let asleep = &strategy.segment().reader_entry(id).asleep;
+        // Relaxed: polling a flag; the frame below is published with its own Release.
+        while asleep.load(Ordering::Relaxed) == 0 {
+            std::thread::yield_now();
+        }
+        // Registered, then asleep: past its last check (see `until_thread_sleeps`).
+        crate::conformance::until_thread_sleeps(tid);
+        let slot = protocol::claim(strategy.segment(), None, 0).unwrap();
+        protocol::publish(strategy.segment(), slot, 1); // and no wake_all
+        assert_eq!(waiting.join().unwrap(), WaitOutcome::Newer(1));
+        assert_eq!(strategy.stats().lost_wakeups, 1);
+        assert_eq!(strategy.wake_syscalls(), 0);
+    }
+
+    /// Deterministic tearing: a reader holds frame 1 while the writer publishes three more
+    /// into three slots (one thread, so reads and writes never overlap in time). The naive
+    /// writer laps the held slot and the next look at the frame sees another frame's bytes;
+    /// `shm` never writes a held slot, so the frame stays whole.
+    fn held_through_a_lap(naive: bool) -> (bool, bool, StrategyStats) {
+        let mut params = StrategyParams::new(FRAME_LEN, 1);
+        params.slots = Some(3);
+        let strategy = Arc::new(ShmStrategy::in_process(&params, naive).unwrap());
+        let mut reader = strategy.clone().reader();
+        strategy.publish(render(1));
+        let frame = reader.acquire().unwrap();
+        assert_eq!(frame.meta().seq, 1);
+        let whole_before = is_whole(&frame);
+        for seq in 2..=4 {
+            strategy.publish(render(seq));
+        }
+        let whole_after = is_whole(&frame);
+        drop(frame);
+        (whole_before, whole_after, strategy.stats())
+    }
+
+    #[test]
+    fn the_naive_writer_laps_a_held_frame_and_it_shows_torn() {
+        let (before, after, stats) = held_through_a_lap(true);
+        assert!(before);
+        assert!(!after, "frame 4 was written over the held frame 1");
+        assert_eq!(stats.published, 4);
+    }
+
+    #[test]
+    fn shm_never_writes_a_held_frame() {
+        let (before, after, stats) = held_through_a_lap(false);
+        assert!(before && after);
+        assert_eq!(stats.published + stats.producer_drops, 4);
+    }
+
+    #[test]
+    fn two_stopped_readers_starve_a_triple_buffer() {
+        // Why the default is not 3: frame 3 takes the last free slot, and from then on the
+        // two slots that are not the latest are both held.
+        let stats = two_of_six_stopped(Some(3), 2000);
+        assert_eq!(stats.published, 3);
+        assert_eq!(stats.producer_drops, 2000 - 3);
+    }
+}
+
+#[cfg(test)]
+mod killed_asleep {
+    //! A consumer process killed while asleep in the wait: the writer pays a `FUTEX_WAKE` per
+    //! publish for it until it is reclaimed, and not after. The consumer is this test binary
+    //! started again to run [`sleeping_consumer`] alone; nothing here depends on timing.
+
+    use std::process::{Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::conformance::{render, FRAME_LEN};
+
+    const SEGMENT_ENV: &str = "FBENCH_TEST_SLEEPING_CONSUMER_SEGMENT";
+
+    /// The child's part: attach as reader 0 and wait for a frame that never comes.
+    #[test]
+    #[ignore = "the consumer process of a_consumer_killed_asleep_costs_no_wake_once_reclaimed"]
+    fn sleeping_consumer() {
+        let Ok(name) = std::env::var(SEGMENT_ENV) else {
+            return;
+        };
+        let mut reader = ShmReader::attach(&name, 0).unwrap();
+        reader.wait_newer(0, WaitMode::Block);
+        unreachable!("nothing is ever published before the parent kills us");
+    }
+
+    #[test]
+    fn a_consumer_killed_asleep_costs_no_wake_once_reclaimed() {
+        let name = crate::shm::unique_name();
+        let params = StrategyParams::new(FRAME_LEN, 1);
+        let strategy = ShmStrategy::shared(&params, &name, false).unwrap();
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "shm::strategy::killed_asleep::sleeping_consumer",
+                "--ignored",
+                "--test-threads=1",
+            ])
+            .env(SEGMENT_ENV, &name)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        // Gate on the segment's state, not on time: the flag is raised just before the
+        // child's FUTEX_WAIT. (The deadline only turns a broken child into a failure.)
+        let asleep = &strategy.segment().reader_entry(0).asleep;
+        let deadline = Instant::now() + Duration::from_secs(60);
+        // Relaxed: polling a flag another process raises; nothing else is read through it.
+        while asleep.load(Ordering::Relaxed) == 0 {
+            assert!(
+                Instant::now() < deadline,
+                "the consumer never went to sleep"
+            );
+            assert!(child.try_wait().unwrap().is_none(), "the consumer exited");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        child.kill().unwrap(); // SIGKILL
+        child.wait().unwrap();
+
+        // Dead, but its flag says asleep: every publish pays a wake for nobody.
+        strategy.publish(render(1));
+        strategy.publish(render(2));
+        assert_eq!(strategy.wake_syscalls(), 2);
+
+        strategy.reclaim_reader(0);
+        strategy.publish(render(3));
+        strategy.publish(render(4));
+        strategy.close();
+        assert_eq!(
+            strategy.wake_syscalls(),
+            2,
+            "no wake once the reader is reclaimed"
+        );
+        assert_eq!(strategy.stats().lost_wakeups, 0);
     }
 }
