@@ -74,6 +74,29 @@ impl Exporter for TerminalTable {
             .filter(|r| r.lost_wakeups > 0)
             .map(|r| format!("{} x{}: {}", r.strategy, r.consumers, r.lost_wakeups))
             .collect();
+        // What a queue cost each consumer (FIFO strategies).
+        for run in &report.runs {
+            let Some(queues) = run.queues.as_ref().filter(|q| !q.is_empty()) else {
+                continue;
+            };
+            let list = |f: &dyn Fn(&fbench_harness::result::QueueRecord) -> String| {
+                queues.iter().map(f).collect::<Vec<_>>().join("/")
+            };
+            let blocked = queues.iter().map(|q| q.producer_blocked_ns).sum::<u64>();
+            text.extend(
+                format!(
+                    "queues of {} x{} (depth {}, {}), per consumer: dropped by policy {}, deepest {}; producer blocked {}\n",
+                    run.strategy,
+                    run.consumers,
+                    run.config.queue_depth,
+                    run.config.drop_policy,
+                    list(&|q| q.dropped_by_policy.to_string()),
+                    list(&|q| q.max_depth.to_string()),
+                    format_ns(blocked)
+                )
+                .into_bytes(),
+            );
+        }
         if !lost.is_empty() {
             text.extend(
                 format!("lost wake-ups (expected 0): {}\n\n", lost.join(", ")).into_bytes(),
