@@ -21,6 +21,7 @@ use fbench_harness::workload::{SlowConsumers, Workload};
 use fbench_harness::RunConfig;
 use fbench_strategies::{PoolPolicy, SlotPolicy};
 
+use crate::source::{parse_source, SourceArg};
 use crate::UsageError;
 
 /// The run parameters, shared by `run`, `sweep` and `soak`.
@@ -273,34 +274,6 @@ impl RunFlags {
             faults: self.fault.clone(),
             interval: self.interval.unwrap_or(base.interval),
         }
-    }
-}
-
-/// What `--source` named.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum SourceArg {
-    Synthetic,
-    CameraSim,
-    Y4m(PathBuf),
-    V4l2(PathBuf),
-}
-
-const ACCEPTED: &str = "accepted: synthetic, camera-sim, y4m:PATH, v4l2:/dev/videoN";
-
-pub fn parse_source(text: &str) -> Result<SourceArg, String> {
-    let path = |p: &str| -> Result<PathBuf, String> {
-        if p.is_empty() {
-            Err(format!("'{text}' names no path; {ACCEPTED}"))
-        } else {
-            Ok(PathBuf::from(p))
-        }
-    };
-    match text.split_once(':') {
-        None if text == "synthetic" => Ok(SourceArg::Synthetic),
-        None if text == "camera-sim" => Ok(SourceArg::CameraSim),
-        Some(("y4m", p)) => Ok(SourceArg::Y4m(path(p)?)),
-        Some(("v4l2", p)) => Ok(SourceArg::V4l2(path(p)?)),
-        _ => Err(format!("unknown source '{text}'; {ACCEPTED}")),
     }
 }
 

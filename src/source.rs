@@ -2,6 +2,7 @@
 //! frame geometry and rate it implies, before anything runs; and `fbench list sources`.
 
 use std::io::Write;
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use fbench_harness::config::{human_bytes, MAX_FPS};
@@ -11,8 +12,35 @@ use fbench_harness::source::y4m::{Y4mClip, Y4mError};
 use fbench_harness::source::SourceSpec;
 use fbench_harness::RunConfig;
 
-use crate::flags::SourceArg;
 use crate::UsageError;
+
+/// What `--source` named.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SourceArg {
+    Synthetic,
+    CameraSim,
+    Y4m(PathBuf),
+    V4l2(PathBuf),
+}
+
+const ACCEPTED: &str = "accepted: synthetic, camera-sim, y4m:PATH, v4l2:/dev/videoN";
+
+pub fn parse_source(text: &str) -> Result<SourceArg, String> {
+    let path = |p: &str| -> Result<PathBuf, String> {
+        if p.is_empty() {
+            Err(format!("'{text}' names no path; {ACCEPTED}"))
+        } else {
+            Ok(PathBuf::from(p))
+        }
+    };
+    match text.split_once(':') {
+        None if text == "synthetic" => Ok(SourceArg::Synthetic),
+        None if text == "camera-sim" => Ok(SourceArg::CameraSim),
+        Some(("y4m", p)) => Ok(SourceArg::Y4m(path(p)?)),
+        Some(("v4l2", p)) => Ok(SourceArg::V4l2(path(p)?)),
+        _ => Err(format!("unknown source '{text}'; {ACCEPTED}")),
+    }
+}
 
 /// What the source flags asked for, one value each.
 pub struct SourceRequest {
@@ -244,7 +272,7 @@ fn camera_lines() -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::flags::{parse_bytes, parse_source};
+    use crate::flags::parse_bytes;
 
     #[test]
     fn sources_parse() {

@@ -1,10 +1,10 @@
 //! The record of one run: exactly the names of the report schema (`runs[]` in DESIGN.md).
 //! Plain data, serialisable both ways, so reports can be written, read back and merged.
 
+use fbench_strategies::Descriptor;
 use serde::{Deserialize, Serialize};
 
 use crate::config::ConfigRecord;
-use crate::limits::LimitRatios;
 use crate::metrics::{CpuUsage, LatencySummary, MemorySample};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -167,4 +167,85 @@ pub struct ConsumerRecord {
     /// `crashed` if the consumer process died (e.g. killed). A lost consumer's figures are
     /// lost: zero counts, empty histograms and a `null` drop rate, left out of the run's.
     pub status: String,
+}
+
+/// The floor an acquire is compared with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AcquireFloor {
+    /// Copying one frame (`calibration.frame_copy_ns`).
+    FrameCopy,
+    /// One cache line's round trip between two cores (`calibration.cacheline_rtt_ns`).
+    CachelineRtt,
+}
+
+impl AcquireFloor {
+    pub fn of(strategy: &Descriptor) -> AcquireFloor {
+        if strategy.acquire_copies {
+            AcquireFloor::FrameCopy
+        } else {
+            AcquireFloor::CachelineRtt
+        }
+    }
+
+    /// How tables name it.
+    pub fn label(self) -> &'static str {
+        match self {
+            AcquireFloor::FrameCopy => "frame copy",
+            AcquireFloor::CachelineRtt => "cache-line RTT",
+        }
+    }
+}
+
+/// A run's figures over the machine's limits (`runs[].limits` in the report). A ratio is
+/// `null` when the limit was not measured or the run has no sample of the figure.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct LimitRatios {
+    /// What acquire is compared with; `null` for a strategy this fbench does not know.
+    pub acquire_floor: Option<AcquireFloor>,
+    /// That floor, nanoseconds.
+    pub acquire_floor_ns: Option<f64>,
+    /// `acquire_ns.p50 / acquire_floor_ns`.
+    pub acquire_p50_ratio: Option<f64>,
+    /// `acquire_ns.p50 / calibration.frame_copy_cold_ns`, for strategies whose readers
+    /// copy the frame; `null` for the others and in older reports.
+    #[serde(default)]
+    pub acquire_p50_cold_copy_ratio: Option<f64>,
+    /// `age_ns.p50 / calibration.wake_p50_ns`.
+    pub age_p50_ratio: Option<f64>,
+    /// `age_ns.p99 / calibration.wake_p99_ns`.
+    pub age_p99_ratio: Option<f64>,
+    /// `age_ns.p50` over the `ideal` run's at the same configuration point: the empirical
+    /// floor of this machine, consumer count, workload and wait mode. `null` when no
+    /// `ideal` run was made beside it (`--no-ideal`, one strategy, older reports).
+    #[serde(default)]
+    pub age_p50_vs_ideal: Option<f64>,
+    /// `age_ns.p99` over the `ideal` run's.
+    #[serde(default)]
+    pub age_p99_vs_ideal: Option<f64>,
+    /// `acquire_ns.p50` over the `ideal` run's.
+    #[serde(default)]
+    pub acquire_p50_vs_ideal: Option<f64>,
+    /// Peak PSS minus the `ideal` run's: the memory the design costs beyond the harness's
+    /// own footprint (consumers, histograms, one frame ring); may be negative.
+    #[serde(default)]
+    pub pss_over_ideal_bytes: Option<i64>,
+}
+
+impl LimitRatios {
+    /// No ratio at all: what a run has before anything is compared.
+    pub fn unmeasured() -> LimitRatios {
+        LimitRatios {
+            acquire_floor: None,
+            acquire_floor_ns: None,
+            acquire_p50_ratio: None,
+            acquire_p50_cold_copy_ratio: None,
+            age_p50_ratio: None,
+            age_p99_ratio: None,
+            age_p50_vs_ideal: None,
+            age_p99_vs_ideal: None,
+            acquire_p50_vs_ideal: None,
+            pss_over_ideal_bytes: None,
+        }
+    }
 }

@@ -315,11 +315,11 @@ pub struct TimelinePoint {
 
 /// `--interval`: a duration of at least [`MIN_INTERVAL`].
 pub fn parse_interval(text: &str) -> Result<Duration, String> {
-    let interval = crate::config::parse_duration(text)?;
+    let interval = crate::units::parse_duration(text)?;
     if interval < MIN_INTERVAL {
         return Err(format!(
             "'{text}' is shorter than the {} accepted (e.g. 100ms, 1s)",
-            crate::config::format_duration(MIN_INTERVAL)
+            crate::units::format_duration(MIN_INTERVAL)
         ));
     }
     Ok(interval)

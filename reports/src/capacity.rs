@@ -19,7 +19,7 @@ use fbench_harness::config::ConfigRecord;
 use fbench_harness::machine::MachineInfo;
 
 use crate::charts::{colour, css_colour, escape, short_number, HEIGHT, WIDTH};
-use crate::table::{format_bytes, format_ns};
+use crate::format::{format_bytes, format_ns};
 use crate::{BuildInfo, ReportError};
 
 /// The schema name and version of a capacity report.

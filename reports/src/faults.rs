@@ -7,7 +7,7 @@ use fbench_harness::faults::FaultRecord;
 use fbench_harness::RunResult;
 
 use crate::charts::escape;
-use crate::table::format_ns;
+use crate::format::format_ns;
 
 /// One sentence of what happened while `fault` lasted, e.g. for a stall under `rwlock`:
 /// "writer blocked up to 968 ms, 28 source overruns; others saw 100% of 2 frames".

@@ -13,8 +13,8 @@ use fbench_harness::timeline::TimelinePoint;
 use fbench_harness::RunResult;
 
 use crate::charts::{css_colour, escape, short_number, time_unit, Chart, Line, XAxis};
+use crate::format::{format_bytes, format_ns, format_ns_ci};
 use crate::summary::{best_marks, columns, memory_cost, verdicts};
-use crate::table::{format_bytes, format_ns, format_ns_ci};
 use crate::timecharts::{Span, Stroke, TimeChart, TimeSeries};
 use crate::view::{cpu_percent, Group, View};
 use crate::{Exporter, Report, ReportError};

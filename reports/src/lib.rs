@@ -13,6 +13,7 @@ pub mod capacity;
 mod charts;
 mod csv;
 mod faults;
+mod format;
 pub mod gate;
 pub mod hgrm;
 pub mod hlog;
@@ -29,10 +30,11 @@ pub use csv::CsvExporter;
 pub use faults::{describe as describe_fault, fault_lines};
 /// The machine's physical limits measured alongside a run (`calibration` in the schema).
 pub use fbench_harness::calibrate::{Calibration, HarnessOverhead};
+pub use format::{format_bytes, format_ns};
 pub use html::{expected_charts, HtmlExporter};
 pub use limits::{calibration_lines, LimitsTable};
 pub use markdown::MarkdownExporter;
-pub use table::{format_bytes, format_ns, TerminalTable};
+pub use table::TerminalTable;
 
 /// The schema name and version every JSON report carries.
 pub const SCHEMA: &str = "fbench.report/2";

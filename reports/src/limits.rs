@@ -8,7 +8,7 @@ use fbench_harness::calibrate::{
 };
 use fbench_harness::limits::LimitRatios;
 
-use crate::table::{format_bytes, format_ns};
+use crate::format::{format_bytes, format_ns};
 use crate::{Exporter, Report, ReportError};
 
 impl Report {

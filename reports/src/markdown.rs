@@ -3,8 +3,8 @@
 
 use std::fmt::Write as _;
 
+use crate::format::{format_bytes, format_ns_ci};
 use crate::summary::{best_marks, columns, memory_cost, verdicts};
-use crate::table::{format_bytes, format_ns_ci};
 use crate::view::View;
 use crate::{Exporter, Report, ReportError};
 

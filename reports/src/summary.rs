@@ -4,7 +4,7 @@
 
 use fbench_harness::RunResult;
 
-use crate::table::{format_bytes, format_ns, format_ns_ci};
+use crate::format::{format_bytes, format_ns, format_ns_ci};
 use crate::view::{cpu_percent, View};
 
 pub(crate) struct Column {

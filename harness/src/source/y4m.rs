@@ -18,9 +18,9 @@ use std::io::{BufRead, BufReader, Read};
 use std::path::Path;
 use std::sync::Arc;
 
-use crate::config::human_bytes;
 use crate::frame::{FrameSpec, PixelFormat, Resolution};
 use crate::source::{Source, SourceDetail};
+use crate::units::human_bytes;
 
 /// Longest stream or frame header line accepted, newline included. Real headers are under
 /// 100 bytes; the bound keeps a file without newlines from being read into one huge line.

@@ -11,7 +11,7 @@ use std::str::FromStr;
 
 use fbench_harness::RunResult;
 
-use crate::table::{format_bytes, format_ns};
+use crate::format::{format_bytes, format_ns};
 
 /// The latency distributions of a run record.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
