@@ -355,7 +355,7 @@ pub fn thread_id() -> i32 {
 }
 
 /// Returns once thread `tid` of this process is asleep in the kernel (state `S` in
-/// /proc/self/task/<tid>/stat). Callers first gate on the thread's own registration (a
+/// `/proc/self/task/<tid>/stat`). Callers first gate on the thread's own registration (a
 /// sleeper count, a sleeping flag); the next place it can sleep after that is the wait.
 pub fn until_thread_sleeps(tid: i32) {
     loop {
