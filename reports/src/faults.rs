@@ -94,3 +94,39 @@ pub(crate) fn section(page: &mut String, runs: &[&RunResult]) {
     }
     page.push_str("</table>\n");
 }
+
+/// The HTML section on what queues cost each consumer (empty when no run queued frames).
+pub(crate) fn queues_section(page: &mut String, runs: &[&RunResult]) {
+    if !runs
+        .iter()
+        .any(|r| r.queues.as_ref().is_some_and(|q| !q.is_empty()))
+    {
+        return;
+    }
+    page.push_str(
+        "<h2 id=\"queues\">Queues</h2>\n<p>FIFO strategies, per consumer: frames its queue \
+         discarded by policy (broadcast: the receiver's lag), the deepest its queue got, and \
+         the time the producer waited for room in it (drop policy <code>block</code>). Counted \
+         from the strategy's construction, warm-up included.</p>\n<table>\n<tr><th class=\"name\">run</th>\
+         <th>depth</th><th>policy</th><th>consumer</th><th>dropped by policy</th>\
+         <th>deepest</th><th>producer blocked</th></tr>\n",
+    );
+    for run in runs {
+        for (id, queue) in run.queues.iter().flatten().enumerate() {
+            let _ = writeln!(
+                page,
+                "<tr><td class=\"name\">{} x{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>\
+                 <td>{}</td><td>{}</td></tr>",
+                escape(&run.strategy),
+                run.consumers,
+                run.config.queue_depth,
+                escape(&run.config.drop_policy),
+                id,
+                queue.dropped_by_policy,
+                queue.max_depth,
+                format_ns(queue.producer_blocked_ns),
+            );
+        }
+    }
+    page.push_str("</table>\n");
+}

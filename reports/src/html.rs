@@ -47,6 +47,10 @@ impl HtmlExporter {
             &mut page,
             &view.entries.iter().map(|e| e.run).collect::<Vec<_>>(),
         );
+        crate::faults::queues_section(
+            &mut page,
+            &view.entries.iter().map(|e| e.run).collect::<Vec<_>>(),
+        );
         sweep_section(&mut page, &view)?;
         spectrum_section(&mut page, &view)?;
         timeline_section(&mut page, &view)?;
