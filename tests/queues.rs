@@ -66,7 +66,10 @@ fn queue_records_its_policy_and_every_consumers_queue() {
         // The same figures in the HTML report, one row per consumer.
         let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
         assert!(html.contains("<h2 id=\"queues\">Queues</h2>"), "{policy}");
-        assert_eq!(html.matches("<tr><td class=\"name\">queue x3</td>").count(), 3);
+        assert_eq!(
+            html.matches("<tr><td class=\"name\">queue x3</td>").count(),
+            3
+        );
     }
 }
 

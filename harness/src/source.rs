@@ -119,7 +119,9 @@ pub struct SourceDetail {
 /// A frame a live source received.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Arrival {
-    /// Monotonic clock when the frame reached fbench: its capture time.
+    /// The frame's capture time on CLOCK_MONOTONIC: the driver's buffer timestamp when the
+    /// driver keeps it on that clock (V4L2's `TIMESTAMP_MONOTONIC`), else when the frame
+    /// reached fbench.
     pub arrival_ns: u64,
     /// Frames the device itself dropped just before this one (gaps in its sequence).
     pub dropped_before: u64,

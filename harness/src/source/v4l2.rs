@@ -348,7 +348,12 @@ impl LiveSource for CameraSource {
                     return false;
                 }
             };
-            let arrival_ns = monotonic_ns();
+            // The frame's capture time: the driver's own timestamp when it is on
+            // CLOCK_MONOTONIC (the clock every other figure uses), else the dequeue time.
+            let dequeued_ns = monotonic_ns();
+            let arrival_ns = driver_timestamp_ns(meta)
+                .filter(|&t| t > 0 && t <= dequeued_ns)
+                .unwrap_or(dequeued_ns);
             let gap = state.last_sequence.map_or(0, |last| {
                 u64::from(meta.sequence.wrapping_sub(last).saturating_sub(1))
             });
@@ -395,6 +400,17 @@ pub fn list_devices() -> Vec<DeviceNode> {
     nodes
 }
 
+/// The driver's buffer timestamp in CLOCK_MONOTONIC nanoseconds, when the driver says its
+/// timestamps are monotonic (`V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC`); `None` otherwise.
+fn driver_timestamp_ns(meta: &v4l::buffer::Metadata) -> Option<u64> {
+    let kind = meta.flags & BufferFlags::TIMESTAMP_MASK;
+    if kind != BufferFlags::TIMESTAMP_MONOTONIC {
+        return None;
+    }
+    let (sec, usec) = (meta.timestamp.sec, meta.timestamp.usec);
+    (sec >= 0 && usec >= 0).then(|| sec as u64 * 1_000_000_000 + usec as u64 * 1_000)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -429,5 +445,27 @@ mod tests {
             assert_eq!(format_of(FourCC::new(code)), Some(format));
         }
         assert_eq!(format_of(FourCC::new(b"MJPG")), None);
+    }
+
+    #[test]
+    fn the_driver_timestamp_is_the_capture_time_only_on_the_monotonic_clock() {
+        let meta = |flags: BufferFlags| v4l::buffer::Metadata {
+            bytesused: 0,
+            flags,
+            field: 0,
+            timestamp: v4l::timestamp::Timestamp { sec: 12, usec: 345 },
+            sequence: 0,
+        };
+        assert_eq!(
+            driver_timestamp_ns(&meta(
+                BufferFlags::TIMESTAMP_MONOTONIC | BufferFlags::MAPPED
+            )),
+            Some(12_000_345_000)
+        );
+        assert_eq!(
+            driver_timestamp_ns(&meta(BufferFlags::TIMESTAMP_COPY)),
+            None
+        );
+        assert_eq!(driver_timestamp_ns(&meta(BufferFlags::empty())), None);
     }
 }
