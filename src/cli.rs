@@ -27,6 +27,9 @@ pub struct Cli {
 pub enum Command {
     /// Run one stress run per strategy; print a table, write a JSON and an HTML report.
     Run(Box<RunArgs>),
+    /// Check strategies against the contract: the conformance suite in process, and for
+    /// cross-process strategies short runs with reader processes; exit code 1 on a failure.
+    Conformance(crate::conformance::ConformanceArgs),
     /// Run every chosen strategy across lists of parameters (e.g. --consumers 1,5,20);
     /// one combined JSON and HTML report.
     Sweep(Box<crate::sweep::SweepArgs>),

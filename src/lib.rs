@@ -131,6 +131,7 @@ use fbench_strategies::{Origin, StrategyKind};
 mod calibrate;
 mod capacity;
 mod cli;
+mod conformance;
 mod flags;
 mod gate;
 mod report_cmd;
@@ -282,6 +283,7 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Command::Report(args) => report_cmd::report(args),
         Command::Calibrate(args) => calibrate::command(args),
         Command::Gate(args) => gate::command(args),
+        Command::Conformance(args) => conformance::command(args),
         Command::Capacity(args) => capacity::command(*args, &explicit),
         Command::List { what } if what == "sources" => source::list(),
         Command::List { what } => list(&what),

@@ -33,6 +33,24 @@ trait Drive: Send + Sync {
         -> Result<RunResult, RunError>;
     /// The body of one consumer process (cross-process strategies only).
     fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String>;
+    /// The in-process conformance suite on fresh strategies; `None` for a cross-process
+    /// strategy (its readers are checked as processes, through runs).
+    fn conformance(&self) -> Option<Result<(), String>>;
+}
+
+/// Run the conformance suite on strategies made by `make`; a failed check's panic message
+/// becomes the error.
+fn suite<S: Strategy>(make: impl Fn(&StrategyParams) -> S) -> Result<(), String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        fbench_strategies::conformance::check_with(make)
+    }))
+    .map_err(|panic| {
+        panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "a check panicked".to_string())
+    })
 }
 
 /// An in-process strategy built by a function of the run's parameters.
@@ -57,6 +75,12 @@ where
     fn consume(&self, _run: &str, _spec: &ConsumerSpec) -> Result<(), String> {
         Err("this strategy runs its consumers as threads, not processes".into())
     }
+
+    fn conformance(&self) -> Option<Result<(), String>> {
+        Some(suite(|params| {
+            (self.0)(params).unwrap_or_else(|e| panic!("the strategy does not build: {e}"))
+        }))
+    }
 }
 
 /// A cross-process strategy: created by a function of the parameters and the run's name,
@@ -79,6 +103,10 @@ where
     fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String> {
         let (reader, measure_start) = S::attach(run, spec.id, spec.frame_len)?;
         crate::runner::process::consume_and_report(spec, reader, measure_start)
+    }
+
+    fn conformance(&self) -> Option<Result<(), String>> {
+        None
     }
 }
 
@@ -119,6 +147,13 @@ impl StrategyRef {
     /// The body of consumer process `spec.id` of run `run` (the hidden consumer subcommand).
     pub fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String> {
         self.drive.consume(run, spec)
+    }
+
+    /// The in-process conformance suite ([`fbench_strategies::conformance`]) on fresh
+    /// strategies of this entry; `None` for a cross-process strategy, whose readers are
+    /// processes and are checked through runs (`fbench conformance`).
+    pub fn conformance(&self) -> Option<Result<(), String>> {
+        self.drive.conformance()
     }
 }
 
