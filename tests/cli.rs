@@ -393,35 +393,19 @@ fn every_run_flag_has_one_help_text_in_every_command() {
 /// `run` takes lists like `sweep`: one run per combination, in one report.
 #[test]
 fn run_takes_lists_as_sweep_does() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("lists.json");
-    let output = fbench()
-        .args([
-            "run",
-            "-s",
-            "pool",
-            "--consumers",
-            "1,2",
-            "--resolution",
-            "64x48",
-        ])
-        .args([
-            "--duration",
-            "200ms",
-            "--warmup",
-            "50ms",
-            "--quiet",
-            "--json",
-        ])
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report = json_of(&json);
+    let report = common::report_of(&[
+        "run",
+        "-s",
+        "pool",
+        "--consumers",
+        "1,2",
+        "--resolution",
+        "64x48",
+        "--duration",
+        "200ms",
+        "--warmup",
+        "50ms",
+    ]);
     let consumers: Vec<u64> = report["runs"]
         .as_array()
         .unwrap()

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde_json::Value;
 
 mod common;
-use common::{fbench, json_of};
+use common::fbench;
 
 /// [`common::refused`] for `fbench run <args>`.
 fn refused(args: &[&str], flag: &str, accepted: &str) -> String {
@@ -424,21 +424,23 @@ fn list_sources_names_every_kind() {
 /// for the process runner (`shm`) as for threads (`pool`).
 #[test]
 fn a_camera_feeds_thread_and_process_runs_alike() {
-    let dir = tempfile::tempdir().unwrap();
-    let json = dir.path().join("camera.json");
-    let output = fbench()
-        .args(["run", "--source", "camera-sim", "--strategy", "pool,shm"])
-        .args(["--resolution", "64x48", "--fps", "200", "--consumers", "2"])
-        .args(["--duration", "1s", "--warmup", "100ms", "--quiet", "--json"])
-        .arg(&json)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let report = json_of(&json);
+    let report = common::report_of(&[
+        "run",
+        "--source",
+        "camera-sim",
+        "--strategy",
+        "pool,shm",
+        "--resolution",
+        "64x48",
+        "--fps",
+        "200",
+        "--consumers",
+        "2",
+        "--duration",
+        "1s",
+        "--warmup",
+        "100ms",
+    ]);
     for run in report["runs"].as_array().unwrap() {
         let name = run["strategy"].as_str().unwrap();
         assert_eq!(run["config"]["source"], "camera-sim", "{name}");

@@ -350,38 +350,24 @@ fn report_refuses_bad_inputs_and_outputs() {
 /// point (and never with one strategy, nor with `--no-ideal`).
 #[test]
 fn the_ideal_reference_runs_first_at_every_point() {
-    let dir = tempfile::tempdir().unwrap();
     let strategies_of = |extra: &[&str], strategies: &str| -> Vec<(String, u64)> {
-        let json = dir.path().join("ideal.json");
-        let output = fbench()
-            .args(["sweep", "--strategy", strategies, "--consumers", "1,2"])
-            .args([
-                "--resolution",
-                "64x48",
-                "--duration",
-                "100ms",
-                "--warmup",
-                "20ms",
-            ])
-            .args(["--quiet", "--json"])
-            .arg(&json)
-            .args(extra)
-            .output()
-            .unwrap();
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
-        );
-        json_of(&json)["runs"]
+        let mut args = vec!["sweep", "--strategy", strategies, "--consumers", "1,2"];
+        args.extend([
+            "--resolution",
+            "64x48",
+            "--duration",
+            "100ms",
+            "--warmup",
+            "20ms",
+        ]);
+        args.extend(extra);
+        common::report_of(&args)["runs"]
             .as_array()
             .unwrap()
             .iter()
             .map(|r| {
-                (
-                    r["strategy"].as_str().unwrap().to_string(),
-                    r["consumers"].as_u64().unwrap(),
-                )
+                let name = r["strategy"].as_str().unwrap().to_string();
+                (name, r["consumers"].as_u64().unwrap())
             })
             .collect()
     };

@@ -56,3 +56,23 @@ pub fn refused(args: &[&str], names: &str, accepted: &str) -> String {
     );
     stderr
 }
+
+/// Runs `fbench <args> --quiet --json <tmp>/report.json`, checks it succeeded, and returns
+/// the report. For tests whose point is the report, not how the command was spawned.
+pub fn report_of(args: &[&str]) -> serde_json::Value {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("report.json");
+    let output = fbench()
+        .args(args)
+        .arg("--quiet")
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    json_of(&json)
+}
