@@ -250,7 +250,20 @@ impl Registry {
 
     /// Register a strategy whose consumers are processes (see [`CrossProcess`]). The binary
     /// that registers it must be the one the harness starts as a consumer, i.e. its `main`
-    /// is the fbench command line (`fbench::main!`).
+    /// is the fbench command line (`fbench::main!(…; cross_process: Mine)`).
+    ///
+    /// ```
+    /// use fbench_harness::Registry;
+    /// use fbench_strategies::ShmStrategy; // fbench's own, through the same trait
+    ///
+    /// let mut registry = Registry::empty();
+    /// registry.register_cross_process::<ShmStrategy>().unwrap();
+    /// let shm = registry.get("shm").unwrap();
+    /// assert!(shm.is_cross_process());
+    /// // Its readers are processes: the in-process suite does not apply; `fbench
+    /// // conformance` checks it through runs with reader processes instead.
+    /// assert!(shm.conformance().is_none());
+    /// ```
     pub fn register_cross_process<S: CrossProcess>(
         &mut self,
     ) -> Result<&mut Registry, RegistryError> {
