@@ -457,8 +457,8 @@ impl StrategyKind {
         StrategyKind::Shm,
         StrategyKind::ShmNaive,
         StrategyKind::Unsync,
-        StrategyKind::TripleBuffer,
         StrategyKind::Iceoryx2,
+        StrategyKind::TripleBuffer,
         StrategyKind::Broadcast,
         StrategyKind::Queue,
     ];
