@@ -14,7 +14,7 @@
 //! the same sources, consumers, metrics, reports and gates (`fbench list` marks it
 //! `(custom)`; the reports are ordinary fbench reports). A strategy whose consumers are
 //! processes implements [`strategies::CrossProcess`] instead and is registered with
-//! `main!(cross_process: MyShm)`.
+//! `main!(; cross_process: MyShm)`.
 //!
 //! The smallest complete custom strategy — one buffer behind a mutex, a private copy per
 //! reader — run through the whole tool:
