@@ -1180,9 +1180,6 @@ mod tests {
         };
         let due = (fps * 10.0) as u64;
         RunResult {
-            strategy: "mutex".to_string(),
-            consumers: 2,
-            config: config.record(),
             frames: FrameCounts {
                 due,
                 produced: due,
@@ -1190,29 +1187,8 @@ mod tests {
                 ..FrameCounts::default()
             },
             age_ns: latency(p99_ms[0].max(p99_ms[1])),
-            acquire_ns: Latency::new().summary(),
-            publish_ns: Latency::new().summary(),
-            render_ns: Latency::new().summary(),
-            e2e_ns: Latency::new().summary(),
-            drop_rate: 0.0,
-            loss_rate: None,
-            loss_rate_max: None,
-            deadline_misses: 0,
-            torn_frames: 0,
-            out_of_order: 0,
-            lost_wakeups: 0,
-            memory: Default::default(),
-            cpu: Default::default(),
-            copies: Default::default(),
-            queues: None,
-            timeline: Vec::new(),
-            intervals: None,
             per_consumer: vec![consumer(0), consumer(1)],
-            consumers_lost: 0,
-            reclaimed_slots: 0,
-            faults: Vec::new(),
-            leaks: None,
-            limits: None,
+            ..RunResult::empty("mutex", 2, config.record())
         }
     }
 

@@ -147,38 +147,12 @@ mod tests {
             hdr: String::new(),
             ci95: None,
         };
-        let empty = summary(0, 0, 0);
         let mut config = crate::RunConfig::default_config();
         config.frame.resolution = crate::frame::Resolution::new(1000, 1000);
         RunResult {
-            strategy: strategy.to_string(),
-            consumers: 1,
-            config: config.record(),
-            frames: Default::default(),
             age_ns: summary(100, age_p50, age_p99),
             acquire_ns: summary(100, acquire_p50, acquire_p50),
-            publish_ns: empty.clone(),
-            render_ns: empty.clone(),
-            e2e_ns: empty,
-            drop_rate: 0.0,
-            loss_rate: None,
-            loss_rate_max: None,
-            deadline_misses: 0,
-            torn_frames: 0,
-            out_of_order: 0,
-            lost_wakeups: 0,
-            memory: Default::default(),
-            cpu: Default::default(),
-            copies: Default::default(),
-            per_consumer: Vec::new(),
-            consumers_lost: 0,
-            reclaimed_slots: 0,
-            faults: Vec::new(),
-            leaks: None,
-            timeline: Vec::new(),
-            intervals: None,
-            limits: None,
-            queues: None,
+            ..RunResult::empty(strategy, 1, config.record())
         }
     }
 

@@ -102,6 +102,45 @@ impl From<fbench_strategies::QueueStats> for QueueRecord {
     }
 }
 
+impl RunResult {
+    /// A run of `strategy` that measured nothing: empty histograms, zero counts, no
+    /// records. The base a fixture or a tool fills in (`RunResult { age_ns, ..empty }`), so
+    /// that a field added to the record changes one place.
+    pub fn empty(strategy: &str, consumers: usize, config: ConfigRecord) -> RunResult {
+        let none = crate::metrics::Latency::new().summary();
+        RunResult {
+            strategy: strategy.to_string(),
+            consumers,
+            config,
+            frames: FrameCounts::default(),
+            age_ns: none.clone(),
+            acquire_ns: none.clone(),
+            publish_ns: none.clone(),
+            render_ns: none.clone(),
+            e2e_ns: none,
+            drop_rate: 0.0,
+            loss_rate: None,
+            loss_rate_max: None,
+            deadline_misses: 0,
+            torn_frames: 0,
+            out_of_order: 0,
+            lost_wakeups: 0,
+            memory: MemoryRecord::default(),
+            cpu: CpuUsage::default(),
+            copies: CopiesRecord::default(),
+            per_consumer: Vec::new(),
+            consumers_lost: 0,
+            reclaimed_slots: 0,
+            queues: None,
+            faults: Vec::new(),
+            leaks: None,
+            timeline: Vec::new(),
+            intervals: None,
+            limits: None,
+        }
+    }
+}
+
 /// Producer-side counts over the measured window.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct FrameCounts {

@@ -156,36 +156,6 @@ mod tests {
     }
 
     fn test_run(config: &fbench_harness::RunConfig) -> RunResult {
-        let empty = fbench_harness::metrics::Latency::new().summary();
-        RunResult {
-            strategy: "mutex".into(),
-            consumers: 1,
-            config: config.record(),
-            frames: Default::default(),
-            age_ns: empty.clone(),
-            acquire_ns: empty.clone(),
-            publish_ns: empty.clone(),
-            render_ns: empty.clone(),
-            e2e_ns: empty,
-            drop_rate: 0.0,
-            loss_rate: None,
-            queues: None,
-            loss_rate_max: None,
-            deadline_misses: 0,
-            torn_frames: 0,
-            out_of_order: 0,
-            lost_wakeups: 0,
-            memory: Default::default(),
-            cpu: Default::default(),
-            copies: Default::default(),
-            per_consumer: Vec::new(),
-            consumers_lost: 0,
-            reclaimed_slots: 0,
-            faults: Vec::new(),
-            leaks: None,
-            timeline: Vec::new(),
-            intervals: None,
-            limits: None,
-        }
+        RunResult::empty("mutex", 1, config.record())
     }
 }

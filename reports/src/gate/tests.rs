@@ -2,8 +2,8 @@
 //! baseline, integrity, absolute gates, matching, normalisation and the exports.
 
 use fbench_harness::machine::MachineInfo;
-use fbench_harness::metrics::{CpuUsage, LatencySummary};
-use fbench_harness::result::{CopiesRecord, FrameCounts, MemoryRecord, RunResult};
+use fbench_harness::metrics::LatencySummary;
+use fbench_harness::result::{MemoryRecord, RunResult};
 use fbench_harness::RunConfig;
 
 use super::*;
@@ -31,37 +31,16 @@ fn run(strategy: &str, consumers: usize, age_p99_ms: f64) -> RunResult {
     config.consumers = consumers;
     let age = summary((age_p99_ms * MS) as u64);
     RunResult {
-        strategy: strategy.to_string(),
-        consumers,
-        config: config.record(),
-        frames: FrameCounts::default(),
         acquire_ns: summary(age.p99 / 10),
         publish_ns: summary(age.p99 / 5),
         render_ns: summary(1000),
         e2e_ns: summary(age.p99 + 1000),
         age_ns: age,
-        drop_rate: 0.0,
-        loss_rate: None,
-        loss_rate_max: None,
-        deadline_misses: 0,
-        torn_frames: 0,
-        out_of_order: 0,
-        lost_wakeups: 0,
         memory: MemoryRecord {
             peak_pss_bytes: 50_000_000,
             ..MemoryRecord::default()
         },
-        cpu: CpuUsage::default(),
-        copies: CopiesRecord::default(),
-        per_consumer: Vec::new(),
-        consumers_lost: 0,
-        reclaimed_slots: 0,
-        faults: Vec::new(),
-        leaks: None,
-        timeline: Vec::new(),
-        intervals: None,
-        limits: None,
-        queues: None,
+        ..RunResult::empty(strategy, consumers, config.record())
     }
 }
 
