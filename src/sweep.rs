@@ -264,7 +264,10 @@ fn run_points(
                 bar.set_position(done_ms + (fraction * span) as u64)
             });
             match result {
-                Ok(run) => trials[index].push(run),
+                Ok(run) => trials[index].push(fbench_harness::RunResult {
+                    trial: trial as u32,
+                    ..run
+                }),
                 Err(fbench_harness::RunError::Interrupted) => {
                     bar.finish_and_clear();
                     return Err(crate::Interrupted.into());

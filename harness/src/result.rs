@@ -11,6 +11,17 @@ use crate::metrics::{CpuUsage, LatencySummary, MemorySample};
 pub struct RunResult {
     pub strategy: String,
     pub consumers: usize,
+    /// Which trial of its configuration point this run is (1-based, `--repeat N`), numbered
+    /// in the order the trials ran. 1 in reports written before fbench numbered trials.
+    #[serde(default = "first_trial")]
+    pub trial: u32,
+    /// How many times the scheduler ran this trial again because other processes loaded the
+    /// machine during it (`--max-other-load`, `--retries`); these figures are the last try's.
+    #[serde(default)]
+    pub reruns: u32,
+    /// No try of this trial got a quiet machine: its figures are from a busy one.
+    #[serde(default)]
+    pub busy: bool,
     pub config: ConfigRecord,
     pub frames: FrameCounts,
     /// Delivery latency: consumer holds a readable frame, minus capture time.
@@ -80,6 +91,10 @@ pub struct RunResult {
     pub queues: Option<Vec<QueueRecord>>,
 }
 
+fn first_trial() -> u32 {
+    1
+}
+
 /// One consumer's queue ([`fbench_strategies::QueueStats`]), counted over the whole run,
 /// warm-up included.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,6 +126,9 @@ impl RunResult {
         RunResult {
             strategy: strategy.to_string(),
             consumers,
+            trial: 1,
+            reruns: 0,
+            busy: false,
             config,
             frames: FrameCounts::default(),
             age_ns: none.clone(),

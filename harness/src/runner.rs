@@ -821,6 +821,9 @@ pub(crate) fn assemble(
     RunResult {
         strategy: strategy.to_string(),
         consumers: config.consumers,
+        trial: 1,
+        reruns: 0,
+        busy: false,
         config: config.record(),
         frames: producer.counts,
         age_ns: age.summary(),

@@ -64,6 +64,9 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
     RunResult {
         strategy: strategy.to_string(),
         consumers,
+        trial: 1,
+        reruns: 0,
+        busy: false,
         config: config.record(),
         frames: FrameCounts {
             due: 60 + rank,
