@@ -136,9 +136,11 @@ mod flags;
 mod gate;
 mod report_cmd;
 mod scenarios;
+mod schedule;
 mod soak;
 mod source;
 mod sweep;
+mod trial;
 
 use cli::{Cli, Command, RunArgs};
 
@@ -191,13 +193,20 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// The user pressed Ctrl-C or sent SIGTERM: the run stopped, cleaned up, wrote nothing.
-#[derive(Debug)]
-struct Interrupted;
+/// The user pressed Ctrl-C or sent SIGTERM: the run stopped and cleaned up. Nothing was
+/// written, unless the command says what it kept (capacity writes the searches resolved so
+/// far, marked partial).
+#[derive(Debug, Default)]
+struct Interrupted {
+    kept: Option<&'static str>,
+}
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("interrupted: nothing was written")
+        match self.kept {
+            Some(kept) => write!(f, "interrupted: {kept}"),
+            None => f.write_str("interrupted: nothing was written"),
+        }
     }
 }
 
@@ -264,7 +273,19 @@ pub fn main_with(registry: Registry) -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     fixed_mmap_threshold();
-    let args = std::env::args_os().filter(|arg| arg != "--bench");
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().filter(|arg| arg != "--bench").collect();
+    // The flags the user typed (not the scenario's): validation errors name them as flags.
+    let typed = Cli::command()
+        .try_get_matches_from(&raw)
+        .ok()
+        .map(|m| explicit_args(&m));
+    let args = match scenarios::with_scenario(raw) {
+        Ok(args) => args,
+        Err(usage) => {
+            eprintln!("error: {usage}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let matches = match Cli::command().try_get_matches_from(args) {
         Ok(matches) => matches,
         Err(err) => return clap_error(err),
@@ -273,11 +294,12 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return clap_error(err),
     };
-    let explicit = explicit_args(&matches);
+    let explicit = typed.unwrap_or_else(|| explicit_args(&matches));
     let outcome = match cli.command {
         Command::Run(args) => run(*args, &explicit),
         Command::Clean => clean(),
         Command::Consumer(args) => return consumer(args),
+        Command::Trial(args) => return trial::child_main(*args),
         Command::Sweep(args) => sweep::sweep(*args, &explicit),
         Command::Soak(args) => soak::soak(*args, &explicit),
         Command::Report(args) => report_cmd::report(args),
@@ -349,7 +371,7 @@ fn fixed_mmap_threshold() {
 }
 
 /// Ids of the subcommand's arguments given on the command line (not defaults): these
-/// replace a scenario's values.
+/// replace a scenario's values, and errors about them name the flag, not the scenario.
 fn explicit_args(matches: &clap::ArgMatches) -> Vec<String> {
     let Some((_, sub)) = matches.subcommand() else {
         return Vec::new();
@@ -460,6 +482,7 @@ pub(crate) fn run_flags(
         quiet: output.quiet,
         extras,
     })
+    .map(|_| ())
 }
 
 pub(crate) fn build_info() -> BuildInfo {
