@@ -170,7 +170,7 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
     }
     // Before the first run, on a machine no run is loading; shared by every run. The copy
     // floor is measured at the first point's frame size.
-    let calibration = crate::calibrate::for_run(&points[0].config);
+    let calibration = crate::trial::calibrate(&points[0])?;
     crate::warn_about_stale_segments(plan.quiet);
     let mut scheduler = crate::schedule::Scheduler::new(
         plan.extras.schedule.clone(),

@@ -23,6 +23,7 @@ use std::process::{Command, ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
 use clap::Args;
+use fbench_harness::calibrate::Calibration;
 use fbench_harness::config::{format_duration, pool_policy_name, Wait};
 use fbench_harness::machine::available_memory;
 use fbench_harness::source::SourceSpec;
@@ -57,6 +58,10 @@ pub struct TrialArgs {
     /// Which trial of its configuration point this run is (1-based), recorded in the result.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
     pub trial: u32,
+
+    /// Calibrate for the point's regime instead of running it: the calibration as JSON.
+    #[arg(long)]
+    pub calibrate: bool,
 }
 
 /// What a run child writes on its stdout: one JSON object, `result` (the run's record) and
@@ -157,7 +162,7 @@ pub fn run(
     trial: u32,
     progress: &mut dyn FnMut(f64),
 ) -> Result<RunResult, TrialError> {
-    let result = if std::env::var_os(IN_PROCESS_ENV).is_some_and(|v| v != "0") {
+    let result = if in_process() {
         run_in_process(point, progress)
     } else {
         run_in_child(point, trial, progress)
@@ -178,11 +183,66 @@ fn run_in_process(
     }
 }
 
+/// The calibration for `point`'s regime (see `crate::calibrate::for_run`), taken in a child
+/// process as runs are, so that its buffers never sit in fbench's own memory.
+pub fn calibrate(point: &SweepPoint) -> Result<Calibration, TrialError> {
+    if in_process() {
+        return Ok(crate::calibrate::for_run(&point.config));
+    }
+    let bytes = child_output(point, &["--calibrate".to_string()], None, &mut |_| {})?;
+    serde_json::from_slice(&bytes).map_err(|e| {
+        TrialError::Failed(anyhow::anyhow!(
+            "calibrating for {}: its result could not be read: {e}",
+            describe(point)
+        ))
+    })
+}
+
+fn in_process() -> bool {
+    std::env::var_os(IN_PROCESS_ENV).is_some_and(|v| v != "0")
+}
+
 fn run_in_child(
     point: &SweepPoint,
     trial: u32,
     progress: &mut dyn FnMut(f64),
 ) -> Result<RunResult, TrialError> {
+    let failed =
+        |message: String| TrialError::Failed(anyhow::anyhow!("{}: {message}", describe(point)));
+    let bytes = child_output(
+        point,
+        &["--trial".to_string(), trial.to_string()],
+        Some(point.planned()),
+        progress,
+    )?;
+    let unreadable = |e: serde_json::Error| failed(format!("its result could not be read: {e}"));
+    let mut output: serde_json::Value = serde_json::from_slice(&bytes).map_err(unreadable)?;
+    let result: RunResult =
+        serde_json::from_value(output[RESULT_KEY].take()).map_err(unreadable)?;
+    let wire: Option<WireIntervals> =
+        serde_json::from_value(output[INTERVALS_KEY].take()).map_err(unreadable)?;
+    let intervals = match &wire {
+        Some(wire) => Some(
+            Intervals::from_wire(wire)
+                .map_err(|e| failed(format!("its interval histograms could not be read: {e}")))?,
+        ),
+        None => None,
+    };
+    Ok(RunResult {
+        intervals,
+        ..result
+    })
+}
+
+/// Start a `__trial` child for `point` with `extra` arguments, forward a stop to it, wait
+/// for it; its stdout when it succeeded. `planned` is how long it should take, for
+/// `progress`.
+fn child_output(
+    point: &SweepPoint,
+    extra: &[String],
+    planned: Option<Duration>,
+    progress: &mut dyn FnMut(f64),
+) -> Result<Vec<u8>, TrialError> {
     let failed =
         |message: String| TrialError::Failed(anyhow::anyhow!("{}: {message}", describe(point)));
     let exe = std::env::current_exe()
@@ -191,8 +251,7 @@ fn run_in_child(
     command
         .arg("__trial")
         .args(trial_args(point))
-        .arg("--trial")
-        .arg(trial.to_string())
+        .args(extra)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
@@ -219,7 +278,7 @@ fn run_in_child(
         stdout.read_to_end(&mut bytes).map(|_| bytes)
     });
 
-    let planned = point.planned().as_secs_f64().max(1e-3);
+    let planned = planned.unwrap_or(Duration::ZERO).as_secs_f64().max(1e-3);
     let started = Instant::now();
     let mut stop_sent: Option<Instant> = None;
     let status = loop {
@@ -251,7 +310,7 @@ fn run_in_child(
         .map_err(|e| failed(format!("reading its result: {e}")));
     if !status.success() {
         // A child that was killed or crashed cannot have removed its segment.
-        remove_dead_segments();
+        remove_dead_segments(child.id());
         if status.code() == Some(EXIT_INTERRUPTED) || stop_sent.is_some() {
             return Err(TrialError::Interrupted);
         }
@@ -262,23 +321,7 @@ fn run_in_child(
             _ => format!("its process ended with {status}"),
         }));
     }
-    let unreadable = |e: serde_json::Error| failed(format!("its result could not be read: {e}"));
-    let mut output: serde_json::Value = serde_json::from_slice(&bytes?).map_err(unreadable)?;
-    let result: RunResult =
-        serde_json::from_value(output[RESULT_KEY].take()).map_err(unreadable)?;
-    let wire: Option<WireIntervals> =
-        serde_json::from_value(output[INTERVALS_KEY].take()).map_err(unreadable)?;
-    let intervals = match &wire {
-        Some(wire) => Some(
-            Intervals::from_wire(wire)
-                .map_err(|e| failed(format!("its interval histograms could not be read: {e}")))?,
-        ),
-        None => None,
-    };
-    Ok(RunResult {
-        intervals,
-        ..result
-    })
+    bytes
 }
 
 fn signal(pid: u32, signal: libc::c_int) {
@@ -289,11 +332,17 @@ fn signal(pid: u32, signal: libc::c_int) {
     }
 }
 
-/// Remove the shared-memory segments of dead fbench processes (what a killed run child
-/// left).
-fn remove_dead_segments() {
+/// Remove the shared-memory segments the dead run child `pid` left (only its own: other
+/// runs' leftovers are `fbench clean`'s to remove, when the user asks).
+fn remove_dead_segments(pid: u32) {
+    let own = format!("{}{pid}-", fbench_strategies::shm::NAME_PREFIX);
     for path in fbench_strategies::shm::stale_segments() {
-        let _ = std::fs::remove_file(path);
+        if path
+            .file_name()
+            .is_some_and(|name| name.to_string_lossy().starts_with(&own))
+        {
+            let _ = std::fs::remove_file(path);
+        }
     }
 }
 
@@ -333,6 +382,13 @@ fn child_run(args: &TrialArgs) -> anyhow::Result<()> {
         ))
         .into());
     };
+    if args.calibrate {
+        let calibration = crate::calibrate::for_run(&point.config);
+        let mut stdout = std::io::stdout().lock();
+        serde_json::to_writer(&mut stdout, &calibration)?;
+        stdout.flush()?;
+        return Ok(());
+    }
     let _leak = leak_if_asked(args.trial);
     let result = match point.strategy.run(&point.config, &mut |_| {}) {
         Ok(run) => run,

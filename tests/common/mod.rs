@@ -15,6 +15,16 @@ pub fn fbench() -> Command {
     command
 }
 
+/// `fbench` as a plain process (to signal or kill while it runs), with the settings of
+/// [`fbench`].
+pub fn fbench_process() -> std::process::Command {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("fbench"));
+    command
+        .env("FBENCH_CALIBRATION", "quick")
+        .env("FBENCH_RETRIES", "0");
+    command
+}
+
 pub fn json_of(path: &Path) -> serde_json::Value {
     serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
 }
