@@ -358,7 +358,7 @@ pub fn command(args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()> {
     };
     std::io::stdout().write_all(terminal_table(&report, None).as_bytes())?;
     let html_path = write(&report, &json_path, &args.export)?;
-    if let Some(line) = scheduler.summary() {
+    if let Some(line) = scheduler.summary().filter(|_| !args.output.quiet) {
         eprintln!("{line}");
     }
     if partial {

@@ -86,14 +86,37 @@ pub fn with_scenario(raw: Vec<OsString>) -> Result<Vec<OsString>, UsageError> {
             }
         }
     }
-    // A later key of the same flag wins (the [capacity] table's warmup over the run's).
+    if sub != "capacity" {
+        if let Some(table) = &loaded.scenario.gates {
+            for (key, value) in table {
+                let argv = gate_argv(key, value)
+                    .map_err(|m| UsageError(format!("{}: gates.{key}: {m}", loaded.file)))?;
+                let id = match key.as_str() {
+                    "max_regression" | "strict" | "allow_torn" | "normalize" => key.clone(),
+                    _ => "gate".to_string(),
+                };
+                args.push((
+                    format!("gates.{key}"),
+                    ScenarioArg {
+                        key: key.clone(),
+                        id,
+                        argv,
+                    },
+                ));
+            }
+        }
+    }
+    // A later key of the same flag wins (the [capacity] table's warmup over the run's);
+    // the gates' keys add up (`gate = [...]` and `p99 = "2ms"` are both `--gate`).
     let mut kept: Vec<(String, ScenarioArg)> = Vec::new();
     for (named, arg) in args {
-        kept.retain(|(_, earlier)| earlier.id != arg.id);
+        if !named.starts_with("gates.") {
+            kept.retain(|(_, earlier)| earlier.id != arg.id);
+        }
         kept.push((named, arg));
     }
     let mut merged: Vec<OsString> = raw[..2].to_vec();
-    for (named, arg) in &kept {
+    for (named, arg) in kept.iter().filter(|(_, arg)| !arg.argv.is_empty()) {
         let mut alone: Vec<OsString> = raw[..2].to_vec();
         alone.extend(arg.argv.iter().map(OsString::from));
         if let Err(err) = crate::cli::Cli::command().try_get_matches_from(alone) {
@@ -109,6 +132,56 @@ pub fn with_scenario(raw: Vec<OsString>) -> Result<Vec<OsString>, UsageError> {
     }
     merged.extend(raw[2..].iter().cloned());
     Ok(merged)
+}
+
+/// A key of the `[gates]` table as gate flags: `gate` and `max_regression` (a string or a
+/// list) are `--gate` and `--max-regression`; `strict`, `allow_torn` and `normalize`
+/// (true or false) their switches; any other key is a metric and its limit, `p99 = "2ms"`
+/// being `--gate p99<=2ms` (the value may carry its own comparison, `"<2ms"`).
+fn gate_argv(key: &str, value: &toml::Value) -> Result<Vec<String>, String> {
+    let strings = || -> Result<Vec<String>, String> {
+        let accepted = "accepted: a string or a list of strings, e.g. [\"p99<5ms\", \"torn==0\"]";
+        match value {
+            toml::Value::String(s) => Ok(vec![s.clone()]),
+            toml::Value::Array(items) => items
+                .iter()
+                .map(|v| {
+                    v.as_str()
+                        .map(str::to_string)
+                        .ok_or_else(|| format!("{v} is not a string; {accepted}"))
+                })
+                .collect(),
+            other => Err(format!("{other} is not accepted; {accepted}")),
+        }
+    };
+    let repeated = |flag: &str, values: Vec<String>| {
+        values
+            .into_iter()
+            .flat_map(|v| [flag.to_string(), v])
+            .collect::<Vec<_>>()
+    };
+    match key {
+        "gate" => Ok(repeated("--gate", strings()?)),
+        "max_regression" => Ok(repeated("--max-regression", strings()?)),
+        "strict" | "allow_torn" | "normalize" => match value.as_bool() {
+            Some(true) => Ok(vec![format!("--{}", key.replace('_', "-"))]),
+            Some(false) => Ok(Vec::new()),
+            None => Err(format!("{value} is not accepted; accepted: true, false")),
+        },
+        metric => {
+            let limit = value.as_str().ok_or_else(|| {
+                format!(
+                    "{value} is not accepted; accepted: a limit in quotes, e.g. \"2ms\" or \"<2ms\""
+                )
+            })?;
+            let op = if limit.trim_start().starts_with(['<', '=']) {
+                ""
+            } else {
+                "<="
+            };
+            Ok(vec!["--gate".to_string(), format!("{metric}{op}{limit}")])
+        }
+    }
 }
 
 /// The value of `--scenario` among a subcommand's arguments.
@@ -275,6 +348,40 @@ mod tests {
         assert!(at("--resolution") < at("--scenario"));
         assert!(at("-c") > at("--scenario"));
         assert_eq!(argv.last().unwrap(), "stall:0@200ms:300ms");
+    }
+
+    #[test]
+    fn the_gates_table_is_gate_flags() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("gated.toml");
+        std::fs::write(
+            &file,
+            "consumers = 1\n[gates]\ngate = [\"torn==0\"]\np99 = \"2ms\"\nstrict = true\nnormalize = false\n",
+        )
+        .unwrap();
+        let file = file.to_str().unwrap();
+        let argv = expanded(&["fbench", "run", "--scenario", file]);
+        let tail = &argv[2..argv.len() - 2];
+        assert_eq!(
+            tail,
+            [
+                "--consumers",
+                "1",
+                "--gate",
+                "torn==0",
+                "--gate",
+                "p99<=2ms",
+                "--strict"
+            ]
+        );
+        // A --gate typed replaces the scenario's gates; its other keys stay.
+        let argv = expanded(&["fbench", "run", "--scenario", file, "--gate", "p50<1s"]);
+        assert_eq!(
+            argv.iter().filter(|a| *a == "--gate").count(),
+            1,
+            "{argv:?}"
+        );
+        assert!(argv.contains(&"--strict".to_string()));
     }
 
     #[test]

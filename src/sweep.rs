@@ -134,12 +134,11 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
     let mut spec = plan.spec;
     let mut scenario_name = None;
     let mut scenario_file = None;
-    let mut scenario_gates = None;
-    // The scenario's run flags are already in `spec` (read with the command line's, see
-    // `scenarios::with_scenario`); here only its name, file and gates.
+    // The scenario's run flags and its [gates] are already in `spec` and the gate flags
+    // (read with the command line's, see `scenarios::with_scenario`); here only its name and
+    // file.
     if let Some(name) = &plan.extras.scenario {
         let loaded = scenarios::load(name)?;
-        scenario_gates = Some(crate::gate::from_scenario(&loaded.scenario, &loaded.file)?);
         scenario_name = Some(loaded.scenario.name);
         scenario_file = Some(loaded.file);
     }
@@ -151,7 +150,7 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
         .map_err(|e| usage_of(e, scenario_file.as_deref(), plan.explicit))?;
     let prefix = scenario_name.as_deref().unwrap_or(plan.prefix);
     let json_path = output_path(plan.json.as_deref(), &plan.out, prefix)?;
-    let gating = crate::gate::prepare(&plan.extras.gate, scenario_gates, &plan.out)?;
+    let gating = crate::gate::prepare(&plan.extras.gate, None, &plan.out)?;
 
     if !plan.quiet
         && points
@@ -178,7 +177,7 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
         plan.quiet,
     );
     let runs = scheduler.run_all(&points, repeat)?;
-    if let Some(line) = scheduler.summary() {
+    if let Some(line) = scheduler.summary().filter(|_| !plan.quiet) {
         eprintln!("{line}");
     }
 
