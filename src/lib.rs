@@ -450,7 +450,7 @@ fn consumer(args: cli::ConsumerArgs) -> ExitCode {
 }
 
 fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
-    run_flags(
+    sweep::run_flags(
         &args.run,
         &flags::Defaults::run(),
         &args.output,
@@ -458,31 +458,6 @@ fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         &args.extras,
         explicit,
     )
-}
-
-/// `run` and `sweep`: configure the source, expand the flags into runs, execute them.
-pub(crate) fn run_flags(
-    run: &flags::RunFlags,
-    defaults: &flags::Defaults,
-    output: &flags::OutputFlags,
-    prefix: &str,
-    extras: &sweep::RunExtras,
-    explicit: &[String],
-) -> anyhow::Result<()> {
-    let source = source::configure(&run.source_request(defaults)?)?;
-    if let Some(summary) = &source.summary {
-        println!("{summary}");
-    }
-    sweep::execute(sweep::Plan {
-        spec: run.spec(defaults, &source),
-        explicit,
-        json: output.json.clone(),
-        out: output.out.clone(),
-        prefix,
-        quiet: output.quiet,
-        extras,
-    })
-    .map(|_| ())
 }
 
 pub(crate) fn build_info() -> BuildInfo {

@@ -101,7 +101,7 @@ pub struct Plan<'a> {
 }
 
 pub fn sweep(args: SweepArgs, explicit: &[String]) -> anyhow::Result<()> {
-    crate::run_flags(
+    run_flags(
         &args.run,
         &Defaults::sweep(),
         &args.output,
@@ -111,8 +111,34 @@ pub fn sweep(args: SweepArgs, explicit: &[String]) -> anyhow::Result<()> {
     )
 }
 
+/// `run` and `sweep`: configure the source, expand the flags into runs, execute them.
+pub fn run_flags(
+    run: &RunFlags,
+    defaults: &Defaults,
+    output: &OutputFlags,
+    prefix: &str,
+    extras: &RunExtras,
+    explicit: &[String],
+) -> anyhow::Result<()> {
+    let source = crate::source::configure(&run.source_request(defaults)?)?;
+    if let Some(summary) = &source.summary {
+        println!("{summary}");
+    }
+    execute(Plan {
+        spec: run.spec(defaults, &source),
+        explicit,
+        json: output.json.clone(),
+        out: output.out.clone(),
+        prefix,
+        quiet: output.quiet,
+        extras,
+    })
+    .map(|_| ())
+}
+
 /// Put the reference strategy (`ideal`) first when two or more strategies run and this
-/// binary has one: every configuration point then has its floor measured beside it.
+/// binary has one: every configuration point then has its reference measured beside it,
+/// its trials interleaved with the others' (see `crate::schedule`).
 fn with_reference_first(strategies: &mut Vec<fbench_harness::StrategyRef>) {
     let reference = fbench_harness::registry::current()
         .entries()
@@ -168,7 +194,8 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
         );
     }
     // Before the first run, on a machine no run is loading; shared by every run. The copy
-    // floor is measured at the first point's frame size.
+    // floor is measured at the first point's frame size, in a child process as the runs
+    // are (its buffers never sit in this process).
     let calibration = crate::trial::calibrate(&points[0])?;
     crate::warn_about_stale_segments(plan.quiet);
     let mut scheduler = crate::schedule::Scheduler::new(
