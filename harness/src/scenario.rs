@@ -155,7 +155,15 @@ fn text_of(value: &Value) -> Result<String, String> {
 }
 
 impl Scenario {
-    /// Parse the text of a scenario called `name`.
+    /// Parse the text of a scenario called `name` into the arguments it stands for.
+    ///
+    /// ```
+    /// use fbench_harness::scenario::Scenario;
+    ///
+    /// let scenario = Scenario::parse("demo", "consumers = [1, 4]\nslow = \"1:sleep:5ms\"\n").unwrap();
+    /// let argv: Vec<String> = scenario.args.iter().flat_map(|a| a.argv.clone()).collect();
+    /// assert_eq!(argv, ["--consumers", "1,4", "--slow", "1:sleep:5ms"]);
+    /// ```
     pub fn parse(name: &str, text: &str) -> Result<Scenario, ScenarioError> {
         let table: Table = text.parse().map_err(|e: toml::de::Error| {
             let line = e
@@ -226,6 +234,13 @@ impl Scenario {
 }
 
 /// The arguments of one key: `--flag a,b`, or `--flag a --flag b` for a repeated flag.
+///
+/// ```
+/// use fbench_harness::scenario::argv_of;
+///
+/// let value = toml::Value::Array(vec!["720p".into(), "1080p".into()]);
+/// assert_eq!(argv_of("resolution", &value).unwrap(), ["--resolution", "720p,1080p"]);
+/// ```
 pub fn argv_of(key: &str, value: &Value) -> Result<Vec<String>, ScenarioError> {
     let values: Vec<&Value> = match value {
         Value::Array(items) if items.is_empty() => {
