@@ -255,14 +255,19 @@ fn child_output(
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
-    // SAFETY: the closure runs in the forked child before exec and calls only prctl, which
-    // is async-signal-safe; it touches no memory of the parent's.
+    let parent = std::process::id() as libc::pid_t;
+    // SAFETY: the closure runs in the forked child before exec and calls only prctl and
+    // getppid, which are async-signal-safe; it reads a copied integer and allocates nothing.
     unsafe {
-        command.pre_exec(|| {
+        command.pre_exec(move || {
             // The run child must not outlive the parent: if the parent dies (even by
             // SIGKILL), the child gets SIGTERM and cleans up its segment and consumers.
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                 return Err(std::io::Error::last_os_error());
+            }
+            // The parent died before the request took effect: do not start at all.
+            if libc::getppid() != parent {
+                return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
             }
             Ok(())
         });
