@@ -142,6 +142,29 @@ pub fn trial_args(point: &SweepPoint) -> Vec<String> {
     args
 }
 
+/// The command line that runs `point` alone, for a user to reproduce a failed run.
+pub fn reproduce(point: &SweepPoint) -> String {
+    let program = std::env::args()
+        .next()
+        .and_then(|p| {
+            std::path::Path::new(&p)
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+        })
+        .unwrap_or_else(|| "fbench".to_string());
+    let quoted: Vec<String> = trial_args(point)
+        .into_iter()
+        .map(|arg| {
+            if arg.contains(|c: char| c.is_whitespace() || "'\"$`\\<>|&;()*?".contains(c)) {
+                format!("'{}'", arg.replace('\'', "'\\''"))
+            } else {
+                arg
+            }
+        })
+        .collect();
+    format!("{program} run {}", quoted.join(" "))
+}
+
 /// A name for `point` in messages: strategy and configuration.
 pub fn describe(point: &SweepPoint) -> String {
     let c = &point.config;
@@ -247,6 +270,13 @@ fn child_output(
         |message: String| TrialError::Failed(anyhow::anyhow!("{}: {message}", describe(point)));
     let exe = std::env::current_exe()
         .map_err(|e| failed(format!("cannot find this program to start the run: {e}")))?;
+    // A program replaced while it runs (rebuilt during a long sweep) is gone from its path;
+    // the kernel still holds the image this process runs, and the child runs that one.
+    let exe = if exe.exists() {
+        exe
+    } else {
+        std::path::PathBuf::from("/proc/self/exe")
+    };
     let mut command = Command::new(exe);
     command
         .arg("__trial")
@@ -320,11 +350,12 @@ fn child_output(
             return Err(TrialError::Interrupted);
         }
         use std::os::unix::process::ExitStatusExt;
-        return Err(failed(match (status.code(), status.signal()) {
+        let ended = match (status.code(), status.signal()) {
             (_, Some(signal)) => format!("its process was killed by signal {signal}"),
             (Some(code), _) => format!("its process exited with code {code}"),
             _ => format!("its process ended with {status}"),
-        }));
+        };
+        return Err(failed(format!("{ended} (alone: {})", reproduce(point))));
     }
     bytes
 }
