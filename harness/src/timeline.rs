@@ -394,6 +394,30 @@ mod tests {
         }
     }
 
+    /// A run child sends its whole run's intervals to the parent: they arrive whole (due
+    /// frames, publish times, consumer count and start stamp included).
+    #[test]
+    fn a_whole_runs_intervals_round_trip_through_the_wire() {
+        let mut whole = Intervals::new(Duration::from_millis(100), Duration::from_millis(300));
+        whole.consumers = 2;
+        for k in 0..3u64 {
+            let offset = k * 100_000_000 + 5;
+            whole.due(offset);
+            whole.published(offset, 700 + k);
+            whole.seen(offset, 1_000_000 * (k + 1), 50 + k);
+            whole.seen(offset, 2_000_000 * (k + 1), 60 + k);
+        }
+        whole.started =
+            Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789));
+        let json = serde_json::to_string(&whole.to_wire_whole()).unwrap();
+        let back = Intervals::from_wire(&serde_json::from_str(&json).unwrap()).unwrap();
+        assert_eq!(back, whole);
+        // A consumer's wire form is unchanged: no producer series.
+        let consumer = whole.to_wire();
+        assert!(consumer.due.is_empty() && consumer.publish.is_empty());
+        assert_eq!(Intervals::from_wire(&consumer).unwrap().intervals[0].due, 0);
+    }
+
     #[test]
     fn buckets_round_trip_through_a_histogram() {
         let mut buckets = Buckets::default();
