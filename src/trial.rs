@@ -185,7 +185,7 @@ pub fn run(
     trial: u32,
     progress: &mut dyn FnMut(f64),
 ) -> Result<RunResult, TrialError> {
-    let result = if in_process() {
+    let result = if in_process() || holds_its_source(point) {
         run_in_process(point, progress)
     } else {
         run_in_child(point, trial, progress)
@@ -219,6 +219,18 @@ pub fn calibrate(point: &SweepPoint) -> Result<Calibration, TrialError> {
             describe(point)
         ))
     })
+}
+
+/// Whether this process holds the point's source open in a way a child could not share:
+/// a V4L2 camera is opened and streaming here (`crate::source::configure`), and a second
+/// open would be refused, so its runs stay in this process until the camera is opened by
+/// the run process alone.
+fn holds_its_source(point: &SweepPoint) -> bool {
+    match &point.config.source {
+        #[cfg(feature = "v4l2")]
+        SourceSpec::V4l2(_) => true,
+        _ => false,
+    }
 }
 
 fn in_process() -> bool {
