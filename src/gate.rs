@@ -37,6 +37,32 @@ const BASELINES_DIR: &str = "baselines";
 /// `fbench gate` resolves names under the default output directory.
 const DEFAULT_OUT: &str = "target/fbench";
 
+/// Exit code when nothing failed but the gate could not judge (a slowdown on a busier
+/// machine, a figure not measured), unless `--inconclusive pass|fail` says otherwise: a CI
+/// job must be able to tell "could not judge" from "passed".
+pub const EXIT_GATE_INCONCLUSIVE: u8 = 4;
+
+/// The gate could not judge; the message is the one line naming the runs and why.
+#[derive(Debug)]
+pub struct GateInconclusive(pub String);
+
+impl std::fmt::Display for GateInconclusive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GateInconclusive {}
+
+/// What an inconclusive outcome counts as when the user chose (without a choice: exit 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Inconclusive {
+    /// Exit 0, as a pass.
+    Pass,
+    /// Exit 3, as a failed gate.
+    Fail,
+}
+
 /// A gate failed; the message is the one-line summary.
 #[derive(Debug)]
 pub struct GateFailed(pub String);
@@ -78,6 +104,15 @@ pub struct GateRules {
     /// Do not fail on torn frames (every gating checks torn==0 otherwise).
     #[arg(long)]
     pub allow_torn: bool,
+
+    /// Do not fail on lost consumers (every gating checks consumers_lost==0 otherwise).
+    #[arg(long)]
+    pub allow_lost: bool,
+
+    /// Count a gate that could not judge (a slowdown on a busier machine, a figure not
+    /// measured) as passed (exit 0) or failed (exit 3); without this flag it exits 4.
+    #[arg(long, value_name = "pass|fail", value_enum)]
+    pub inconclusive: Option<Inconclusive>,
 
     /// Compare latencies over each report's own calibration (age and e2e over the futex
     /// wake p50, acquire and publish over one frame copy), so a uniformly slower machine
@@ -152,11 +187,12 @@ pub struct ScenarioGates {
     absolute: Vec<AbsoluteGate>,
     strict: bool,
     allow_torn: bool,
+    allow_lost: bool,
     normalize: bool,
 }
 
 const GATE_KEYS: &str =
-    "max_regression, gate, strict, allow_torn, normalize, or a metric with its limit (p99 = \"2ms\")";
+    "max_regression, gate, strict, allow_torn, allow_lost, normalize, or a metric with its limit (p99 = \"2ms\")";
 
 /// Read a scenario's `[gates]` table:
 ///
@@ -204,6 +240,7 @@ pub fn from_scenario(scenario: &Scenario, file: &str) -> Result<ScenarioGates, U
             }
             "strict" => gates.strict = flag(value)?,
             "allow_torn" => gates.allow_torn = flag(value)?,
+            "allow_lost" => gates.allow_lost = flag(value)?,
             "normalize" => gates.normalize = flag(value)?,
             metric if metric.parse::<Metric>().is_ok() => {
                 // `p99 = "2ms"` is `p99<=2ms`; the value may carry its own comparison.
@@ -331,6 +368,7 @@ fn gate_set(rules: &GateRules, scenario: &ScenarioGates, has_baseline: bool) -> 
             rules.gate.clone()
         },
         allow_torn: rules.allow_torn || scenario.allow_torn,
+        allow_lost: rules.allow_lost || scenario.allow_lost,
     }
 }
 
@@ -352,6 +390,7 @@ pub struct Gating {
     gates: GateSet,
     options: GateOptions,
     outputs: Outputs,
+    inconclusive: Option<Inconclusive>,
     /// Judge the report after the run (a baseline, an absolute gate or a gate output).
     active: bool,
 }
@@ -427,6 +466,7 @@ pub fn prepare(
         gates,
         options,
         outputs,
+        inconclusive: rules.inconclusive,
         active,
     })
 }
@@ -449,17 +489,20 @@ impl Gating {
             &self.gates,
             &self.options,
             &self.outputs,
+            self.inconclusive,
         )
     }
 }
 
-/// Compare, print the table, write the outputs; `Err(GateFailed)` when a gate failed.
+/// Compare, print the table, write the outputs; `Err(GateFailed)` when a gate failed,
+/// `Err(GateInconclusive)` when it could not judge (as `inconclusive` says).
 fn judge(
     baseline: Option<(&Report, &Path)>,
     current: &Report,
     gates: &GateSet,
     options: &GateOptions,
     outputs: &Outputs,
+    inconclusive: Option<Inconclusive>,
 ) -> anyhow::Result<()> {
     let outcome = evaluate(baseline.map(|(r, _)| r), current, gates, options)
         .map_err(|e| UsageError(e.to_string()))?;
@@ -484,10 +527,14 @@ fn judge(
             .with_context(|| format!("writing {}", path.display()))?;
         println!("Bencher Metric Format JSON: {}", path.display());
     }
-    if outcome.passed() {
-        Ok(())
-    } else {
-        Err(GateFailed(outcome.summary()).into())
+    if !outcome.passed() {
+        return Err(GateFailed(outcome.summary()).into());
+    }
+    match inconclusive {
+        _ if !outcome.inconclusive() => Ok(()),
+        Some(Inconclusive::Pass) => Ok(()),
+        Some(Inconclusive::Fail) => Err(GateFailed(outcome.inconclusive_summary()).into()),
+        None => Err(GateInconclusive(outcome.inconclusive_summary()).into()),
     }
 }
 
@@ -514,6 +561,7 @@ pub fn command(args: GateArgs) -> anyhow::Result<()> {
         &gates,
         &options,
         &outputs,
+        args.rules.inconclusive,
     )
 }
 

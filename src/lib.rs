@@ -254,8 +254,8 @@ fn clean_iceoryx2() -> anyhow::Result<()> {
 }
 
 /// The fbench command line over `registry`: parse the process's arguments, run the
-/// command, return its exit code (0 ok, 1 runtime failure, 2 usage, 3 gate failed, 130
-/// interrupted). A trailing `--bench`, which `cargo bench` appends, is ignored, so a bench
+/// command, return its exit code (0 ok, 1 runtime failure, 2 usage, 3 gate failed, 4 gate
+/// inconclusive, 130 interrupted). A trailing `--bench`, which `cargo bench` appends, is ignored, so a bench
 /// target (`harness = false`) can be the command line.
 pub fn main_with(registry: Registry) -> ExitCode {
     registry::install(registry);
@@ -304,6 +304,10 @@ pub fn main_with(registry: Registry) -> ExitCode {
             None if err.is::<gate::GateFailed>() => {
                 eprintln!("{err}");
                 ExitCode::from(gate::EXIT_GATE_FAILED)
+            }
+            None if err.is::<gate::GateInconclusive>() => {
+                eprintln!("{err}");
+                ExitCode::from(gate::EXIT_GATE_INCONCLUSIVE)
             }
             None => {
                 eprintln!("error: {err:#}");

@@ -154,7 +154,8 @@ fn a_report_passes_against_itself() {
         "age p99",
         "torn frames",
         "Trials per run: 2 baseline, 2 current.",
-        "gate passed: 4 gated metrics on 2 runs",
+        "consumers lost",
+        "gate passed: 6 gated metrics on 2 runs",
     ] {
         assert!(
             out.stdout.contains(expected),
@@ -594,4 +595,99 @@ fn run_refuses_bad_gate_input_before_running() {
         };
         assert_refused(dir.path(), &outcome, names, says);
     }
+}
+
+/// `report` with every run's other-process load set to `cpus`.
+fn loaded(mut report: Value, cpus: f64) -> Value {
+    for run in report["runs"].as_array_mut().unwrap() {
+        run["cpu"]["other_load_cpus"] = Value::from(cpus);
+        // The run's own CPU time must not fall (that would not excuse a slowdown).
+        run["cpu"]["user_s"] = Value::from(0.1);
+        run["cpu"]["sys_s"] = Value::from(0.0);
+    }
+    report
+}
+
+#[test]
+fn an_inconclusive_gate_exits_4_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = loaded(steady(), 0.1);
+    let busier = loaded(scaled(1.5), 1.5);
+    let out = gate(dir.path(), &baseline, &busier, &[]);
+    assert_eq!(out.code, Some(4), "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("gate inconclusive: mutex c2 age p99 +50.0% slower, but other processes used 1.50 CPUs against 0.10"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("docs/ci-gating.md"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("inconclusive (busier machine)"),
+        "{}",
+        out.stdout
+    );
+
+    let out = gate(dir.path(), &baseline, &busier, &["--inconclusive", "pass"]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let out = gate(dir.path(), &baseline, &busier, &["--inconclusive", "fail"]);
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.starts_with("gate inconclusive: "),
+        "{}",
+        out.stderr
+    );
+    // A real regression on an equally loaded machine still fails with 3.
+    let out = gate(dir.path(), &baseline, &loaded(scaled(1.5), 0.1), &[]);
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    let bad = gate(dir.path(), &baseline, &busier, &["--inconclusive", "maybe"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("--inconclusive"), "{}", bad.stderr);
+}
+
+#[test]
+fn lost_consumers_fail_the_gate_unless_allowed_and_a_dead_run_is_not_improved() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lost = steady();
+    lost["runs"][1]["consumers_lost"] = Value::from(1);
+    let out = gate(dir.path(), &steady(), &lost, &[]);
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("consumers lost 1, wanted == 0"),
+        "{}",
+        out.stderr
+    );
+    let out = gate(dir.path(), &steady(), &lost, &["--allow-lost"]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+
+    // Every consumer of every run died: nothing measured (count 0). Allowed to lose them,
+    // the gate still cannot call that faster.
+    let mut dead = steady();
+    for run in dead["runs"].as_array_mut().unwrap() {
+        run["consumers_lost"] = run["consumers"].clone();
+        for series in ["age_ns", "acquire_ns", "e2e_ns"] {
+            let summary = &mut run[series];
+            summary["count"] = Value::from(0);
+            for point in ["p50", "p90", "p99", "p999", "max"] {
+                summary[point] = Value::from(0);
+            }
+        }
+    }
+    let out = gate(dir.path(), &steady(), &dead, &[]);
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("improved"), "{}", out.stdout);
+    let out = gate(
+        dir.path(),
+        &steady(),
+        &dead,
+        &["--allow-lost", "--gate", "p99<5ms"],
+    );
+    assert_eq!(out.code, Some(4), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("improved"), "{}", out.stdout);
+    assert!(!out.stdout.contains("-100.0%"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("age p99 not measured"),
+        "{}",
+        out.stderr
+    );
 }
