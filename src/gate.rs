@@ -13,13 +13,13 @@ use clap::Args;
 
 use fbench_harness::scenario::Scenario;
 use fbench_reports::gate::{
-    ci, evaluate, render_markdown, render_terminal, AbsoluteGate, GateOptions, GateSet, Metric,
-    Param, RelativeGate, DEFAULT_MAX_REGRESSION,
+    check_report, ci, evaluate, render_markdown, render_terminal, AbsoluteGate, GateOptions,
+    GateSet, Metric, Param, RelativeGate, DEFAULT_MAX_REGRESSION,
 };
 use fbench_reports::{ExportFormat, Report};
 
 use crate::flags::parse_count;
-use crate::{scenarios, writable_file, write_atomically, UsageError};
+use crate::{input, scenarios, writable_file, write_atomically, UsageError};
 
 /// Exit code when a gate fails: a regression, an absolute limit exceeded, torn frames, a
 /// baseline that matched no run (unless `--allow-unmatched`), or (with `--strict`) a run in
@@ -302,20 +302,19 @@ fn report_path(text: &str, flag: &str, out: &Path) -> Result<PathBuf, UsageError
     Ok(out.join(BASELINES_DIR).join(format!("{text}.json")))
 }
 
-/// Read a report for `flag`, refusing what is not one, another schema, or one without runs.
+/// Read a report for `flag`, refusing what is not one, another schema, one without runs,
+/// or one whose figures cannot be true.
 fn load_report(path: &Path, flag: &str) -> Result<Report, UsageError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            UsageError(format!(
-                "{flag}: {} does not exist; save a baseline first (fbench run --save-baseline NAME) or give a report written with --json",
-                path.display()
-            ))
-        } else {
-            UsageError(format!("{flag}: cannot read {}: {e}", path.display()))
-        }
+    let text = input::read_text(path).map_err(|e| match e {
+        input::InputError::NotFound => UsageError(format!(
+            "{flag}: {} does not exist; save a baseline first (fbench run --save-baseline NAME) or give a report written with --json",
+            path.display()
+        )),
+        other => UsageError(format!("{flag}: cannot read {}: {other}", path.display())),
     })?;
     let report = Report::from_json(&text)
         .map_err(|e| UsageError(format!("{flag}: {}: {e}", path.display())))?;
+    check_report(&report).map_err(|e| UsageError(format!("{flag}: {}: {e}", path.display())))?;
     if report.runs.is_empty() {
         return Err(UsageError(format!(
             "{flag}: {} has no runs (a calibration report?); give a report written by fbench run or fbench sweep",

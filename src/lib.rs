@@ -133,6 +133,7 @@ mod cli;
 mod conformance;
 mod flags;
 mod gate;
+mod input;
 mod output;
 mod report_cmd;
 mod scenarios;

@@ -72,7 +72,7 @@ pub fn report(args: ReportArgs) -> anyhow::Result<()> {
 
     let mut reports = Vec::with_capacity(args.inputs.len());
     for input in &args.inputs {
-        let text = std::fs::read_to_string(input)
+        let text = crate::input::read_text(input)
             .map_err(|e| UsageError(format!("{}: cannot read the report: {e}", input.display())))?;
         let report = Report::from_json(&text).map_err(|e| {
             let message = e.to_string();
@@ -82,6 +82,10 @@ pub fn report(args: ReportArgs) -> anyhow::Result<()> {
                 message.lines().next().unwrap_or("not an fbench report")
             ))
         })?;
+        // An impossible figure would be drawn as if measured (a negative rate, p50 above
+        // p99, a histogram that does not decode).
+        fbench_reports::gate::check_report(&report)
+            .map_err(|e| UsageError(format!("{}: {e}", input.display())))?;
         reports.push(report);
     }
 

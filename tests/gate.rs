@@ -691,3 +691,146 @@ fn lost_consumers_fail_the_gate_unless_allowed_and_a_dead_run_is_not_improved() 
         out.stderr
     );
 }
+
+#[test]
+fn impossible_reports_are_refused_by_gate_and_report_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let report = real_report();
+    let doctored = |change: &dyn Fn(&mut Value)| {
+        let mut r = report.clone();
+        change(&mut r["runs"][1]);
+        r
+    };
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            doctored(&|run| run["drop_rate"] = Value::from(-1.0)),
+            "runs[1] (mutex c2 trial",
+            "drop_rate: -1 is not a fraction from 0 to 1",
+        ),
+        (
+            doctored(&|run| {
+                let p99 = run["age_ns"]["p99"].as_u64().unwrap();
+                run["age_ns"]["p50"] = Value::from(p99 + 1);
+            }),
+            "age_ns.p50",
+            "percentiles out of order",
+        ),
+        (
+            doctored(&|run| run["acquire_ns"]["count"] = Value::from(0)),
+            "acquire_ns.p50",
+            "count is 0",
+        ),
+        (
+            doctored(&|run| run["age_ns"]["hdr"] = Value::from("HISTFAAAAB542pNpmZmBgYGJg")),
+            "age_ns.hdr",
+            "histogram",
+        ),
+    ];
+    for (current, names, says) in &cases {
+        let out = gate(d, report, current, &[]);
+        assert_refused(
+            d,
+            &out,
+            &format!("--current: {}", d.join("current.json").display()),
+            names,
+        );
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+    }
+    // `fbench report` draws nothing from them either.
+    let (current, names, _) = &cases[0];
+    let path = write(d, "current.json", current);
+    let out = fbench()
+        .current_dir(d)
+        .arg("report")
+        .arg(&path)
+        .args(["-o", "out.html"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(names) && stderr.contains("drop_rate"),
+        "{stderr}"
+    );
+    assert!(!d.join("out.html").exists());
+
+    // 5000 copies of one run are one run recorded 5000 times, not 5000 trials.
+    let mut copies = report.clone();
+    let run = report["runs"][0].clone();
+    copies["runs"] = Value::Array(vec![run; 5000]);
+    let out = gate(d, report, &copies, &[]);
+    assert_refused(
+        d,
+        &out,
+        "runs[1] (mutex c2 trial 1): run",
+        "the same record as runs[0]",
+    );
+}
+
+#[test]
+fn hostile_input_files_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "current.json", real_report());
+    let refused = |args: &[&str], says: &str| {
+        let out = fbench().current_dir(d).args(args).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    };
+    refused(
+        &[
+            "gate",
+            "--baseline",
+            "/dev/zero",
+            "--current",
+            "current.json",
+        ],
+        "--baseline: cannot read /dev/zero: it is a character device, not a regular file",
+    );
+    refused(
+        &["run", "--scenario", "/dev/zero"],
+        "--scenario: cannot read /dev/zero: it is a character device, not a regular file",
+    );
+    refused(
+        &["report", "/dev/zero", "-o", "out.html"],
+        "/dev/zero: cannot read the report: it is a character device",
+    );
+    refused(
+        &["soak", "--from", "/dev/zero"],
+        "--from: cannot read /dev/zero: it is a character device",
+    );
+    // A file over the limit (sparse: no disk used) is refused by its size, unread.
+    let big = d.join("big.json");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len((256 << 20) + 1)
+        .unwrap();
+    refused(
+        &[
+            "gate",
+            "--baseline",
+            "big.json",
+            "--current",
+            "current.json",
+        ],
+        "it is larger than the 256 MB fbench reads",
+    );
+    // A report whose histogram declares a 2 GB payload in a few bytes.
+    let mut lying = real_report().clone();
+    // Cookie 0x1c849314 (compressed V2), declared length 0x7fffffff, nothing after.
+    lying["runs"][0]["age_ns"]["hdr"] = Value::from("HISTFH////8=");
+    write(d, "lying.json", &lying);
+    refused(
+        &[
+            "gate",
+            "--baseline",
+            "lying.json",
+            "--current",
+            "current.json",
+        ],
+        "age_ns.hdr: histogram declares 2147483647 compressed bytes but holds 0",
+    );
+}

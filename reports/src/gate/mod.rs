@@ -85,11 +85,13 @@ pub mod ci;
 mod expr;
 pub mod key;
 mod render;
+mod sanity;
 
 pub use expr::{AbsoluteGate, Metric, Op, Quantity, RelativeGate, Series, Stat};
 pub use key::{benchmark_name, Param};
 use key::{params_of, RunKey};
 pub use render::{render_markdown, render_terminal};
+pub use sanity::{check_report, Impossible};
 
 /// The relative gate used when a baseline is given and no relative gate is: age p99 may
 /// grow by 10% (and must leave the baseline's spread) before the gate fails.

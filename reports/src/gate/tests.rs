@@ -935,3 +935,62 @@ fn a_run_that_measured_nothing_is_never_improved() {
     assert!(!text.contains("age p99"), "{text}");
     assert!(text.contains("drop rate"), "{text}");
 }
+
+#[test]
+fn impossible_reports_are_named_by_their_field() {
+    let real = || {
+        let mut run = run("mutex", 2, 2.0);
+        let mut latency = fbench_harness::metrics::Latency::new();
+        latency.record(2_000_000);
+        run.age_ns = latency.summary();
+        run
+    };
+    assert_eq!(check_report(&report(vec![real()])), Ok(()));
+    let refused = |change: &dyn Fn(&mut RunResult)| {
+        let mut run = real();
+        change(&mut run);
+        let err = check_report(&report(vec![real(), run])).unwrap_err();
+        assert_eq!(err.index, 1);
+        assert_eq!(err.run, "mutex c2 trial 1");
+        (err.field.clone(), err.to_string())
+    };
+    let (field, text) = refused(&|r| r.drop_rate = -1.0);
+    assert_eq!(field, "drop_rate");
+    assert!(text.contains("-1 is not a fraction from 0 to 1"), "{text}");
+    assert_eq!(refused(&|r| r.loss_rate = Some(f64::NAN)).0, "loss_rate");
+    assert_eq!(refused(&|r| r.cpu.user_s = -3.0).0, "cpu.user_s");
+    assert_eq!(refused(&|r| r.consumers_lost = 3).0, "consumers_lost");
+    let (field, text) = refused(&|r| r.age_ns.p50 = r.age_ns.p99 + 1);
+    assert_eq!(field, "age_ns.p50");
+    assert!(text.contains("percentiles out of order"), "{text}");
+    let (field, text) = refused(&|r| {
+        r.e2e_ns.count = 0;
+        r.e2e_ns.p99 = 5;
+        r.e2e_ns.p999 = 5;
+        r.e2e_ns.max = 5;
+    });
+    assert_eq!(field, "e2e_ns.p50");
+    assert!(text.contains("count is 0"), "{text}");
+    let (field, text) = refused(&|r| r.age_ns.hdr = "HISTFAAAAB542pNpmZmBgYGJg".to_string());
+    assert_eq!(field, "age_ns.hdr");
+    assert!(text.contains("histogram"), "{text}");
+
+    // The same record twice is a copy; two trials of one configuration are not.
+    let copy = real();
+    let err = check_report(&report(vec![copy.clone(), copy.clone()])).unwrap_err();
+    assert_eq!(err.field, "run");
+    assert!(
+        err.to_string().contains("the same record as runs[0]"),
+        "{err}"
+    );
+    let mut second_trial = copy.clone();
+    second_trial.trial = 2;
+    assert_eq!(
+        check_report(&report(vec![copy.clone(), second_trial])),
+        Ok(())
+    );
+    // Nothing measured, written as zeros: possible.
+    let mut dead = copy;
+    dead.age_ns = fbench_harness::metrics::Latency::new().summary();
+    assert_eq!(check_report(&report(vec![dead])), Ok(()));
+}
