@@ -57,9 +57,9 @@ impl std::error::Error for GateInconclusive {}
 /// What an inconclusive outcome counts as when the user chose (without a choice: exit 4).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Inconclusive {
-    /// Exit 0, as a pass.
+    // Exit 0, as a pass.
     Pass,
-    /// Exit 3, as a failed gate.
+    // Exit 3, as a failed gate.
     Fail,
 }
 
@@ -279,24 +279,26 @@ fn strings(value: &serde_json::Value) -> Result<Vec<&str>, String> {
     }
 }
 
+/// A path is what ends in `.json`; anything else must be a name. (`../../x` is neither: a
+/// name never leaves the baselines directory.)
 fn is_path(text: &str) -> bool {
-    text.contains('/') || text.contains(std::path::MAIN_SEPARATOR) || text.ends_with(".json")
+    text.ends_with(".json")
 }
 
-/// A baseline given as `NAME` (under `out/baselines/`) or as a path (anything with a `/` or
-/// ending in `.json`).
+/// A baseline given as `NAME` (under `out/baselines/`) or as a path ending in `.json`.
 fn report_path(text: &str, flag: &str, out: &Path) -> Result<PathBuf, UsageError> {
     if is_path(text) {
         return Ok(PathBuf::from(text));
     }
     let is_name = !text.is_empty()
         && !text.starts_with('.')
+        && !text.contains("..")
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if !is_name {
         return Err(UsageError(format!(
-            "{flag}: '{text}' is not a baseline name; accepted: letters, digits, '.', '_' and '-', or a path ending in .json"
+            "{flag}: '{text}' is not a baseline name; accepted: letters, digits, '.', '_' and '-' (no '/', no '..'), or a path ending in .json"
         )));
     }
     Ok(out.join(BASELINES_DIR).join(format!("{text}.json")))
@@ -584,10 +586,19 @@ mod tests {
             Path::new("b.json")
         );
         assert_eq!(
-            report_path("../x/b", "--baseline", out).unwrap(),
-            Path::new("../x/b")
+            report_path("../x/b.json", "--baseline", out).unwrap(),
+            Path::new("../x/b.json")
         );
-        for bad in ["", "a b", ".hidden", "naïve"] {
+        for bad in [
+            "",
+            "a b",
+            ".hidden",
+            "naïve",
+            "../../x",
+            "a/b",
+            "x..y",
+            "/dev/zero",
+        ] {
             let err = report_path(bad, "--save-baseline", out).unwrap_err().0;
             assert!(err.starts_with("--save-baseline: "), "{err}");
             assert!(err.contains("accepted: letters, digits"), "{err}");

@@ -139,6 +139,7 @@ mod report_cmd;
 mod scenarios;
 mod soak;
 mod source;
+mod stdio;
 mod sweep;
 
 pub(crate) use output::{output_path, parent_dir, writable_file, write_atomically};
@@ -277,6 +278,12 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Err(err) => return clap_error(err),
     };
     let explicit = explicit_args(&matches);
+    // Where stdout or stderr is a pipe, a reader that leaves early (`| head -1`) must not
+    // cost the files the command writes (see `stdio`); dropped last, after the exit line.
+    let _stdio = match cli.command {
+        Command::Consumer(_) => None,
+        _ => stdio::guard(),
+    };
     let outcome = match cli.command {
         Command::Run(args) => run(*args, &explicit),
         Command::Clean => clean(),
@@ -328,7 +335,16 @@ fn clap_error(err: clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = err.print();
+            // `fbench` alone: one line naming what is accepted, not the whole help.
+            let commands: Vec<String> = Cli::command()
+                .get_subcommands()
+                .filter(|c| !c.is_hide_set())
+                .map(|c| c.get_name().to_string())
+                .collect();
+            eprintln!(
+                "error: no command given; accepted: {} (fbench --help describes them)",
+                commands.join(", ")
+            );
             ExitCode::from(EXIT_USAGE)
         }
         _ => {

@@ -780,6 +780,8 @@ fn hostile_input_files_are_refused_at_once() {
         assert_eq!(stderr.lines().count(), 1, "{stderr}");
         assert!(stderr.contains(says), "{args:?}: {stderr}");
     };
+    // A baseline is a name or a .json path: /dev/zero is neither, and behind a .json
+    // name it is refused for what it is.
     refused(
         &[
             "gate",
@@ -788,7 +790,18 @@ fn hostile_input_files_are_refused_at_once() {
             "--current",
             "current.json",
         ],
-        "--baseline: cannot read /dev/zero: it is a character device, not a regular file",
+        "--baseline: '/dev/zero' is not a baseline name",
+    );
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero.json")).unwrap();
+    refused(
+        &[
+            "gate",
+            "--baseline",
+            "zero.json",
+            "--current",
+            "current.json",
+        ],
+        "--baseline: cannot read zero.json: it is a character device, not a regular file",
     );
     refused(
         &["run", "--scenario", "/dev/zero"],
@@ -817,6 +830,15 @@ fn hostile_input_files_are_refused_at_once() {
             "current.json",
         ],
         "it is larger than the 256 MB fbench reads",
+    );
+    // Baseline names stay in the baselines directory.
+    refused(
+        &["gate", "--baseline", "../../x", "--current", "current.json"],
+        "--baseline: '../../x' is not a baseline name; accepted: letters, digits",
+    );
+    refused(
+        &["run", "-s", "mutex", "--save-baseline", "../../x"],
+        "--save-baseline: '../../x' is not a baseline name",
     );
     // A report whose histogram declares a 2 GB payload in a few bytes.
     let mut lying = real_report().clone();

@@ -212,7 +212,7 @@ pub fn render_markdown(outcome: &GateOutcome) -> String {
     let _ = writeln!(out, "| {} |", HEADER.join(" | "));
     out.push_str("|---|---|---:|---:|---:|---:|---|\n");
     for row in &outcome.rows {
-        let mut cells = cells(row).map(|c| c.replace('|', "\\|"));
+        let mut cells = cells(row).map(|c| crate::markdown::cell(&c));
         if row.verdict.failed() {
             cells[6] = format!("**{}**", cells[6]);
         }
@@ -220,8 +220,12 @@ pub fn render_markdown(outcome: &GateOutcome) -> String {
     }
     out.push('\n');
     for note in notes(outcome) {
-        let _ = writeln!(out, "{note}  ");
+        let _ = writeln!(out, "{}  ", crate::markdown::escape_html(&note));
     }
-    let _ = writeln!(out, "\n**{}**", verdict_line(outcome));
+    let _ = writeln!(
+        out,
+        "\n**{}**",
+        crate::markdown::escape_html(&verdict_line(outcome))
+    );
     out
 }
