@@ -75,6 +75,22 @@ fn special_files_are_refused_never_replaced() {
             "nothing written"
         );
     }
+    // `fbench report -o` checks its outputs the same way, before reading anything.
+    let out = fbench()
+        .current_dir(d)
+        .args(["report", "any.json", "-o", "to-fifo.md"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.starts_with("error: --output: to-fifo.md is a FIFO"),
+        "{stderr}"
+    );
+    assert!(std::fs::symlink_metadata(&fifo)
+        .unwrap()
+        .file_type()
+        .is_fifo());
 }
 
 #[test]
