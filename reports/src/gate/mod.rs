@@ -408,7 +408,7 @@ impl GateOutcome {
             let inconclusive = self.inconclusive_rows().count();
             if inconclusive > 0 {
                 line.push_str(&format!(
-                    "; {inconclusive} inconclusive: slower, but the machine was busier with other work than during the baseline (rerun when it is quiet)"
+                    "; {inconclusive} inconclusive: not judged (slower on a machine busier with other work than during the baseline, or a figure not measured)"
                 ));
             }
             if self.nothing_compared() {
