@@ -8,13 +8,14 @@
 //! rest instead of failing, and fbench finishes its files and exits with the command's own
 //! code. A terminal or a file cannot lose its reader, so they are left alone.
 //!
-//! This module must never lose output while the reader is there: on drop (the end of
-//! `main_with`) it flushes, puts the real descriptor back and waits for the copier to drain.
+//! This module must never lose output while the reader is there: at the end of `main_with`
+//! (the guard's drop) or at `std::process::exit` (an `atexit` handler), whichever comes
+//! first, it flushes, puts the real descriptors back and waits for the copiers to drain.
 
 use std::fs::File;
 use std::io::{Read, Write};
 use std::os::fd::{FromRawFd, RawFd};
-use std::sync::mpsc;
+use std::sync::{mpsc, Mutex};
 use std::time::Duration;
 
 /// How long the end of the process waits for the copier to pass on what is left. Only a
@@ -29,8 +30,11 @@ struct Redirect {
     drained: mpsc::Receiver<()>,
 }
 
-/// The redirected descriptors; restores them when dropped.
-pub(crate) struct Guard(Vec<Redirect>);
+/// The descriptors redirected now; emptied by [`restore`].
+static REDIRECTS: Mutex<Vec<Redirect>> = Mutex::new(Vec::new());
+
+/// Restores the real stdout and stderr when dropped.
+pub(crate) struct Guard(());
 
 /// Redirect stdout and stderr where they are pipes or sockets; `None` when neither is.
 pub(crate) fn guard() -> Option<Guard> {
@@ -48,7 +52,39 @@ pub(crate) fn guard() -> Option<Guard> {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
-    Some(Guard(redirects))
+    if let Ok(mut all) = REDIRECTS.lock() {
+        all.extend(redirects);
+    }
+    // SAFETY: registering a function with C linkage that takes nothing and never unwinds
+    // (`restore` does not panic). It runs at `exit`, which `std::process::exit` calls
+    // after flushing Rust's stdout.
+    unsafe {
+        libc::atexit(restore_at_exit);
+    }
+    Some(Guard(()))
+}
+
+extern "C" fn restore_at_exit() {
+    restore();
+}
+
+/// Put the real stdout and stderr back and let the copiers pass on what is left; once.
+fn restore() {
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    let redirects = match REDIRECTS.lock() {
+        Ok(mut all) => std::mem::take(&mut *all),
+        Err(_) => return,
+    };
+    for redirect in &redirects {
+        // SAFETY: `real` is still open (the copier owns it until it ends, and it ends only
+        // after this dup2 closes the last write end of its pipe). dup2 makes fd 1 or 2 the
+        // real one again, which closes our pipe's write end.
+        unsafe { libc::dup2(redirect.real, redirect.fd) };
+    }
+    for redirect in &redirects {
+        let _ = redirect.drained.recv_timeout(DRAIN_TIMEOUT);
+    }
 }
 
 fn can_lose_its_reader(fd: RawFd) -> bool {
@@ -115,16 +151,6 @@ fn redirect(fd: RawFd) -> Option<Redirect> {
 
 impl Drop for Guard {
     fn drop(&mut self) {
-        let _ = std::io::stdout().flush();
-        let _ = std::io::stderr().flush();
-        for redirect in &self.0 {
-            // SAFETY: `real` is still open (the copier owns it until it ends, and it ends
-            // only after this dup2 closes the last write end of its pipe). dup2 makes fd 1
-            // or 2 the real one again, which closes our pipe's write end.
-            unsafe { libc::dup2(redirect.real, redirect.fd) };
-        }
-        for redirect in &self.0 {
-            let _ = redirect.drained.recv_timeout(DRAIN_TIMEOUT);
-        }
+        restore();
     }
 }
