@@ -156,9 +156,12 @@ impl Metric {
 
     /// The metric's value in a run record, or `None` when the run measured nothing for it:
     /// a latency summary whose `count` is 0 (no consumer survived to report) has no
-    /// percentiles, whatever numbers (or `null`s) the file holds, and is never compared.
+    /// percentiles, whatever numbers (or `null`s) the file holds, and is never compared;
+    /// nor are the consumers' drop rate and deadline misses of a run that lost them all.
     pub fn measured(self, run: &RunResult) -> Option<f64> {
+        let no_consumer_left = run.consumers > 0 && run.consumers_lost >= run.consumers as u64;
         let summary = match self {
+            Metric::DropRate | Metric::DeadlineMisses if no_consumer_left => return None,
             Metric::Latency(Series::Age, _) => &run.age_ns,
             Metric::Latency(Series::Acquire, _) => &run.acquire_ns,
             Metric::Latency(Series::Publish, _) => &run.publish_ns,

@@ -911,6 +911,22 @@ fn a_run_that_measured_nothing_is_never_improved() {
     assert!(text.contains("not measured"), "{text}");
     assert!(!text.contains("-100.0%"), "{text}");
 
+    // Nor are the consumers' drop rate and deadline misses of a run that lost them all.
+    let drops = GateSet {
+        relative: vec!["drop_rate:10%".parse().unwrap()],
+        allow_lost: true,
+        ..GateSet::default()
+    };
+    let mut dropping = trials_of("shm", &[2.0, 2.1, 1.9]);
+    for r in &mut dropping {
+        r.drop_rate = 0.5;
+    }
+    let outcome = gate(&report(dropping), &dead, &drops);
+    assert_eq!(
+        row(&outcome, "shm c5", Metric::DropRate).verdict,
+        Verdict::Unmeasured
+    );
+
     // One dead trial among live ones: still not compared.
     let mut mixed = trials_of("shm", &[1.0, 1.0, 1.0]);
     mixed[0] = all_lost(vec![mixed[0].clone()]).remove(0);
@@ -930,10 +946,12 @@ fn a_run_that_measured_nothing_is_never_improved() {
         Verdict::Unmeasured
     );
     // Exports leave the missing figure out rather than writing 0.
-    let json = ci::github_benchmark(&dead, &[Metric::AGE_P99, Metric::DropRate]).unwrap();
+    let json =
+        ci::github_benchmark(&dead, &[Metric::AGE_P99, Metric::DropRate, Metric::PeakPss]).unwrap();
     let text = String::from_utf8(json).unwrap();
     assert!(!text.contains("age p99"), "{text}");
-    assert!(text.contains("drop rate"), "{text}");
+    assert!(!text.contains("drop rate"), "{text}");
+    assert!(text.contains("peak PSS"), "{text}");
 }
 
 #[test]
