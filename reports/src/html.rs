@@ -339,7 +339,7 @@ enum Unit {
     Fixed(&'static str),
 }
 
-const SWEEP_METRICS: [Metric; 5] = [
+const SWEEP_METRICS: [Metric; 6] = [
     ("p99 age", "age p99", Unit::Time, |r| r.age_ns.p99 as f64),
     ("drop rate", "drop rate", Unit::Fixed("%"), |r| {
         r.drop_rate * 100.0
@@ -348,6 +348,9 @@ const SWEEP_METRICS: [Metric; 5] = [
         r.memory.peak_pss_bytes as f64 / 1e6
     }),
     ("CPU", "CPU", Unit::Fixed("% of one core"), cpu_percent),
+    ("CPU per frame", "CPU per frame", Unit::Time, |r| {
+        crate::summary::cpu_per_frame_ns(r).unwrap_or(0.0)
+    }),
     ("publish p99", "publish p99", Unit::Time, |r| {
         r.publish_ns.p99 as f64
     }),

@@ -86,7 +86,24 @@ pub(crate) fn columns() -> Vec<Column> {
             value: cpu_percent,
             text: |r| format!("{:.0}", cpu_percent(r)),
         },
+        Column {
+            name: "CPU per frame",
+            value: |r| cpu_per_frame_ns(r).unwrap_or(f64::INFINITY),
+            text: cpu_per_frame_text,
+        },
     ]
+}
+
+/// The whole run's CPU time (user + system, every process of the run) per due frame: the
+/// figure to compare on a busy machine, since time other processes took is not in it.
+pub(crate) fn cpu_per_frame_ns(run: &RunResult) -> Option<f64> {
+    run.cpu_demand.map(|d| d.total_ns_per_frame)
+}
+
+/// [`cpu_per_frame_ns`] as a table shows it; `n/a` for reports written before fbench measured
+/// it.
+pub(crate) fn cpu_per_frame_text(run: &RunResult) -> String {
+    cpu_per_frame_ns(run).map_or_else(|| "n/a".to_string(), |ns| format_ns(ns.round() as u64))
 }
 
 /// Mean loss over due frames and the worst consumer's, in percent; `n/a` for reports written

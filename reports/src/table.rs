@@ -39,6 +39,7 @@ impl Exporter for TerminalTable {
             "torn",
             "peak PSS",
             "CPU %",
+            "CPU per frame",
         ]);
         for run in &report.runs {
             let cpu = (run.cpu.user_s + run.cpu.sys_s) / run.config.duration_s.max(1e-9) * 100.0;
@@ -61,6 +62,7 @@ impl Exporter for TerminalTable {
                 run.torn_frames.to_string(),
                 format_bytes(run.memory.peak_pss_bytes),
                 format!("{cpu:.0}"),
+                crate::summary::cpu_per_frame_text(run),
             ]);
         }
         for column in table.column_iter_mut().skip(1) {

@@ -109,6 +109,13 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
             involuntary_ctx_switches: rank,
             ..CpuUsage::default()
         },
+        cpu_demand: Some(fbench_harness::result::CpuDemand {
+            producer_ns_per_frame: Some(150_000.0 + 10_000.0 * rank as f64),
+            consumer_ns_per_frame_p50: Some(40_000.0 * (rank + 1) as f64),
+            consumer_ns_per_frame_max: Some(45_000.0 * (rank + 1) as f64),
+            total_ns_per_frame: 200_000.0 + 40_000.0 * ((rank + 1) * c) as f64,
+            involuntary_switches_per_frame: rank as f64 / 60.0,
+        }),
         copies: CopiesRecord {
             bytes_copied: if rank == 0 {
                 6_220_800 * 60 * (1 + c)
@@ -230,9 +237,9 @@ fn html_has_one_svg_per_chart_and_nothing_external() {
     let sweep = report("bench-a", &[1, 5, 20]);
     // one run: a spectrum, age over time, memory and CPU over time for its point
     assert_eq!(expected_charts(std::slice::from_ref(&single)), 4);
-    // a sweep over 3 consumer counts: 5 charts against consumers, then 4 per point
-    assert_eq!(expected_charts(std::slice::from_ref(&sweep)), 17);
-    for (reports, charts) in [(vec![single], 4), (vec![sweep], 17)] {
+    // a sweep over 3 consumer counts: 6 charts against consumers, then 4 per point
+    assert_eq!(expected_charts(std::slice::from_ref(&sweep)), 18);
+    for (reports, charts) in [(vec![single], 4), (vec![sweep], 18)] {
         let html = text(ExportFormat::Html, &reports);
         assert_eq!(svg_count(&html), charts);
         assert_eq!(html.matches("</svg>").count(), charts);
@@ -254,8 +261,8 @@ fn html_has_one_svg_per_chart_and_nothing_external() {
 fn html_marks_the_best_value_and_names_the_winner() {
     let single = report("bench-a", &[5]);
     let html = text(ExportFormat::Html, &[single]);
-    // 14 columns, each with a clear single best in the fixture except torn (all 0)
-    assert_eq!(html.matches("<td class=\"best\">").count(), 13);
+    // 15 columns, each with a clear single best in the fixture except torn (all 0)
+    assert_eq!(html.matches("<td class=\"best\">").count(), 14);
     // mutex has the lowest age, arcswap the least memory
     let verdict = html.split("<h2 id=\"summary\">").next().unwrap();
     assert!(verdict.contains("<td class=\"name\">5 consumers</td><td class=\"name\">mutex</td>"));
