@@ -349,19 +349,37 @@ pub struct LimitRatios {
     pub age_p50_ratio: Option<f64>,
     /// `age_ns.p99 / calibration.wake_p99_ns`.
     pub age_p99_ratio: Option<f64>,
-    /// `age_ns.p50` over the `ideal` run's at the same configuration point: the empirical
-    /// floor of this machine, consumer count, workload and wait mode. `null` when no
-    /// `ideal` run was made beside it (`--no-ideal`, one strategy, older reports).
+    /// `age_ns.p50` over the `ideal` reference's at the same configuration point — a
+    /// minimal latest-value strategy run beside the others on the same machine, consumer
+    /// count, workload and wait mode; a reference, not a floor. Paired in time: the median
+    /// over trials of (this strategy's trial k / the reference's trial k), every trial of
+    /// the point carrying the same value ([`crate::limits::versus_ideal`]). Below 1 when the
+    /// two samples of the machine's background differ more than the designs do. `null` when
+    /// no `ideal` run was made beside it (`--no-ideal`, one strategy, older reports).
     #[serde(default)]
     pub age_p50_vs_ideal: Option<f64>,
-    /// `age_ns.p99` over the `ideal` run's.
+    /// 95% interval of `age_p50_vs_ideal` (order statistics of the paired ratios); `null`
+    /// under 6 pairs ([`crate::limits::MIN_PAIRS_FOR_CI95`]).
+    #[serde(default)]
+    pub age_p50_vs_ideal_ci95: Option<[f64; 2]>,
+    /// `age_ns.p99` over the reference's, paired likewise.
     #[serde(default)]
     pub age_p99_vs_ideal: Option<f64>,
-    /// `acquire_ns.p50` over the `ideal` run's.
+    /// 95% interval of `age_p99_vs_ideal`.
+    #[serde(default)]
+    pub age_p99_vs_ideal_ci95: Option<[f64; 2]>,
+    /// `acquire_ns.p50` over the reference's, paired likewise.
     #[serde(default)]
     pub acquire_p50_vs_ideal: Option<f64>,
-    /// Peak PSS minus the `ideal` run's: the memory the design costs beyond the harness's
-    /// own footprint (consumers, histograms, one frame ring); may be negative.
+    /// 95% interval of `acquire_p50_vs_ideal`.
+    #[serde(default)]
+    pub acquire_p50_vs_ideal_ci95: Option<[f64; 2]>,
+    /// How many (trial, reference trial) pairs the `*_vs_ideal` figures are the median of.
+    #[serde(default)]
+    pub vs_ideal_pairs: Option<u32>,
+    /// Peak PSS minus the `ideal` reference's, the median over paired trials: the memory
+    /// the design costs beyond the harness's own footprint (consumers, histograms, one
+    /// frame ring); may be negative.
     #[serde(default)]
     pub pss_over_ideal_bytes: Option<i64>,
 }
@@ -377,8 +395,12 @@ impl LimitRatios {
             age_p50_ratio: None,
             age_p99_ratio: None,
             age_p50_vs_ideal: None,
+            age_p50_vs_ideal_ci95: None,
             age_p99_vs_ideal: None,
+            age_p99_vs_ideal_ci95: None,
             acquire_p50_vs_ideal: None,
+            acquire_p50_vs_ideal_ci95: None,
+            vs_ideal_pairs: None,
             pss_over_ideal_bytes: None,
         }
     }

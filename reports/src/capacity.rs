@@ -134,7 +134,7 @@ impl Layout<'_> {
             .find(|r| {
                 r.column() == column && r.strategy == row.1 && r.configuration_label() == row.0
             })
-            .map(CapacityRecord::interval)
+            .map(CapacityRecord::cell)
             .unwrap_or_default()
     }
 
@@ -194,6 +194,19 @@ impl CapacityRecord {
             let _ = write!(label, " slow {}", c.slow.join(","));
         }
         label
+    }
+
+    /// What a table cell shows: the measured interval, the model's bound beside it, and how
+    /// many trials the machine's load spoiled: `[29.1, 30) · bound 180 fps · 2 interfered`.
+    pub fn cell(&self) -> String {
+        let mut cell = self.interval();
+        if let Some(bound) = self.result.bound_fps {
+            let _ = write!(cell, " · bound {} fps", number(bound.round()));
+        }
+        if self.result.interfered_trials > 0 {
+            let _ = write!(cell, " · {} interfered", self.result.interfered_trials);
+        }
+        cell
     }
 
     /// The capacity as the interval the search found, in the axis's unit.
@@ -336,6 +349,33 @@ fn model_lines(report: &CapacityReport) -> Vec<String> {
         .collect()
 }
 
+/// What the bound beside each interval is, when any cell has one.
+pub fn bound_line(report: &CapacityReport) -> Option<String> {
+    let any_bound = report.capacity.iter().any(|r| r.result.bound_fps.is_some());
+    let interfered: usize = report
+        .capacity
+        .iter()
+        .map(|r| r.result.interfered_trials)
+        .sum();
+    if !any_bound {
+        return None;
+    }
+    let mut line =
+        "bound: a model, not a measurement: the rate the measured CPU time per frame allows \
+         by the utilization law, min(1e9 / busiest thread's ns per frame, CPUs x 1e9 / the run's \
+         total ns per frame), the median over the cell's trials; waiting and wake-ups are not in \
+         it, so a capacity far below it is lost to them (or to other load), not to CPU"
+            .to_string();
+    if interfered > 0 {
+        let _ = write!(
+            line,
+            "; {interfered} trials failed at under half their bound while other processes used more than {} CPU (interfered): those cells may be the machine's load, not the design's limit",
+            fbench_harness::capacity::INTERFERENCE_LOAD_CPUS
+        );
+    }
+    Some(line)
+}
+
 /// How busy the rest of the machine was during the trials, when the runs measured it: a
 /// capacity measured beside other work is that machine's under that load.
 pub fn load_line(report: &CapacityReport) -> Option<String> {
@@ -395,6 +435,10 @@ pub fn terminal_table(report: &CapacityReport, width: Option<u16>) -> String {
         text.push_str(&line);
         text.push('\n');
     }
+    if let Some(line) = bound_line(report) {
+        text.push_str(&line);
+        text.push('\n');
+    }
     for line in model_lines(report) {
         text.push_str(&line);
         text.push('\n');
@@ -447,6 +491,9 @@ pub fn markdown(report: &CapacityReport) -> String {
         let _ = writeln!(md, "| {} |", row.join(" | "));
     }
     md.push_str("\nCells are `[last pass, first fail)`; `≥ x`: passed at the cap; `(source < y)`: the source could not make y frames per second here; `unresolved`: the budget ran out.\n");
+    if let Some(line) = bound_line(report) {
+        let _ = writeln!(md, "\n{}.", line.replacen("bound: a", "`bound`: a", 1));
+    }
     let models = model_lines(report);
     if !models.is_empty() {
         md.push('\n');
@@ -457,7 +504,7 @@ pub fn markdown(report: &CapacityReport) -> String {
     md
 }
 
-const CSV_COLUMNS: [&str; 22] = [
+const CSV_COLUMNS: [&str; 24] = [
     "strategy",
     "axis",
     "consumers",
@@ -480,6 +527,8 @@ const CSV_COLUMNS: [&str; 22] = [
     "trial_duration_s",
     "hostname",
     "partial",
+    "bound_fps",
+    "interfered_trials",
 ];
 
 /// CSV: one row per search, fixed columns; empty cells for absent values.
@@ -522,6 +571,8 @@ pub fn csv(report: &CapacityReport) -> String {
             r.search.trial_duration_s.to_string(),
             report.machine.hostname.clone(),
             report.partial.to_string(),
+            opt(r.result.bound_fps),
+            r.result.interfered_trials.to_string(),
         ];
         let quoted: Vec<String> = cells.iter().map(|c| quote(c)).collect();
         out.push_str(&quoted.join(","));
@@ -635,6 +686,9 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
         page.push_str("</tr>\n");
     }
     page.push_str("</table>\n");
+    if let Some(line) = bound_line(report) {
+        let _ = writeln!(page, "<p>{}.</p>", escape(&line));
+    }
     let models = model_lines(report);
     if !models.is_empty() {
         page.push_str("<ul>\n");

@@ -129,8 +129,8 @@ pub(crate) fn best_marks(view: &View, group: usize, column: &Column) -> Vec<bool
     values.iter().map(|v| differ && *v == best).collect()
 }
 
-/// The strategy name of the reference run, the floor of the machine: it is shown, but never
-/// wins and is never in a tie.
+/// The strategy name of the reference run (a minimal latest-value design run beside the
+/// others, not a floor): it is shown, but never wins and is never in a tie.
 pub(crate) const REFERENCE: &str = "ideal";
 
 /// Who wins one configuration point.

@@ -41,6 +41,9 @@ fn trial(value: f64, consumers: usize, pass_below: f64, confirmation: bool) -> T
         peak_pss_bytes: 40_000_000 + consumers as u64 * 6_220_800,
         achieved_fps: value,
         other_load_cpus: None,
+        // The CPU demand would allow three times the limit: a model beside the interval.
+        bound_fps: Some(pass_below.min(300.0) * 3.0),
+        interfered: false,
         generator_limited: false,
         verdict,
         reasons: if verdict == Verdict::Pass {
@@ -94,6 +97,8 @@ fn record(
             generator_limit,
             status,
             resolved: status.is_resolved(),
+            bound_fps: trials.first().and_then(|t| t.bound_fps),
+            interfered_trials: 0,
             trials,
         },
     }
