@@ -21,7 +21,10 @@ use crate::{Exporter, Report, ReportError};
 
 /// Renders one report, or several side by side (see [`HtmlExporter::render_all`]).
 #[derive(Default)]
-pub struct HtmlExporter;
+pub struct HtmlExporter {
+    /// How repeated trials are shown.
+    pub trials: crate::Trials,
+}
 
 impl Exporter for HtmlExporter {
     fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
@@ -38,7 +41,7 @@ impl HtmlExporter {
     /// Several reports in one page; runs of the same configuration on different machines are
     /// drawn side by side with the machine as a series.
     pub fn render_all(&self, reports: &[Report]) -> Result<Vec<u8>, ReportError> {
-        let view = View::new(reports);
+        let view = View::with_trials(reports, self.trials);
         let mut page = String::new();
         head(&mut page, &view);
         verdict_section(&mut page, &view);
@@ -308,9 +311,13 @@ fn summary_section(page: &mut String, view: &View) {
             let entry = &view.entries[i];
             let _ = write!(
                 page,
-                "<tr><td class=\"name\">{}{}</td>",
+                "<tr><td class=\"name\">{}{}{}</td>",
                 swatch(view.colour_of(entry)),
-                escape(&entry.member)
+                escape(&entry.member),
+                entry
+                    .spread_text()
+                    .map(|t| format!("<br><small>{}</small>", escape(&t)))
+                    .unwrap_or_default()
             );
             for (c, column) in columns.iter().enumerate() {
                 let text = escape(&(column.text)(entry.run));
@@ -363,8 +370,9 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
     }
     page.push_str(
         "<h2 id=\"sweep\">Against consumer count</h2>\n<p>One line per strategy (and per \
-         machine or other setting that varies); every dot is one run; bars on p99 age are \
-         its 95% interval.</p>\n<div class=\"charts\">\n",
+         machine or other setting that varies); every dot is one run, or the median trial of \
+         repeated ones; bars on p99 age are its 95% interval, widened to the lowest and highest \
+         trial's p99 when trials were repeated.</p>\n<div class=\"charts\">\n",
     );
     let ticks: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
     let x_format = |x: &f64| format!("{x:.0}");
@@ -377,7 +385,7 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                 view.entries
                     .iter()
                     .filter(|_| axis == "age p99")
-                    .filter_map(|e| e.run.age_ns.ci95.map(|c| c.p99[1] as f64)),
+                    .filter_map(|e| e.p99_bar().map(|[_, high]| high as f64)),
             )
             .fold(0.0f64, f64::max);
         let (divisor, unit_name) = match unit {
@@ -409,7 +417,7 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                     .iter()
                     .filter(|e| &e.series == label && axis == "age p99")
                     .filter_map(|e| {
-                        let [low, high] = e.run.age_ns.ci95?.p99;
+                        let [low, high] = e.p99_bar()?;
                         let x = e.run.consumers as f64 + (s as f64 - centre) * nudge;
                         let p99 = e.run.age_ns.p99 as f64;
                         Some((

@@ -230,11 +230,16 @@ pub(crate) fn verdicts(view: &View) -> Vec<Verdict> {
             let mut disqualified = Vec::new();
             for &i in &view.groups[g].entries {
                 let run = view.entries[i].run;
+                // Any trial the entry stands for disqualifies it, not only the median one.
+                let trials = &view.entries[i].trials;
                 if run.strategy == REFERENCE {
                     disqualified.push((i, "reference"));
-                } else if run.torn_frames > 0 {
+                } else if trials.iter().any(|t| t.torn_frames > 0) {
                     disqualified.push((i, "tore frames"));
-                } else if run.per_consumer.iter().any(|c| c.status != "ok") {
+                } else if trials
+                    .iter()
+                    .any(|t| t.per_consumer.iter().any(|c| c.status != "ok"))
+                {
                     disqualified.push((i, "lost a consumer"));
                 } else if run.age_ns.count == 0 {
                     disqualified.push((i, "delivered nothing"));

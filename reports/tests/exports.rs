@@ -12,7 +12,7 @@ use fbench_harness::metrics::{CpuUsage, Latency, MemorySample};
 use fbench_harness::result::{ConsumerRecord, CopiesRecord, FrameCounts, MemoryRecord, RunResult};
 use fbench_harness::timeline::TimelinePoint;
 use fbench_harness::RunConfig;
-use fbench_reports::{expected_charts, hgrm, BuildInfo, ExportFormat, Exporter, Report};
+use fbench_reports::{expected_charts, hgrm, BuildInfo, ExportFormat, Exporter, Report, Trials};
 
 fn machine(hostname: &str) -> MachineInfo {
     MachineInfo {
@@ -350,9 +350,12 @@ fn a_tie_within_noise_is_named_everywhere_and_the_reference_never_wins() {
     let report = close_race();
     let tie = "tie within noise: arcswap, shm";
     let table = String::from_utf8(
-        fbench_reports::TerminalTable { width: Some(250) }
-            .render(&report)
-            .unwrap(),
+        fbench_reports::TerminalTable {
+            width: Some(250),
+            ..Default::default()
+        }
+        .render(&report)
+        .unwrap(),
     )
     .unwrap();
     let html = text(ExportFormat::Html, std::slice::from_ref(&report));
@@ -472,4 +475,100 @@ fn a_long_timeline_is_drawn_with_at_most_600_points_a_line() {
     // the max dots: one per point drawn, and 3 more in the legend's key
     assert_eq!(chart.matches("<circle").count(), 600 + 3);
     assert!(html.contains("at most 600 points a line"));
+}
+
+/// `--repeat 3` at one point: every strategy's trials with p99 ages 1x, 3x and 2x of the
+/// first (trial 2 the slowest, trial 3 the median).
+fn repeated_trials() -> Report {
+    let single = report("bench-a", &[5]);
+    let mut runs = Vec::new();
+    for (trial, scale) in [(1u32, 1u64), (2, 3), (3, 2)] {
+        for run in &single.runs {
+            let mut run = run.clone();
+            run.trial = trial;
+            run.age_ns.p99 *= scale;
+            run.age_ns.ci95 = None;
+            runs.push(run);
+        }
+    }
+    Report { runs, ..single }
+}
+
+#[test]
+fn repeated_trials_read_as_one_result_per_strategy_and_point() {
+    let repeated = repeated_trials();
+    let strategies: Vec<String> = report("bench-a", &[5])
+        .runs
+        .iter()
+        .map(|r| r.strategy.clone())
+        .collect();
+    let md = text(ExportFormat::Markdown, std::slice::from_ref(&repeated));
+    let table = String::from_utf8(
+        fbench_reports::TerminalTable {
+            width: Some(300),
+            ..Default::default()
+        }
+        .render(&repeated)
+        .unwrap(),
+    )
+    .unwrap();
+    for strategy in &strategies {
+        // one row in the Markdown runs table, standing for the three trials
+        let rows: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with(&format!("| 5 consumers | {strategy} (")))
+            .collect();
+        assert_eq!(rows.len(), 1, "{strategy}: {md}");
+        assert!(
+            rows[0].contains("median of 3 trials by p99 age"),
+            "{}",
+            rows[0]
+        );
+        // one row in the terminal table
+        let rows = table
+            .lines()
+            .filter(|l| l.starts_with(&format!("│ {strategy} ")))
+            .count();
+        assert_eq!(rows, 1, "{strategy}: {table}");
+    }
+    assert!(
+        !md.contains("#1"),
+        "trials of one report are not labelled by report"
+    );
+    // the median trial's p99 is the one shown: trial 3's, twice trial 1's
+    let first = &repeated.runs[0];
+    let median_p99 = fbench_reports::format_ns(first.age_ns.p99 * 2);
+    let row = md
+        .lines()
+        .find(|l| l.starts_with(&format!("| 5 consumers | {} (", first.strategy)))
+        .unwrap();
+    assert!(row.contains(&median_p99), "{median_p99} in {row}");
+    // the spread names the lowest and highest trial
+    assert!(
+        row.contains(&format!(
+            "{}–{}",
+            fbench_reports::format_ns(first.age_ns.p99),
+            fbench_reports::format_ns(first.age_ns.p99 * 3)
+        )),
+        "{row}"
+    );
+    // the HTML draws one spectrum line per strategy, not one per trial
+    let html = text(ExportFormat::Html, std::slice::from_ref(&repeated));
+    let single = text(ExportFormat::Html, &[report("bench-a", &[5])]);
+    assert_eq!(svg_count(&html), svg_count(&single));
+    assert!(html.contains("median of 3 trials"));
+    // on request, every trial, numbered
+    let each = String::from_utf8(
+        ExportFormat::Markdown
+            .render_all_with(std::slice::from_ref(&repeated), Trials::Each)
+            .unwrap(),
+    )
+    .unwrap();
+    let runs_table = each.split("### Runs").nth(1).unwrap();
+    for trial in 1..=3 {
+        let row = format!("| 5 consumers | {} trial {trial} |", first.strategy);
+        let rows = runs_table.lines().filter(|l| l.starts_with(&row)).count();
+        assert_eq!(rows, 1, "{each}");
+    }
+    assert!(!each.contains("median of"));
 }
