@@ -18,7 +18,7 @@ use fbench_harness::capacity::{Axis, SearchResult, ServiceLevel, Status, Verdict
 use fbench_harness::config::ConfigRecord;
 use fbench_harness::machine::MachineInfo;
 
-use crate::charts::{colour, css_colour, escape, short_number, HEIGHT, WIDTH};
+use crate::charts::{colour, css_colour, escape, short_number, strategy_colour, HEIGHT, WIDTH};
 use crate::format::{format_bytes, format_ns};
 use crate::{BuildInfo, ReportError};
 
@@ -590,17 +590,6 @@ fn quote(cell: &str) -> String {
     }
 }
 
-/// The distinct strategies in report order (a strategy keeps one colour everywhere).
-fn strategies(report: &CapacityReport) -> Vec<String> {
-    let mut seen: Vec<String> = Vec::new();
-    for r in &report.capacity {
-        if !seen.contains(&r.strategy) {
-            seen.push(r.strategy.clone());
-        }
-    }
-    seen
-}
-
 /// How many charts [`html`] draws (for tests): the sustained-capacity chart when there is
 /// more than one column per configuration, and one age chart per strategy and
 /// configuration.
@@ -621,13 +610,7 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
         Some(s) => format!("fbench capacity: {s}"),
         None => "fbench capacity".to_string(),
     };
-    let _ = write!(
-        page,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{t}</h1>\n",
-        t = escape(&title)
-    );
+    crate::charts::page_head(&mut page, &title);
     let m = &report.machine;
     let _ = writeln!(
         page,
@@ -664,17 +647,16 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
         let _ = write!(page, "<th>{}</th>", escape(&h));
     }
     page.push_str("</tr>\n");
-    let names = strategies(report);
     for row in layout.body() {
         page.push_str("<tr>");
         let name_at = usize::from(layout.labelled());
         for (i, cell) in row.iter().enumerate() {
             if i == name_at {
-                let index = names.iter().position(|n| n == cell).unwrap_or(0);
+                // The strategy's own colour, the same as in every other report.
                 let _ = write!(
                     page,
                     "<td class=\"name\"><span class=\"swatch\" style=\"background:{}\"></span>{}</td>",
-                    css_colour(index),
+                    css_colour(strategy_colour(cell)),
                     escape(cell)
                 );
             } else if i < name_at {
@@ -731,31 +713,6 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
     Ok(page)
 }
 
-const STYLE: &str = "
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
-main{max-width:1560px;margin:0 auto;padding:16px 28px 48px}
-h1{font-size:1.6em;margin:.4em 0 .1em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-p.lead{color:#555;margin:.2em 0 1em}
-table{border-collapse:collapse;margin:.6em 0;background:#fff;font-size:.92em}
-th,td{border:1px solid #ddd;padding:4px 9px;text-align:right;white-space:nowrap}
-th{background:#f0f0f3}td.name{text-align:left}
-.charts{display:flex;flex-wrap:wrap;gap:16px}
-figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px}
-figure svg{display:block;max-width:100%;height:auto}
-figcaption{font-size:.85em;color:#555;padding:4px 2px 0;max-width:720px}
-.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em}
-";
-
-/// Make plotters' SVG inlinable and labelled, as the other charts are.
-fn finish_svg(svg: String, title: &str) -> String {
-    let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
-    svg.replacen(
-        "<svg ",
-        &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(title)),
-        1,
-    )
-}
-
 /// One strategy's sustained capacity: (column, last pass, band top).
 type Sustained = Vec<(f64, f64, f64)>;
 
@@ -786,12 +743,11 @@ fn sustained_chart(report: &CapacityReport, layout: &Layout) -> Result<String, S
         Axis::Fps => "sustained fps against consumers",
         Axis::Consumers => "sustained consumers against fps",
     };
-    let names = strategies(report);
     let series: Vec<(usize, String, Sustained)> = layout
         .rows
         .iter()
         .map(|row| {
-            let colour = names.iter().position(|n| *n == row.1).unwrap_or(0);
+            let colour = strategy_colour(&row.1);
             let label = if layout.labelled() {
                 format!("{} {}", row.1, row.0)
             } else {
@@ -918,7 +874,7 @@ fn sustained_chart(report: &CapacityReport, layout: &Layout) -> Result<String, S
         }
         root.present().map_err(|e| e.to_string())?;
     }
-    Ok(finish_svg(svg, title))
+    Ok(crate::charts::inline_svg(&svg, title))
 }
 
 /// Per strategy (and configuration): age p50/p99 of every trial against the tried value,
@@ -1080,5 +1036,5 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
         }
         root.present().map_err(|e| e.to_string())?;
     }
-    Ok(finish_svg(svg, &title))
+    Ok(crate::charts::inline_svg(&svg, &title))
 }

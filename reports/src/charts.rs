@@ -103,6 +103,51 @@ pub(crate) struct Chart<'a> {
     pub x_marker: Option<(f64, String)>,
 }
 
+/// The CSS every HTML page of fbench shares (run reports and capacity reports), declared once.
+pub(crate) const PAGE_STYLE: &str = "
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+main{max-width:1560px;margin:0 auto;padding:16px 28px 48px}
+h1{font-size:1.6em;margin:.4em 0 .1em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+p.lead{color:#555;margin:.2em 0 1em}
+nav a{margin-right:1em;color:#0b5cad;text-decoration:none}
+table{border-collapse:collapse;margin:.6em 0;background:#fff;font-size:.92em}
+th,td{border:1px solid #ddd;padding:4px 9px;text-align:right;white-space:nowrap}
+th{background:#f0f0f3}td.name,th.name{text-align:left}
+tr.group th{text-align:left;background:#e6eef8}
+td.best{background:#e3f4e1;font-weight:600}
+td.bad{background:#fbe3e3;font-weight:600}
+.charts{display:flex;flex-wrap:wrap;gap:16px}
+figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px}
+figure svg{display:block;max-width:100%;height:auto}
+figcaption{font-size:.85em;color:#555;padding:4px 2px 0;max-width:720px}
+.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em;vertical-align:baseline}
+dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dl.facts dt{color:#555}dl.facts dd{margin:0}
+";
+
+/// The start of an HTML page titled `title`, up to its `<h1>`: the same head, CSS and frame
+/// for every report.
+pub(crate) fn page_head(page: &mut String, title: &str) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{t}</title>\n<style>{PAGE_STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{t}</h1>\n",
+        t = escape(title)
+    );
+}
+
+/// Make plotters' SVG inlinable and labelled: no XML namespace (the HTML parser supplies it)
+/// and an accessible name. Every chart of every report goes through here.
+pub(crate) fn inline_svg(svg: &str, title: &str) -> String {
+    let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+    svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(title)),
+        1,
+    )
+}
+
 pub(crate) const WIDTH: u32 = 720;
 pub(crate) const HEIGHT: u32 = 400;
 
@@ -216,12 +261,7 @@ impl Chart<'_> {
             self.draw_legend(&legend, &rows)?;
             root.present().map_err(|e| e.to_string())?;
         }
-        let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
-        Ok(svg.replacen(
-            "<svg ",
-            &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(&self.title)),
-            1,
-        ))
+        Ok(inline_svg(&svg, &self.title))
     }
 
     fn legend_labels(&self, legend_width: u32) -> Vec<Vec<String>> {

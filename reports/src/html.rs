@@ -140,26 +140,6 @@ fn run_end_s(view: &View, group: &Group) -> f64 {
         .fold(0.0, f64::max)
 }
 
-const STYLE: &str = "
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
-main{max-width:1560px;margin:0 auto;padding:16px 28px 48px}
-h1{font-size:1.6em;margin:.4em 0 .1em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-p.lead{color:#555;margin:.2em 0 1em}
-nav a{margin-right:1em;color:#0b5cad;text-decoration:none}
-table{border-collapse:collapse;margin:.6em 0;background:#fff;font-size:.92em}
-th,td{border:1px solid #ddd;padding:4px 9px;text-align:right;white-space:nowrap}
-th{background:#f0f0f3}td.name,th.name{text-align:left}
-tr.group th{text-align:left;background:#e6eef8}
-td.best{background:#e3f4e1;font-weight:600}
-td.bad{background:#fbe3e3;font-weight:600}
-.charts{display:flex;flex-wrap:wrap;gap:16px}
-figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px}
-figure svg{display:block;max-width:100%;height:auto}
-figcaption{font-size:.85em;color:#555;padding:4px 2px 0;max-width:720px}
-.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em;vertical-align:baseline}
-dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dl.facts dt{color:#555}dl.facts dd{margin:0}
-";
-
 fn head(page: &mut String, view: &View) {
     let scenarios = view.scenarios();
     let title = if scenarios.is_empty() {
@@ -167,14 +147,7 @@ fn head(page: &mut String, view: &View) {
     } else {
         format!("fbench report: {}", scenarios.join(", "))
     };
-    let _ = write!(
-        page,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n",
-        escape(&title),
-        escape(&title)
-    );
+    crate::charts::page_head(page, &title);
     let runs = view.entries.len();
     let machines: Vec<String> = view
         .machines

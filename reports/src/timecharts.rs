@@ -11,7 +11,7 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 
 use crate::charts::{
-    colour, draw_line, escape, legend_chars, legend_rows, legend_sample, legend_text, short_number,
+    colour, draw_line, legend_chars, legend_rows, legend_sample, legend_text, short_number,
     wrap_label, HEIGHT, WIDTH,
 };
 
@@ -151,12 +151,7 @@ impl TimeChart {
             self.draw_legend(&legend, &rows)?;
             root.present().map_err(|e| e.to_string())?;
         }
-        let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
-        Ok(svg.replacen(
-            "<svg ",
-            &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(&self.title)),
-            1,
-        ))
+        Ok(crate::charts::inline_svg(&svg, &self.title))
     }
 
     fn values(&self) -> impl Iterator<Item = f64> + '_ {

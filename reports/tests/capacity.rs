@@ -335,3 +335,18 @@ fn the_machine_s_other_load_is_reported_when_measured() {
     );
     assert!(terminal_table(&report, Some(120)).contains("other load"));
 }
+
+#[test]
+fn capacity_pages_share_the_strategy_colours_and_the_page_of_run_reports() {
+    let page = html(&report()).unwrap();
+    // shm is orange (#e69f00) in every report, whatever its row
+    assert!(
+        page.contains("background:#e69f00\"></span>shm"),
+        "shm keeps its colour"
+    );
+    assert!(page.contains("background:#0072b2\"></span>mutex"));
+    // one head and style for every fbench page
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("dl.facts"), "the shared stylesheet");
+    assert_eq!(page.matches("<style>").count(), 1);
+}
