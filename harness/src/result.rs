@@ -184,8 +184,8 @@ impl RunResult {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CpuDemand {
-    /// The producer thread's CPU time over the window, per due frame (rendering included);
-    /// `null` when the producer did not measure it (a camera).
+    /// The producer thread's CPU time over the window, per due frame (rendering included;
+    /// for a camera, from its first frame in the window); `null` when it was not measured.
     pub producer_ns_per_frame: Option<f64>,
     /// The median consumer's CPU time per due frame (nearest rank); `null` when no consumer
     /// finished.

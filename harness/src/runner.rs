@@ -389,7 +389,7 @@ pub(crate) struct ProducerOutcome {
     /// Due frames and publish times per interval (latency over time).
     pub(crate) intervals: crate::timeline::Intervals,
     /// The producer thread's CPU time (user + system) over the measured window, from its
-    /// first slot in the window; `None` for a producer that does not measure it.
+    /// first slot (or camera frame) in the window; `None` when no frame fell in it.
     pub(crate) cpu_ns: Option<u64>,
 }
 
