@@ -1397,7 +1397,7 @@ mod tests {
         assert_eq!(bound_fps(&demand(1e6, 4e6, 10e6), 8.0), Some(250.0));
         // the producer can be the busiest thread
         assert_eq!(bound_fps(&demand(5e6, 4e6, 10e6), 8.0), Some(200.0));
-        // a camera producer (unmeasured) and no consumer: the machine alone
+        // no producer or consumer figure: the machine alone
         let machine_only = crate::result::CpuDemand {
             producer_ns_per_frame: None,
             consumer_ns_per_frame_p50: None,
