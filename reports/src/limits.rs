@@ -37,6 +37,9 @@ impl Report {
 pub struct LimitsTable {
     /// Force a width (tests); `None` sizes to the terminal when there is one.
     pub width: Option<u16>,
+    /// How repeated trials are shown in the calibration ratios (one row per strategy and
+    /// point, the median trial by p99 age, unless every trial is asked for).
+    pub trials: crate::Trials,
 }
 
 impl Exporter for LimitsTable {
@@ -121,8 +124,12 @@ impl Exporter for LimitsTable {
             text.push_str(VERSUS_IDEAL_NOTE);
             text.push('\n');
         }
-        let runs: Vec<_> = runs
-            .into_iter()
+        let reports = std::slice::from_ref(report);
+        let view = crate::view::View::with_trials(reports, self.trials);
+        let runs: Vec<_> = view
+            .entries
+            .iter()
+            .filter_map(|e| e.run.limits.as_ref().map(|l| (e, l)))
             .filter(|(_, l)| l.age_p50_ratio.is_some() || l.acquire_floor.is_some())
             .collect();
         if !runs.is_empty() {
@@ -145,14 +152,15 @@ impl Exporter for LimitsTable {
                 "age p50 / wake p50".to_string(),
                 "age p99 / wake p99".to_string(),
             ]);
-            for (run, limits) in runs {
+            for (entry, limits) in runs {
+                let run = entry.run;
                 let floor = match (limits.acquire_floor, limits.acquire_floor_ns) {
                     (Some(floor), Some(ns)) => format!("{} {}", floor.label(), format_ns_f64(ns)),
                     (Some(floor), None) => format!("{} (not measured)", floor.label()),
                     (None, _) => "unknown strategy".to_string(),
                 };
                 table.add_row(vec![
-                    run.strategy.clone(),
+                    entry.member.clone(),
                     format_ns(run.acquire_ns.p50),
                     floor,
                     format_ratio(limits.acquire_p50_ratio),

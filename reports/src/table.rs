@@ -124,7 +124,13 @@ impl Exporter for TerminalTable {
         }
         text.extend(who_wins(report).into_bytes());
         // The machine's limits and each run's distance from them, when calibrated.
-        text.extend(LimitsTable { width: self.width }.render(report)?);
+        text.extend(
+            LimitsTable {
+                width: self.width,
+                trials: self.trials,
+            }
+            .render(report)?,
+        );
         Ok(text)
     }
 }

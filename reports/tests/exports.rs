@@ -488,6 +488,10 @@ fn repeated_trials() -> Report {
             run.trial = trial;
             run.age_ns.p99 *= scale;
             run.age_ns.ci95 = None;
+            run.limits = Some(fbench_harness::limits::LimitRatios {
+                age_p50_ratio: Some(2.0),
+                ..fbench_harness::limits::LimitRatios::unmeasured()
+            });
             runs.push(run);
         }
     }
@@ -524,12 +528,12 @@ fn repeated_trials_read_as_one_result_per_strategy_and_point() {
             "{}",
             rows[0]
         );
-        // one row in the terminal table
+        // one row in the terminal table, and one in the table of calibration ratios
         let rows = table
             .lines()
             .filter(|l| l.starts_with(&format!("│ {strategy} ")))
             .count();
-        assert_eq!(rows, 1, "{strategy}: {table}");
+        assert_eq!(rows, 2, "{strategy}: {table}");
     }
     assert!(
         !md.contains("#1"),
