@@ -19,6 +19,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use fbench_strategies::conformance::Outcome;
 use fbench_strategies::{
     Build, BuildError, CrossProcess, Descriptor, Origin, Strategy, StrategyKind, StrategyParams,
 };
@@ -33,24 +34,10 @@ trait Drive: Send + Sync {
         -> Result<RunResult, RunError>;
     /// The body of one consumer process (cross-process strategies only).
     fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String>;
-    /// The in-process conformance suite on fresh strategies; `None` for a cross-process
-    /// strategy (its readers are checked as processes, through runs).
-    fn conformance(&self) -> Option<Result<(), String>>;
-}
-
-/// Run the conformance suite on strategies made by `make`; a failed check's panic message
-/// becomes the error.
-fn suite<S: Strategy>(make: impl Fn(&StrategyParams) -> S) -> Result<(), String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        fbench_strategies::conformance::check_with(make)
-    }))
-    .map_err(|panic| {
-        panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a check panicked".to_string())
-    })
+    /// The in-process conformance suite on fresh strategies, one outcome per property;
+    /// `None` for a cross-process strategy (its readers are checked as processes, through
+    /// runs).
+    fn conformance(&self) -> Option<Vec<Outcome>>;
 }
 
 /// An in-process strategy built by a function of the run's parameters.
@@ -76,8 +63,8 @@ where
         Err("this strategy runs its consumers as threads, not processes".into())
     }
 
-    fn conformance(&self) -> Option<Result<(), String>> {
-        Some(suite(|params| {
+    fn conformance(&self) -> Option<Vec<Outcome>> {
+        Some(fbench_strategies::conformance::run_each(|params| {
             (self.0)(params).unwrap_or_else(|e| panic!("the strategy does not build: {e}"))
         }))
     }
@@ -105,7 +92,7 @@ where
         crate::runner::process::consume_and_report(spec, reader, measure_start)
     }
 
-    fn conformance(&self) -> Option<Result<(), String>> {
+    fn conformance(&self) -> Option<Vec<Outcome>> {
         None
     }
 }
@@ -149,10 +136,11 @@ impl StrategyRef {
         self.drive.consume(run, spec)
     }
 
-    /// The in-process conformance suite ([`fbench_strategies::conformance`]) on fresh
-    /// strategies of this entry; `None` for a cross-process strategy, whose readers are
-    /// processes and are checked through runs (`fbench conformance`).
-    pub fn conformance(&self) -> Option<Result<(), String>> {
+    /// The in-process conformance suite ([`fbench_strategies::conformance::run_each`]) on
+    /// fresh strategies of this entry, one outcome per property with the first failure's
+    /// reason; `None` for a cross-process strategy, whose readers are processes and are
+    /// checked through runs (`fbench conformance`).
+    pub fn conformance(&self) -> Option<Vec<Outcome>> {
         self.drive.conformance()
     }
 }
