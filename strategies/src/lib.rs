@@ -52,7 +52,7 @@ pub mod primitive;
 mod queue;
 mod rwlock;
 pub mod shm;
-mod snapshot;
+pub mod snapshot;
 mod triple;
 mod unsync;
 pub mod wake;

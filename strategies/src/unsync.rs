@@ -5,7 +5,8 @@
 //!
 //! It is not undefined behaviour: the buffer is made of relaxed atomic words, so the race is
 //! a race on atomics (well defined, just useless), not a data race. Readers never hold a
-//! reference to it: every look at a frame copies the words out afresh ([`crate::snapshot`]),
+//! reference to it: every look at a frame copies the words out afresh ([`crate::snapshot`], the
+//! public helper for bytes another thread may be writing),
 //! so a frame the producer overwrites while a reader holds it shows torn on the next look.
 
 use std::cell::RefCell;
@@ -14,7 +15,7 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::snapshot::{Shared, Snapshots};
+use crate::snapshot::{SharedBytes, Snapshots};
 use crate::{
     Counters, FrameMeta, FrameView, Notifier, Publish, Reader, Strategy, StrategyParams,
     StrategyStats, WaitMode, WaitOutcome,
@@ -98,11 +99,7 @@ impl Strategy for UnsyncStrategy {
         let mut meta = render(&mut staging);
         let seq = self.notifier.next_seq();
         meta.publish_seq = seq;
-        for (word, chunk) in self.words.iter().zip(staging.chunks(8)) {
-            let mut bytes = [0u8; 8];
-            bytes[..chunk.len()].copy_from_slice(chunk);
-            word.store(u64::from_le_bytes(bytes), Ordering::Relaxed);
-        }
+        SharedBytes::from_words(&self.words, self.frame_len).write_from(&staging);
         for (slot, value) in self.meta.iter().zip(meta_to_words(&meta)) {
             slot.store(value, Ordering::Relaxed);
         }
@@ -165,15 +162,11 @@ impl Reader for UnsyncReader {
             return None;
         }
         let strategy = &*self.strategy;
-        // SAFETY: `Shared::Words` has no pointer contract to meet.
-        let looks = unsafe {
-            Snapshots::new(
-                Shared::Words(&strategy.words),
-                strategy.frame_len,
-                &self.spare,
-                Some(&strategy.counters),
-            )
-        };
+        let looks = Snapshots::new(
+            SharedBytes::from_words(&strategy.words, strategy.frame_len),
+            &self.spare,
+        )
+        .counting(&strategy.counters.bytes_copied);
         Some(RacyCopy { meta, looks })
     }
 }
