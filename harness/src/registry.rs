@@ -8,7 +8,8 @@
 //! cross-process run) goes through the same entries.
 //!
 //! ```
-//! use fbench_harness::registry::Registry;
+//! # mod fbench { pub mod harness { pub use fbench_harness::*; } pub mod strategies { pub use fbench_strategies::*; } }
+//! use fbench::harness::registry::Registry;
 //!
 //! let registry = Registry::builtin();
 //! let names: Vec<_> = registry.all().iter().map(|s| s.name()).collect();
@@ -241,8 +242,9 @@ impl Registry {
     /// is the fbench command line (`fbench::main!(…; cross_process: Mine)`).
     ///
     /// ```
-    /// use fbench_harness::Registry;
-    /// use fbench_strategies::ShmStrategy; // fbench's own, through the same trait
+    /// # mod fbench { pub mod harness { pub use fbench_harness::*; } pub mod strategies { pub use fbench_strategies::*; } }
+    /// use fbench::harness::Registry;
+    /// use fbench::strategies::ShmStrategy; // fbench's own, through the same trait
     ///
     /// let mut registry = Registry::empty();
     /// registry.register_cross_process::<ShmStrategy>().unwrap();

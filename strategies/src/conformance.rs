@@ -4,18 +4,23 @@
 //! A user's test runs all of it in one line, on a type implementing [`crate::Build`]:
 //!
 //! ```
+//! # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
 //! # use fbench_strategies::MutexStrategy as Mine;
-//! fbench_strategies::conformance::check::<Mine>();
+//! fbench::strategies::conformance::check::<Mine>();
 //! ```
 //!
 //! or, one `#[test]` per check (so a failure names the property), with any constructor:
 //!
 //! ```
-//! use fbench_strategies::{conformance_tests, Build, MutexStrategy};
+//! # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
+//! use fbench::strategies::MutexStrategy;
 //!
-//! conformance_tests!(mine, |params| <MutexStrategy as Build>::build(params).unwrap());
+//! fbench::strategies::conformance_tests!(mine, |params| MutexStrategy::build(params).unwrap());
 //! # fn main() {}
 //! ```
+//!
+//! Each property is also a public function, and [`run_each`] runs them all and returns what
+//! each found instead of panicking (what `fbench conformance` prints).
 //!
 //! What it checks: nothing is readable before the first publish; the declared delivery
 //! (latest value: the newest frame; FIFO: every frame in order, each once);
@@ -471,14 +476,29 @@ pub fn check<S: crate::Build>() {
 }
 
 /// One `#[test]` per conformance check, in a module named `$module`, on strategies made by
-/// `$make` (a closure or function taking `&StrategyParams`).
+/// `$make` (a closure or function taking `&StrategyParams`). The module sees the caller's
+/// imports, and [`Build`](crate::Build) is in scope, so `Mine::build(params)` needs no import.
+///
+/// ```
+/// # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
+/// mod my_crate {
+/// #   pub use fbench_strategies::MutexStrategy as Mine;
+///     // pub struct Mine { ... } implementing fbench::strategies::Build
+/// }
+///
+/// fbench::strategies::conformance_tests!(mine, |params| my_crate::Mine::build(params).unwrap());
+/// # fn main() {}
+/// ```
 #[macro_export]
 macro_rules! conformance_tests {
     ($module:ident, $make:expr) => {
         mod $module {
             #[allow(unused_imports)]
             use super::*;
+            // `Mine::build(params)` resolves without the caller importing the trait.
             use $crate::conformance as suite;
+            #[allow(unused_imports)]
+            use $crate::Build as _;
 
             fn make() -> ::std::sync::Arc<impl $crate::Strategy> {
                 let params = $crate::StrategyParams::new(suite::FRAME_LEN, 8);

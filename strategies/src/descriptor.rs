@@ -49,7 +49,8 @@ impl Origin {
 /// from the defaults (a custom, in-process, non-copying strategy holding two frames).
 ///
 /// ```
-/// use fbench_strategies::{Descriptor, Origin, StrategyParams};
+/// # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
+/// use fbench::strategies::{Descriptor, Origin, StrategyParams};
 ///
 /// let seqlock = Descriptor::new("seqlock", "one buffer, readers copy out and retry on a torn read")
 ///     .copies_on_acquire()

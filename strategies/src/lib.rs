@@ -175,6 +175,16 @@ pub trait Reader: Send {
 
 /// Counters a strategy keeps about its own costs. Relaxed counters, read once the run's
 /// threads have been joined.
+///
+/// What a strategy must fill, because the harness cannot see it from outside: `published`
+/// and `lost_wakeups` (both come from [`Notifier::stats_with`] for a strategy that wakes
+/// readers with a [`Notifier`]; a strategy with its own waker counts them itself),
+/// `bytes_copied` if it copies payload bytes (copy-in by the producer, copy-out on acquire),
+/// `producer_drops` if `publish` can return [`Publish::Dropped`], `frame_allocations` if it
+/// allocates frame buffers after construction. `pool_grows` is the `pool` strategy's own.
+/// Fields left at 0 are reported as 0, so a copying strategy that forgets `bytes_copied`
+/// looks zero-copy in the report; the harness itself counts everything it can observe
+/// (frames seen, drops from `publish_seq` gaps, torn frames, time, memory, CPU).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StrategyStats {
     /// Frames accepted.
