@@ -250,6 +250,22 @@ fn clean() -> anyhow::Result<()> {
         );
     }
     clean_iceoryx2()?;
+    clean_hooks()?;
+    Ok(())
+}
+
+/// `fbench clean`, the registered strategies' part: each cross-process strategy's own clean
+/// hook (`CrossProcess::clean`), so a user's strategy removes what its killed runs left.
+fn clean_hooks() -> anyhow::Result<()> {
+    for strategy in registry::current().entries() {
+        let removed = strategy
+            .clean()
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("cleaning up after killed runs of {}", strategy.name()))?;
+        for line in removed {
+            println!("{}: removed {line}", strategy.name());
+        }
+    }
     Ok(())
 }
 

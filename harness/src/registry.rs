@@ -39,6 +39,8 @@ trait Drive: Send + Sync {
     /// `None` for a cross-process strategy (its readers are checked as processes, through
     /// runs).
     fn conformance(&self) -> Option<Vec<Outcome>>;
+    /// `fbench clean`'s hook ([`CrossProcess::clean`]); nothing for in-process strategies.
+    fn clean(&self) -> Result<Vec<String>, String>;
 }
 
 /// An in-process strategy built by a function of the run's parameters.
@@ -69,6 +71,10 @@ where
             (self.0)(params).unwrap_or_else(|e| panic!("the strategy does not build: {e}"))
         }))
     }
+
+    fn clean(&self) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
 }
 
 /// A cross-process strategy: created by a function of the parameters and the run's name,
@@ -95,6 +101,10 @@ where
 
     fn conformance(&self) -> Option<Vec<Outcome>> {
         None
+    }
+
+    fn clean(&self) -> Result<Vec<String>, String> {
+        S::clean()
     }
 }
 
@@ -143,6 +153,12 @@ impl StrategyRef {
     /// checked through runs (`fbench conformance`).
     pub fn conformance(&self) -> Option<Vec<Outcome>> {
         self.drive.conformance()
+    }
+
+    /// Remove what killed runs of this strategy left behind (a cross-process strategy's
+    /// [`CrossProcess::clean`] hook; nothing for the others): one line per thing removed.
+    pub fn clean(&self) -> Result<Vec<String>, String> {
+        self.drive.clean()
     }
 }
 

@@ -45,6 +45,8 @@ mod descriptor;
 #[cfg(all(feature = "peers", not(loom)))]
 pub mod iceoryx;
 mod ideal;
+#[cfg(not(loom))]
+pub mod leftovers;
 mod mutex;
 mod notify;
 mod pool;
@@ -53,6 +55,8 @@ mod queue;
 mod rwlock;
 pub mod shm;
 pub mod snapshot;
+#[cfg(not(loom))]
+pub mod start;
 mod triple;
 mod unsync;
 pub mod wake;
