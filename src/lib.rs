@@ -140,11 +140,15 @@ use fbench_harness::registry::{self, Registry};
 use fbench_reports::BuildInfo;
 use fbench_strategies::{Origin, StrategyKind};
 
-/// The Rust blocks of the README, compiled as doc tests: what a user pastes builds as
-/// shown.
+/// The Rust blocks of the README and the guides, compiled as doc tests: what a user pastes
+/// builds as shown (tests/user_docs.rs checks that every Markdown file with one is here).
 #[cfg(doctest)]
-#[doc = include_str!("../README.md")]
-mod user_docs {}
+mod user_docs {
+    #[doc = include_str!("../README.md")]
+    mod readme {}
+    #[doc = include_str!("../docs/cross-process.md")]
+    mod cross_process {}
+}
 
 mod calibrate;
 mod capacity;
