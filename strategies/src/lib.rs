@@ -99,6 +99,46 @@ pub struct FrameMeta {
     pub _reserved: u32,
 }
 
+impl FrameMeta {
+    /// The header as `u64` words, for strategies that store it in atomics (a seqlock, memory
+    /// another process reads: see [`snapshot`]).
+    pub const WORDS: usize = std::mem::size_of::<FrameMeta>() / 8;
+
+    /// The header as [`FrameMeta::WORDS`] words; [`FrameMeta::from_words`] reverses it.
+    ///
+    /// ```
+    /// # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
+    /// use fbench::strategies::FrameMeta;
+    ///
+    /// let meta = FrameMeta { seq: 7, publish_seq: 3, width: 640, height: 480, ..FrameMeta::default() };
+    /// assert_eq!(FrameMeta::from_words(meta.to_words()), meta);
+    /// ```
+    pub fn to_words(&self) -> [u64; FrameMeta::WORDS] {
+        [
+            self.seq,
+            self.publish_seq,
+            self.capture_ns,
+            self.checksum,
+            u64::from(self.width) | u64::from(self.height) << 32,
+            u64::from(self.format) | u64::from(self._reserved) << 32,
+        ]
+    }
+
+    /// The header from the words of [`FrameMeta::to_words`].
+    pub fn from_words(words: [u64; FrameMeta::WORDS]) -> FrameMeta {
+        FrameMeta {
+            seq: words[0],
+            publish_seq: words[1],
+            capture_ns: words[2],
+            checksum: words[3],
+            width: words[4] as u32,
+            height: (words[4] >> 32) as u32,
+            format: words[5] as u32,
+            _reserved: (words[5] >> 32) as u32,
+        }
+    }
+}
+
 /// How a reader waits for a newer frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum WaitMode {

@@ -21,7 +21,7 @@ use crate::{
     StrategyStats, WaitMode, WaitOutcome,
 };
 
-const META_WORDS: usize = std::mem::size_of::<FrameMeta>() / 8;
+const META_WORDS: usize = FrameMeta::WORDS;
 
 pub struct UnsyncStrategy {
     words: Box<[AtomicU64]>,
@@ -30,30 +30,6 @@ pub struct UnsyncStrategy {
     notifier: Notifier,
     counters: Counters,
     frame_len: usize,
-}
-
-fn meta_to_words(meta: &FrameMeta) -> [u64; META_WORDS] {
-    [
-        meta.seq,
-        meta.publish_seq,
-        meta.capture_ns,
-        meta.checksum,
-        u64::from(meta.width) | u64::from(meta.height) << 32,
-        u64::from(meta.format) | u64::from(meta._reserved) << 32,
-    ]
-}
-
-fn meta_from_words(w: &[u64; META_WORDS]) -> FrameMeta {
-    FrameMeta {
-        seq: w[0],
-        publish_seq: w[1],
-        capture_ns: w[2],
-        checksum: w[3],
-        width: w[4] as u32,
-        height: (w[4] >> 32) as u32,
-        format: w[5] as u32,
-        _reserved: (w[5] >> 32) as u32,
-    }
 }
 
 impl UnsyncStrategy {
@@ -100,7 +76,7 @@ impl Strategy for UnsyncStrategy {
         let seq = self.notifier.next_seq();
         meta.publish_seq = seq;
         SharedBytes::from_words(&self.words, self.frame_len).write_from(&staging);
-        for (slot, value) in self.meta.iter().zip(meta_to_words(&meta)) {
+        for (slot, value) in self.meta.iter().zip(meta.to_words()) {
             slot.store(value, Ordering::Relaxed);
         }
         self.counters.add_copied(self.frame_len);
@@ -157,7 +133,7 @@ impl Reader for UnsyncReader {
         for (value, slot) in meta_words.iter_mut().zip(self.strategy.meta.iter()) {
             *value = slot.load(Ordering::Relaxed);
         }
-        let meta = meta_from_words(&meta_words);
+        let meta = FrameMeta::from_words(meta_words);
         if meta.publish_seq == 0 {
             return None;
         }

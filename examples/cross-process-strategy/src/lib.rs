@@ -51,7 +51,7 @@ pub const SUFFIX: &str = "-seqlock";
 pub const MAX_READERS: usize = 255;
 const MAGIC: u64 = u64::from_le_bytes(*b"SEQLOCK1");
 const PAGE: usize = 4096;
-const META_WORDS: usize = std::mem::size_of::<FrameMeta>() / 8;
+const META_WORDS: usize = FrameMeta::WORDS;
 
 /// The segment's first bytes. Plain fields are written by the creator before any other
 /// process exists, and only read afterwards; everything written later is atomic.
@@ -260,30 +260,6 @@ impl Sleepers for Asleep<'_> {
     }
 }
 
-fn meta_to_words(meta: &FrameMeta) -> [u64; META_WORDS] {
-    [
-        meta.seq,
-        meta.publish_seq,
-        meta.capture_ns,
-        meta.checksum,
-        u64::from(meta.width) | u64::from(meta.height) << 32,
-        u64::from(meta.format) | u64::from(meta._reserved) << 32,
-    ]
-}
-
-fn meta_from_words(w: [u64; META_WORDS]) -> FrameMeta {
-    FrameMeta {
-        seq: w[0],
-        publish_seq: w[1],
-        capture_ns: w[2],
-        checksum: w[3],
-        width: w[4] as u32,
-        height: (w[4] >> 32) as u32,
-        format: w[5] as u32,
-        _reserved: (w[5] >> 32) as u32,
-    }
-}
-
 /// The producer's side: the segment's creator and only writer.
 pub struct SeqLock {
     map: Arc<Mapping>,
@@ -327,7 +303,7 @@ impl Strategy for SeqLock {
         // on its second look (its Acquire fence pairs with this one), and retries.
         fence(Ordering::Release);
         self.map.frame().write_from(&staging);
-        for (word, value) in header.meta.iter().zip(meta_to_words(&meta)) {
+        for (word, value) in header.meta.iter().zip(meta.to_words()) {
             // Relaxed: inside the sequence lock, ordered by the fence and the store below.
             word.store(value, Ordering::Relaxed);
         }
@@ -459,7 +435,7 @@ impl Reader for SeqLockReader {
                 fence(Ordering::Acquire);
                 // Relaxed: ordered by the fence above.
                 if header.seq.load(Ordering::Relaxed) == before {
-                    self.meta = meta_from_words(words);
+                    self.meta = FrameMeta::from_words(words);
                     break;
                 }
             }

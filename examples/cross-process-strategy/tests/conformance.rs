@@ -65,4 +65,3 @@ fn clean_removes_a_killed_runs_segment_only() {
     drop(live);
     assert!(!std::path::Path::new(&live_path).exists(), "Drop unlinks");
 }
-
