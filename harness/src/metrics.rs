@@ -513,6 +513,27 @@ mod tests {
     }
 
     #[test]
+    fn only_an_empty_summary_has_null_figures() {
+        let empty = serde_json::to_value(Latency::new().summary()).unwrap();
+        for field in ["mean", "p50", "p90", "p99", "p999", "max", "ci95"] {
+            assert!(empty[field].is_null(), "{field}: {empty}");
+        }
+        assert_eq!(empty["count"], 0);
+        let mut latency = Latency::new();
+        latency.record(1_000);
+        let one = latency.summary();
+        let json = serde_json::to_value(&one).unwrap();
+        assert_eq!(json["p99"], one.p99);
+        assert_eq!(json["count"], 1);
+        // Written before null existed: zeros read as they always did.
+        let mut old = json.clone();
+        old["p99"] = 0.into();
+        let back: LatencySummary = serde_json::from_value(old).unwrap();
+        assert_eq!(back.p99, 0);
+        assert_eq!(serde_json::from_value::<LatencySummary>(json).unwrap(), one);
+    }
+
+    #[test]
     fn empty_histograms_summarise_to_zero() {
         let summary = Latency::new().summary();
         assert_eq!((summary.count, summary.p99, summary.max), (0, 0, 0));

@@ -1040,6 +1040,52 @@ mod tests {
         }
     }
 
+    /// A consumer thread that never ends (a strategy stuck in a wait) is given up at the
+    /// deadline as `stalled`; the others are collected as usual.
+    #[test]
+    fn a_consumer_thread_that_never_ends_is_reported_stalled() {
+        let config = small_config();
+        let strategy = Arc::new(fbench_strategies::MutexStrategy::new(&StrategyParams::new(
+            config.frame_len(),
+            2,
+        )));
+        strategy.close();
+        let (release, stuck) = mpsc::channel::<()>();
+        let finished = {
+            let spec = config.consumer_spec(0);
+            let reader = strategy.clone().reader();
+            thread::spawn(move || Some(consume(&spec, reader, 0)))
+        };
+        let stuck = thread::spawn(move || {
+            let _ = stuck.recv();
+            None
+        });
+        while !finished.is_finished() {
+            thread::yield_now();
+        }
+        let mut host = Threads {
+            gate: Arc::new(StartGate::default()),
+            handles: vec![finished, stuck],
+        };
+        let collected = Host::<fbench_strategies::MutexStrategy>::collect(
+            &mut host,
+            &strategy,
+            &config,
+            monotonic_ns() + 20_000_000,
+        );
+        let ends: Vec<&str> = collected
+            .consumers
+            .iter()
+            .map(|c| match c {
+                ConsumerResult::Done(_) => "ok",
+                ConsumerResult::Lost { status, .. } => status,
+            })
+            .collect();
+        assert_eq!(ends, ["ok", "stalled"]);
+        // Let the detached thread end, so the test leaves nothing running.
+        release.send(()).unwrap();
+    }
+
     #[test]
     fn drops_are_counted_exactly_for_every_strategy() {
         let params = StrategyParams::new(small_config().frame_len(), 1);
