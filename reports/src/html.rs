@@ -397,6 +397,8 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                     .entries
                     .iter()
                     .filter(|e| &e.series == label)
+                    // A run that lost every consumer has no age to draw (not 0).
+                    .filter(|e| axis != "age p99" || e.run.age_ns.measured())
                     .map(|e| (e.run.consumers as f64, value(e.run) / divisor))
                     .collect();
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));

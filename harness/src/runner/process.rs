@@ -15,10 +15,14 @@
 //! writes its figures (histograms in HdrHistogram's encoding, counters, its CPU) as one JSON
 //! line on its stdout, a pipe to the parent.
 //!
-//! Lifecycle: children get SIGKILL when the parent dies (PR_SET_PDEATHSIG) and ignore SIGINT
-//! (a Ctrl-C in the terminal reaches the whole process group; the parent shuts them down in
-//! order instead). The parent reaps every child on every path. A child that dies mid-run is
-//! reported `crashed`, and the slot it held is reclaimed. The segment is removed when the
+//! Lifecycle: children get SIGKILL when the parent dies (PR_SET_PDEATHSIG) and ignore SIGINT,
+//! SIGQUIT and SIGHUP (a Ctrl-C, Ctrl-\ or closed terminal reaches the whole process group;
+//! the parent shuts them down in order instead). The parent reaps every child on every path
+//! and never waits for one without a deadline: it reads all reports at once with `poll`
+//! until the producer's end + the longest workload hold + 5 s
+//! ([`super::STALL_GRACE_NS`]); a child that has not reported by then (stopped, stuck) is
+//! reported `stalled`, killed and reaped. After a stop request it kills them at once. A
+//! child that dies mid-run is reported `crashed`, and the slot it held is reclaimed. The segment is removed when the
 //! strategy drops, on every path that unwinds; a parent killed outright leaves it for
 //! `fbench clean`.
 
