@@ -193,7 +193,16 @@ fn a_long_workload_ends_on(strategy: &str, sig: i32) {
     signal(pid, sig);
     let (code, _, stderr) = finish(run, Duration::from_secs(20));
     assert_eq!(code, Some(130), "{strategy}, signal {sig}: {stderr}");
-    assert!(stderr.contains("interrupted"), "{stderr}");
+    let name = match sig {
+        libc::SIGINT => "SIGINT",
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGQUIT => "SIGQUIT",
+        _ => "SIGTERM",
+    };
+    assert!(
+        stderr.contains(&format!("interrupted by {name}")),
+        "{stderr}"
+    );
     assert!(!json.exists(), "no report after an interruption");
     assert!(segments_of(pid).is_empty(), "segment left in /dev/shm");
     for (_, consumer) in consumers {
