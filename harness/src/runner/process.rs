@@ -22,9 +22,9 @@
 //! until the producer's end + the longest workload hold + 5 s
 //! ([`super::STALL_GRACE_NS`]); a child that has not reported by then (stopped, stuck) is
 //! reported `stalled`, killed and reaped. After a stop request it kills them at once. A
-//! child that dies mid-run is reported `crashed`, and the slot it held is reclaimed. The segment is removed when the
-//! strategy drops, on every path that unwinds; a parent killed outright leaves it for
-//! `fbench clean`.
+//! child that dies mid-run is reported `crashed`, and the slot it held is reclaimed. The
+//! segment is removed when the strategy drops, on every path that unwinds; a parent killed
+//! outright leaves it for `fbench clean`.
 
 use std::io::Read;
 use std::os::fd::AsRawFd;
