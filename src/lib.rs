@@ -219,9 +219,9 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// The user pressed Ctrl-C or sent SIGTERM: the run stopped and cleaned up. Nothing was
-/// written, unless the command says what it kept (capacity writes the searches resolved so
-/// far, marked partial).
+/// The user pressed Ctrl-C or sent SIGTERM, SIGHUP or SIGQUIT: the run stopped and cleaned
+/// up. Nothing was written, unless the command says what it kept (capacity writes the
+/// searches resolved so far, marked partial).
 #[derive(Debug, Default)]
 struct Interrupted {
     kept: Option<&'static str>,
@@ -229,16 +229,22 @@ struct Interrupted {
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Which signal: a SIGHUP in a log says the ssh session went, not that someone pressed
+        // Ctrl-C.
+        let by = fbench_harness::interrupt::signal_name()
+            .map(|signal| format!(" by {signal}"))
+            .unwrap_or_default();
         match self.kept {
-            Some(kept) => write!(f, "interrupted: {kept}"),
-            None => f.write_str("interrupted: nothing was written"),
+            Some(kept) => write!(f, "interrupted{by}: {kept}"),
+            None => write!(f, "interrupted{by}: nothing was written"),
         }
     }
 }
 
 impl std::error::Error for Interrupted {}
 
-/// Exit code after SIGINT/SIGTERM, as shells report a process killed by SIGINT.
+/// Exit code after SIGINT/SIGTERM/SIGHUP/SIGQUIT, as shells report a process killed by
+/// SIGINT: one code for "stopped on request, cleaned up", whichever signal it was.
 const EXIT_INTERRUPTED: u8 = 130;
 
 /// Warn once per invocation about segments left by fbench processes killed outright.
