@@ -40,12 +40,14 @@ pub trait ControlWords {
     fn asleep(&self, reader: usize) -> &AtomicU32;
 }
 
-/// Writer: take a slot that is neither the latest published one nor held by any reader, and
-/// mark it WRITING. `None` when every candidate is held.
-pub fn claim(words: &impl ControlWords, latest_slot: Option<usize>, start: usize) -> Option<usize> {
-    let slots = words.slot_count();
-    for offset in 0..slots {
-        let slot = (start + offset) % slots;
+/// Writer: take the lowest-index slot that is neither the latest published one nor held by
+/// any reader, and mark it WRITING. `None` when every candidate is held.
+///
+/// Lowest index first, not round-robin: the writer then only ever touches as many slots as
+/// readers hold at once plus two (the module doc of [`crate::shm`] has the argument), so the
+/// pages of the other slots are never made resident.
+pub fn claim(words: &impl ControlWords, latest_slot: Option<usize>) -> Option<usize> {
+    for slot in 0..words.slot_count() {
         if Some(slot) == latest_slot {
             continue;
         }

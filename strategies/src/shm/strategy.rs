@@ -122,9 +122,9 @@ impl ShmStrategy {
         self.segment.go_waker().wake_all();
     }
 
-    fn claim(&self, latest_slot: Option<usize>, start: usize) -> Option<usize> {
+    fn claim(&self, latest_slot: Option<usize>) -> Option<usize> {
         loop {
-            if let Some(slot) = protocol::claim(&*self.segment, latest_slot, start) {
+            if let Some(slot) = protocol::claim(&*self.segment, latest_slot) {
                 return Some(slot);
             }
             match self.policy {
@@ -150,13 +150,11 @@ impl Strategy for ShmStrategy {
 
     fn publish<F: FnOnce(&mut [u8]) -> FrameMeta>(&self, render: F) -> Publish {
         let mut writer = self.writer.lock();
-        let slots = self.segment.geometry().slot_count;
-        let start = writer.latest_slot.map_or(0, |s| s + 1) % slots;
         let slot = if self.segment.is_naive() {
             // The seed design: next slot round-robin, readers or not.
-            start
+            writer.latest_slot.map_or(0, |s| s + 1) % self.segment.geometry().slot_count
         } else {
-            match self.claim(writer.latest_slot, start) {
+            match self.claim(writer.latest_slot) {
                 Some(slot) => slot,
                 None => {
                     self.counters.add_drop();
@@ -533,6 +531,52 @@ mod tests {
         assert_eq!(stats.published, 2000);
     }
 
+    /// The writer claims the lowest free slot: with 20 consumers' worth of slots (22) and
+    /// readers that each keep a frame across two publishes (so one frame besides the latest is
+    /// held at every claim), only slots 0, 1 and 2 are ever written; the other 19 are never
+    /// made resident.
+    #[test]
+    fn the_writer_touches_only_as_many_slots_as_are_held() {
+        let params = StrategyParams::new(FRAME_LEN, 20);
+        assert_eq!(params.shm_slots(), 22);
+        let strategy = Arc::new(ShmStrategy::in_process(&params, false).unwrap());
+        let mut groups: Vec<Vec<_>> = (0..3)
+            .map(|_| (0..2).map(|_| strategy.clone().reader()).collect())
+            .collect();
+        let mut written = std::collections::BTreeSet::new();
+        let mut publish = |seq: u64| {
+            assert_eq!(strategy.publish(render(seq)), Publish::Published(seq));
+            // Relaxed: this thread is the writer.
+            written.insert(unpack(strategy.segment().latest().load(Ordering::Relaxed)).1);
+        };
+        publish(1);
+        let [a, b, c] = &mut groups[..] else {
+            unreachable!()
+        };
+        for seq in (2..=600).step_by(3) {
+            // Each group takes the newest frame and keeps it over two publishes.
+            let held_a: Vec<_> = a.iter_mut().filter_map(|r| r.acquire()).collect();
+            publish(seq);
+            let held_b: Vec<_> = b.iter_mut().filter_map(|r| r.acquire()).collect();
+            publish(seq + 1);
+            assert!(held_a.iter().all(is_whole));
+            drop(held_a);
+            let held_c: Vec<_> = c.iter_mut().filter_map(|r| r.acquire()).collect();
+            publish(seq + 2);
+            assert!(held_b.iter().chain(&held_c).all(is_whole));
+        }
+        assert_eq!(written.into_iter().collect::<Vec<_>>(), [0, 1, 2]);
+        // No reader at all: the writer alternates between two slots.
+        let alone = ShmStrategy::in_process(&params, false).unwrap();
+        let mut written = std::collections::BTreeSet::new();
+        for seq in 1..=100 {
+            alone.publish(render(seq));
+            // Relaxed: this thread is the writer.
+            written.insert(unpack(alone.segment().latest().load(Ordering::Relaxed)).1);
+        }
+        assert_eq!(written.into_iter().collect::<Vec<_>>(), [0, 1]);
+    }
+
     /// A frame published without its wake-up (a broken writer): the sleeping reader finds it
     /// when its sleep times out, and the segment counts a lost wake-up. Gated on the reader's
     /// sleeping flag.
@@ -555,7 +599,7 @@ mod tests {
         }
         // Registered, then asleep: past its last check (see `until_thread_sleeps`).
         crate::conformance::until_thread_sleeps(tid);
-        let slot = protocol::claim(strategy.segment(), None, 0).unwrap();
+        let slot = protocol::claim(strategy.segment(), None).unwrap();
         protocol::publish(strategy.segment(), slot, 1); // and no wake_all
         assert_eq!(waiting.join().unwrap(), WaitOutcome::Newer(1));
         assert_eq!(strategy.stats().lost_wakeups, 1);
