@@ -221,7 +221,9 @@ pub struct ConsumerRecord {
     pub torn_frames: u64,
     pub out_of_order: u64,
     /// `ok`; `panicked` if the consumer thread died (a bug in fbench or the strategy);
-    /// `crashed` if the consumer process died (e.g. killed). A lost consumer's figures are
+    /// `crashed` if the consumer process died (e.g. killed); `corrupt segment` if the
+    /// consumer process found its shared-memory segment written by someone other than the
+    /// strategy and stopped (`shm`). A lost consumer's figures are
     /// lost: zero counts, empty histograms and a `null` drop rate, left out of the run's.
     pub status: String,
 }

@@ -139,6 +139,25 @@ struct Consumer {
     kill_after: Option<u64>,
     /// The parent killed it on purpose: reported `killed`, not `crashed`.
     killed: bool,
+    /// How it ended, once reaped.
+    exit: Option<std::process::ExitStatus>,
+}
+
+impl Consumer {
+    /// The status of a consumer whose figures were lost.
+    fn lost_status(&self) -> &'static str {
+        use std::os::unix::process::ExitStatusExt as _;
+        if self.killed {
+            "killed"
+        } else if self.exit.and_then(|s| s.code())
+            == Some(fbench_strategies::shm::EXIT_CORRUPT_SEGMENT)
+            && self.exit.and_then(|s| s.signal()).is_none()
+        {
+            "corrupt segment"
+        } else {
+            "crashed"
+        }
+    }
 }
 
 fn spawn_consumers(
@@ -183,6 +202,7 @@ fn spawn_consumers(
             kill_at: None,
             kill_after,
             killed: false,
+            exit: None,
         });
     }
     Ok(children)
@@ -304,9 +324,10 @@ impl<S: CrossProcess> Host<S> for Children {
         }
         for (id, consumer) in self.consumers.iter_mut().enumerate() {
             if !consumer.died {
-                if let Ok(Some(_)) = consumer.child.try_wait() {
+                if let Ok(Some(status)) = consumer.child.try_wait() {
                     // Reaped, so it can no longer touch the segment: take its slot back.
                     consumer.died = true;
+                    consumer.exit = Some(status);
                     if strategy.reclaim(id) {
                         self.reclaimed += 1;
                     }
@@ -330,6 +351,7 @@ impl<S: CrossProcess> Host<S> for Children {
                     .map(|mut out| out.read_to_string(&mut text));
                 let status = consumer.child.wait();
                 consumer.died = true; // reaped
+                consumer.exit = status.as_ref().ok().copied();
                 let clean_exit = matches!(status, Ok(s) if s.success());
                 match (read, clean_exit) {
                     (Some(Ok(_)), true) => serde_json::from_str::<ChildReport>(text.trim()).ok(),
@@ -344,7 +366,7 @@ impl<S: CrossProcess> Host<S> for Children {
                 }
                 None => results.push(ConsumerResult::Lost {
                     id,
-                    status: if consumer.killed { "killed" } else { "crashed" },
+                    status: consumer.lost_status(),
                 }),
             }
         }

@@ -99,6 +99,8 @@
 //! call lock-free with "no tearing"; fbench runs it so its torn-frame count can be seen. It is
 //! never part of `all`, and it only ever runs with its readers in other processes.
 
+#[cfg(not(loom))]
+mod posix;
 pub mod protocol;
 #[cfg(not(loom))]
 pub mod segment;
@@ -111,6 +113,11 @@ pub use segment::{
 };
 #[cfg(not(loom))]
 pub use strategy::{ShmFrame, ShmReader, ShmStrategy};
+
+/// Exit code of a consumer process whose reader found its segment corrupt (garbage written
+/// into it by another process): it prints one line naming the segment and what was wrong,
+/// and ends without a report; the parent reports it `corrupt segment`.
+pub const EXIT_CORRUPT_SEGMENT: i32 = 4;
 
 /// What the `shm` writer does when every slot it could write is held by readers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -237,7 +244,8 @@ mod loom_tests {
             let slot = protocol::acquire(self, reader, |slot| {
                 // SAFETY (model): read while held; loom checks it is not written meanwhile.
                 self.meta[slot].with(|m| unsafe { *m })
-            })?;
+            })
+            .expect("a segment only its writer writes is never corrupt")?;
             // SAFETY (model): loom checks the cells are not written meanwhile.
             let meta = self.meta[slot].with(|m| unsafe { *m });
             let payload = self.payload[slot].with(|p| unsafe { *p });
@@ -365,7 +373,9 @@ mod loom_tests {
                 let model = model.clone();
                 loom::thread::spawn(move || {
                     let seq_in = |slot: usize| model.meta[slot].with(|m| unsafe { *m });
-                    protocol::acquire(&*model, DEAD, seq_in).is_some()
+                    protocol::acquire(&*model, DEAD, seq_in)
+                        .expect("never corrupt")
+                        .is_some()
                 })
             };
             let reaper = {
