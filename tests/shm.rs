@@ -591,3 +591,39 @@ fn garbage_written_into_a_live_segment_ends_its_consumers_as_corrupt_segment() {
     }
     assert!(!segment.exists());
 }
+
+#[test]
+fn a_sigbus_on_the_segment_is_one_line_exit_2_and_nothing_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let mut run = start_shm_run(&fbench_path(), "2", "60s", &report);
+    let consumers = wait_for_consumers(run.id(), 2);
+    let segment = Path::new("/dev/shm").join(&segments_of(run.id())[0]);
+    wait_for_owner(&segment, 0);
+    wait_for_owner(&segment, 1);
+    // Another process takes the pages away under the mapping: the next touch is a SIGBUS,
+    // as when a /dev/shm without room for a page is touched.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let status = run.wait().unwrap();
+    let stderr = stderr_of(&mut run);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("(SIGBUS)"), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .all(|line| line.starts_with("error: shared memory:")),
+        "{stderr}"
+    );
+    assert!(!segment.exists(), "the segment is removed");
+    assert!(!report.exists(), "no report");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while consumers.iter().any(|&(_, pid)| alive(pid)) {
+        assert!(Instant::now() < deadline, "consumers left running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}

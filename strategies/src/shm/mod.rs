@@ -16,6 +16,15 @@
 //!               4 KiB), page-aligned
 //! ```
 //!
+//! The segment is a POSIX shared-memory object named `fbench-<pid>-<n>-<random>`; its pages
+//! are reserved when it is created (a /dev/shm too small is an error then, not a SIGBUS
+//! later), and its creator holds an exclusive `flock` on it for its whole life, which is how
+//! [`stale_segments`] tells a dead run's segment from a live one in any PID namespace
+//! (`posix.rs`). A reader claims its entry by a compare-and-swap of its owner word, so a
+//! second process cannot attach as a reader that is taken, and a reader that finds values
+//! the protocol never writes ([`protocol::Corrupt`], a header without its magic) ends its
+//! process with [`EXIT_CORRUPT_SEGMENT`] rather than follow them.
+//!
 //! # Protocol (`shm`)
 //!
 //! One writer, many readers, frames read in place. It is a multi-reader triple buffer

@@ -1,5 +1,5 @@
 //! The segment: one block of memory laid out as documented in [`crate::shm`], either a
-//! POSIX shared-memory object (`/dev/shm/fbench-<pid>-<n>-<random>`, see [`super::posix`]
+//! POSIX shared-memory object (`/dev/shm/fbench-<pid>-<n>-<random>`, see `posix.rs`
 //! for how it is reserved, locked and removed) or ordinary page-aligned memory for the
 //! in-process stand-in.
 
@@ -444,7 +444,7 @@ pub const SHM_DIR: &str = "/dev/shm";
 /// Segments in /dev/shm whose creator is gone (killed outright, so nothing removed them):
 /// those named `fbench-…` whose lock nobody holds. A live run's creator holds its segment's
 /// lock for the segment's whole life, whatever its binary is called and in whatever PID
-/// namespace, so a live segment is never listed (see [`super::posix`]).
+/// namespace, so a live segment is never listed (see `posix.rs`).
 pub fn stale_segments() -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(SHM_DIR) else {
         return Vec::new();
