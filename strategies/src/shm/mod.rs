@@ -117,6 +117,8 @@ pub mod segment;
 mod strategy;
 
 #[cfg(not(loom))]
+pub use posix::sigbus_message_to;
+#[cfg(not(loom))]
 pub use segment::{
     stale_segments, unique_name, Segment, SegmentError, SegmentSpec, NAME_PREFIX, SHM_DIR,
 };

@@ -18,10 +18,10 @@
 //! This module must never unlink an object whose lock is held.
 
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::Path;
 use std::ptr::NonNull;
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicI32, AtomicU8, AtomicUsize, Ordering};
 
 /// Why an object could not be created or opened.
 #[derive(Debug)]
@@ -252,6 +252,29 @@ pub fn random_u64() -> u64 {
 /// The one line a SIGBUS prints (see the module doc).
 pub const SIGBUS_MESSAGE: &str = "error: shared memory: /dev/shm ran out of space under a segment (SIGBUS); free space in /dev/shm, or run fewer consumers, fewer --slots or a smaller --resolution\n";
 
+/// Where the SIGBUS handler writes its line: standard error, or the descriptor given to
+/// [`sigbus_message_to`].
+static SIGBUS_FD: AtomicI32 = AtomicI32::new(libc::STDERR_FILENO);
+
+/// Make the SIGBUS line go to (a duplicate of) `fd`: for a process whose fd 2 is a pipe that
+/// a thread copies to the real standard error, since `_exit` leaves that thread no time to
+/// pass the line on. The duplicate stays open for the life of the process.
+///
+/// ```
+/// // The real standard error, before fd 2 is pointed at a pipe of one's own.
+/// fbench_strategies::shm::sigbus_message_to(2);
+/// ```
+pub fn sigbus_message_to(fd: RawFd) {
+    // SAFETY: duplicating a descriptor the caller holds open; the copy is close-on-exec and
+    // owned by this module alone, never closed (the handler may need it at any time).
+    let copy = unsafe { libc::fcntl(fd, libc::F_DUPFD_CLOEXEC, 3) };
+    if copy >= 0 {
+        // Relaxed: a descriptor number; the handler runs in this process after this store
+        // or sees the old, still valid, fd 2.
+        SIGBUS_FD.store(copy, Ordering::Relaxed);
+    }
+}
+
 /// Exit code after a SIGBUS: the same as a shortage found before the run.
 const SIGBUS_EXIT: libc::c_int = 2;
 
@@ -298,7 +321,8 @@ extern "C" fn on_sigbus(_signal: libc::c_int) {
     // SAFETY: write(2) and _exit(2) are async-signal-safe; the message is a static.
     unsafe {
         libc::write(
-            libc::STDERR_FILENO,
+            // Relaxed: see `sigbus_message_to`.
+            SIGBUS_FD.load(Ordering::Relaxed),
             SIGBUS_MESSAGE.as_ptr().cast(),
             SIGBUS_MESSAGE.len(),
         );

@@ -445,6 +445,17 @@ pub const SHM_DIR: &str = "/dev/shm";
 /// those named `fbench-…` whose lock nobody holds. A live run's creator holds its segment's
 /// lock for the segment's whole life, whatever its binary is called and in whatever PID
 /// namespace, so a live segment is never listed (see `posix.rs`).
+///
+/// ```
+/// use fbench_strategies::shm::{stale_segments, unique_name, ShmStrategy, SHM_DIR};
+/// use fbench_strategies::StrategyParams;
+///
+/// let name = unique_name();
+/// let live = ShmStrategy::shared(&StrategyParams::new(4096, 1), &name, false).unwrap();
+/// // This process holds the segment's lock: never stale, whatever the binary is called.
+/// assert!(!stale_segments().contains(&std::path::Path::new(SHM_DIR).join(&name)));
+/// drop(live); // unlinked with the strategy
+/// ```
 pub fn stale_segments() -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(SHM_DIR) else {
         return Vec::new();
