@@ -259,7 +259,21 @@ fn warn_about_stale_segments(quiet: bool) {
     }
 }
 
-/// `fbench clean`: remove the segments of dead fbench processes.
+/// The shared-memory segment of a run did not fit in /dev/shm, wherever in `err`'s chain.
+fn shm_space_shortage(err: &anyhow::Error) -> Option<&fbench_strategies::shm::SegmentError> {
+    use fbench_strategies::shm::SegmentError;
+    use fbench_strategies::BuildError;
+    err.chain().find_map(|cause| {
+        let segment = match cause.downcast_ref::<fbench_harness::RunError>()? {
+            fbench_harness::RunError::Segment(segment)
+            | fbench_harness::RunError::Build(BuildError::Segment(segment)) => segment,
+            _ => return None,
+        };
+        matches!(segment, SegmentError::NoSpace { .. }).then_some(segment)
+    })
+}
+
+/// `fbench clean`: remove the segments whose creator is gone (nobody holds their lock).
 fn clean() -> anyhow::Result<()> {
     let stale = fbench_strategies::shm::stale_segments();
     for path in &stale {
@@ -374,6 +388,13 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Err(err) => match err.downcast_ref::<UsageError>() {
             Some(usage) => {
                 eprintln!("error: {usage}");
+                ExitCode::from(EXIT_USAGE)
+            }
+            None if shm_space_shortage(&err).is_some() => {
+                // Too little room in /dev/shm is the user's machine limit, named with what
+                // would fit: a usage error, not a failure of fbench.
+                let shortage = shm_space_shortage(&err).expect("just checked");
+                eprintln!("error: {shortage}");
                 ExitCode::from(EXIT_USAGE)
             }
             None if err.is::<gate::GateFailed>() => {
@@ -506,13 +527,16 @@ fn consumer(args: cli::ConsumerArgs) -> ExitCode {
             "error: consumer {}: unknown strategy {}",
             args.id, args.strategy
         );
-        return ExitCode::FAILURE;
+        return ExitCode::from(EXIT_USAGE);
     };
     match strategy.consume(&args.segment, &spec) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: consumer {}: {message}", args.id);
-            ExitCode::FAILURE
+        Err(error) => {
+            eprintln!("error: consumer {}: {error}", args.id);
+            match error {
+                fbench_harness::registry::ConsumeError::Refused(_) => ExitCode::from(EXIT_USAGE),
+                fbench_harness::registry::ConsumeError::Failed(_) => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -29,12 +29,30 @@ use crate::config::RunConfig;
 use crate::result::RunResult;
 use crate::runner::{ConsumerSpec, RunError};
 
+/// Why a consumer process ended without its figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumeError {
+    /// Refused before anything ran: no such run, a reader slot another process holds, a
+    /// strategy whose consumers are threads. The consumer exits 2, as for a bad flag.
+    Refused(String),
+    /// Failed while consuming: exit 1.
+    Failed(String),
+}
+
+impl fmt::Display for ConsumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConsumeError::Refused(reason) | ConsumeError::Failed(reason) => f.write_str(reason),
+        }
+    }
+}
+
 /// How a registered strategy is driven: the one object-safe face of a strategy type.
 trait Drive: Send + Sync {
     fn run(&self, config: &RunConfig, progress: &mut dyn FnMut(f64))
         -> Result<RunResult, RunError>;
     /// The body of one consumer process (cross-process strategies only).
-    fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String>;
+    fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), ConsumeError>;
     /// The in-process conformance suite on fresh strategies, one outcome per property;
     /// `None` for a cross-process strategy (its readers are checked as processes, through
     /// runs).
@@ -62,8 +80,10 @@ where
         crate::runner::drive_threads(strategy, config, progress, baseline)
     }
 
-    fn consume(&self, _run: &str, _spec: &ConsumerSpec) -> Result<(), String> {
-        Err("this strategy runs its consumers as threads, not processes".into())
+    fn consume(&self, _run: &str, _spec: &ConsumerSpec) -> Result<(), ConsumeError> {
+        Err(ConsumeError::Refused(
+            "this strategy runs its consumers as threads, not processes".into(),
+        ))
     }
 
     fn conformance(&self) -> Option<Vec<Outcome>> {
@@ -94,9 +114,11 @@ where
         crate::runner::process::drive_processes(&self.0, config, progress)
     }
 
-    fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String> {
-        let (reader, measure_start) = S::attach(run, spec.id, spec.frame_len)?;
+    fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), ConsumeError> {
+        let (reader, measure_start) =
+            S::attach(run, spec.id, spec.frame_len).map_err(ConsumeError::Refused)?;
         crate::runner::process::consume_and_report(spec, reader, measure_start)
+            .map_err(ConsumeError::Failed)
     }
 
     fn conformance(&self) -> Option<Vec<Outcome>> {
@@ -143,7 +165,7 @@ impl StrategyRef {
     }
 
     /// The body of consumer process `spec.id` of run `run` (the hidden consumer subcommand).
-    pub fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String> {
+    pub fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), ConsumeError> {
         self.drive.consume(run, spec)
     }
 

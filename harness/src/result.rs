@@ -300,10 +300,12 @@ pub struct ConsumerRecord {
     pub out_of_order: u64,
     /// `ok`; `panicked` if the consumer thread died (a bug in fbench or the strategy);
     /// `crashed` if the consumer process died (e.g. killed); `killed` by a `kill` fault;
-    /// `stalled` if it had not reported by the producer's end + its workload's hold + 5 s
-    /// (a stopped or stuck consumer: a process is then killed and reaped, a thread left
-    /// behind). A lost consumer's figures are lost: zero counts, empty histograms (`null`
-    /// figures) and a `null` drop rate, left out of the run's.
+    /// `corrupt segment` if the consumer process found its shared-memory segment written by
+    /// someone other than the strategy and stopped (`shm`); `stalled` if it had not reported
+    /// by the producer's end + its workload's hold + 5 s (a stopped or stuck consumer: a
+    /// process is then killed and reaped, a thread left behind). A lost consumer's figures
+    /// are lost: zero counts, empty histograms (`null` figures) and a `null` drop rate, left
+    /// out of the run's.
     pub status: String,
 }
 

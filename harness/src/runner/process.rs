@@ -144,6 +144,25 @@ struct Consumer {
     kill_after: Option<u64>,
     /// The parent killed it on purpose: reported `killed`, not `crashed`.
     killed: bool,
+    /// How it ended, once reaped.
+    exit: Option<std::process::ExitStatus>,
+}
+
+impl Consumer {
+    /// The status of a consumer whose figures were lost.
+    fn lost_status(&self) -> &'static str {
+        use std::os::unix::process::ExitStatusExt as _;
+        if self.killed {
+            "killed"
+        } else if self.exit.and_then(|s| s.code())
+            == Some(fbench_strategies::shm::EXIT_CORRUPT_SEGMENT)
+            && self.exit.and_then(|s| s.signal()).is_none()
+        {
+            "corrupt segment"
+        } else {
+            "crashed"
+        }
+    }
 }
 
 fn spawn_consumers(
@@ -193,6 +212,7 @@ fn spawn_consumers(
             kill_at: None,
             kill_after,
             killed: false,
+            exit: None,
         });
     }
     Ok(children)
@@ -314,9 +334,10 @@ impl<S: CrossProcess> Host<S> for Children {
         }
         for (id, consumer) in self.consumers.iter_mut().enumerate() {
             if !consumer.died {
-                if let Ok(Some(_)) = consumer.child.try_wait() {
+                if let Ok(Some(status)) = consumer.child.try_wait() {
                     // Reaped, so it can no longer touch the segment: take its slot back.
                     consumer.died = true;
+                    consumer.exit = Some(status);
                     if strategy.reclaim(id) {
                         self.reclaimed += 1;
                     }
@@ -336,7 +357,7 @@ impl<S: CrossProcess> Host<S> for Children {
         let mut results = Vec::with_capacity(self.consumers.len());
         let (mut cpu, mut allocations) = (CpuUsage::default(), Some(0u64));
         for (id, (consumer, line)) in self.consumers.iter_mut().zip(lines).enumerate() {
-            let mut status = if consumer.killed { "killed" } else { "crashed" };
+            let mut stalled = false;
             let report = match line {
                 _ if consumer.died => None,
                 Some(text) => {
@@ -344,7 +365,7 @@ impl<S: CrossProcess> Host<S> for Children {
                     // given the rest of the deadline, as reading was.
                     let clean_exit = matches!(reap_by(consumer, deadline), Some(s) if s.success());
                     if !consumer.died {
-                        status = "stalled";
+                        stalled = true;
                     }
                     clean_exit
                         .then(|| serde_json::from_str::<ChildReport>(text.trim()).ok())
@@ -352,7 +373,7 @@ impl<S: CrossProcess> Host<S> for Children {
                 }
                 None => {
                     // Nothing by the deadline: stopped, or stuck in a workload or a wait.
-                    status = "stalled";
+                    stalled = true;
                     None
                 }
             };
@@ -371,7 +392,14 @@ impl<S: CrossProcess> Host<S> for Children {
                     allocations = allocations.zip(their_allocations).map(|(a, b)| a + b);
                     results.push(ConsumerResult::Done(Box::new(outcome)));
                 }
-                None => results.push(ConsumerResult::Lost { id, status }),
+                None => results.push(ConsumerResult::Lost {
+                    id,
+                    status: if stalled {
+                        "stalled"
+                    } else {
+                        consumer.lost_status()
+                    },
+                }),
             }
         }
         Collected {
@@ -452,6 +480,7 @@ fn reap_by(consumer: &mut Consumer, deadline: u64) -> Option<std::process::ExitS
     loop {
         if let Ok(Some(status)) = consumer.child.try_wait() {
             consumer.died = true;
+            consumer.exit = Some(status);
             return Some(status);
         }
         if monotonic_ns() >= deadline || crate::interrupt::requested() {
