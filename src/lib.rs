@@ -243,6 +243,21 @@ impl std::fmt::Display for Interrupted {
 
 impl std::error::Error for Interrupted {}
 
+/// A run process already said what went wrong on stderr (e.g. /dev/shm too small, exit 2):
+/// fbench exits with its code and adds no line of its own.
+#[derive(Debug)]
+struct AlreadyReported {
+    code: u8,
+}
+
+impl std::fmt::Display for AlreadyReported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a run process exited with code {}", self.code)
+    }
+}
+
+impl std::error::Error for AlreadyReported {}
+
 /// Exit code after SIGINT/SIGTERM/SIGHUP/SIGQUIT, as shells report a process killed by
 /// SIGINT: one code for "stopped on request, cleaned up", whichever signal it was.
 const EXIT_INTERRUPTED: u8 = 130;
@@ -381,6 +396,10 @@ pub fn main_with(registry: Registry) -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<AlreadyReported>().is_some() => {
+            let code = err.downcast_ref::<AlreadyReported>().map_or(1, |r| r.code);
+            ExitCode::from(code)
+        }
         Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
             eprintln!("{err}");
             ExitCode::from(EXIT_INTERRUPTED)

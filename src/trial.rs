@@ -361,6 +361,16 @@ fn child_output(
         if status.code() == Some(EXIT_INTERRUPTED) || stop_sent.is_some() {
             return Err(TrialError::Interrupted);
         }
+        // A usage-level failure the child explained in its own line (exit 2): passed on as
+        // it is, one line, exit 2.
+        if status.code() == Some(i32::from(crate::EXIT_USAGE)) {
+            return Err(TrialError::Failed(
+                crate::AlreadyReported {
+                    code: crate::EXIT_USAGE,
+                }
+                .into(),
+            ));
+        }
         use std::os::unix::process::ExitStatusExt;
         let ended = match (status.code(), status.signal()) {
             (_, Some(signal)) => format!("its process was killed by signal {signal}"),

@@ -88,12 +88,26 @@ fn wait_for_consumers(parent: u32, count: usize) -> Vec<(usize, u32)> {
     }
 }
 
+/// Segments made by `pid` or by a child of it running now (fbench runs each run in a child
+/// process, which makes the segment).
 fn segments_of(pid: u32) -> Vec<String> {
+    let mut makers = vec![pid];
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        if let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() {
+            if ppid_of(child) == Some(pid) {
+                makers.push(child);
+            }
+        }
+    }
     std::fs::read_dir("/dev/shm")
         .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(&format!("fbench-{pid}-")))
+        .filter(|name| {
+            makers
+                .iter()
+                .any(|m| name.starts_with(&format!("fbench-{m}-")))
+        })
         .collect()
 }
 
@@ -390,6 +404,7 @@ fn start_shm_run(
     report: &Path,
 ) -> std::process::Child {
     Command::new(program)
+        .env("FBENCH_RETRIES", "0")
         .args([
             "run",
             "--strategy",
@@ -449,6 +464,10 @@ fn clean_leaves_a_live_run_started_through_a_symlink_and_removes_a_killed_ones()
     let mut killed = start_shm_run(&fbench_path(), "2", "60s", &dir.path().join("k.json"));
     let consumers = wait_for_consumers(killed.id(), 2);
     let segment = Path::new("/dev/shm").join(&segments_of(killed.id())[0]);
+    // SIGKILL to the run process (which made the segment), then to fbench: no cleanup runs.
+    let run_pid = run_process_of(killed.id());
+    // SAFETY: kill(2) on a pid we just found as our grandchild; no memory is involved.
+    assert_eq!(unsafe { libc::kill(run_pid as i32, libc::SIGKILL) }, 0);
     killed.kill().unwrap();
     killed.wait().unwrap();
     // The consumers die with their parent (PR_SET_PDEATHSIG).
