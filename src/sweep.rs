@@ -272,6 +272,10 @@ fn run_points(
                     bar.finish_and_clear();
                     return Err(crate::Interrupted.into());
                 }
+                Err(fbench_harness::RunError::ExternalConsumer(message)) => {
+                    bar.finish_and_clear();
+                    return Err(UsageError(message).into());
+                }
                 Err(error) => {
                     bar.finish_and_clear();
                     return Err(anyhow::Error::new(error)

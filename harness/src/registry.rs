@@ -27,12 +27,18 @@ use crate::config::RunConfig;
 use crate::result::RunResult;
 use crate::runner::{ConsumerSpec, RunError};
 
+/// A consumer library's reader of a run and when measuring starts.
+pub(crate) type Attached = (Box<dyn crate::runner::external::Attachment>, u64);
+
 /// How a registered strategy is driven: the one object-safe face of a strategy type.
 trait Drive: Send + Sync {
     fn run(&self, config: &RunConfig, progress: &mut dyn FnMut(f64))
         -> Result<RunResult, RunError>;
     /// The body of one consumer process (cross-process strategies only).
     fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String>;
+    /// Attach a consumer library's reader (cross-process strategies only): the reader and
+    /// when measuring starts, once the run has started.
+    fn attach_external(&self, run: &str, spec: &ConsumerSpec) -> Result<Attached, String>;
     /// The in-process conformance suite on fresh strategies; `None` for a cross-process
     /// strategy (its readers are checked as processes, through runs).
     fn conformance(&self) -> Option<Result<(), String>>;
@@ -76,6 +82,10 @@ where
         Err("this strategy runs its consumers as threads, not processes".into())
     }
 
+    fn attach_external(&self, _run: &str, _spec: &ConsumerSpec) -> Result<Attached, String> {
+        Err("this strategy runs its consumers as threads, not processes".into())
+    }
+
     fn conformance(&self) -> Option<Result<(), String>> {
         Some(suite(|params| {
             (self.0)(params).unwrap_or_else(|e| panic!("the strategy does not build: {e}"))
@@ -103,6 +113,14 @@ where
     fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String> {
         let (reader, measure_start) = S::attach(run, spec.id, spec.frame_len)?;
         crate::runner::process::consume_and_report(spec, reader, measure_start)
+    }
+
+    fn attach_external(&self, run: &str, spec: &ConsumerSpec) -> Result<Attached, String> {
+        let (reader, measure_start) = S::attach(run, spec.id, spec.frame_len)?;
+        Ok((
+            Box::new(crate::runner::external::Holding::new(reader)),
+            measure_start,
+        ))
     }
 
     fn conformance(&self) -> Option<Result<(), String>> {
@@ -147,6 +165,15 @@ impl StrategyRef {
     /// The body of consumer process `spec.id` of run `run` (the hidden consumer subcommand).
     pub fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String> {
         self.drive.consume(run, spec)
+    }
+
+    /// Attach the consumer library ([`crate::runner::external::Consumer`]) to run `run`.
+    pub(crate) fn attach_external(
+        &self,
+        run: &str,
+        spec: &ConsumerSpec,
+    ) -> Result<Attached, String> {
+        self.drive.attach_external(run, spec)
     }
 
     /// The in-process conformance suite ([`fbench_strategies::conformance`]) on fresh

@@ -107,6 +107,17 @@ pub(crate) fn consume_and_report<R: Reader>(
     });
     let outcome = consume(spec, reader, measure_start);
     let (cpu_start, alloc_start) = window_start.join().map_err(|_| "cpu sampler died")?;
+    write_report(outcome, cpu_start, alloc_start, std::io::stdout().lock())
+}
+
+/// A consumer process's figures, as one JSON line on `out` (stdout for fbench's own, the
+/// report pipe for an external consumer).
+pub(crate) fn write_report(
+    outcome: ConsumerOutcome,
+    cpu_start: CpuUsage,
+    alloc_start: Option<u64>,
+    mut out: impl std::io::Write,
+) -> Result<(), String> {
     let report = ChildReport {
         frames_seen: outcome.frames_seen,
         age: outcome.age.summary(),
@@ -124,13 +135,16 @@ pub(crate) fn consume_and_report<R: Reader>(
         },
     };
     let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
-    println!("{line}");
-    Ok(())
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())
 }
 
 /// A consumer process and what became of it.
 struct Consumer {
     child: Child,
+    /// The read end of an external consumer's report pipe (fbench's own report on stdout).
+    report: Option<std::fs::File>,
     /// Set once the child has exited before the end of the run (it was reaped then).
     died: bool,
     /// When the parent SIGKILLs it (a `kill` fault), monotonic ns; cleared once done.
@@ -154,12 +168,28 @@ fn spawn_consumers(
         let mut spec = config.consumer_spec(id);
         // A process is killed by the parent (see `tick`), not asked to end itself.
         let kill_after = spec.faults.end_at.take();
-        let mut command = Command::new(&exe);
-        command
-            .args(consumer_args(strategy, segment, &spec))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let (mut command, report) =
+            match super::external::external_command(&config.consumer_cmd, id) {
+                Some(external) => {
+                    let (command, report) = super::external::command_for(
+                        external,
+                        strategy,
+                        segment,
+                        &spec,
+                        &config.frame,
+                    )
+                    .map_err(|e| RunError::Process(format!("cannot start consumer {id}: {e}")))?;
+                    (command, Some(report))
+                }
+                None => {
+                    let mut command = Command::new(&exe);
+                    command
+                        .args(consumer_args(strategy, segment, &spec))
+                        .stdout(Stdio::piped());
+                    (command, None)
+                }
+            };
+        command.stdin(Stdio::null()).stderr(Stdio::inherit());
         // SAFETY: the closure runs in the forked child before exec and only makes
         // async-signal-safe system calls (prctl, signal, getppid, _exit).
         unsafe {
@@ -177,8 +207,12 @@ fn spawn_consumers(
         let child = command
             .spawn()
             .map_err(|e| RunError::Process(format!("cannot start consumer {id}: {e}")))?;
+        // Our copy of the pipe's write end went with `command`: the read end sees EOF when
+        // the consumer's copy closes.
+        drop(command);
         children.push(Consumer {
             child,
+            report,
             died: false,
             kill_at: None,
             kill_after,
@@ -252,6 +286,15 @@ impl<S: CrossProcess> Host<S> for Children {
             for (id, consumer) in self.consumers.iter_mut().enumerate() {
                 if let Ok(Some(status)) = consumer.child.try_wait() {
                     consumer.died = true;
+                    if let Some(external) =
+                        super::external::external_command(&config.consumer_cmd, id)
+                    {
+                        // The user's command: most likely their mistake, said as such.
+                        return Err(RunError::ExternalConsumer(format!(
+                            "--consumer-cmd '{}': consumer {id} exited before attaching to the run ({status}); it must attach with the fbench consumer library (see its stderr above)",
+                            external.command
+                        )));
+                    }
                     return Err(RunError::Process(format!(
                         "consumer {id} exited before the run started ({status})"
                     )));
@@ -323,11 +366,14 @@ impl<S: CrossProcess> Host<S> for Children {
                 None
             } else {
                 let mut text = String::new();
-                let read = consumer
-                    .child
-                    .stdout
-                    .take()
-                    .map(|mut out| out.read_to_string(&mut text));
+                let read = match consumer.report.take() {
+                    Some(mut report) => Some(report.read_to_string(&mut text)),
+                    None => consumer
+                        .child
+                        .stdout
+                        .take()
+                        .map(|mut out| out.read_to_string(&mut text)),
+                };
                 let status = consumer.child.wait();
                 consumer.died = true; // reaped
                 let clean_exit = matches!(status, Ok(s) if s.success());
