@@ -611,6 +611,16 @@ impl Consumer {
     }
 }
 
+impl Consumer {
+    /// End without sending figures (the consumer failed): the harness reports this
+    /// consumer `crashed`, as it would had the process died.
+    pub fn abandon(mut self) {
+        self.held = None;
+        self.attachment.release();
+        self.report = None;
+    }
+}
+
 impl Drop for Consumer {
     fn drop(&mut self) {
         let _ = self.finish();

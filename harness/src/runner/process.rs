@@ -147,6 +147,9 @@ struct Consumer {
     report: Option<std::fs::File>,
     /// Set once the child has exited before the end of the run (it was reaped then).
     died: bool,
+    /// It exited by itself with status 0 before the end (an external consumer that left
+    /// early, having sent its figures).
+    left: bool,
     /// When the parent SIGKILLs it (a `kill` fault), monotonic ns; cleared once done.
     kill_at: Option<u64>,
     /// When the `kill` fault is due, after the measured window's start.
@@ -214,6 +217,7 @@ fn spawn_consumers(
             child,
             report,
             died: false,
+            left: false,
             kill_at: None,
             kill_after,
             killed: false,
@@ -347,9 +351,10 @@ impl<S: CrossProcess> Host<S> for Children {
         }
         for (id, consumer) in self.consumers.iter_mut().enumerate() {
             if !consumer.died {
-                if let Ok(Some(_)) = consumer.child.try_wait() {
+                if let Ok(Some(status)) = consumer.child.try_wait() {
                     // Reaped, so it can no longer touch the segment: take its slot back.
                     consumer.died = true;
+                    consumer.left = status.success() && !consumer.killed;
                     if strategy.reclaim(id) {
                         self.reclaimed += 1;
                     }
@@ -362,7 +367,18 @@ impl<S: CrossProcess> Host<S> for Children {
         let mut results = Vec::with_capacity(self.consumers.len());
         let (mut cpu, mut allocations) = (CpuUsage::default(), Some(0u64));
         for (id, consumer) in self.consumers.iter_mut().enumerate() {
-            let report = if consumer.died {
+            let report = if consumer.died && consumer.left {
+                // Left early, cleanly: its figures wait in its report pipe.
+                let mut text = String::new();
+                match consumer
+                    .report
+                    .take()
+                    .map(|mut r| r.read_to_string(&mut text))
+                {
+                    Some(Ok(_)) => serde_json::from_str::<ChildReport>(text.trim()).ok(),
+                    _ => None,
+                }
+            } else if consumer.died {
                 None
             } else {
                 let mut text = String::new();
