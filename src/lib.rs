@@ -142,7 +142,6 @@ pub mod consumer {
 }
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -158,11 +157,16 @@ mod cli;
 mod conformance;
 mod flags;
 mod gate;
+mod input;
+mod output;
 mod report_cmd;
 mod scenarios;
 mod soak;
 mod source;
+mod stdio;
 mod sweep;
+
+pub(crate) use output::{output_path, parent_dir, writable_file, write_atomically};
 
 use cli::{Cli, Command, RunArgs};
 
@@ -276,8 +280,8 @@ fn clean_iceoryx2() -> anyhow::Result<()> {
 }
 
 /// The fbench command line over `registry`: parse the process's arguments, run the
-/// command, return its exit code (0 ok, 1 runtime failure, 2 usage, 3 gate failed, 130
-/// interrupted). A trailing `--bench`, which `cargo bench` appends, is ignored, so a bench
+/// command, return its exit code (0 ok, 1 runtime failure, 2 usage, 3 gate failed, 4 gate
+/// inconclusive, 130 interrupted). A trailing `--bench`, which `cargo bench` appends, is ignored, so a bench
 /// target (`harness = false`) can be the command line.
 pub fn main_with(registry: Registry) -> ExitCode {
     registry::install(registry);
@@ -298,6 +302,12 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Err(err) => return clap_error(err),
     };
     let explicit = explicit_args(&matches);
+    // Where stdout or stderr is a pipe, a reader that leaves early (`| head -1`) must not
+    // cost the files the command writes (see `stdio`); dropped last, after the exit line.
+    let _stdio = match cli.command {
+        Command::Consumer(_) => None,
+        _ => stdio::guard(),
+    };
     let outcome = match cli.command {
         Command::Run(args) => run(*args, &explicit),
         Command::Clean => clean(),
@@ -327,6 +337,10 @@ pub fn main_with(registry: Registry) -> ExitCode {
                 eprintln!("{err}");
                 ExitCode::from(gate::EXIT_GATE_FAILED)
             }
+            None if err.is::<gate::GateInconclusive>() => {
+                eprintln!("{err}");
+                ExitCode::from(gate::EXIT_GATE_INCONCLUSIVE)
+            }
             None => {
                 eprintln!("error: {err:#}");
                 ExitCode::FAILURE
@@ -345,7 +359,16 @@ fn clap_error(err: clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = err.print();
+            // `fbench` alone: one line naming what is accepted, not the whole help.
+            let commands: Vec<String> = Cli::command()
+                .get_subcommands()
+                .filter(|c| !c.is_hide_set())
+                .map(|c| c.get_name().to_string())
+                .collect();
+            eprintln!(
+                "error: no command given; accepted: {} (fbench --help describes them)",
+                commands.join(", ")
+            );
             ExitCode::from(EXIT_USAGE)
         }
         _ => {
@@ -491,90 +514,4 @@ pub(crate) fn build_info() -> BuildInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         git_rev: env!("FBENCH_GIT_REV").to_string(),
     }
-}
-
-/// Where the JSON report goes, checked before the run so that a bad path fails in a second,
-/// not after minutes of measuring. Nothing is left behind by the check.
-fn output_path(json: Option<&Path>, out: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
-    let (path, flag) = match json {
-        Some(path) => (path.to_path_buf(), "--json"),
-        None => {
-            std::fs::create_dir_all(out).map_err(|e| {
-                UsageError(format!(
-                    "--out: cannot create directory {}: {e}",
-                    out.display()
-                ))
-            })?;
-            (out.join(format!("{prefix}-{}.json", timestamp())), "--out")
-        }
-    };
-    writable_file(path, flag)
-}
-
-/// `path` if a file can be written there, checked without leaving anything behind; else a
-/// usage error naming `flag`.
-fn writable_file(path: PathBuf, flag: &str) -> anyhow::Result<PathBuf> {
-    if path.is_dir() {
-        return Err(UsageError(format!(
-            "{flag}: {} is a directory; give a file path such as report.json",
-            path.display()
-        ))
-        .into());
-    }
-    let dir = parent_dir(&path);
-    if !dir.is_dir() {
-        return Err(UsageError(format!(
-            "{flag}: directory {} does not exist",
-            dir.display()
-        ))
-        .into());
-    }
-    tempfile::Builder::new()
-        .prefix(".fbench-probe-")
-        .tempfile_in(dir)
-        .map_err(|e| UsageError(format!("{flag}: cannot write in {}: {e}", dir.display())))?;
-    Ok(path)
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// Write to a temporary file beside `path`, then rename: a reader never sees half a report.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = tempfile::Builder::new()
-        .prefix(".fbench-")
-        .tempfile_in(parent_dir(path))?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// UTC `YYYYMMDD-HHMMSS` for file names.
-fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }
