@@ -131,6 +131,7 @@ pub(crate) fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit
             "drop_policy" => spec.drop_policy = given.drop_policy.clone(),
             "interval" => spec.interval = given.interval,
             "waker" => spec.waker = given.waker.clone(),
+            "consumer_cmd" => spec.consumer_cmd = given.consumer_cmd.clone(),
             _ => {}
         }
     }

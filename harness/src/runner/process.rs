@@ -367,18 +367,9 @@ impl<S: CrossProcess> Host<S> for Children {
         let mut results = Vec::with_capacity(self.consumers.len());
         let (mut cpu, mut allocations) = (CpuUsage::default(), Some(0u64));
         for (id, consumer) in self.consumers.iter_mut().enumerate() {
-            let report = if consumer.died && consumer.left {
-                // Left early, cleanly: its figures wait in its report pipe.
-                let mut text = String::new();
-                match consumer
-                    .report
-                    .take()
-                    .map(|mut r| r.read_to_string(&mut text))
-                {
-                    Some(Ok(_)) => serde_json::from_str::<ChildReport>(text.trim()).ok(),
-                    _ => None,
-                }
-            } else if consumer.died {
+            // A consumer that died mid-run has no figures, unless it left early and cleanly
+            // (an external consumer may): they wait in its pipe.
+            let report = if consumer.died && !consumer.left {
                 None
             } else {
                 let mut text = String::new();
@@ -390,9 +381,11 @@ impl<S: CrossProcess> Host<S> for Children {
                         .take()
                         .map(|mut out| out.read_to_string(&mut text)),
                 };
-                let status = consumer.child.wait();
-                consumer.died = true; // reaped
-                let clean_exit = matches!(status, Ok(s) if s.success());
+                let clean_exit = consumer.left || {
+                    let status = consumer.child.wait();
+                    consumer.died = true; // reaped
+                    matches!(status, Ok(s) if s.success())
+                };
                 match (read, clean_exit) {
                     (Some(Ok(_)), true) => serde_json::from_str::<ChildReport>(text.trim()).ok(),
                     _ => None,
