@@ -6,8 +6,8 @@
 //! [`strategies::FrameView`]) and [`strategies::Build`] for a type, and give a bench target
 //! (`[[bench]] harness = false`) this one line:
 //!
-//! ```ignore
-//! fbench::main!(my_crate::MyStrategy);
+//! ```
+//! fbench::main!(fbench_custom_strategy::DoubleBuffer); // examples/custom-strategy's type
 //! ```
 //!
 //! Then `cargo bench --bench NAME -- run --strategy mine,pool` runs it beside `pool` through
@@ -20,6 +20,7 @@
 //! reader — run through the whole tool:
 //!
 //! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
 //! use std::sync::{Arc, Mutex};
 //! use fbench::strategies::{
 //!     Build, BuildError, Descriptor, FrameMeta, FrameView, Notifier, Publish, Reader,
@@ -29,6 +30,8 @@
 //! pub struct Copying {
 //!     frame: Mutex<(FrameMeta, Vec<u8>)>,
 //!     notifier: Notifier,
+//!     /// Relaxed: a tally, read after the run's threads were joined.
+//!     bytes_copied: AtomicU64,
 //! }
 //!
 //! pub struct CopyingReader {
@@ -56,6 +59,7 @@
 //!         self.copy.0 = frame.0;
 //!         self.copy.1.clear();
 //!         self.copy.1.extend_from_slice(&frame.1);
+//!         self.strategy.bytes_copied.fetch_add(frame.1.len() as u64, Ordering::Relaxed);
 //!         Some(Held(&self.copy))
 //!     }
 //! }
@@ -68,6 +72,7 @@
 //!         let seq = self.notifier.next_seq();
 //!         frame.0 = FrameMeta { publish_seq: seq, ..render(&mut frame.1) };
 //!         drop(frame);
+//!         // Rendered in place into the shared buffer: nothing copied on this side.
 //!         self.notifier.announce(seq);
 //!         Publish::Published(seq)
 //!     }
@@ -76,7 +81,10 @@
 //!     }
 //!     fn close(&self) { self.notifier.close() }
 //!     fn stats(&self) -> StrategyStats {
-//!         StrategyStats { published: self.notifier.latest(), ..StrategyStats::default() }
+//!         // `published` and `lost_wakeups` from the notifier; what only the strategy knows
+//!         // (here: one copy in per frame, one copy out per acquire) from its own tally.
+//!         let bytes_copied = self.bytes_copied.load(Ordering::Relaxed);
+//!         self.notifier.stats_with(StrategyStats { bytes_copied, ..StrategyStats::default() })
 //!     }
 //! }
 //!
@@ -89,7 +97,9 @@
 //!     fn build(params: &StrategyParams) -> Result<Self, BuildError> {
 //!         Ok(Copying {
 //!             frame: Mutex::new((FrameMeta::default(), vec![0; params.frame_len])),
-//!             notifier: Notifier::new(),
+//!             // The run's waker (`--waker futex|condvar`), as every built-in uses it.
+//!             notifier: Notifier::with_waker(params.waker),
+//!             bytes_copied: AtomicU64::new(0),
 //!         })
 //!     }
 //! }
@@ -105,9 +115,11 @@
 //! config.duration = std::time::Duration::from_millis(200);
 //! config.warmup = std::time::Duration::from_millis(50);
 //! config.consumers = 2;
+//! config.waker = fbench::strategies::Waker::Condvar; // reaches the strategy: params.waker
 //! let result = registry.get("copying").unwrap().run(&config, &mut |_| {}).unwrap();
 //! assert_eq!(result.torn_frames, 0);
 //! assert!(result.per_consumer.iter().all(|c| c.frames_seen > 0));
+//! assert!(result.copies.bytes_copied > 0);
 //! ```
 //!
 //! A binary using this library gets the counting allocator `main!` installs (heap
@@ -150,6 +162,16 @@ use clap::{CommandFactory, FromArgMatches};
 use fbench_harness::registry::{self, Registry};
 use fbench_reports::BuildInfo;
 use fbench_strategies::{Origin, StrategyKind};
+
+/// The Rust blocks of the README and the guides, compiled as doc tests: what a user pastes
+/// builds as shown (tests/user_docs.rs checks that every Markdown file with one is here).
+#[cfg(doctest)]
+mod user_docs {
+    #[doc = include_str!("../README.md")]
+    mod readme {}
+    #[doc = include_str!("../docs/cross-process.md")]
+    mod cross_process {}
+}
 
 mod calibrate;
 mod capacity;
@@ -260,6 +282,22 @@ fn clean() -> anyhow::Result<()> {
         );
     }
     clean_iceoryx2()?;
+    clean_hooks()?;
+    Ok(())
+}
+
+/// `fbench clean`, the registered strategies' part: each cross-process strategy's own clean
+/// hook (`CrossProcess::clean`), so a user's strategy removes what its killed runs left.
+fn clean_hooks() -> anyhow::Result<()> {
+    for strategy in registry::current().entries() {
+        let removed = strategy
+            .clean()
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("cleaning up after killed runs of {}", strategy.name()))?;
+        for line in removed {
+            println!("{}: removed {line}", strategy.name());
+        }
+    }
     Ok(())
 }
 

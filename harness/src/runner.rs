@@ -137,7 +137,7 @@ pub(crate) fn drive<S: Strategy, H: Host<S>>(
     }
     let (cpu, allocations) = match collected.outside {
         Some((their_cpu, their_allocations)) => (
-            cpu.plus(&their_cpu, config.duration.as_secs_f64()),
+            cpu.plus(&their_cpu),
             allocations.zip(their_allocations).map(|(a, b)| a + b),
         ),
         None => (cpu, allocations),
@@ -392,6 +392,9 @@ pub(crate) struct ProducerOutcome {
     pub(crate) windows: Vec<ProducerTally>,
     /// Due frames and publish times per interval (latency over time).
     pub(crate) intervals: crate::timeline::Intervals,
+    /// The producer thread's CPU time (user + system) over the measured window, from its
+    /// first slot (or camera frame) in the window; `None` when no frame fell in it.
+    pub(crate) cpu_ns: Option<u64>,
 }
 
 pub(crate) fn produce<S: Strategy>(
@@ -429,12 +432,17 @@ pub(crate) fn produce<S: Strategy>(
     };
     out.intervals.stamp_start(timeline.measure_start);
     let mut slot: u64 = 0;
+    // The thread's own CPU clock: what producing cost, whatever else ran on the machine.
+    let mut cpu_at_window: Option<u64> = None;
     loop {
         let due = due_at(slot);
         if due >= timeline.end || crate::interrupt::requested() {
             break;
         }
         sleep_until(due);
+        if cpu_at_window.is_none() && due >= timeline.measure_start {
+            cpu_at_window = Some(crate::metrics::thread_cpu_ns());
+        }
         let offset = due.saturating_sub(timeline.measure_start);
         for (w, window) in windows.iter().enumerate() {
             let started = due >= timeline.measure_start && offset >= window.start;
@@ -526,6 +534,7 @@ pub(crate) fn produce<S: Strategy>(
             slot += 1;
         }
     }
+    out.cpu_ns = cpu_at_window.map(|start| crate::metrics::thread_cpu_ns().saturating_sub(start));
     let end = strategy.stats();
     for (tally, start) in out.windows.iter_mut().zip(stats_at_start) {
         if let Some(start) = start {
@@ -604,6 +613,9 @@ pub(crate) struct ConsumerOutcome {
     pub killed: bool,
     /// Frames seen, age and acquire per interval of capture time (latency over time).
     pub intervals: crate::timeline::Intervals,
+    /// The consumer's CPU time (user + system) over the measured window: its thread's, from
+    /// its first wake-up in the window; a consumer process's whole process time.
+    pub cpu_ns: Option<u64>,
 }
 
 impl ConsumerOutcome {
@@ -625,6 +637,7 @@ impl ConsumerOutcome {
                 std::time::Duration::from_nanos(spec.interval_ns),
                 std::time::Duration::ZERO,
             ),
+            cpu_ns: None,
         }
     }
 
@@ -697,11 +710,15 @@ pub(crate) fn consume<R: Reader>(
     }
     let mut out = ConsumerOutcome::new(spec);
     let faults = &spec.faults;
+    let mut cpu_at_window: Option<u64> = None;
     let mut stalled = false;
     let mut last = 0u64;
     let mut sink = 0u64;
     while let WaitOutcome::Newer(_) = reader.wait_newer(last, spec.wait) {
         let acquire_start = monotonic_ns();
+        if cpu_at_window.is_none() && acquire_start >= measure_start {
+            cpu_at_window = Some(crate::metrics::thread_cpu_ns());
+        }
         let Some(frame) = reader.acquire() else {
             continue;
         };
@@ -744,6 +761,7 @@ pub(crate) fn consume<R: Reader>(
         );
     }
     std::hint::black_box(sink);
+    out.cpu_ns = cpu_at_window.map(|start| crate::metrics::thread_cpu_ns().saturating_sub(start));
     out
 }
 
@@ -813,11 +831,13 @@ pub(crate) fn assemble(
     let mut intervals = producer.intervals;
     let (mut age, mut acquire, mut e2e) = (Latency::new(), Latency::new(), Latency::new());
     let mut per_consumer = Vec::with_capacity(consumers.len());
+    let mut consumer_cpu_ns = Vec::with_capacity(consumers.len());
     let (mut seen_total, mut expected_total) = (0u64, 0u64);
     let (mut torn, mut out_of_order, mut misses, mut lost) = (0, 0, 0, 0);
     for consumer in consumers {
         match consumer {
             ConsumerResult::Done(c) => {
+                consumer_cpu_ns.extend(c.cpu_ns);
                 intervals.add(&c.intervals);
                 intervals.consumers += 1;
                 age.add(&c.age);
@@ -871,6 +891,8 @@ pub(crate) fn assemble(
             }
         }
     }
+    let cpu_demand =
+        crate::result::CpuDemand::of(producer.counts.due, producer.cpu_ns, &consumer_cpu_ns, &cpu);
     RunResult {
         strategy: strategy.to_string(),
         consumers: config.consumers,
@@ -897,6 +919,7 @@ pub(crate) fn assemble(
         lost_wakeups: stats.lost_wakeups,
         memory,
         cpu,
+        cpu_demand,
         copies: CopiesRecord {
             bytes_copied: stats.bytes_copied,
             allocations,
@@ -1016,6 +1039,7 @@ mod tests {
             assert_eq!(outcome.frames_seen, 10);
             assert_eq!(outcome.torn_frames, 0);
             assert_eq!(outcome.out_of_order, 0);
+            assert!(outcome.cpu_ns.is_some(), "its thread's CPU over the window");
             let result = assemble(
                 strategy.name(),
                 &config,

@@ -86,7 +86,24 @@ pub(crate) fn columns() -> Vec<Column> {
             value: cpu_percent,
             text: |r| format!("{:.0}", cpu_percent(r)),
         },
+        Column {
+            name: "CPU per frame",
+            value: |r| cpu_per_frame_ns(r).unwrap_or(f64::INFINITY),
+            text: cpu_per_frame_text,
+        },
     ]
+}
+
+/// The whole run's CPU time (user + system, every process of the run) per due frame: the
+/// figure to compare on a busy machine, since time other processes took is not in it.
+pub(crate) fn cpu_per_frame_ns(run: &RunResult) -> Option<f64> {
+    run.cpu_demand.map(|d| d.total_ns_per_frame)
+}
+
+/// [`cpu_per_frame_ns`] as a table shows it; `n/a` for reports written before fbench measured
+/// it.
+pub(crate) fn cpu_per_frame_text(run: &RunResult) -> String {
+    cpu_per_frame_ns(run).map_or_else(|| "n/a".to_string(), |ns| format_ns(ns.round() as u64))
 }
 
 /// Mean loss over due frames and the worst consumer's, in percent; `n/a` for reports written
@@ -112,8 +129,8 @@ pub(crate) fn best_marks(view: &View, group: usize, column: &Column) -> Vec<bool
     values.iter().map(|v| differ && *v == best).collect()
 }
 
-/// The strategy name of the reference run, the floor of the machine: it is shown, but never
-/// wins and is never in a tie.
+/// The strategy name of the reference run (a minimal latest-value design run beside the
+/// others, not a floor): it is shown, but never wins and is never in a tie.
 pub(crate) const REFERENCE: &str = "ideal";
 
 /// Who wins one configuration point.
@@ -213,11 +230,16 @@ pub(crate) fn verdicts(view: &View) -> Vec<Verdict> {
             let mut disqualified = Vec::new();
             for &i in &view.groups[g].entries {
                 let run = view.entries[i].run;
+                // Any trial the entry stands for disqualifies it, not only the median one.
+                let trials = &view.entries[i].trials;
                 if run.strategy == REFERENCE {
                     disqualified.push((i, "reference"));
-                } else if run.torn_frames > 0 {
+                } else if trials.iter().any(|t| t.torn_frames > 0) {
                     disqualified.push((i, "tore frames"));
-                } else if run.per_consumer.iter().any(|c| c.status != "ok") {
+                } else if trials
+                    .iter()
+                    .any(|t| t.per_consumer.iter().any(|c| c.status != "ok"))
+                {
                     disqualified.push((i, "lost a consumer"));
                 } else if run.age_ns.count == 0 {
                     disqualified.push((i, "delivered nothing"));

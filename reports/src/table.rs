@@ -14,6 +14,8 @@ use crate::{Exporter, LimitsTable, Report, ReportError};
 pub struct TerminalTable {
     /// Force a width (tests); `None` sizes to the terminal when there is one.
     pub width: Option<u16>,
+    /// How repeated trials are shown.
+    pub trials: crate::Trials,
 }
 
 impl Exporter for TerminalTable {
@@ -39,11 +41,20 @@ impl Exporter for TerminalTable {
             "torn",
             "peak PSS",
             "CPU %",
+            "CPU per frame",
         ]);
-        for run in &report.runs {
+        // Repeated trials are one row: the median trial by p99 age, the spread said below.
+        let reports = std::slice::from_ref(report);
+        let view = View::with_trials(reports, self.trials);
+        let mut spreads = Vec::new();
+        for entry in &view.entries {
+            let run = entry.run;
+            if let Some(spread) = entry.spread_text() {
+                spreads.push(format!("  {} x{}: {spread}", entry.member, run.consumers));
+            }
             let cpu = (run.cpu.user_s + run.cpu.sys_s) / run.config.duration_s.max(1e-9) * 100.0;
             table.add_row(vec![
-                run.strategy.clone(),
+                entry.member.clone(),
                 run.consumers.to_string(),
                 format_ns_ci(run.age_ns.p50, run.age_ns.ci95.map(|c| c.p50)),
                 format_ns(run.age_ns.p90),
@@ -61,6 +72,7 @@ impl Exporter for TerminalTable {
                 run.torn_frames.to_string(),
                 format_bytes(run.memory.peak_pss_bytes),
                 format!("{cpu:.0}"),
+                crate::summary::cpu_per_frame_text(run),
             ]);
         }
         for column in table.column_iter_mut().skip(1) {
@@ -68,6 +80,13 @@ impl Exporter for TerminalTable {
         }
         let mut text = table.to_string().into_bytes();
         text.push(b'\n');
+        if !spreads.is_empty() {
+            text.extend(b"repeated trials, one row each (the median trial by p99 age):\n");
+            for line in spreads {
+                text.extend(line.into_bytes());
+                text.push(b'\n');
+            }
+        }
         // Expected 0: a lost wake-up is a consumer asleep with a frame ready.
         let lost: Vec<String> = report
             .runs
@@ -105,7 +124,13 @@ impl Exporter for TerminalTable {
         }
         text.extend(who_wins(report).into_bytes());
         // The machine's limits and each run's distance from them, when calibrated.
-        text.extend(LimitsTable { width: self.width }.render(report)?);
+        text.extend(
+            LimitsTable {
+                width: self.width,
+                trials: self.trials,
+            }
+            .render(report)?,
+        );
         Ok(text)
     }
 }

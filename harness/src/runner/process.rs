@@ -393,7 +393,7 @@ impl<S: CrossProcess> Host<S> for Children {
             };
             match report.and_then(|r| outcome_of(id, config, r).ok()) {
                 Some((outcome, their_cpu, their_allocations)) => {
-                    cpu = cpu.plus(&their_cpu, 0.0);
+                    cpu = cpu.plus(&their_cpu);
                     allocations = allocations.zip(their_allocations).map(|(a, b)| a + b);
                     results.push(ConsumerResult::Done(Box::new(outcome)));
                 }
@@ -430,6 +430,8 @@ fn outcome_of(
             windows: report.windows,
             killed: false,
             intervals: crate::timeline::Intervals::from_wire(&report.intervals)?,
+            // The process's own accounting over the window: everything the consumer cost.
+            cpu_ns: Some((report.cpu.cpu_s() * 1e9) as u64),
         },
         report.cpu,
         report.allocations,
