@@ -222,7 +222,22 @@ pub fn value_at_rank(h: &Histogram<u64>, rank: u64) -> u64 {
 }
 
 /// What every report shows of a latency distribution (nanoseconds).
+///
+/// A summary whose `count` is 0 measured nothing (e.g. every consumer of the run was lost):
+/// in JSON its figures (`mean`, `p50` … `max`, `ci95`) are `null`, never a perfect 0, and
+/// `null` reads back as 0 with `count` 0. Readers show such a figure as "—".
+///
+/// ```
+/// use fbench_harness::metrics::Latency;
+///
+/// let nothing = Latency::new().summary();
+/// let json = serde_json::to_value(&nothing).unwrap();
+/// assert!(json["p99"].is_null() && json["mean"].is_null());
+/// let back: fbench_harness::metrics::LatencySummary = serde_json::from_value(json).unwrap();
+/// assert_eq!(back, nothing);
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "LatencySummaryWire", from = "LatencySummaryWire")]
 pub struct LatencySummary {
     pub count: u64,
     pub mean: f64,
@@ -239,7 +254,62 @@ pub struct LatencySummary {
     pub ci95: Option<Ci95>,
 }
 
+/// [`LatencySummary`] as JSON has it: figures of an empty summary are `null`.
+#[derive(Serialize, Deserialize)]
+struct LatencySummaryWire {
+    count: u64,
+    mean: Option<f64>,
+    p50: Option<u64>,
+    p90: Option<u64>,
+    p99: Option<u64>,
+    p999: Option<u64>,
+    max: Option<u64>,
+    hdr: String,
+    #[serde(default)]
+    ci95: Option<Ci95>,
+}
+
+impl From<LatencySummary> for LatencySummaryWire {
+    fn from(s: LatencySummary) -> Self {
+        // Nothing measured: no figure, rather than a 0 that reads as a perfect result.
+        let measured = s.count > 0;
+        LatencySummaryWire {
+            count: s.count,
+            mean: measured.then_some(s.mean),
+            p50: measured.then_some(s.p50),
+            p90: measured.then_some(s.p90),
+            p99: measured.then_some(s.p99),
+            p999: measured.then_some(s.p999),
+            max: measured.then_some(s.max),
+            hdr: s.hdr,
+            ci95: s.ci95.filter(|_| measured),
+        }
+    }
+}
+
+impl From<LatencySummaryWire> for LatencySummary {
+    fn from(w: LatencySummaryWire) -> Self {
+        LatencySummary {
+            count: w.count,
+            mean: w.mean.unwrap_or_default(),
+            p50: w.p50.unwrap_or_default(),
+            p90: w.p90.unwrap_or_default(),
+            p99: w.p99.unwrap_or_default(),
+            p999: w.p999.unwrap_or_default(),
+            max: w.max.unwrap_or_default(),
+            hdr: w.hdr,
+            ci95: w.ci95,
+        }
+    }
+}
+
 impl LatencySummary {
+    /// Whether anything was measured: when not, its figures are absent (shown "—",
+    /// serialised `null`), not zero.
+    pub fn measured(&self) -> bool {
+        self.count > 0
+    }
+
     /// Decode the embedded histogram.
     pub fn decode(&self) -> Result<Histogram<u64>, String> {
         let bytes = base64::engine::general_purpose::STANDARD
@@ -535,6 +605,27 @@ mod tests {
         assert_eq!(decoded.len(), 10_000);
         assert_eq!(decoded.value_at_quantile(0.99), summary.p99);
         assert!((summary.p50 as f64 - 5_000_000.0).abs() / 5e6 < 0.001);
+    }
+
+    #[test]
+    fn only_an_empty_summary_has_null_figures() {
+        let empty = serde_json::to_value(Latency::new().summary()).unwrap();
+        for field in ["mean", "p50", "p90", "p99", "p999", "max", "ci95"] {
+            assert!(empty[field].is_null(), "{field}: {empty}");
+        }
+        assert_eq!(empty["count"], 0);
+        let mut latency = Latency::new();
+        latency.record(1_000);
+        let one = latency.summary();
+        let json = serde_json::to_value(&one).unwrap();
+        assert_eq!(json["p99"], one.p99);
+        assert_eq!(json["count"], 1);
+        // Written before null existed: zeros read as they always did.
+        let mut old = json.clone();
+        old["p99"] = 0.into();
+        let back: LatencySummary = serde_json::from_value(old).unwrap();
+        assert_eq!(back.p99, 0);
+        assert_eq!(serde_json::from_value::<LatencySummary>(json).unwrap(), one);
     }
 
     #[test]

@@ -63,8 +63,9 @@ pub struct RunResult {
     pub cpu_demand: Option<CpuDemand>,
     pub copies: CopiesRecord,
     pub per_consumer: Vec<ConsumerRecord>,
-    /// Consumers that died during the run (status `panicked` or `crashed`); the run's
-    /// figures are over the others.
+    /// Consumers lost during the run (any status but `ok`: `panicked`, `crashed`,
+    /// `stalled`, `killed`); the run's figures are over the others, and a run that lost
+    /// every consumer has none (its latency summaries are empty, their figures `null`).
     #[serde(default)]
     pub consumers_lost: u64,
     /// Frame slots a dead consumer process held, taken back by the parent (`shm` only).
@@ -298,8 +299,11 @@ pub struct ConsumerRecord {
     pub torn_frames: u64,
     pub out_of_order: u64,
     /// `ok`; `panicked` if the consumer thread died (a bug in fbench or the strategy);
-    /// `crashed` if the consumer process died (e.g. killed). A lost consumer's figures are
-    /// lost: zero counts, empty histograms and a `null` drop rate, left out of the run's.
+    /// `crashed` if the consumer process died (e.g. killed); `killed` by a `kill` fault;
+    /// `stalled` if it had not reported by the producer's end + its workload's hold + 5 s
+    /// (a stopped or stuck consumer: a process is then killed and reaped, a thread left
+    /// behind). A lost consumer's figures are lost: zero counts, empty histograms (`null`
+    /// figures) and a `null` drop rate, left out of the run's.
     pub status: String,
     /// `fbench`: fbench's own consumer loop (a thread or a process); `external`: the user's
     /// own process started by `--consumer-cmd`, measured by the consumer library.

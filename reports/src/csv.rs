@@ -181,6 +181,12 @@ impl CsvExporter {
 }
 
 fn latency_fields(l: &LatencySummary) -> [String; 7] {
+    if !l.measured() {
+        // Nothing measured: empty fields, as JSON has null, not a perfect 0.
+        let mut fields: [String; 7] = Default::default();
+        fields[0] = "0".to_string();
+        return fields;
+    }
     [
         l.count.to_string(),
         format!("{:.1}", l.mean),

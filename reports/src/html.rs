@@ -266,7 +266,8 @@ fn summary_section(page: &mut String, view: &View) {
         "<h2 id=\"summary\">Summary</h2>\n<p>One row per run. In each configuration point the \
          best value of every column is marked <span style=\"background:#e3f4e1;font-weight:600\">\
          &nbsp;★&nbsp;</span> (lowest; nothing is marked where all runs agree). Torn frames are \
-         marked red: any is a bug.</p>\n<table>\n<tr><th class=\"name\">run</th>",
+         marked red: any is a bug. So are lost consumers: their figures died with them, the \
+         run's are over the others (none when every consumer was lost, shown —).</p>\n<table>\n<tr><th class=\"name\">run</th>",
     );
     for column in &columns {
         let _ = write!(page, "<th>{}</th>", escape(column.name));
@@ -294,7 +295,8 @@ fn summary_section(page: &mut String, view: &View) {
             );
             for (c, column) in columns.iter().enumerate() {
                 let text = escape(&(column.text)(entry.run));
-                if column.name == "torn" && entry.run.torn_frames > 0 {
+                let lost = column.name == "consumers lost" && entry.run.consumers_lost > 0;
+                if (column.name == "torn" && entry.run.torn_frames > 0) || lost {
                     let _ = write!(page, "<td class=\"bad\">{text}</td>");
                 } else if marks[c][row] {
                     let _ = write!(page, "<td class=\"best\">★ {text}</td>");
@@ -381,6 +383,8 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                     .entries
                     .iter()
                     .filter(|e| &e.series == label)
+                    // A run that lost every consumer has no age to draw (not 0).
+                    .filter(|e| axis != "age p99" || e.run.age_ns.measured())
                     .map(|e| (e.run.consumers as f64, value(e.run) / divisor))
                     .collect();
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));

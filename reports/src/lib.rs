@@ -34,7 +34,7 @@ pub use format::{format_bytes, format_ns};
 pub use html::{expected_charts, HtmlExporter};
 pub use limits::{calibration_lines, LimitsTable};
 pub use markdown::MarkdownExporter;
-pub use table::TerminalTable;
+pub use table::{lost_consumers_line, TerminalTable};
 
 /// The schema name and version every JSON report carries.
 pub const SCHEMA: &str = "fbench.report/2";

@@ -3,7 +3,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
-use crate::format::{format_bytes, format_ns, format_ns_ci};
+use crate::format::{format_bytes, format_ns, format_ns_ci, or_dash};
 use crate::summary::verdicts;
 use crate::view::View;
 use crate::{Exporter, LimitsTable, Report, ReportError};
@@ -28,6 +28,7 @@ impl Exporter for TerminalTable {
         table.set_header(vec![
             "strategy",
             "consumers",
+            "lost",
             "age p50",
             "age p90",
             "age p99",
@@ -49,6 +50,7 @@ impl Exporter for TerminalTable {
         let mut spreads = Vec::new();
         for entry in &view.entries {
             let run = entry.run;
+            let age = &run.age_ns;
             if let Some(spread) = entry.spread_text() {
                 spreads.push(format!("  {} x{}: {spread}", entry.member, run.consumers));
             }
@@ -56,12 +58,14 @@ impl Exporter for TerminalTable {
             table.add_row(vec![
                 entry.member.clone(),
                 run.consumers.to_string(),
-                format_ns_ci(run.age_ns.p50, run.age_ns.ci95.map(|c| c.p50)),
-                format_ns(run.age_ns.p90),
-                format_ns_ci(run.age_ns.p99, run.age_ns.ci95.map(|c| c.p99)),
-                format_ns_ci(run.age_ns.p999, run.age_ns.ci95.map(|c| c.p999)),
-                format_ns(run.age_ns.max),
-                format_ns(run.acquire_ns.p99),
+                // Which consumers and how they ended is in the lines under the table.
+                run.consumers_lost.to_string(),
+                or_dash(age, || format_ns_ci(age.p50, age.ci95.map(|c| c.p50))),
+                or_dash(age, || format_ns(age.p90)),
+                or_dash(age, || format_ns_ci(age.p99, age.ci95.map(|c| c.p99))),
+                or_dash(age, || format_ns_ci(age.p999, age.ci95.map(|c| c.p999))),
+                or_dash(age, || format_ns(age.max)),
+                or_dash(&run.acquire_ns, || format_ns(run.acquire_ns.p99)),
                 format_ns(run.publish_ns.p99),
                 crate::summary::loss_text(run),
                 format!(
@@ -122,6 +126,11 @@ impl Exporter for TerminalTable {
                 format!("lost wake-ups (expected 0): {}\n\n", lost.join(", ")).into_bytes(),
             );
         }
+        // A lost consumer's figures died with it: say so next to the figures of the others.
+        for run in report.runs.iter().filter(|r| r.consumers_lost > 0) {
+            text.extend(lost_consumers_line(run).into_bytes());
+            text.push(b'\n');
+        }
         text.extend(who_wins(report).into_bytes());
         // The machine's limits and each run's distance from them, when calibrated.
         text.extend(
@@ -133,6 +142,36 @@ impl Exporter for TerminalTable {
         );
         Ok(text)
     }
+}
+
+/// One line for a run that lost consumers: which, how they ended, and what its figures are
+/// over. Also what `fbench run` prints on stderr.
+///
+/// ```
+/// use fbench_harness::config::RunConfig;
+/// use fbench_harness::result::{ConsumerRecord, RunResult};
+/// use fbench_reports::lost_consumers_line;
+///
+/// let mut run = RunResult::empty("shm", 3, RunConfig::default_config().record());
+/// run.consumers_lost = 3;
+/// assert_eq!(
+///     lost_consumers_line(&run),
+///     "lost consumers: shm x3 lost 3 of 3; no consumer survived: no latency figures"
+/// );
+/// ```
+pub fn lost_consumers_line(run: &fbench_harness::RunResult) -> String {
+    let survivors = run.consumers as u64 - run.consumers_lost.min(run.consumers as u64);
+    let over = if survivors == 0 {
+        "no consumer survived: no latency figures".to_string()
+    } else {
+        format!("figures are over the {survivors} that reported")
+    };
+    format!(
+        "lost consumers: {} x{} lost {}; {over}",
+        run.strategy,
+        run.consumers,
+        crate::summary::lost_text(run)
+    )
 }
 
 /// "Who wins" under the table, for every configuration point with more than one candidate:
