@@ -140,6 +140,13 @@ pub struct RunFlags {
     /// burst:@<t>:<dur>:<fps> (the producer runs faster). May be repeated.
     #[arg(long, value_parser = |s: &str| s.parse::<Fault>())]
     pub fault: Vec<Fault>,
+
+    /// Run the user's own program as consumer processes instead of fbench's loop, for the
+    /// cross-process strategies: CMD (every consumer) or COUNT:CMD (the first COUNT), run as
+    /// `/bin/sh -c "exec CMD"`; it attaches with fbench's consumer library (Rust, or Python
+    /// from python/) and is measured by the same definitions. May be repeated.
+    #[arg(long, value_parser = |s: &str| s.parse::<fbench_harness::runner::external::ConsumerCommand>())]
+    pub consumer_cmd: Vec<fbench_harness::runner::external::ConsumerCommand>,
 }
 
 /// How the scheduler treats a machine other processes are loading, shared by every command
@@ -319,6 +326,7 @@ impl RunFlags {
             drop_policy: or(&self.drop_policy, base.drop_policy),
             faults: self.fault.clone(),
             interval: self.interval.unwrap_or(base.interval),
+            consumer_cmd: self.consumer_cmd.clone(),
         }
     }
 }

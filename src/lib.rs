@@ -129,6 +129,30 @@ pub use fbench_harness as harness;
 pub use fbench_reports as reports;
 pub use fbench_strategies as strategies;
 
+/// Bring your own consumer: the consumer library a user's own process links to be a consumer
+/// of a cross-process run (`fbench run --strategy shm --consumer-cmd ./my-consumer`),
+/// measured by the same definitions as fbench's own consumers (age from the due time,
+/// acquire, end-to-end, loss from sequence gaps, integrity stamps verified on acquire and
+/// before release). The Python package in `python/` is the same code.
+///
+/// ```no_run
+/// let mut consumer = fbench::consumer::Consumer::from_env().unwrap_or_else(|e| {
+///     eprintln!("error: {e}");
+///     std::process::exit(2)
+/// });
+/// let shape = consumer.info().shape(); // e.g. [1080, 1920, 3] for 1080p rgb24
+/// while let Some(frame) = consumer.next_frame() {
+///     let bytes = frame.bytes(); // read in place, zero-copy; released when `frame` drops
+///     assert_eq!(bytes.len(), shape.iter().product::<usize>());
+/// }
+/// consumer.finish().expect("the report reaches the harness");
+/// ```
+pub mod consumer {
+    pub use fbench_harness::runner::external::{
+        Consumer, ConsumerCommand, ConsumerError, Frame, RunInfo, ENV_CONSUMER, ENV_REPORT_FD,
+    };
+}
+
 use std::io::Write;
 use std::process::ExitCode;
 

@@ -139,6 +139,9 @@ pub fn trial_args(point: &SweepPoint) -> Vec<String> {
     for fault in &c.faults {
         flag("--fault", fault.to_string());
     }
+    for command in &c.consumer_cmd {
+        flag("--consumer-cmd", command.to_string());
+    }
     args
 }
 
@@ -200,6 +203,9 @@ fn run_in_process(
     match point.strategy.run(&point.config, progress) {
         Ok(run) => Ok(run),
         Err(RunError::Interrupted) => Err(TrialError::Interrupted),
+        Err(RunError::ExternalConsumer(message)) => {
+            Err(TrialError::Failed(crate::UsageError(message).into()))
+        }
         Err(error) => Err(TrialError::Failed(
             anyhow::Error::new(error).context(describe(point)),
         )),
@@ -415,7 +421,7 @@ pub fn child_main(args: TrialArgs) -> ExitCode {
         }
         Err(error) => match error.downcast_ref::<crate::UsageError>() {
             Some(usage) => {
-                eprintln!("error: run child: {usage}");
+                eprintln!("error: {usage}");
                 ExitCode::from(crate::EXIT_USAGE)
             }
             None => {
@@ -448,9 +454,22 @@ fn child_run(args: &TrialArgs) -> anyhow::Result<()> {
         return Ok(());
     }
     let _leak = leak_if_asked(args.trial);
+    // The result goes out on the stdout fbench gave this process; everything else written
+    // to stdout here (the user's --consumer-cmd processes inherit it) goes to stderr, so it
+    // never mixes with the result.
+    // SAFETY: dup and dup2 on the standard descriptors, which are open for the whole
+    // process; nothing else holds the raw descriptors across these calls.
+    let result_fd = unsafe {
+        let fd = libc::dup(1);
+        if fd < 0 || libc::dup2(2, 1) < 0 {
+            return Err(std::io::Error::last_os_error().into());
+        }
+        fd
+    };
     let result = match point.strategy.run(&point.config, &mut |_| {}) {
         Ok(run) => run,
         Err(RunError::Interrupted) => return Err(crate::Interrupted::default().into()),
+        Err(RunError::ExternalConsumer(message)) => return Err(crate::UsageError(message).into()),
         Err(error) => return Err(anyhow::Error::new(error).context(describe(point))),
     };
     if let Some(failure) = crate::source::take_failure(&point.config.source) {
@@ -462,9 +481,11 @@ fn child_run(args: &TrialArgs) -> anyhow::Result<()> {
         serde_json::to_value(result.intervals.as_ref().map(Intervals::to_wire_whole))?,
     );
     output.insert(RESULT_KEY.to_string(), serde_json::to_value(&result)?);
-    let mut stdout = std::io::stdout().lock();
-    serde_json::to_writer(&mut stdout, &output)?;
-    stdout.flush()?;
+    // SAFETY: `result_fd` is the descriptor dup'ed above, owned by nothing else; the File
+    // takes it over and closes it.
+    let mut out = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(result_fd) };
+    serde_json::to_writer(&mut out, &output)?;
+    out.flush()?;
     Ok(())
 }
 

@@ -47,12 +47,18 @@ impl fmt::Display for ConsumeError {
     }
 }
 
+/// A consumer library's reader of a run and when measuring starts.
+pub(crate) type Attached = (Box<dyn crate::runner::external::Attachment>, u64);
+
 /// How a registered strategy is driven: the one object-safe face of a strategy type.
 trait Drive: Send + Sync {
     fn run(&self, config: &RunConfig, progress: &mut dyn FnMut(f64))
         -> Result<RunResult, RunError>;
     /// The body of one consumer process (cross-process strategies only).
     fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), ConsumeError>;
+    /// Attach a consumer library's reader (cross-process strategies only): the reader and
+    /// when measuring starts, once the run has started.
+    fn attach_external(&self, run: &str, spec: &ConsumerSpec) -> Result<Attached, String>;
     /// The in-process conformance suite on fresh strategies, one outcome per property;
     /// `None` for a cross-process strategy (its readers are checked as processes, through
     /// runs).
@@ -84,6 +90,10 @@ where
         Err(ConsumeError::Refused(
             "this strategy runs its consumers as threads, not processes".into(),
         ))
+    }
+
+    fn attach_external(&self, _run: &str, _spec: &ConsumerSpec) -> Result<Attached, String> {
+        Err("this strategy runs its consumers as threads, not processes".into())
     }
 
     fn conformance(&self) -> Option<Vec<Outcome>> {
@@ -119,6 +129,14 @@ where
             S::attach(run, spec.id, spec.frame_len).map_err(ConsumeError::Refused)?;
         crate::runner::process::consume_and_report(spec, reader, measure_start)
             .map_err(ConsumeError::Failed)
+    }
+
+    fn attach_external(&self, run: &str, spec: &ConsumerSpec) -> Result<Attached, String> {
+        let (reader, measure_start) = S::attach(run, spec.id, spec.frame_len)?;
+        Ok((
+            Box::new(crate::runner::external::Holding::new(reader)),
+            measure_start,
+        ))
     }
 
     fn conformance(&self) -> Option<Vec<Outcome>> {
@@ -167,6 +185,15 @@ impl StrategyRef {
     /// The body of consumer process `spec.id` of run `run` (the hidden consumer subcommand).
     pub fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), ConsumeError> {
         self.drive.consume(run, spec)
+    }
+
+    /// Attach the consumer library ([`crate::runner::external::Consumer`]) to run `run`.
+    pub(crate) fn attach_external(
+        &self,
+        run: &str,
+        spec: &ConsumerSpec,
+    ) -> Result<Attached, String> {
+        self.drive.attach_external(run, spec)
     }
 
     /// The in-process conformance suite ([`fbench_strategies::conformance::run_each`]) on

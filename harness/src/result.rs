@@ -307,6 +307,17 @@ pub struct ConsumerRecord {
     /// are lost: zero counts, empty histograms (`null` figures) and a `null` drop rate, left
     /// out of the run's.
     pub status: String,
+    /// `fbench`: fbench's own consumer loop (a thread or a process); `external`: the user's
+    /// own process started by `--consumer-cmd`, measured by the consumer library.
+    #[serde(default = "own_kind")]
+    pub kind: String,
+    /// The command an `external` consumer ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+fn own_kind() -> String {
+    "fbench".to_string()
 }
 
 /// The floor an acquire is compared with.

@@ -39,6 +39,7 @@
 //! | `waker` | `"futex"`, `"condvar"` or list | `--waker` |
 //! | `interval` | duration string | `--interval` |
 //! | `fault` | `"stall:0@200ms:300ms"` or list of faults; every run | `--fault` |
+//! | `consumer_cmd` | `"CMD"` or `"COUNT:CMD"`, or a list; the user's own consumer processes | `--consumer-cmd` |
 //! | `gates` | table of gate settings, for the gating code | |
 //! | `capacity` | table of `fbench capacity` settings (`budget = "20m"`, `max_fps = 240`, ...), for `fbench capacity` | |
 //!
@@ -92,7 +93,7 @@ impl ScenarioError {
 }
 
 /// The keys a scenario may have, in the order the schema lists them.
-pub const KEYS: [&str; 26] = [
+pub const KEYS: [&str; 27] = [
     "description",
     "source",
     "strategies",
@@ -116,13 +117,14 @@ pub const KEYS: [&str; 26] = [
     "waker",
     "interval",
     "fault",
+    "consumer_cmd",
     "source_memory",
     "gates",
     "capacity",
 ];
 
 /// Keys whose flag is repeated for each value instead of taking a comma-separated list.
-const REPEATED: [&str; 2] = ["slow", "fault"];
+const REPEATED: [&str; 3] = ["slow", "fault", "consumer_cmd"];
 
 /// The scenario key that sets what a command-line flag sets (`--deadline-tolerance` ->
 /// `deadline_tolerance`), for naming keys in validation errors.

@@ -49,6 +49,8 @@ pub struct SweepSpec {
     pub faults: Vec<crate::faults::Fault>,
     /// Latency-over-time interval of every run (`--interval`; not a dimension).
     pub interval: Duration,
+    /// The user's own consumer processes of every run (`--consumer-cmd`; not a dimension).
+    pub consumer_cmd: Vec<crate::runner::external::ConsumerCommand>,
 }
 
 /// One run of a sweep.
@@ -91,6 +93,7 @@ impl SweepSpec {
             waker: vec![config.waker],
             faults: config.faults.clone(),
             interval: config.interval,
+            consumer_cmd: config.consumer_cmd.clone(),
         }
     }
 
@@ -102,6 +105,7 @@ impl SweepSpec {
             slow: self.slow.clone(),
             faults: self.faults.clone(),
             interval: self.interval,
+            consumer_cmd: self.consumer_cmd.clone(),
             ..RunConfig::default_config()
         };
         let mut configs = vec![base];
