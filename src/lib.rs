@@ -232,7 +232,19 @@ fn clean() -> anyhow::Result<()> {
         );
     }
     clean_iceoryx2()?;
+    clean_net();
     Ok(())
+}
+
+/// `fbench clean`, `--remote netns`'s part: namespaces (and with them their veth pairs) of
+/// runs killed outright, and the Zenoh shared-memory segments of dead processes.
+fn clean_net() {
+    let removed = fbench_harness::remote::clean_stale();
+    if removed > 0 {
+        println!("removed {removed} network namespace(s) of dead fbench runs");
+    }
+    #[cfg(feature = "net")]
+    fbench_strategies::zenoh::clean_orphaned_segments();
 }
 
 /// `fbench clean`, iceoryx2's part: the resources of dead `fbench-…` nodes.

@@ -121,6 +121,8 @@ pub struct RunConfig {
     pub faults: Vec<crate::faults::Fault>,
     /// Length of the intervals of latency over time (`--interval`), see [`crate::timeline`].
     pub interval: Duration,
+    /// Where the consumers live (`--remote`, `--link`), see [`crate::remote`].
+    pub remote: crate::remote::Remote,
 }
 
 impl RunConfig {
@@ -150,6 +152,7 @@ impl RunConfig {
             waker: Waker::Futex,
             faults: Vec::new(),
             interval: crate::timeline::DEFAULT_INTERVAL,
+            remote: crate::remote::Remote::default(),
         }
     }
 
@@ -226,6 +229,10 @@ impl RunConfig {
                 "must be 0 or more",
             ));
         }
+        let names: Vec<&str> = strategies.iter().map(|d| d.name).collect();
+        self.remote
+            .check(&names)
+            .map_err(|(flag, message)| ConfigError::new(flag, message))?;
         if self.pool_size < 2 {
             // One buffer is always the published frame; the producer needs another to
             // render into, or every frame after the first would be refused.
@@ -351,6 +358,10 @@ pub struct ConfigRecord {
     /// condvar and read as "".
     #[serde(default)]
     pub waker: String,
+    /// Consumers on another host, simulated (`--remote netns`), and the link's shaping:
+    /// e.g. `netns, link 1gbit,delay=200us`. Absent when consumers ran on this host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 impl RunConfig {
@@ -387,6 +398,7 @@ impl RunConfig {
             drop_policy: self.drop_policy.name().to_string(),
             interval_s: Some(self.interval.as_secs_f64()),
             waker: self.waker.name().to_string(),
+            remote: self.remote.describe(),
         }
     }
 }

@@ -49,6 +49,8 @@ pub struct SweepSpec {
     pub faults: Vec<crate::faults::Fault>,
     /// Latency-over-time interval of every run (`--interval`; not a dimension).
     pub interval: Duration,
+    /// Where every run's consumers live (`--remote`, `--link`; not a dimension).
+    pub remote: crate::remote::Remote,
 }
 
 /// One run of a sweep.
@@ -91,6 +93,7 @@ impl SweepSpec {
             waker: vec![config.waker],
             faults: config.faults.clone(),
             interval: config.interval,
+            remote: config.remote,
         }
     }
 
@@ -102,6 +105,7 @@ impl SweepSpec {
             slow: self.slow.clone(),
             faults: self.faults.clone(),
             interval: self.interval,
+            remote: self.remote,
             ..RunConfig::default_config()
         };
         let mut configs = vec![base];
