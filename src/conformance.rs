@@ -17,6 +17,7 @@ use clap::Args;
 use fbench_harness::faults::Fault;
 use fbench_harness::frame::Resolution;
 use fbench_harness::{RunConfig, RunResult, StrategyRef};
+use fbench_strategies::conformance::Outcome;
 
 use crate::flags::StrategyList;
 
@@ -48,16 +49,16 @@ pub fn command(args: ConformanceArgs) -> anyhow::Result<()> {
         .map_or_else(|| fbench_harness::registry::current().all(), |l| l.0);
     let mut failures = Vec::new();
     for strategy in &strategies {
-        let checks = match strategy.conformance() {
-            Some(outcome) => vec![("in-process suite (every property)", outcome)],
+        let outcomes = match in_process(strategy) {
+            Some(outcomes) => outcomes,
             None => processes(strategy)?,
         };
-        for (check, outcome) in checks {
-            match outcome {
-                Ok(()) => println!("{:<13} ok    {check}", strategy.name()),
+        for Outcome { property, result } in outcomes {
+            match result {
+                Ok(()) => println!("{:<13} ok    {property}", strategy.name()),
                 Err(why) => {
-                    println!("{:<13} FAIL  {check}: {why}", strategy.name());
-                    failures.push(format!("{}: {check}", strategy.name()));
+                    println!("{:<13} FAIL  {property}: {why}", strategy.name());
+                    failures.push(format!("{}: {property}", strategy.name()));
                 }
             }
         }
@@ -69,8 +70,20 @@ pub fn command(args: ConformanceArgs) -> anyhow::Result<()> {
     }
 }
 
+/// The in-process suite, one outcome per property. A failed check panics (in the checking
+/// thread or a reader thread) and the suite turns the panic's message into the outcome; the
+/// default hook would also print each panic to stderr, which here is noise beside the
+/// property's line, so it is silenced while the suite runs.
+fn in_process(strategy: &StrategyRef) -> Option<Vec<Outcome>> {
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let outcomes = strategy.conformance();
+    std::panic::set_hook(hook);
+    outcomes
+}
+
 /// The cross-process variant: runs whose readers are processes, judged on counts.
-fn processes(strategy: &StrategyRef) -> anyhow::Result<Vec<(&'static str, Result<(), String>)>> {
+fn processes(strategy: &StrategyRef) -> anyhow::Result<Vec<Outcome>> {
     let mut config = RunConfig::default_config();
     config.frame.resolution = Resolution::new(160, 120);
     config.fps = 500.0;
@@ -96,18 +109,19 @@ fn processes(strategy: &StrategyRef) -> anyhow::Result<Vec<(&'static str, Result
     let run = |config: &RunConfig| strategy.run(config, &mut |_| {});
     let first = run(&lapping)?;
     let second = run(&killed)?;
+    let outcome = |property, result| Outcome { property, result };
     Ok(vec![
-        (
-            "reader processes: no torn frame, publish numbers only increase",
+        outcome(
+            "processes_no_torn_frames_and_monotonic",
             whole_and_in_order(&first),
         ),
-        (
-            "reader processes: every consumer ok and served",
+        outcome(
+            "processes_every_consumer_served",
             every_consumer_served(&first, &[]),
         ),
-        ("reader processes: nothing left held", nothing_left(&first)),
-        (
-            "a reader process killed holding a frame: reported, taken back, others carry on",
+        outcome("processes_nothing_left_held", nothing_left(&first)),
+        outcome(
+            "process_killed_holding_a_frame_is_reclaimed",
             every_consumer_served(&second, &[3])
                 .and_then(|()| whole_and_in_order(&second))
                 .and_then(|()| nothing_left(&second)),
@@ -118,7 +132,9 @@ fn processes(strategy: &StrategyRef) -> anyhow::Result<Vec<(&'static str, Result
 fn whole_and_in_order(run: &RunResult) -> Result<(), String> {
     match (run.torn_frames, run.out_of_order) {
         (0, 0) => Ok(()),
-        (torn, back) => Err(format!("{torn} torn, {back} out of order")),
+        (torn, back) => Err(format!(
+            "consumer processes saw {torn} torn frame(s) and {back} out of order"
+        )),
     }
 }
 

@@ -13,13 +13,13 @@ use clap::Args;
 
 use fbench_harness::scenario::Scenario;
 use fbench_reports::gate::{
-    ci, evaluate, render_markdown, render_terminal, AbsoluteGate, GateOptions, GateSet, Metric,
-    Param, RelativeGate, DEFAULT_MAX_REGRESSION,
+    check_report, ci, evaluate, render_markdown, render_terminal, AbsoluteGate, GateOptions,
+    GateSet, Metric, Param, RelativeGate, DEFAULT_MAX_REGRESSION,
 };
 use fbench_reports::{ExportFormat, Report};
 
 use crate::flags::parse_count;
-use crate::{scenarios, writable_file, write_atomically, UsageError};
+use crate::{input, scenarios, writable_file, write_atomically, UsageError};
 
 /// Exit code when a gate fails: a regression, an absolute limit exceeded, torn frames, a
 /// baseline that matched no run (unless `--allow-unmatched`), or (with `--strict`) a run in
@@ -36,6 +36,32 @@ const BASELINES_DIR: &str = "baselines";
 
 /// `fbench gate` resolves names under the default output directory.
 const DEFAULT_OUT: &str = "target/fbench";
+
+/// Exit code when nothing failed but the gate could not judge (a slowdown on a busier
+/// machine, a figure not measured), unless `--inconclusive pass|fail` says otherwise: a CI
+/// job must be able to tell "could not judge" from "passed".
+pub const EXIT_GATE_INCONCLUSIVE: u8 = 4;
+
+/// The gate could not judge; the message is the one line naming the runs and why.
+#[derive(Debug)]
+pub struct GateInconclusive(pub String);
+
+impl std::fmt::Display for GateInconclusive {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for GateInconclusive {}
+
+/// What an inconclusive outcome counts as when the user chose (without a choice: exit 4).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Inconclusive {
+    // Exit 0, as a pass.
+    Pass,
+    // Exit 3, as a failed gate.
+    Fail,
+}
 
 /// A gate failed; the message is the one-line summary.
 #[derive(Debug)]
@@ -78,6 +104,15 @@ pub struct GateRules {
     /// Do not fail on torn frames (every gating checks torn==0 otherwise).
     #[arg(long)]
     pub allow_torn: bool,
+
+    /// Do not fail on lost consumers (every gating checks consumers_lost==0 otherwise).
+    #[arg(long)]
+    pub allow_lost: bool,
+
+    /// Count a gate that could not judge (a slowdown on a busier machine, a figure not
+    /// measured) as passed (exit 0) or failed (exit 3); without this flag it exits 4.
+    #[arg(long, value_name = "pass|fail", value_enum)]
+    pub inconclusive: Option<Inconclusive>,
 
     /// Compare latencies over each report's own calibration (age and e2e over the futex
     /// wake p50, acquire and publish over one frame copy), so a uniformly slower machine
@@ -152,11 +187,12 @@ pub struct ScenarioGates {
     absolute: Vec<AbsoluteGate>,
     strict: bool,
     allow_torn: bool,
+    allow_lost: bool,
     normalize: bool,
 }
 
 const GATE_KEYS: &str =
-    "max_regression, gate, strict, allow_torn, normalize, or a metric with its limit (p99 = \"2ms\")";
+    "max_regression, gate, strict, allow_torn, allow_lost, normalize, or a metric with its limit (p99 = \"2ms\")";
 
 /// Read a scenario's `[gates]` table:
 ///
@@ -204,6 +240,7 @@ pub fn from_scenario(scenario: &Scenario, file: &str) -> Result<ScenarioGates, U
             }
             "strict" => gates.strict = flag(value)?,
             "allow_torn" => gates.allow_torn = flag(value)?,
+            "allow_lost" => gates.allow_lost = flag(value)?,
             "normalize" => gates.normalize = flag(value)?,
             metric if metric.parse::<Metric>().is_ok() => {
                 // `p99 = "2ms"` is `p99<=2ms`; the value may carry its own comparison.
@@ -242,43 +279,44 @@ fn strings(value: &serde_json::Value) -> Result<Vec<&str>, String> {
     }
 }
 
+/// A path is what ends in `.json`; anything else must be a name. (`../../x` is neither: a
+/// name never leaves the baselines directory.)
 fn is_path(text: &str) -> bool {
-    text.contains('/') || text.contains(std::path::MAIN_SEPARATOR) || text.ends_with(".json")
+    text.ends_with(".json")
 }
 
-/// A baseline given as `NAME` (under `out/baselines/`) or as a path (anything with a `/` or
-/// ending in `.json`).
+/// A baseline given as `NAME` (under `out/baselines/`) or as a path ending in `.json`.
 fn report_path(text: &str, flag: &str, out: &Path) -> Result<PathBuf, UsageError> {
     if is_path(text) {
         return Ok(PathBuf::from(text));
     }
     let is_name = !text.is_empty()
         && !text.starts_with('.')
+        && !text.contains("..")
         && text
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if !is_name {
         return Err(UsageError(format!(
-            "{flag}: '{text}' is not a baseline name; accepted: letters, digits, '.', '_' and '-', or a path ending in .json"
+            "{flag}: '{text}' is not a baseline name; accepted: letters, digits, '.', '_' and '-' (no '/', no '..'), or a path ending in .json"
         )));
     }
     Ok(out.join(BASELINES_DIR).join(format!("{text}.json")))
 }
 
-/// Read a report for `flag`, refusing what is not one, another schema, or one without runs.
+/// Read a report for `flag`, refusing what is not one, another schema, one without runs,
+/// or one whose figures cannot be true.
 fn load_report(path: &Path, flag: &str) -> Result<Report, UsageError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            UsageError(format!(
-                "{flag}: {} does not exist; save a baseline first (fbench run --save-baseline NAME) or give a report written with --json",
-                path.display()
-            ))
-        } else {
-            UsageError(format!("{flag}: cannot read {}: {e}", path.display()))
-        }
+    let text = input::read_text(path).map_err(|e| match e {
+        input::InputError::NotFound => UsageError(format!(
+            "{flag}: {} does not exist; save a baseline first (fbench run --save-baseline NAME) or give a report written with --json",
+            path.display()
+        )),
+        other => UsageError(format!("{flag}: cannot read {}: {other}", path.display())),
     })?;
     let report = Report::from_json(&text)
         .map_err(|e| UsageError(format!("{flag}: {}: {e}", path.display())))?;
+    check_report(&report).map_err(|e| UsageError(format!("{flag}: {}: {e}", path.display())))?;
     if report.runs.is_empty() {
         return Err(UsageError(format!(
             "{flag}: {} has no runs (a calibration report?); give a report written by fbench run or fbench sweep",
@@ -331,6 +369,7 @@ fn gate_set(rules: &GateRules, scenario: &ScenarioGates, has_baseline: bool) -> 
             rules.gate.clone()
         },
         allow_torn: rules.allow_torn || scenario.allow_torn,
+        allow_lost: rules.allow_lost || scenario.allow_lost,
     }
 }
 
@@ -352,6 +391,7 @@ pub struct Gating {
     gates: GateSet,
     options: GateOptions,
     outputs: Outputs,
+    inconclusive: Option<Inconclusive>,
     /// Judge the report after the run (a baseline, an absolute gate or a gate output).
     active: bool,
 }
@@ -427,6 +467,7 @@ pub fn prepare(
         gates,
         options,
         outputs,
+        inconclusive: rules.inconclusive,
         active,
     })
 }
@@ -449,17 +490,20 @@ impl Gating {
             &self.gates,
             &self.options,
             &self.outputs,
+            self.inconclusive,
         )
     }
 }
 
-/// Compare, print the table, write the outputs; `Err(GateFailed)` when a gate failed.
+/// Compare, print the table, write the outputs; `Err(GateFailed)` when a gate failed,
+/// `Err(GateInconclusive)` when it could not judge (as `inconclusive` says).
 fn judge(
     baseline: Option<(&Report, &Path)>,
     current: &Report,
     gates: &GateSet,
     options: &GateOptions,
     outputs: &Outputs,
+    inconclusive: Option<Inconclusive>,
 ) -> anyhow::Result<()> {
     let outcome = evaluate(baseline.map(|(r, _)| r), current, gates, options)
         .map_err(|e| UsageError(e.to_string()))?;
@@ -484,10 +528,14 @@ fn judge(
             .with_context(|| format!("writing {}", path.display()))?;
         println!("Bencher Metric Format JSON: {}", path.display());
     }
-    if outcome.passed() {
-        Ok(())
-    } else {
-        Err(GateFailed(outcome.summary()).into())
+    if !outcome.passed() {
+        return Err(GateFailed(outcome.summary()).into());
+    }
+    match inconclusive {
+        _ if !outcome.inconclusive() => Ok(()),
+        Some(Inconclusive::Pass) => Ok(()),
+        Some(Inconclusive::Fail) => Err(GateFailed(outcome.inconclusive_summary()).into()),
+        None => Err(GateInconclusive(outcome.inconclusive_summary()).into()),
     }
 }
 
@@ -514,6 +562,7 @@ pub fn command(args: GateArgs) -> anyhow::Result<()> {
         &gates,
         &options,
         &outputs,
+        args.rules.inconclusive,
     )
 }
 
@@ -537,10 +586,19 @@ mod tests {
             Path::new("b.json")
         );
         assert_eq!(
-            report_path("../x/b", "--baseline", out).unwrap(),
-            Path::new("../x/b")
+            report_path("../x/b.json", "--baseline", out).unwrap(),
+            Path::new("../x/b.json")
         );
-        for bad in ["", "a b", ".hidden", "naïve"] {
+        for bad in [
+            "",
+            "a b",
+            ".hidden",
+            "naïve",
+            "../../x",
+            "a/b",
+            "x..y",
+            "/dev/zero",
+        ] {
             let err = report_path(bad, "--save-baseline", out).unwrap_err().0;
             assert!(err.starts_with("--save-baseline: "), "{err}");
             assert!(err.contains("accepted: letters, digits"), "{err}");

@@ -6,8 +6,8 @@
 //! [`strategies::FrameView`]) and [`strategies::Build`] for a type, and give a bench target
 //! (`[[bench]] harness = false`) this one line:
 //!
-//! ```ignore
-//! fbench::main!(my_crate::MyStrategy);
+//! ```
+//! fbench::main!(fbench_custom_strategy::DoubleBuffer); // examples/custom-strategy's type
 //! ```
 //!
 //! Then `cargo bench --bench NAME -- run --strategy mine,pool` runs it beside `pool` through
@@ -20,6 +20,7 @@
 //! reader — run through the whole tool:
 //!
 //! ```
+//! use std::sync::atomic::{AtomicU64, Ordering};
 //! use std::sync::{Arc, Mutex};
 //! use fbench::strategies::{
 //!     Build, BuildError, Descriptor, FrameMeta, FrameView, Notifier, Publish, Reader,
@@ -29,6 +30,8 @@
 //! pub struct Copying {
 //!     frame: Mutex<(FrameMeta, Vec<u8>)>,
 //!     notifier: Notifier,
+//!     /// Relaxed: a tally, read after the run's threads were joined.
+//!     bytes_copied: AtomicU64,
 //! }
 //!
 //! pub struct CopyingReader {
@@ -56,6 +59,7 @@
 //!         self.copy.0 = frame.0;
 //!         self.copy.1.clear();
 //!         self.copy.1.extend_from_slice(&frame.1);
+//!         self.strategy.bytes_copied.fetch_add(frame.1.len() as u64, Ordering::Relaxed);
 //!         Some(Held(&self.copy))
 //!     }
 //! }
@@ -68,6 +72,7 @@
 //!         let seq = self.notifier.next_seq();
 //!         frame.0 = FrameMeta { publish_seq: seq, ..render(&mut frame.1) };
 //!         drop(frame);
+//!         // Rendered in place into the shared buffer: nothing copied on this side.
 //!         self.notifier.announce(seq);
 //!         Publish::Published(seq)
 //!     }
@@ -76,7 +81,10 @@
 //!     }
 //!     fn close(&self) { self.notifier.close() }
 //!     fn stats(&self) -> StrategyStats {
-//!         StrategyStats { published: self.notifier.latest(), ..StrategyStats::default() }
+//!         // `published` and `lost_wakeups` from the notifier; what only the strategy knows
+//!         // (here: one copy in per frame, one copy out per acquire) from its own tally.
+//!         let bytes_copied = self.bytes_copied.load(Ordering::Relaxed);
+//!         self.notifier.stats_with(StrategyStats { bytes_copied, ..StrategyStats::default() })
 //!     }
 //! }
 //!
@@ -89,7 +97,9 @@
 //!     fn build(params: &StrategyParams) -> Result<Self, BuildError> {
 //!         Ok(Copying {
 //!             frame: Mutex::new((FrameMeta::default(), vec![0; params.frame_len])),
-//!             notifier: Notifier::new(),
+//!             // The run's waker (`--waker futex|condvar`), as every built-in uses it.
+//!             notifier: Notifier::with_waker(params.waker),
+//!             bytes_copied: AtomicU64::new(0),
 //!         })
 //!     }
 //! }
@@ -105,9 +115,11 @@
 //! config.duration = std::time::Duration::from_millis(200);
 //! config.warmup = std::time::Duration::from_millis(50);
 //! config.consumers = 2;
+//! config.waker = fbench::strategies::Waker::Condvar; // reaches the strategy: params.waker
 //! let result = registry.get("copying").unwrap().run(&config, &mut |_| {}).unwrap();
 //! assert_eq!(result.torn_frames, 0);
 //! assert!(result.per_consumer.iter().all(|c| c.frames_seen > 0));
+//! assert!(result.copies.bytes_copied > 0);
 //! ```
 //!
 //! A binary using this library gets the counting allocator `main!` installs (heap
@@ -118,7 +130,6 @@ pub use fbench_reports as reports;
 pub use fbench_strategies as strategies;
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context;
@@ -128,17 +139,32 @@ use fbench_harness::registry::{self, Registry};
 use fbench_reports::BuildInfo;
 use fbench_strategies::{Origin, StrategyKind};
 
+/// The Rust blocks of the README and the guides, compiled as doc tests: what a user pastes
+/// builds as shown (tests/user_docs.rs checks that every Markdown file with one is here).
+#[cfg(doctest)]
+mod user_docs {
+    #[doc = include_str!("../README.md")]
+    mod readme {}
+    #[doc = include_str!("../docs/cross-process.md")]
+    mod cross_process {}
+}
+
 mod calibrate;
 mod capacity;
 mod cli;
 mod conformance;
 mod flags;
 mod gate;
+mod input;
+mod output;
 mod report_cmd;
 mod scenarios;
 mod soak;
 mod source;
+mod stdio;
 mod sweep;
+
+pub(crate) use output::{output_path, parent_dir, writable_file, write_atomically};
 
 use cli::{Cli, Command, RunArgs};
 
@@ -233,18 +259,32 @@ fn clean() -> anyhow::Result<()> {
     }
     clean_iceoryx2()?;
     clean_net();
+    clean_hooks()?;
+    Ok(())
+}
+
+/// `fbench clean`, the registered strategies' part: each cross-process strategy's own clean
+/// hook (`CrossProcess::clean`), so a user's strategy removes what its killed runs left.
+fn clean_hooks() -> anyhow::Result<()> {
+    for strategy in registry::current().entries() {
+        let removed = strategy
+            .clean()
+            .map_err(anyhow::Error::msg)
+            .with_context(|| format!("cleaning up after killed runs of {}", strategy.name()))?;
+        for line in removed {
+            println!("{}: removed {line}", strategy.name());
+        }
+    }
     Ok(())
 }
 
 /// `fbench clean`, `--remote netns`'s part: namespaces (and with them their veth pairs) of
-/// runs killed outright, and the Zenoh shared-memory segments of dead processes.
+/// runs killed outright. (The zenoh strategies' own leftovers go through their clean hook.)
 fn clean_net() {
     let removed = fbench_harness::remote::clean_stale();
     if removed > 0 {
         println!("removed {removed} network namespace(s) of dead fbench runs");
     }
-    #[cfg(feature = "net")]
-    fbench_strategies::zenoh::clean_orphaned_segments();
 }
 
 /// `fbench clean`, iceoryx2's part: the resources of dead `fbench-…` nodes.
@@ -264,8 +304,8 @@ fn clean_iceoryx2() -> anyhow::Result<()> {
 }
 
 /// The fbench command line over `registry`: parse the process's arguments, run the
-/// command, return its exit code (0 ok, 1 runtime failure, 2 usage, 3 gate failed, 130
-/// interrupted). A trailing `--bench`, which `cargo bench` appends, is ignored, so a bench
+/// command, return its exit code (0 ok, 1 runtime failure, 2 usage, 3 gate failed, 4 gate
+/// inconclusive, 130 interrupted). A trailing `--bench`, which `cargo bench` appends, is ignored, so a bench
 /// target (`harness = false`) can be the command line.
 pub fn main_with(registry: Registry) -> ExitCode {
     registry::install(registry);
@@ -286,6 +326,12 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Err(err) => return clap_error(err),
     };
     let explicit = explicit_args(&matches);
+    // Where stdout or stderr is a pipe, a reader that leaves early (`| head -1`) must not
+    // cost the files the command writes (see `stdio`); dropped last, after the exit line.
+    let _stdio = match cli.command {
+        Command::Consumer(_) => None,
+        _ => stdio::guard(),
+    };
     let outcome = match cli.command {
         Command::Run(args) => run(*args, &explicit),
         Command::Clean => clean(),
@@ -315,6 +361,10 @@ pub fn main_with(registry: Registry) -> ExitCode {
                 eprintln!("{err}");
                 ExitCode::from(gate::EXIT_GATE_FAILED)
             }
+            None if err.is::<gate::GateInconclusive>() => {
+                eprintln!("{err}");
+                ExitCode::from(gate::EXIT_GATE_INCONCLUSIVE)
+            }
             None => {
                 eprintln!("error: {err:#}");
                 ExitCode::FAILURE
@@ -333,7 +383,16 @@ fn clap_error(err: clap::Error) -> ExitCode {
             ExitCode::SUCCESS
         }
         ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
-            let _ = err.print();
+            // `fbench` alone: one line naming what is accepted, not the whole help.
+            let commands: Vec<String> = Cli::command()
+                .get_subcommands()
+                .filter(|c| !c.is_hide_set())
+                .map(|c| c.get_name().to_string())
+                .collect();
+            eprintln!(
+                "error: no command given; accepted: {} (fbench --help describes them)",
+                commands.join(", ")
+            );
             ExitCode::from(EXIT_USAGE)
         }
         _ => {
@@ -479,90 +538,4 @@ pub(crate) fn build_info() -> BuildInfo {
         version: env!("CARGO_PKG_VERSION").to_string(),
         git_rev: env!("FBENCH_GIT_REV").to_string(),
     }
-}
-
-/// Where the JSON report goes, checked before the run so that a bad path fails in a second,
-/// not after minutes of measuring. Nothing is left behind by the check.
-fn output_path(json: Option<&Path>, out: &Path, prefix: &str) -> anyhow::Result<PathBuf> {
-    let (path, flag) = match json {
-        Some(path) => (path.to_path_buf(), "--json"),
-        None => {
-            std::fs::create_dir_all(out).map_err(|e| {
-                UsageError(format!(
-                    "--out: cannot create directory {}: {e}",
-                    out.display()
-                ))
-            })?;
-            (out.join(format!("{prefix}-{}.json", timestamp())), "--out")
-        }
-    };
-    writable_file(path, flag)
-}
-
-/// `path` if a file can be written there, checked without leaving anything behind; else a
-/// usage error naming `flag`.
-fn writable_file(path: PathBuf, flag: &str) -> anyhow::Result<PathBuf> {
-    if path.is_dir() {
-        return Err(UsageError(format!(
-            "{flag}: {} is a directory; give a file path such as report.json",
-            path.display()
-        ))
-        .into());
-    }
-    let dir = parent_dir(&path);
-    if !dir.is_dir() {
-        return Err(UsageError(format!(
-            "{flag}: directory {} does not exist",
-            dir.display()
-        ))
-        .into());
-    }
-    tempfile::Builder::new()
-        .prefix(".fbench-probe-")
-        .tempfile_in(dir)
-        .map_err(|e| UsageError(format!("{flag}: cannot write in {}: {e}", dir.display())))?;
-    Ok(path)
-}
-
-fn parent_dir(path: &Path) -> &Path {
-    match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    }
-}
-
-/// Write to a temporary file beside `path`, then rename: a reader never sees half a report.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = tempfile::Builder::new()
-        .prefix(".fbench-")
-        .tempfile_in(parent_dir(path))?;
-    file.write_all(bytes)?;
-    file.as_file().sync_all()?;
-    file.persist(path).map_err(|e| e.error)?;
-    Ok(())
-}
-
-/// UTC `YYYYMMDD-HHMMSS` for file names.
-fn timestamp() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
-    let (days, rem) = (secs / 86_400, secs % 86_400);
-    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}{month:02}{day:02}-{:02}{:02}{:02}",
-        rem / 3600,
-        rem % 3600 / 60,
-        rem % 60
-    )
 }

@@ -9,7 +9,7 @@ use clap::Args;
 use fbench_reports::{hgrm, ExportFormat, Report, ReportError};
 
 use crate::sweep::open_in_browser;
-use crate::{parent_dir, write_atomically, UsageError};
+use crate::{writable_file, write_atomically, UsageError};
 
 #[derive(Debug, Args)]
 pub struct ReportArgs {
@@ -52,27 +52,14 @@ pub fn report(args: ReportArgs) -> anyhow::Result<()> {
                 ))
             })?),
         };
-        let dir = parent_dir(path);
-        if !dir.is_dir() {
-            return Err(UsageError(format!(
-                "--output: directory {} does not exist",
-                dir.display()
-            ))
-            .into());
-        }
-        if path.is_dir() {
-            return Err(UsageError(format!(
-                "--output: {} is a directory; give a file path such as report.html",
-                path.display()
-            ))
-            .into());
-        }
-        targets.push((path.clone(), target));
+        // A regular file (or a new one) in an existing directory; never a device or FIFO.
+        let path = writable_file(path.clone(), "--output")?;
+        targets.push((path, target));
     }
 
     let mut reports = Vec::with_capacity(args.inputs.len());
     for input in &args.inputs {
-        let text = std::fs::read_to_string(input)
+        let text = crate::input::read_text(input)
             .map_err(|e| UsageError(format!("{}: cannot read the report: {e}", input.display())))?;
         let report = Report::from_json(&text).map_err(|e| {
             let message = e.to_string();
@@ -82,6 +69,10 @@ pub fn report(args: ReportArgs) -> anyhow::Result<()> {
                 message.lines().next().unwrap_or("not an fbench report")
             ))
         })?;
+        // An impossible figure would be drawn as if measured (a negative rate, p50 above
+        // p99, a histogram that does not decode).
+        fbench_reports::gate::check_report(&report)
+            .map_err(|e| UsageError(format!("{}: {e}", input.display())))?;
         reports.push(report);
     }
 

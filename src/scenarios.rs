@@ -57,7 +57,7 @@ pub fn load(name_or_path: &str) -> Result<Loaded, UsageError> {
         return Ok(Loaded { scenario, file });
     }
     let path = Path::new(name_or_path);
-    let text = std::fs::read_to_string(path).map_err(|e| {
+    let text = crate::input::read_text(path).map_err(|e| {
         UsageError(format!(
             "--scenario: cannot read {}: {e}; give a built-in name (see `fbench list scenarios`) or a TOML file",
             path.display()

@@ -32,7 +32,7 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
     if !args.from.is_empty() {
         let mut summaries = Vec::new();
         for path in &args.from {
-            let text = std::fs::read_to_string(path)
+            let text = crate::input::read_text(path)
                 .map_err(|e| UsageError(format!("--from: cannot read {}: {e}", path.display())))?;
             let report = Report::from_json(&text).map_err(|e| {
                 UsageError(format!(

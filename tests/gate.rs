@@ -154,7 +154,8 @@ fn a_report_passes_against_itself() {
         "age p99",
         "torn frames",
         "Trials per run: 2 baseline, 2 current.",
-        "gate passed: 4 gated metrics on 2 runs",
+        "consumers lost",
+        "gate passed: 6 gated metrics on 2 runs",
     ] {
         assert!(
             out.stdout.contains(expected),
@@ -594,4 +595,264 @@ fn run_refuses_bad_gate_input_before_running() {
         };
         assert_refused(dir.path(), &outcome, names, says);
     }
+}
+
+/// `report` with every run's other-process load set to `cpus`.
+fn loaded(mut report: Value, cpus: f64) -> Value {
+    for run in report["runs"].as_array_mut().unwrap() {
+        run["cpu"]["other_load_cpus"] = Value::from(cpus);
+        // The run's own CPU time must not fall (that would not excuse a slowdown).
+        run["cpu"]["user_s"] = Value::from(0.1);
+        run["cpu"]["sys_s"] = Value::from(0.0);
+    }
+    report
+}
+
+#[test]
+fn an_inconclusive_gate_exits_4_unless_told_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let baseline = loaded(steady(), 0.1);
+    let busier = loaded(scaled(1.5), 1.5);
+    let out = gate(dir.path(), &baseline, &busier, &[]);
+    assert_eq!(out.code, Some(4), "{}{}", out.stdout, out.stderr);
+    assert_eq!(out.stderr.lines().count(), 1, "{}", out.stderr);
+    assert!(
+        out.stderr.starts_with("gate inconclusive: mutex c2 age p99 +50.0% slower, but other processes used 1.50 CPUs against 0.10"),
+        "{}",
+        out.stderr
+    );
+    assert!(out.stderr.contains("docs/ci-gating.md"), "{}", out.stderr);
+    assert!(
+        out.stdout.contains("inconclusive (busier machine)"),
+        "{}",
+        out.stdout
+    );
+
+    let out = gate(dir.path(), &baseline, &busier, &["--inconclusive", "pass"]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+    let out = gate(dir.path(), &baseline, &busier, &["--inconclusive", "fail"]);
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.starts_with("gate inconclusive: "),
+        "{}",
+        out.stderr
+    );
+    // A real regression on an equally loaded machine still fails with 3.
+    let out = gate(dir.path(), &baseline, &loaded(scaled(1.5), 0.1), &[]);
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    let bad = gate(dir.path(), &baseline, &busier, &["--inconclusive", "maybe"]);
+    assert_eq!(bad.code, Some(2), "{}", bad.stderr);
+    assert!(bad.stderr.contains("--inconclusive"), "{}", bad.stderr);
+}
+
+#[test]
+fn lost_consumers_fail_the_gate_unless_allowed_and_a_dead_run_is_not_improved() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut lost = steady();
+    lost["runs"][1]["consumers_lost"] = Value::from(1);
+    let out = gate(dir.path(), &steady(), &lost, &[]);
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    assert!(
+        out.stderr.contains("consumers lost 1, wanted == 0"),
+        "{}",
+        out.stderr
+    );
+    let out = gate(dir.path(), &steady(), &lost, &["--allow-lost"]);
+    assert_eq!(out.code, Some(0), "{}{}", out.stdout, out.stderr);
+
+    // Every consumer of every run died: nothing measured (count 0). Allowed to lose them,
+    // the gate still cannot call that faster.
+    let mut dead = steady();
+    for run in dead["runs"].as_array_mut().unwrap() {
+        run["consumers_lost"] = run["consumers"].clone();
+        for series in ["age_ns", "acquire_ns", "e2e_ns"] {
+            let summary = &mut run[series];
+            summary["count"] = Value::from(0);
+            for point in ["p50", "p90", "p99", "p999", "max"] {
+                summary[point] = Value::from(0);
+            }
+        }
+    }
+    let out = gate(dir.path(), &steady(), &dead, &[]);
+    assert_eq!(out.code, Some(3), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("improved"), "{}", out.stdout);
+    let out = gate(
+        dir.path(),
+        &steady(),
+        &dead,
+        &["--allow-lost", "--gate", "p99<5ms"],
+    );
+    assert_eq!(out.code, Some(4), "{}{}", out.stdout, out.stderr);
+    assert!(!out.stdout.contains("improved"), "{}", out.stdout);
+    assert!(!out.stdout.contains("-100.0%"), "{}", out.stdout);
+    assert!(
+        out.stderr.contains("age p99 not measured"),
+        "{}",
+        out.stderr
+    );
+}
+
+#[test]
+fn impossible_reports_are_refused_by_gate_and_report_naming_the_field() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let report = real_report();
+    let doctored = |change: &dyn Fn(&mut Value)| {
+        let mut r = report.clone();
+        change(&mut r["runs"][1]);
+        r
+    };
+    let cases: Vec<(Value, &str, &str)> = vec![
+        (
+            doctored(&|run| run["drop_rate"] = Value::from(-1.0)),
+            "runs[1] (mutex c2 trial",
+            "drop_rate: -1 is not a fraction from 0 to 1",
+        ),
+        (
+            doctored(&|run| {
+                let p99 = run["age_ns"]["p99"].as_u64().unwrap();
+                run["age_ns"]["p50"] = Value::from(p99 + 1);
+            }),
+            "age_ns.p50",
+            "percentiles out of order",
+        ),
+        (
+            doctored(&|run| run["acquire_ns"]["count"] = Value::from(0)),
+            "acquire_ns.p50",
+            "count is 0",
+        ),
+        (
+            doctored(&|run| run["age_ns"]["hdr"] = Value::from("HISTFAAAAB542pNpmZmBgYGJg")),
+            "age_ns.hdr",
+            "histogram",
+        ),
+    ];
+    for (current, names, says) in &cases {
+        let out = gate(d, report, current, &[]);
+        assert_refused(
+            d,
+            &out,
+            &format!("--current: {}", d.join("current.json").display()),
+            names,
+        );
+        assert!(out.stderr.contains(says), "{}", out.stderr);
+    }
+    // `fbench report` draws nothing from them either.
+    let (current, names, _) = &cases[0];
+    let path = write(d, "current.json", current);
+    let out = fbench()
+        .current_dir(d)
+        .arg("report")
+        .arg(&path)
+        .args(["-o", "out.html"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains(names) && stderr.contains("drop_rate"),
+        "{stderr}"
+    );
+    assert!(!d.join("out.html").exists());
+
+    // 5000 copies of one run are one run recorded 5000 times, not 5000 trials.
+    let mut copies = report.clone();
+    let run = report["runs"][0].clone();
+    copies["runs"] = Value::Array(vec![run; 5000]);
+    let out = gate(d, report, &copies, &[]);
+    assert_refused(
+        d,
+        &out,
+        "runs[1] (mutex c2 trial 1): run",
+        "the same record as runs[0]",
+    );
+}
+
+#[test]
+fn hostile_input_files_are_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(d, "current.json", real_report());
+    let refused = |args: &[&str], says: &str| {
+        let out = fbench().current_dir(d).args(args).output().unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    };
+    // A baseline is a name or a .json path: /dev/zero is neither, and behind a .json
+    // name it is refused for what it is.
+    refused(
+        &[
+            "gate",
+            "--baseline",
+            "/dev/zero",
+            "--current",
+            "current.json",
+        ],
+        "--baseline: '/dev/zero' is not a baseline name",
+    );
+    std::os::unix::fs::symlink("/dev/zero", d.join("zero.json")).unwrap();
+    refused(
+        &[
+            "gate",
+            "--baseline",
+            "zero.json",
+            "--current",
+            "current.json",
+        ],
+        "--baseline: cannot read zero.json: it is a character device, not a regular file",
+    );
+    refused(
+        &["run", "--scenario", "/dev/zero"],
+        "--scenario: cannot read /dev/zero: it is a character device, not a regular file",
+    );
+    refused(
+        &["report", "/dev/zero", "-o", "out.html"],
+        "/dev/zero: cannot read the report: it is a character device",
+    );
+    refused(
+        &["soak", "--from", "/dev/zero"],
+        "--from: cannot read /dev/zero: it is a character device",
+    );
+    // A file over the limit (sparse: no disk used) is refused by its size, unread.
+    let big = d.join("big.json");
+    std::fs::File::create(&big)
+        .unwrap()
+        .set_len((256 << 20) + 1)
+        .unwrap();
+    refused(
+        &[
+            "gate",
+            "--baseline",
+            "big.json",
+            "--current",
+            "current.json",
+        ],
+        "it is larger than the 256 MB fbench reads",
+    );
+    // Baseline names stay in the baselines directory.
+    refused(
+        &["gate", "--baseline", "../../x", "--current", "current.json"],
+        "--baseline: '../../x' is not a baseline name; accepted: letters, digits",
+    );
+    refused(
+        &["run", "-s", "mutex", "--save-baseline", "../../x"],
+        "--save-baseline: '../../x' is not a baseline name",
+    );
+    // A report whose histogram declares a 2 GB payload in a few bytes.
+    let mut lying = real_report().clone();
+    // Cookie 0x1c849314 (compressed V2), declared length 0x7fffffff, nothing after.
+    lying["runs"][0]["age_ns"]["hdr"] = Value::from("HISTFH////8=");
+    write(d, "lying.json", &lying);
+    refused(
+        &[
+            "gate",
+            "--baseline",
+            "lying.json",
+            "--current",
+            "current.json",
+        ],
+        "age_ns.hdr: histogram declares 2147483647 compressed bytes but holds 0",
+    );
 }

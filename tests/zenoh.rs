@@ -4,28 +4,16 @@
 //! a veth pair completes and leaves no namespace, interface or process behind. Nothing here
 //! asserts on time.
 
-#[cfg(feature = "net")]
-use std::path::Path;
-
 mod common;
-use common::fbench;
 #[cfg(feature = "net")]
-use common::json_of;
+use common::report_of;
+use common::{fbench, refused};
 
-fn refused(args: &[&str], flag: &str, says: &str) {
-    let out = tempfile::tempdir().unwrap();
-    let output = fbench()
-        .args(["run", "--quiet", "--duration", "100ms", "--out"])
-        .arg(out.path())
-        .args(args)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8(output.stderr).unwrap();
-    assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
-    assert_eq!(stderr.lines().count(), 1, "{args:?}: {stderr}");
-    assert!(stderr.contains(flag), "{args:?}: {stderr}");
-    assert!(stderr.contains(says), "{args:?}: {stderr}");
-    assert_eq!(std::fs::read_dir(out.path()).unwrap().count(), 0);
+/// `fbench run` with `args`: refused, naming `flag` and saying `says`.
+fn run_refused(args: &[&str], flag: &str, says: &str) {
+    let mut all = vec!["run", "--duration", "100ms"];
+    all.extend(args);
+    refused(&all, flag, says);
 }
 
 #[test]
@@ -37,30 +25,30 @@ fn bad_link_values_exit_2_naming_the_flag() {
         "1gbit,jitter=1ms",
         "1gbit,delay=soon",
     ] {
-        refused(
+        run_refused(
             &["--remote", "netns", "--link", link, "-s", "zenoh-tcp"],
             "--link",
-            "",
+            "accepted",
         );
     }
-    refused(&["--remote", "ssh"], "--remote", "accepted: netns");
+    run_refused(&["--remote", "ssh"], "--remote", "accepted: netns");
 }
 
 #[test]
 fn a_link_needs_a_remote_and_a_remote_needs_a_network_strategy() {
-    refused(
+    run_refused(
         &["--link", "1gbit", "-s", "shm"],
         "--link",
         "add --remote netns",
     );
     if cfg!(feature = "net") {
-        refused(
+        run_refused(
             &["--remote", "netns", "-s", "shm"],
             "--remote",
             "zenoh-tcp only",
         );
     } else {
-        refused(
+        run_refused(
             &["--remote", "netns", "-s", "shm"],
             "--remote",
             "--features net",
@@ -71,33 +59,24 @@ fn a_link_needs_a_remote_and_a_remote_needs_a_network_strategy() {
 #[cfg(not(feature = "net"))]
 #[test]
 fn zenoh_needs_the_net_feature() {
-    refused(&["--strategy", "zenoh"], "--strategy", "--features net");
+    run_refused(&["--strategy", "zenoh"], "--strategy", "--features net");
 }
 
 #[cfg(feature = "net")]
-fn run(strategy: &str, consumers: usize, dir: &Path, extra: &[&str]) -> serde_json::Value {
-    let json = dir.join(format!("{strategy}.json"));
-    let output = fbench()
-        .args(["run", "--strategy", strategy, "--duration", "500ms"])
-        .args([
-            "--warmup",
-            "100ms",
-            "--resolution",
-            "320x240",
-            "--fps",
-            "100",
-        ])
-        .args(["--consumers", &consumers.to_string(), "--quiet", "--json"])
-        .arg(&json)
-        .args(extra)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    json_of(&json)
+fn run(strategy: &str, consumers: usize, extra: &[&str]) -> serde_json::Value {
+    let consumers = consumers.to_string();
+    let mut args = vec!["run", "--strategy", strategy, "--duration", "500ms"];
+    args.extend([
+        "--warmup",
+        "100ms",
+        "--resolution",
+        "320x240",
+        "--fps",
+        "100",
+    ]);
+    args.extend(["--consumers", &consumers]);
+    args.extend(extra);
+    report_of(&args)
 }
 
 /// Every consumer process ended ok, saw frames, none torn or out of order.
@@ -116,8 +95,7 @@ fn served(run: &serde_json::Value, consumers: usize) {
 #[cfg(feature = "net")]
 #[test]
 fn zenoh_over_shared_memory_copies_nothing() {
-    let dir = tempfile::tempdir().unwrap();
-    let report = run("zenoh", 3, dir.path(), &[]);
+    let report = run("zenoh", 3, &[]);
     let run = &report["runs"][0];
     assert_eq!(run["strategy"], "zenoh");
     served(run, 3);
@@ -129,8 +107,7 @@ fn zenoh_over_shared_memory_copies_nothing() {
 #[cfg(feature = "net")]
 #[test]
 fn zenoh_over_tcp_serves_every_consumer() {
-    let dir = tempfile::tempdir().unwrap();
-    let report = run("zenoh-tcp", 2, dir.path(), &[]);
+    let report = run("zenoh-tcp", 2, &[]);
     let run = &report["runs"][0];
     assert_eq!(run["strategy"], "zenoh-tcp");
     served(run, 2);
@@ -184,7 +161,7 @@ fn a_netns_run_completes_and_leaves_nothing() {
     // SAFETY: geteuid has no preconditions.
     if unsafe { libc::geteuid() } != 0 {
         // Refused with one line instead (the CI runs this as root).
-        refused(
+        run_refused(
             &["--remote", "netns", "-s", "zenoh-tcp"],
             "--remote",
             "needs root",
@@ -193,13 +170,7 @@ fn a_netns_run_completes_and_leaves_nothing() {
     }
     let before_ns = ours_in(&["ip", "netns", "list"], "fbench-");
     let before_links = ours_in(&["ip", "-o", "link"], "fbh");
-    let dir = tempfile::tempdir().unwrap();
-    let report = run(
-        "zenoh-tcp",
-        2,
-        dir.path(),
-        &["--remote", "netns", "--link", "1gbit"],
-    );
+    let report = run("zenoh-tcp", 2, &["--remote", "netns", "--link", "1gbit"]);
     let run = &report["runs"][0];
     served(run, 2);
     assert_eq!(run["config"]["remote"], "netns, link 1gbit");

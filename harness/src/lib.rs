@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod faults;
 pub mod frame;
+pub mod hdr;
 pub mod integrity;
 pub mod interrupt;
 pub mod leaks;

@@ -245,8 +245,10 @@ impl LatencySummary {
         let bytes = base64::engine::general_purpose::STANDARD
             .decode(&self.hdr)
             .map_err(|e| format!("histogram is not base64: {e}"))?;
+        // Declared lengths are checked against the bytes before the deserializer allocates.
+        let bytes = crate::hdr::checked_v2(&bytes)?;
         Deserializer::new()
-            .deserialize(&mut bytes.as_slice())
+            .deserialize(&mut bytes.as_ref())
             .map_err(|e| format!("histogram does not decode: {e:?}"))
     }
 }

@@ -8,7 +8,8 @@
 //! cross-process run) goes through the same entries.
 //!
 //! ```
-//! use fbench_harness::registry::Registry;
+//! # mod fbench { pub mod harness { pub use fbench_harness::*; } pub mod strategies { pub use fbench_strategies::*; } }
+//! use fbench::harness::registry::Registry;
 //!
 //! let registry = Registry::builtin();
 //! let names: Vec<_> = registry.all().iter().map(|s| s.name()).collect();
@@ -19,6 +20,7 @@
 use std::fmt;
 use std::sync::{Arc, OnceLock};
 
+use fbench_strategies::conformance::Outcome;
 use fbench_strategies::{
     Build, BuildError, CrossProcess, Descriptor, Origin, Strategy, StrategyKind, StrategyParams,
 };
@@ -33,24 +35,12 @@ trait Drive: Send + Sync {
         -> Result<RunResult, RunError>;
     /// The body of one consumer process (cross-process strategies only).
     fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String>;
-    /// The in-process conformance suite on fresh strategies; `None` for a cross-process
-    /// strategy (its readers are checked as processes, through runs).
-    fn conformance(&self) -> Option<Result<(), String>>;
-}
-
-/// Run the conformance suite on strategies made by `make`; a failed check's panic message
-/// becomes the error.
-fn suite<S: Strategy>(make: impl Fn(&StrategyParams) -> S) -> Result<(), String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        fbench_strategies::conformance::check_with(make)
-    }))
-    .map_err(|panic| {
-        panic
-            .downcast_ref::<String>()
-            .cloned()
-            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
-            .unwrap_or_else(|| "a check panicked".to_string())
-    })
+    /// The in-process conformance suite on fresh strategies, one outcome per property;
+    /// `None` for a cross-process strategy (its readers are checked as processes, through
+    /// runs).
+    fn conformance(&self) -> Option<Vec<Outcome>>;
+    /// `fbench clean`'s hook ([`CrossProcess::clean`]); nothing for in-process strategies.
+    fn clean(&self) -> Result<Vec<String>, String>;
 }
 
 /// An in-process strategy built by a function of the run's parameters.
@@ -76,10 +66,14 @@ where
         Err("this strategy runs its consumers as threads, not processes".into())
     }
 
-    fn conformance(&self) -> Option<Result<(), String>> {
-        Some(suite(|params| {
+    fn conformance(&self) -> Option<Vec<Outcome>> {
+        Some(fbench_strategies::conformance::run_each(|params| {
             (self.0)(params).unwrap_or_else(|e| panic!("the strategy does not build: {e}"))
         }))
+    }
+
+    fn clean(&self) -> Result<Vec<String>, String> {
+        Ok(Vec::new())
     }
 }
 
@@ -105,8 +99,12 @@ where
         crate::runner::process::consume_and_report(spec, reader, measure_start)
     }
 
-    fn conformance(&self) -> Option<Result<(), String>> {
+    fn conformance(&self) -> Option<Vec<Outcome>> {
         None
+    }
+
+    fn clean(&self) -> Result<Vec<String>, String> {
+        S::clean()
     }
 }
 
@@ -149,11 +147,18 @@ impl StrategyRef {
         self.drive.consume(run, spec)
     }
 
-    /// The in-process conformance suite ([`fbench_strategies::conformance`]) on fresh
-    /// strategies of this entry; `None` for a cross-process strategy, whose readers are
-    /// processes and are checked through runs (`fbench conformance`).
-    pub fn conformance(&self) -> Option<Result<(), String>> {
+    /// The in-process conformance suite ([`fbench_strategies::conformance::run_each`]) on
+    /// fresh strategies of this entry, one outcome per property with the first failure's
+    /// reason; `None` for a cross-process strategy, whose readers are processes and are
+    /// checked through runs (`fbench conformance`).
+    pub fn conformance(&self) -> Option<Vec<Outcome>> {
         self.drive.conformance()
+    }
+
+    /// Remove what killed runs of this strategy left behind (a cross-process strategy's
+    /// [`CrossProcess::clean`] hook; nothing for the others): one line per thing removed.
+    pub fn clean(&self) -> Result<Vec<String>, String> {
+        self.drive.clean()
     }
 }
 
@@ -253,8 +258,9 @@ impl Registry {
     /// is the fbench command line (`fbench::main!(…; cross_process: Mine)`).
     ///
     /// ```
-    /// use fbench_harness::Registry;
-    /// use fbench_strategies::ShmStrategy; // fbench's own, through the same trait
+    /// # mod fbench { pub mod harness { pub use fbench_harness::*; } pub mod strategies { pub use fbench_strategies::*; } }
+    /// use fbench::harness::Registry;
+    /// use fbench::strategies::ShmStrategy; // fbench's own, through the same trait
     ///
     /// let mut registry = Registry::empty();
     /// registry.register_cross_process::<ShmStrategy>().unwrap();

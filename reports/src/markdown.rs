@@ -25,7 +25,7 @@ impl MarkdownExporter {
         if scenarios.is_empty() {
             out.push_str("## fbench report\n\n");
         } else {
-            let _ = writeln!(out, "## fbench report: {}\n", scenarios.join(", "));
+            let _ = writeln!(out, "## fbench report: {}\n", cell(&scenarios.join(", ")));
         }
         for machine in &view.machines {
             let _ = writeln!(
@@ -111,7 +111,27 @@ impl MarkdownExporter {
     }
 }
 
-/// Text safe inside a Markdown table cell.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+/// Text safe inside a Markdown table cell: no column break, no line break, and no HTML (a
+/// strategy named `<img src=x onerror=…>` is shown, not run, where Markdown is rendered as
+/// HTML, as in a CI job summary).
+pub(crate) fn cell(text: &str) -> String {
+    escape_html(text).replace('|', "\\|").replace('\n', " ")
+}
+
+/// Text shown as written where Markdown passes HTML through.
+pub(crate) fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn cells_escape_html_and_table_syntax() {
+        assert_eq!(
+            super::cell("<img src=x onerror=alert(1)>|a&b\nc"),
+            "&lt;img src=x onerror=alert(1)&gt;\\|a&amp;b c"
+        );
+    }
 }

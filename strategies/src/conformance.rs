@@ -4,18 +4,23 @@
 //! A user's test runs all of it in one line, on a type implementing [`crate::Build`]:
 //!
 //! ```
+//! # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
 //! # use fbench_strategies::MutexStrategy as Mine;
-//! fbench_strategies::conformance::check::<Mine>();
+//! fbench::strategies::conformance::check::<Mine>();
 //! ```
 //!
 //! or, one `#[test]` per check (so a failure names the property), with any constructor:
 //!
 //! ```
-//! use fbench_strategies::{conformance_tests, Build, MutexStrategy};
+//! # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
+//! use fbench::strategies::MutexStrategy;
 //!
-//! conformance_tests!(mine, |params| <MutexStrategy as Build>::build(params).unwrap());
+//! fbench::strategies::conformance_tests!(mine, |params| MutexStrategy::build(params).unwrap());
 //! # fn main() {}
 //! ```
+//!
+//! Each property is also a public function, and [`run_each`] runs them all and returns what
+//! each found instead of panicking (what `fbench conformance` prints).
 //!
 //! What it checks: nothing is readable before the first publish; the declared delivery
 //! (latest value: the newest frame; FIFO: every frame in order, each once);
@@ -59,9 +64,16 @@ pub fn is_whole(frame: &impl FrameView) -> bool {
 
 pub fn nothing_before_first_publish<S: Strategy>(strategy: Arc<S>) {
     let mut reader = strategy.clone().reader();
-    assert!(reader.acquire().is_none());
+    assert!(
+        reader.acquire().is_none(),
+        "a frame was readable before the first publish"
+    );
     strategy.close();
-    assert_eq!(reader.wait_newer(0, WaitMode::Block), WaitOutcome::Closed);
+    assert_eq!(
+        reader.wait_newer(0, WaitMode::Block),
+        WaitOutcome::Closed,
+        "wait_newer(0) after close, nothing published"
+    );
 }
 
 /// The strategy's declared delivery holds: the newest frame (latest), or every frame in
@@ -78,13 +90,25 @@ pub fn latest_value_wins<S: Strategy>(strategy: Arc<S>) {
     for seq in 1..=5 {
         assert_eq!(strategy.publish(render(seq)), Publish::Published(seq));
     }
-    assert_eq!(reader.wait_newer(0, WaitMode::Block), WaitOutcome::Newer(5));
+    assert_eq!(
+        reader.wait_newer(0, WaitMode::Block),
+        WaitOutcome::Newer(5),
+        "wait_newer(0) after 5 publishes"
+    );
     let frame = reader.acquire().expect("a frame");
-    assert_eq!(frame.meta().publish_seq, 5);
+    assert_eq!(
+        frame.meta().publish_seq,
+        5,
+        "acquire after 5 publishes gave another frame"
+    );
     assert_eq!(frame.meta().seq, 5);
-    assert!(is_whole(&frame));
+    assert!(is_whole(&frame), "frame {} is torn", frame.meta().seq);
     drop(frame);
-    assert_eq!(strategy.stats().published, 5);
+    assert_eq!(
+        strategy.stats().published,
+        5,
+        "stats().published after 5 publishes"
+    );
 }
 
 /// FIFO: the next frame, oldest first, each once; `wait_newer` reports the head of the queue.
@@ -102,15 +126,19 @@ pub fn fifo_in_order<S: Strategy>(strategy: Arc<S>) {
         let frame = reader.acquire().expect("a queued frame");
         assert_eq!(frame.meta().publish_seq, expected);
         assert_eq!(frame.meta().seq, expected);
-        assert!(is_whole(&frame));
+        assert!(is_whole(&frame), "frame {expected} is torn");
         last = expected;
     }
     assert!(reader.acquire().is_none(), "each frame once");
     assert_eq!(strategy.publish(render(3)), Publish::Published(3));
     assert_eq!(reader.wait_newer(2, WaitMode::Spin), WaitOutcome::Newer(3));
     assert_eq!(reader.acquire().unwrap().meta().publish_seq, 3);
-    assert!(reader.acquire().is_none());
-    assert_eq!(strategy.stats().published, 3);
+    assert!(reader.acquire().is_none(), "a FIFO frame delivered twice");
+    assert_eq!(
+        strategy.stats().published,
+        3,
+        "stats().published after 3 publishes"
+    );
 }
 
 pub fn closed_still_reports_final_frame<S: Strategy>(strategy: Arc<S>) {
@@ -123,8 +151,16 @@ pub fn closed_still_reports_final_frame<S: Strategy>(strategy: Arc<S>) {
         assert_eq!(reader.wait_newer(0, WaitMode::Block), WaitOutcome::Newer(1));
         assert_eq!(reader.acquire().unwrap().meta().publish_seq, 1);
     }
-    assert_eq!(reader.wait_newer(1, WaitMode::Spin), WaitOutcome::Newer(2));
-    assert_eq!(reader.wait_newer(2, WaitMode::Block), WaitOutcome::Closed);
+    assert_eq!(
+        reader.wait_newer(1, WaitMode::Spin),
+        WaitOutcome::Newer(2),
+        "the final frame after close"
+    );
+    assert_eq!(
+        reader.wait_newer(2, WaitMode::Block),
+        WaitOutcome::Closed,
+        "wait_newer past the final frame after close"
+    );
     assert_eq!(
         reader.wait_newer(2, WaitMode::Poll(Duration::from_millis(1))),
         WaitOutcome::Closed
@@ -137,7 +173,11 @@ pub fn blocking_wait_wakes_on_publish<S: Strategy>(strategy: Arc<S>) {
     let waiting = thread::spawn(move || {
         let first = reader.wait_newer(0, WaitMode::Block);
         // Taken, as the consumer loop does (a FIFO reader's queue still holds it otherwise).
-        assert_eq!(reader.acquire().map(|f| f.meta().publish_seq), Some(1));
+        assert_eq!(
+            reader.acquire().map(|f| f.meta().publish_seq),
+            Some(1),
+            "acquire after waking on publish 1"
+        );
         let second = reader.wait_newer(1, WaitMode::Block);
         (first, second)
     });
@@ -147,9 +187,17 @@ pub fn blocking_wait_wakes_on_publish<S: Strategy>(strategy: Arc<S>) {
     strategy.publish(render(1));
     thread::sleep(Duration::from_millis(20));
     strategy.close();
-    let (first, second) = waiting.join().unwrap();
-    assert_eq!(first, WaitOutcome::Newer(1));
-    assert_eq!(second, WaitOutcome::Closed);
+    let (first, second) = joined(waiting);
+    assert_eq!(
+        first,
+        WaitOutcome::Newer(1),
+        "a blocked reader woken by publish 1"
+    );
+    assert_eq!(
+        second,
+        WaitOutcome::Closed,
+        "a blocked reader woken by close"
+    );
 }
 
 /// Many readers, a producer publishing as fast as it can: every reader sees strictly
@@ -172,18 +220,26 @@ pub fn no_torn_frames_and_monotonic<S: Strategy>(strategy: Arc<S>, readers: usiz
                 ];
                 let mode = modes[id % modes.len()];
                 while let WaitOutcome::Newer(_) = reader.wait_newer(last, mode) {
-                    let frame = reader.acquire().expect("published");
+                    let frame = reader.acquire().unwrap_or_else(|| {
+                        panic!(
+                            "reader {id} found nothing to acquire after a newer frame was reported"
+                        )
+                    });
                     let seq = frame.meta().publish_seq;
-                    assert!(seq > last, "reader {id}: {seq} after {last}");
-                    assert!(is_whole(&frame), "reader {id}: torn frame {seq}");
+                    assert!(seq > last, "reader {id} saw publish seq {seq} after {last}");
+                    assert!(is_whole(&frame), "reader {id} saw a torn frame (seq {seq})");
                     for _ in 0..(id % 3) * 50 {
                         std::hint::spin_loop();
                     }
                     assert!(
                         is_whole(&frame),
-                        "reader {id}: frame {seq} changed while held"
+                        "reader {id} saw frame {seq} change while held"
                     );
-                    assert_eq!(frame.meta().publish_seq, seq);
+                    assert_eq!(
+                        frame.meta().publish_seq,
+                        seq,
+                        "reader {id}: a held frame's publish seq changed"
+                    );
                     last = seq;
                     seen += 1;
                 }
@@ -200,11 +256,11 @@ pub fn no_torn_frames_and_monotonic<S: Strategy>(strategy: Arc<S>, readers: usiz
         }
     }
     strategy.close();
-    let ends: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let ends: Vec<_> = handles.into_iter().map(joined).collect();
     // After the joins: a broadcast reader counts its own lag.
     let queues = strategy.queue_stats();
     for (id, (last, seen)) in ends.into_iter().enumerate() {
-        assert!(seen >= 1);
+        assert!(seen >= 1, "reader {id} saw no frame");
         if fifo {
             // Every frame reached the reader or was discarded by policy, and counted so.
             let dropped = queues.as_ref().map_or(0, |q| q[id].dropped_by_policy);
@@ -214,7 +270,10 @@ pub fn no_torn_frames_and_monotonic<S: Strategy>(strategy: Arc<S>, readers: usiz
                 "reader {id}: seen + dropped (last {last})"
             );
         } else {
-            assert_eq!(last, published, "every reader ends on the final frame");
+            assert_eq!(
+                last, published,
+                "reader {id} ended on publish seq {last}, not the final frame"
+            );
         }
     }
 }
@@ -238,8 +297,15 @@ pub fn held_frame_never_changes<S: Strategy>(strategy: Arc<S>) {
         })
     };
     for _ in 0..200 {
-        assert_eq!(frame.meta().seq, 1);
-        assert!(is_whole(&frame));
+        assert_eq!(
+            frame.meta().seq,
+            1,
+            "a held frame's header changed while the producer published"
+        );
+        assert!(
+            is_whole(&frame),
+            "a held frame (seq 1) changed while the producer published"
+        );
         thread::yield_now();
     }
     drop(frame);
@@ -247,7 +313,7 @@ pub fn held_frame_never_changes<S: Strategy>(strategy: Arc<S>) {
     // A producer waiting for room in this reader's queue (queue, block) is freed by the
     // reader going away.
     drop(reader);
-    producer.join().unwrap();
+    joined(producer);
 }
 
 /// A reader created after frames were published sees the newest one, then only newer ones.
@@ -265,7 +331,7 @@ pub fn late_reader_sees_newest<S: Strategy>(strategy: Arc<S>) {
                 .expect("a late reader takes the newest frame already published");
             let newest = frame.meta().publish_seq;
             assert_eq!(newest, 3, "the newest frame");
-            assert!(is_whole(&frame));
+            assert!(is_whole(&frame), "a late reader's frame {newest} is torn");
             newest
         }
         // A FIFO reader's queue starts empty: it gets what is published after it joined.
@@ -277,24 +343,131 @@ pub fn late_reader_sees_newest<S: Strategy>(strategy: Arc<S>) {
     strategy.publish(render(4));
     strategy.close();
     assert!(
-        matches!(reader.wait_newer(newest, WaitMode::Block), WaitOutcome::Newer(n) if n > newest)
+        matches!(reader.wait_newer(newest, WaitMode::Block), WaitOutcome::Newer(n) if n > newest),
+        "a late reader was not told of the frame published after it joined"
     );
     let frame = reader.acquire().expect("the frame after joining");
-    assert_eq!(frame.meta().seq, 4);
-    assert!(is_whole(&frame));
+    assert_eq!(frame.meta().seq, 4, "a late reader's next frame");
+    assert!(is_whole(&frame), "a late reader's frame 4 is torn");
 }
 
-/// Every check, each on a fresh strategy from `make` (frames of [`FRAME_LEN`] bytes, a
-/// hint of 8 consumers). Panics, naming the property, on the first failure.
+/// Joins a thread a check started. A panic there (a reader's failed assertion) continues in
+/// the caller, so the check fails with the reader's own message, not a `JoinError`.
+fn joined<T>(handle: thread::JoinHandle<T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|payload| std::panic::resume_unwind(payload))
+}
+
+/// One property of the contract: its name (what `fbench conformance` prints, and the name of
+/// its `#[test]` in [`conformance_tests!`](crate::conformance_tests)) and its check, which
+/// panics with the reason when the strategy breaks the property.
+pub struct Property<S> {
+    pub name: &'static str,
+    pub check: fn(Arc<S>),
+}
+
+/// Every property, in the order the suite runs them.
+///
+/// ```
+/// # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
+/// use fbench::strategies::{conformance, MutexStrategy};
+///
+/// let names: Vec<_> = conformance::properties::<MutexStrategy>().iter().map(|p| p.name).collect();
+/// assert_eq!(names[0], "nothing_before_first_publish");
+/// assert!(names.contains(&"no_torn_frames_and_monotonic"));
+/// ```
+pub fn properties<S: Strategy>() -> [Property<S>; 7] {
+    [
+        Property {
+            name: "nothing_before_first_publish",
+            check: nothing_before_first_publish::<S>,
+        },
+        Property {
+            name: "delivers_as_declared",
+            check: delivers_as_declared::<S>,
+        },
+        Property {
+            name: "closed_still_reports_final_frame",
+            check: closed_still_reports_final_frame::<S>,
+        },
+        Property {
+            name: "blocking_wait_wakes_on_publish",
+            check: blocking_wait_wakes_on_publish::<S>,
+        },
+        Property {
+            name: "no_torn_frames_and_monotonic",
+            check: |strategy| no_torn_frames_and_monotonic(strategy, 8, 3000),
+        },
+        Property {
+            name: "held_frame_never_changes",
+            check: held_frame_never_changes::<S>,
+        },
+        Property {
+            name: "late_reader_sees_newest",
+            check: late_reader_sees_newest::<S>,
+        },
+    ]
+}
+
+/// What one property's check found: `Err` holds the first failure's reason on one line
+/// (e.g. `reader 3 saw a torn frame (seq 1841)`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub property: &'static str,
+    pub result: Result<(), String>,
+}
+
+/// Every property, each on a fresh strategy from `make` (frames of [`FRAME_LEN`] bytes, a
+/// hint of 8 consumers), and what each found. A failed check (in the calling thread or in
+/// one of the reader threads it started) and a `make` that panics are failures of that
+/// property; the others still run.
+///
+/// ```
+/// # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
+/// use fbench::strategies::{conformance, Build, MutexStrategy};
+///
+/// let outcomes = conformance::run_each(|params| MutexStrategy::build(params).unwrap());
+/// assert_eq!(outcomes.len(), 7);
+/// assert!(outcomes.iter().all(|o| o.result.is_ok()), "{outcomes:?}");
+/// ```
+pub fn run_each<S: Strategy>(make: impl Fn(&crate::StrategyParams) -> S) -> Vec<Outcome> {
+    let params = crate::StrategyParams::new(FRAME_LEN, 8);
+    properties::<S>()
+        .into_iter()
+        .map(|property| {
+            let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                (property.check)(Arc::new(make(&params)))
+            }))
+            .map_err(|payload| reason(&*payload));
+            Outcome {
+                property: property.name,
+                result,
+            }
+        })
+        .collect()
+}
+
+/// A panic's message on one line (`assert_eq!` spreads its operands over several).
+fn reason(payload: &(dyn std::any::Any + Send)) -> String {
+    let text = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("the check panicked without a message");
+    text.lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Every check, each on a fresh strategy from `make` (see [`run_each`]). Panics with the
+/// first failed property's name and reason.
 pub fn check_with<S: Strategy>(make: impl Fn(&crate::StrategyParams) -> S) {
-    let fresh = || Arc::new(make(&crate::StrategyParams::new(FRAME_LEN, 8)));
-    nothing_before_first_publish(fresh());
-    delivers_as_declared(fresh());
-    closed_still_reports_final_frame(fresh());
-    blocking_wait_wakes_on_publish(fresh());
-    no_torn_frames_and_monotonic(fresh(), 8, 3000);
-    held_frame_never_changes(fresh());
-    late_reader_sees_newest(fresh());
+    if let Some(failed) = run_each(make).into_iter().find(|o| o.result.is_err()) {
+        panic!("{}: {}", failed.property, failed.result.unwrap_err());
+    }
 }
 
 /// Every check on strategies built by [`crate::Build::build`].
@@ -303,14 +476,29 @@ pub fn check<S: crate::Build>() {
 }
 
 /// One `#[test]` per conformance check, in a module named `$module`, on strategies made by
-/// `$make` (a closure or function taking `&StrategyParams`).
+/// `$make` (a closure or function taking `&StrategyParams`). The module sees the caller's
+/// imports, and [`Build`](crate::Build) is in scope, so `Mine::build(params)` needs no import.
+///
+/// ```
+/// # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
+/// mod my_crate {
+/// #   pub use fbench_strategies::MutexStrategy as Mine;
+///     // pub struct Mine { ... } implementing fbench::strategies::Build
+/// }
+///
+/// fbench::strategies::conformance_tests!(mine, |params| my_crate::Mine::build(params).unwrap());
+/// # fn main() {}
+/// ```
 #[macro_export]
 macro_rules! conformance_tests {
     ($module:ident, $make:expr) => {
         mod $module {
             #[allow(unused_imports)]
             use super::*;
+            // `Mine::build(params)` resolves without the caller importing the trait.
             use $crate::conformance as suite;
+            #[allow(unused_imports)]
+            use $crate::Build as _;
 
             fn make() -> ::std::sync::Arc<impl $crate::Strategy> {
                 let params = $crate::StrategyParams::new(suite::FRAME_LEN, 8);

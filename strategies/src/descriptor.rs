@@ -49,7 +49,8 @@ impl Origin {
 /// from the defaults (a custom, in-process, non-copying strategy holding two frames).
 ///
 /// ```
-/// use fbench_strategies::{Descriptor, Origin, StrategyParams};
+/// # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
+/// use fbench::strategies::{Descriptor, Origin, StrategyParams};
 ///
 /// let seqlock = Descriptor::new("seqlock", "one buffer, readers copy out and retry on a torn read")
 ///     .copies_on_acquire()
@@ -148,7 +149,14 @@ pub trait Build: Strategy + Sized {
 /// measured window's start (CLOCK_MONOTONIC ns), which each child's `attach` returns; a child
 /// that dies is reaped and [`CrossProcess::reclaim`]ed. Everything the strategy created must
 /// be removed when it drops (the harness drops it after every child is reaped, on every
-/// path).
+/// path); what a producer killed outright leaves behind, [`CrossProcess::clean`] removes.
+///
+/// [`crate::start::StartGate`] is the start barrier (`attach`'s wait, `attached`, `go`) as
+/// one value to put in the shared memory; [`crate::snapshot`] reads bytes the writer may be
+/// rewriting; [`crate::wake`] is the futex waker the built-ins use across processes;
+/// [`crate::leftovers`] finds a killed run's segments. `docs/cross-process.md` walks through
+/// a complete implementation, `examples/cross-process-strategy` (a seqlock in its own
+/// segment).
 pub trait CrossProcess: Strategy + Sized {
     /// The reader a consumer process gets by attaching.
     type Attached: Reader + 'static;
@@ -174,4 +182,14 @@ pub trait CrossProcess: Strategy + Sized {
     /// Consumer `id`'s process has died and been reaped: take back whatever it held.
     /// Returns whether anything was held.
     fn reclaim(&self, id: usize) -> bool;
+
+    /// `fbench clean`: remove what runs of this strategy left behind when their producer
+    /// was killed outright (no `Drop` ran) — and nothing a live run still uses — and return
+    /// one line per thing removed. The default has nothing to clean. Name what `create`
+    /// makes after the run (`<run>-<suffix>`) and [`crate::leftovers::stale_in_shm`] finds
+    /// the leftovers; something already gone is not an error (another pass of `fbench
+    /// clean` may have removed it).
+    fn clean() -> Result<Vec<String>, String> {
+        Ok(Vec::new())
+    }
 }

@@ -45,6 +45,8 @@ mod descriptor;
 #[cfg(all(feature = "peers", not(loom)))]
 pub mod iceoryx;
 mod ideal;
+#[cfg(not(loom))]
+pub mod leftovers;
 mod mutex;
 mod notify;
 mod pool;
@@ -52,7 +54,9 @@ pub mod primitive;
 mod queue;
 mod rwlock;
 pub mod shm;
-mod snapshot;
+pub mod snapshot;
+#[cfg(not(loom))]
+pub mod start;
 mod triple;
 mod unsync;
 pub mod wake;
@@ -95,6 +99,46 @@ pub struct FrameMeta {
     /// Pixel format code; its meaning belongs to the harness.
     pub format: u32,
     pub _reserved: u32,
+}
+
+impl FrameMeta {
+    /// The header as `u64` words, for strategies that store it in atomics (a seqlock, memory
+    /// another process reads: see [`snapshot`]).
+    pub const WORDS: usize = std::mem::size_of::<FrameMeta>() / 8;
+
+    /// The header as [`FrameMeta::WORDS`] words; [`FrameMeta::from_words`] reverses it.
+    ///
+    /// ```
+    /// # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
+    /// use fbench::strategies::FrameMeta;
+    ///
+    /// let meta = FrameMeta { seq: 7, publish_seq: 3, width: 640, height: 480, ..FrameMeta::default() };
+    /// assert_eq!(FrameMeta::from_words(meta.to_words()), meta);
+    /// ```
+    pub fn to_words(&self) -> [u64; FrameMeta::WORDS] {
+        [
+            self.seq,
+            self.publish_seq,
+            self.capture_ns,
+            self.checksum,
+            u64::from(self.width) | u64::from(self.height) << 32,
+            u64::from(self.format) | u64::from(self._reserved) << 32,
+        ]
+    }
+
+    /// The header from the words of [`FrameMeta::to_words`].
+    pub fn from_words(words: [u64; FrameMeta::WORDS]) -> FrameMeta {
+        FrameMeta {
+            seq: words[0],
+            publish_seq: words[1],
+            capture_ns: words[2],
+            checksum: words[3],
+            width: words[4] as u32,
+            height: (words[4] >> 32) as u32,
+            format: words[5] as u32,
+            _reserved: (words[5] >> 32) as u32,
+        }
+    }
 }
 
 /// How a reader waits for a newer frame.
@@ -177,6 +221,16 @@ pub trait Reader: Send {
 
 /// Counters a strategy keeps about its own costs. Relaxed counters, read once the run's
 /// threads have been joined.
+///
+/// What a strategy must fill, because the harness cannot see it from outside: `published`
+/// and `lost_wakeups` (both come from [`Notifier::stats_with`] for a strategy that wakes
+/// readers with a [`Notifier`]; a strategy with its own waker counts them itself),
+/// `bytes_copied` if it copies payload bytes (copy-in by the producer, copy-out on acquire),
+/// `producer_drops` if `publish` can return [`Publish::Dropped`], `frame_allocations` if it
+/// allocates frame buffers after construction. `pool_grows` is the `pool` strategy's own.
+/// Fields left at 0 are reported as 0, so a copying strategy that forgets `bytes_copied`
+/// looks zero-copy in the report; the harness itself counts everything it can observe
+/// (frames seen, drops from `publish_seq` gaps, torn frames, time, memory, CPU).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct StrategyStats {
     /// Frames accepted.

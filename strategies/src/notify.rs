@@ -108,6 +108,28 @@ impl Notifier {
         self.wakes.load(Ordering::Relaxed)
     }
 
+    /// `own` (what the strategy counted itself: `bytes_copied`, `producer_drops`, …) with
+    /// this notifier's `published` and `lost_wakeups` filled in: what a strategy built on a
+    /// `Notifier` returns from [`crate::Strategy::stats`], so that neither is forgotten.
+    ///
+    /// ```
+    /// # mod fbench { pub mod strategies { pub use fbench_strategies::*; } }
+    /// use fbench::strategies::{Notifier, StrategyStats};
+    ///
+    /// let notifier = Notifier::new();
+    /// let seq = notifier.next_seq();
+    /// notifier.announce(seq);
+    /// let stats = notifier.stats_with(StrategyStats { bytes_copied: 4096, ..Default::default() });
+    /// assert_eq!((stats.published, stats.lost_wakeups, stats.bytes_copied), (1, 0, 4096));
+    /// ```
+    pub fn stats_with(&self, own: StrategyStats) -> StrategyStats {
+        StrategyStats {
+            published: self.published(),
+            lost_wakeups: self.lost_wakeups(),
+            ..own
+        }
+    }
+
     /// A strategy's counters with this notifier's `published` and `lost_wakeups`.
     pub(crate) fn stats(&self, counters: &Counters) -> StrategyStats {
         StrategyStats {

@@ -5,7 +5,8 @@
 //!
 //! It is not undefined behaviour: the buffer is made of relaxed atomic words, so the race is
 //! a race on atomics (well defined, just useless), not a data race. Readers never hold a
-//! reference to it: every look at a frame copies the words out afresh ([`crate::snapshot`]),
+//! reference to it: every look at a frame copies the words out afresh ([`crate::snapshot`], the
+//! public helper for bytes another thread may be writing),
 //! so a frame the producer overwrites while a reader holds it shows torn on the next look.
 
 use std::cell::RefCell;
@@ -14,13 +15,13 @@ use std::sync::Arc;
 
 use parking_lot::Mutex;
 
-use crate::snapshot::{Shared, Snapshots};
+use crate::snapshot::{SharedBytes, Snapshots};
 use crate::{
     Counters, FrameMeta, FrameView, Notifier, Publish, Reader, Strategy, StrategyParams,
     StrategyStats, WaitMode, WaitOutcome,
 };
 
-const META_WORDS: usize = std::mem::size_of::<FrameMeta>() / 8;
+const META_WORDS: usize = FrameMeta::WORDS;
 
 pub struct UnsyncStrategy {
     words: Box<[AtomicU64]>,
@@ -29,30 +30,6 @@ pub struct UnsyncStrategy {
     notifier: Notifier,
     counters: Counters,
     frame_len: usize,
-}
-
-fn meta_to_words(meta: &FrameMeta) -> [u64; META_WORDS] {
-    [
-        meta.seq,
-        meta.publish_seq,
-        meta.capture_ns,
-        meta.checksum,
-        u64::from(meta.width) | u64::from(meta.height) << 32,
-        u64::from(meta.format) | u64::from(meta._reserved) << 32,
-    ]
-}
-
-fn meta_from_words(w: &[u64; META_WORDS]) -> FrameMeta {
-    FrameMeta {
-        seq: w[0],
-        publish_seq: w[1],
-        capture_ns: w[2],
-        checksum: w[3],
-        width: w[4] as u32,
-        height: (w[4] >> 32) as u32,
-        format: w[5] as u32,
-        _reserved: (w[5] >> 32) as u32,
-    }
 }
 
 impl UnsyncStrategy {
@@ -98,12 +75,8 @@ impl Strategy for UnsyncStrategy {
         let mut meta = render(&mut staging);
         let seq = self.notifier.next_seq();
         meta.publish_seq = seq;
-        for (word, chunk) in self.words.iter().zip(staging.chunks(8)) {
-            let mut bytes = [0u8; 8];
-            bytes[..chunk.len()].copy_from_slice(chunk);
-            word.store(u64::from_le_bytes(bytes), Ordering::Relaxed);
-        }
-        for (slot, value) in self.meta.iter().zip(meta_to_words(&meta)) {
+        SharedBytes::from_words(&self.words, self.frame_len).write_from(&staging);
+        for (slot, value) in self.meta.iter().zip(meta.to_words()) {
             slot.store(value, Ordering::Relaxed);
         }
         self.counters.add_copied(self.frame_len);
@@ -160,20 +133,16 @@ impl Reader for UnsyncReader {
         for (value, slot) in meta_words.iter_mut().zip(self.strategy.meta.iter()) {
             *value = slot.load(Ordering::Relaxed);
         }
-        let meta = meta_from_words(&meta_words);
+        let meta = FrameMeta::from_words(meta_words);
         if meta.publish_seq == 0 {
             return None;
         }
         let strategy = &*self.strategy;
-        // SAFETY: `Shared::Words` has no pointer contract to meet.
-        let looks = unsafe {
-            Snapshots::new(
-                Shared::Words(&strategy.words),
-                strategy.frame_len,
-                &self.spare,
-                Some(&strategy.counters),
-            )
-        };
+        let looks = Snapshots::new(
+            SharedBytes::from_words(&strategy.words, strategy.frame_len),
+            &self.spare,
+        )
+        .counting(&strategy.counters.bytes_copied);
         Some(RacyCopy { meta, looks })
     }
 }

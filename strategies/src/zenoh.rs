@@ -114,12 +114,6 @@ pub fn listen_on(address: IpAddr) {
     *LISTEN_ADDRESS.lock() = address;
 }
 
-/// `fbench clean`: remove the Zenoh shared-memory segments whose owning process is gone
-/// (Zenoh's own cleanup; it leaves live processes' segments alone).
-pub fn clean_orphaned_segments() {
-    zenoh::shm::cleanup_orphaned_shm_segments();
-}
-
 fn failed(what: &str, error: impl std::fmt::Display) -> BuildError {
     BuildError::Other(format!("zenoh: {what}: {error}"))
 }
@@ -710,6 +704,28 @@ impl crate::CrossProcess for ZenohStrategy {
 
     fn go(&self, measure_start_ns: u64) -> Result<(), BuildError> {
         ZenohStrategy::go(self, measure_start_ns)
+    }
+
+    /// `fbench clean`: the endpoint files of runs whose producer is gone, and Zenoh's
+    /// shared-memory segments whose owner is gone (Zenoh's own cleanup, which leaves live
+    /// processes' segments alone).
+    fn clean() -> Result<Vec<String>, String> {
+        zenoh::shm::cleanup_orphaned_shm_segments();
+        let Ok(entries) = std::fs::read_dir(std::env::temp_dir()) else {
+            return Ok(Vec::new());
+        };
+        let mut removed = Vec::new();
+        for entry in entries.filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let stale = name.ends_with(".zenoh")
+                && crate::leftovers::run_producer(&name)
+                    .is_some_and(|pid| !crate::leftovers::is_alive(pid));
+            // Gone already: another pass of `fbench clean` took it.
+            if stale && std::fs::remove_file(entry.path()).is_ok() {
+                removed.push(entry.path().display().to_string());
+            }
+        }
+        Ok(removed)
     }
 
     fn reclaim(&self, _id: usize) -> bool {

@@ -55,7 +55,8 @@ impl Build for DoubleBuffer {
         Ok(DoubleBuffer {
             buffers: [buffer(), buffer()],
             newest: AtomicUsize::new(0),
-            notifier: Notifier::new(),
+            // The run's waker (`--waker futex|condvar`), as every built-in uses it.
+            notifier: Notifier::with_waker(params.waker),
         })
     }
 }
@@ -97,10 +98,9 @@ impl Strategy for DoubleBuffer {
     }
 
     fn stats(&self) -> StrategyStats {
-        StrategyStats {
-            published: self.notifier.published(),
-            ..StrategyStats::default()
-        }
+        // `published` and `lost_wakeups` from the notifier. Nothing else is ours to count:
+        // the producer renders in place (no bytes copied), nothing is refused or allocated.
+        self.notifier.stats_with(StrategyStats::default())
     }
 }
 

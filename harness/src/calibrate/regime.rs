@@ -67,8 +67,11 @@ pub struct CachelinePair {
 
 /// Where the machine's last-level cache size is unknown: a large server's L3.
 const LLC_FALLBACK_BYTES: u64 = 64 << 20;
-/// The cold copy's destinations never take more than this (or two frames, if more).
+/// The cold copy's destinations never take more than this (or two frames, if more): a
+/// guard against a cache size misread, not the usual size.
 const COLD_COPY_MAX_BYTES: u64 = 512 << 20;
+/// Frames the cold copy's destinations hold beyond the last-level cache.
+const COLD_COPY_SPARE_FRAMES: u64 = 4;
 
 /// The largest cache `cpu` has, from sysfs (`None` when unreadable).
 pub fn last_level_cache_bytes(cpu: usize) -> Option<u64> {
@@ -95,11 +98,14 @@ fn parse_cache_size(text: &str) -> Option<u64> {
     digits.trim().parse::<u64>().ok().map(|n| n * scale)
 }
 
-/// How many destination buffers the cold copy rotates over: together at least twice the
-/// last-level cache, so each is evicted before its turn comes again.
+/// How many destination buffers the cold copy rotates over: the last-level cache's worth of
+/// frames and a few more, so each is evicted before its turn comes again (a cyclic walk
+/// over more than a cache holds misses on every access under LRU and its approximations).
+/// Sized by the run's frame: a 480p run against a 32 MiB cache holds about 38 MB, not a
+/// fixed 512 MB.
 pub fn cold_copy_buffers(frame_len: usize, llc_bytes: u64) -> usize {
     let frame = (frame_len as u64).max(1);
-    let wanted = (2 * llc_bytes).div_ceil(frame) + 1;
+    let wanted = llc_bytes.div_ceil(frame) + COLD_COPY_SPARE_FRAMES;
     let allowed = (COLD_COPY_MAX_BYTES / frame).max(2);
     wanted.clamp(2, allowed) as usize
 }
@@ -350,10 +356,14 @@ mod tests {
 
     #[test]
     fn the_cold_copy_outgrows_the_cache_within_bounds() {
-        // 1080p rgb24 against a 32 MiB L3: 12 buffers (74.6 MB > 64 MiB).
+        // 1080p rgb24 against a 32 MiB L3: 6 frames fill it, 4 more (62.2 MB).
         let n = cold_copy_buffers(6_220_800, 32 << 20);
-        assert_eq!(n, 12);
-        assert!(n as u64 * 6_220_800 > 2 * (32 << 20));
+        assert_eq!(n, 10);
+        assert!(n as u64 * 6_220_800 > 32 << 20);
+        // 480p rgb24: 37 frames fill it, 4 more (37.8 MB), a few frames beyond the cache.
+        let n = cold_copy_buffers(921_600, 32 << 20) as u64;
+        assert_eq!(n, 41);
+        assert!(n * 921_600 > 32 << 20 && n * 921_600 < (32 << 20) + 5 * 921_600);
         // Tiny frames are capped by the byte bound, huge ones still get two buffers.
         assert_eq!(
             cold_copy_buffers(1, 1 << 40),

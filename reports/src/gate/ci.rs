@@ -44,15 +44,23 @@ fn unit(metric: Metric) -> (&'static str, f64) {
     }
 }
 
-/// Each configuration of `report` (its first run names it) with its trials of each metric.
+/// Each configuration of `report` (its first run names it) with its trials of each metric
+/// that some trial measured.
 fn entries(report: &Report, metrics: &[Metric]) -> Vec<(String, Metric, Trials)> {
     let groups = groups(report, "current", &[]).expect("nothing ignored, nothing merged");
     let mut out = Vec::new();
     for group in groups {
         let name = benchmark_name(group.runs[0]);
         for &metric in metrics {
-            let values = group.runs.iter().map(|r| metric.of(r)).collect();
-            out.push((name.clone(), metric, Trials::new(values)));
+            // A figure no trial measured is left out, not exported as 0.
+            let values: Vec<f64> = group
+                .runs
+                .iter()
+                .filter_map(|r| metric.measured(r))
+                .collect();
+            if !values.is_empty() {
+                out.push((name.clone(), metric, Trials::new(values)));
+            }
         }
     }
     out

@@ -41,6 +41,8 @@ pub enum Metric {
     DeadlineMisses,
     TornFrames,
     OutOfOrder,
+    /// Consumers that ended without reporting (crashed, killed, stalled).
+    ConsumersLost,
 }
 
 /// What a metric's numbers are, which decides how gate values are written and shown.
@@ -56,7 +58,7 @@ pub enum Quantity {
 
 const ACCEPTED_METRICS: &str = "accepted: p50, p90, p99, p999, max (of the age), \
     age.p99, acquire.p99, publish.p99, e2e.p99 (any of those points), drop_rate, peak_pss, \
-    deadline_misses, torn, out_of_order";
+    deadline_misses, torn, out_of_order, consumers_lost";
 
 impl Series {
     const ALL: [Series; 4] = [Series::Age, Series::Acquire, Series::Publish, Series::E2e];
@@ -108,6 +110,7 @@ impl Metric {
             Metric::DeadlineMisses => "deadline_misses".to_string(),
             Metric::TornFrames => "torn".to_string(),
             Metric::OutOfOrder => "out_of_order".to_string(),
+            Metric::ConsumersLost => "consumers_lost".to_string(),
         }
     }
 
@@ -120,6 +123,7 @@ impl Metric {
             Metric::DeadlineMisses => "deadline misses".to_string(),
             Metric::TornFrames => "torn frames".to_string(),
             Metric::OutOfOrder => "out of order".to_string(),
+            Metric::ConsumersLost => "consumers lost".to_string(),
         }
     }
 
@@ -133,14 +137,38 @@ impl Metric {
             Metric::Latency(..) => Quantity::Latency,
             Metric::DropRate => Quantity::Fraction,
             Metric::PeakPss => Quantity::Bytes,
-            Metric::DeadlineMisses | Metric::TornFrames | Metric::OutOfOrder => Quantity::Count,
+            Metric::DeadlineMisses
+            | Metric::TornFrames
+            | Metric::OutOfOrder
+            | Metric::ConsumersLost => Quantity::Count,
         }
     }
 
     /// Integrity failures are judged on the worst trial, not the median: one torn frame in
-    /// one trial is a broken strategy, not noise.
+    /// one trial is a broken strategy, not noise; one lost consumer is a run that did not
+    /// measure what it was asked to.
     pub fn is_integrity(self) -> bool {
-        matches!(self, Metric::TornFrames | Metric::OutOfOrder)
+        matches!(
+            self,
+            Metric::TornFrames | Metric::OutOfOrder | Metric::ConsumersLost
+        )
+    }
+
+    /// The metric's value in a run record, or `None` when the run measured nothing for it:
+    /// a latency summary whose `count` is 0 (no consumer survived to report) has no
+    /// percentiles, whatever numbers (or `null`s) the file holds, and is never compared;
+    /// nor are the consumers' drop rate and deadline misses of a run that lost them all.
+    pub fn measured(self, run: &RunResult) -> Option<f64> {
+        let no_consumer_left = run.consumers > 0 && run.consumers_lost >= run.consumers as u64;
+        let summary = match self {
+            Metric::DropRate | Metric::DeadlineMisses if no_consumer_left => return None,
+            Metric::Latency(Series::Age, _) => &run.age_ns,
+            Metric::Latency(Series::Acquire, _) => &run.acquire_ns,
+            Metric::Latency(Series::Publish, _) => &run.publish_ns,
+            Metric::Latency(Series::E2e, _) => &run.e2e_ns,
+            _ => return Some(self.of(run)),
+        };
+        (summary.count > 0).then(|| self.of(run))
     }
 
     /// The metric's value in a run record, in its base unit (ns, fraction, bytes, count).
@@ -166,6 +194,7 @@ impl Metric {
             Metric::DeadlineMisses => run.deadline_misses as f64,
             Metric::TornFrames => run.torn_frames as f64,
             Metric::OutOfOrder => run.out_of_order as f64,
+            Metric::ConsumersLost => run.consumers_lost as f64,
         }
     }
 
@@ -198,6 +227,7 @@ impl FromStr for Metric {
             "deadline_misses" => Some(Metric::DeadlineMisses),
             "torn" | "torn_frames" => Some(Metric::TornFrames),
             "out_of_order" => Some(Metric::OutOfOrder),
+            "consumers_lost" | "lost" => Some(Metric::ConsumersLost),
             other => Stat::parse(other).map(|stat| Metric::Latency(Series::Age, stat)),
         };
         if let Some(metric) = simple {
@@ -304,6 +334,14 @@ impl AbsoluteGate {
     /// The gate every gating run has unless `--allow-torn`: no torn frame in any trial.
     pub const NO_TORN_FRAMES: AbsoluteGate = AbsoluteGate {
         metric: Metric::TornFrames,
+        op: Op::Eq,
+        limit: 0.0,
+    };
+
+    /// The gate every gating run has unless `--allow-lost`: no consumer lost in any trial
+    /// (a run whose consumers died has no figures to judge, and must not pass as fast).
+    pub const NO_CONSUMERS_LOST: AbsoluteGate = AbsoluteGate {
+        metric: Metric::ConsumersLost,
         op: Op::Eq,
         limit: 0.0,
     };
@@ -429,6 +467,7 @@ mod tests {
             ("torn", Metric::TornFrames),
             ("out_of_order", Metric::OutOfOrder),
             ("deadline_misses", Metric::DeadlineMisses),
+            ("consumers_lost", Metric::ConsumersLost),
         ];
         for (text, metric) in cases {
             assert_eq!(text.parse::<Metric>(), Ok(metric), "{text}");

@@ -58,8 +58,17 @@
 //! # Absolute gates and integrity
 //!
 //! Absolute gates (`p99<2ms`) bound the median of the current trials; the integrity counts
-//! (`torn`, `out_of_order`) are judged on the worst trial. Unless
-//! [`GateSet::allow_torn`], every gating adds `torn==0`.
+//! (`torn`, `out_of_order`, `consumers_lost`) are judged on the worst trial. Unless
+//! [`GateSet::allow_torn`], every gating adds `torn==0`; unless [`GateSet::allow_lost`],
+//! `consumers_lost==0`.
+//!
+//! # What could not be judged
+//!
+//! A latency summary whose `count` is 0 measured nothing (no consumer survived to report):
+//! its percentiles are missing, never 0, and a gate on them is [`Verdict::Unmeasured`] —
+//! never `improved`, never `pass`. With [`Verdict::Inconclusive`] it makes the outcome
+//! [`GateOutcome::inconclusive`]: not failed, not passed; the binary exits 4 unless told
+//! otherwise (`--inconclusive pass|fail`).
 //!
 //! # Normalising by the machine
 //!
@@ -76,11 +85,13 @@ pub mod ci;
 mod expr;
 pub mod key;
 mod render;
+mod sanity;
 
 pub use expr::{AbsoluteGate, Metric, Op, Quantity, RelativeGate, Series, Stat};
 pub use key::{benchmark_name, Param};
 use key::{params_of, RunKey};
 pub use render::{render_markdown, render_terminal};
+pub use sanity::{check_report, Impossible};
 
 /// The relative gate used when a baseline is given and no relative gate is: age p99 may
 /// grow by 10% (and must leave the baseline's spread) before the gate fails.
@@ -102,6 +113,9 @@ pub struct GateSet {
     /// Leave out the `torn==0` gate every gating otherwise has (for demonstrations that
     /// tear frames on purpose).
     pub allow_torn: bool,
+    /// Leave out the `consumers_lost==0` gate every gating otherwise has (for fault
+    /// injection that kills consumers on purpose).
+    pub allow_lost: bool,
 }
 
 impl GateSet {
@@ -121,11 +135,15 @@ impl GateSet {
         metrics
     }
 
-    /// The absolute gates with the implicit `torn==0` added when due.
+    /// The absolute gates with the implicit `torn==0` and `consumers_lost==0` added when
+    /// due.
     fn absolute_with_integrity(&self) -> Vec<AbsoluteGate> {
         let mut gates = self.absolute.clone();
         if !self.allow_torn && !gates.iter().any(|g| g.metric == Metric::TornFrames) {
             gates.push(AbsoluteGate::NO_TORN_FRAMES);
+        }
+        if !self.allow_lost && !gates.iter().any(|g| g.metric == Metric::ConsumersLost) {
+            gates.push(AbsoluteGate::NO_CONSUMERS_LOST);
         }
         gates
     }
@@ -145,14 +163,14 @@ pub struct GateOptions {
     pub allow_unmatched: bool,
 }
 
-/// The values of one metric over the trials of one configuration, sorted.
+/// The values of one metric over the trials of one configuration that measured it, sorted.
+/// Empty when no trial measured it; its median, min and max are then NaN, and no verdict
+/// is computed from them.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Trials(Vec<f64>);
 
 impl Trials {
-    /// `values` must not be empty (a configuration has at least one run).
     pub fn new(mut values: Vec<f64>) -> Trials {
-        assert!(!values.is_empty(), "a configuration has at least one trial");
         values.sort_by(f64::total_cmp);
         Trials(values)
     }
@@ -172,7 +190,9 @@ impl Trials {
     /// The middle value; the mean of the two middle values for an even count.
     pub fn median(&self) -> f64 {
         let n = self.0.len();
-        if n % 2 == 1 {
+        if n == 0 {
+            f64::NAN
+        } else if n % 2 == 1 {
             self.0[n / 2]
         } else {
             (self.0[n / 2 - 1] + self.0[n / 2]) / 2.0
@@ -180,11 +200,11 @@ impl Trials {
     }
 
     pub fn min(&self) -> f64 {
-        self.0[0]
+        self.0.first().copied().unwrap_or(f64::NAN)
     }
 
     pub fn max(&self) -> f64 {
-        self.0[self.0.len() - 1]
+        self.0.last().copied().unwrap_or(f64::NAN)
     }
 }
 
@@ -212,11 +232,19 @@ pub enum Verdict {
     Inconclusive,
     /// An absolute gate does not hold.
     OverLimit,
+    /// A trial on either side measured nothing for this metric (a latency with no sample:
+    /// no consumer survived), so it cannot be compared: neither pass nor improved.
+    Unmeasured,
 }
 
 impl Verdict {
     pub fn failed(self) -> bool {
         matches!(self, Verdict::Regressed | Verdict::OverLimit)
+    }
+
+    /// The gate could not judge this row (the exit code says so unless told otherwise).
+    pub fn undecided(self) -> bool {
+        matches!(self, Verdict::Inconclusive | Verdict::Unmeasured)
     }
 
     pub fn label(self) -> &'static str {
@@ -227,6 +255,7 @@ impl Verdict {
             Verdict::Regressed => "REGRESSED",
             Verdict::Inconclusive => "inconclusive (busier machine)",
             Verdict::OverLimit => "FAIL",
+            Verdict::Unmeasured => "not measured",
         }
     }
 }
@@ -317,10 +346,44 @@ impl GateOutcome {
             && (self.allow_unmatched || !self.nothing_compared())
     }
 
+    /// Rows the gate could not judge: a slowdown on a busier machine, a figure not measured.
     pub fn inconclusive_rows(&self) -> impl Iterator<Item = &GateRow> {
-        self.rows
+        self.rows.iter().filter(|r| r.verdict.undecided())
+    }
+
+    /// Nothing failed, but some rows could not be judged: not a pass.
+    pub fn inconclusive(&self) -> bool {
+        self.passed() && self.inconclusive_rows().next().is_some()
+    }
+
+    /// One line for an inconclusive outcome: which runs, and why each could not be judged.
+    pub fn inconclusive_summary(&self) -> String {
+        let rows: Vec<&GateRow> = self.inconclusive_rows().collect();
+        let mut parts: Vec<String> = rows
             .iter()
-            .filter(|r| r.verdict == Verdict::Inconclusive)
+            .take(3)
+            .map(|row| {
+                let why = match (row.verdict, row.other_load) {
+                    (Verdict::Unmeasured, _) => {
+                        "not measured (a trial has no sample of it: no consumer reported)"
+                            .to_string()
+                    }
+                    (_, Some((then, now))) => format!(
+                        "{} slower, but other processes used {now:.2} CPUs against {then:.2} during the baseline",
+                        row.change.map(format_change).unwrap_or_default()
+                    ),
+                    _ => "slower on a busier machine".to_string(),
+                };
+                format!("{} {} {why}", row.run, row.metric.label())
+            })
+            .collect();
+        if rows.len() > 3 {
+            parts.push(format!("{} more", rows.len() - 3));
+        }
+        format!(
+            "gate inconclusive: {}; for a verdict, alternate trials of both builds on one machine (docs/ci-gating.md), or choose with --inconclusive pass|fail",
+            parts.join("; ")
+        )
     }
 
     /// One line: the verdict and, on failure, what failed (the first few).
@@ -345,7 +408,7 @@ impl GateOutcome {
             let inconclusive = self.inconclusive_rows().count();
             if inconclusive > 0 {
                 line.push_str(&format!(
-                    "; {inconclusive} inconclusive: slower, but the machine was busier with other work than during the baseline (rerun when it is quiet)"
+                    "; {inconclusive} inconclusive: not judged (slower on a machine busier with other work than during the baseline, or a figure not measured)"
                 ));
             }
             if self.nothing_compared() {
@@ -544,9 +607,20 @@ fn unit_label(series: Series) -> &'static str {
     }
 }
 
-/// The trials of `metric` over `runs`, divided by `per` when normalising.
+/// The trials of `metric` over the `runs` that measured it, divided by `per` when
+/// normalising.
 fn trials(runs: &[&RunResult], metric: Metric, per: f64) -> Trials {
-    Trials::new(runs.iter().map(|r| metric.of(r) / per).collect())
+    Trials::new(
+        runs.iter()
+            .filter_map(|r| metric.measured(r))
+            .map(|v| v / per)
+            .collect(),
+    )
+}
+
+/// Whether a run of `runs` has no figure for `metric` (nothing to compare).
+fn unmeasured(runs: &[&RunResult], metric: Metric) -> bool {
+    runs.iter().any(|r| metric.measured(r).is_none())
 }
 
 fn scale_of(
@@ -683,8 +757,15 @@ pub fn evaluate(
                 let base_scale = scale_of(base_report, "baseline", gate.metric, options.normalize)?;
                 let base_trials = trials(&base.runs, gate.metric, base_scale);
                 let current_trials = trials(&group.runs, gate.metric, now_scale);
-                let (change, mut verdict) =
-                    judge_relative(&base_trials, &current_trials, gate.max_increase);
+                let (change, mut verdict) = if unmeasured(&base.runs, gate.metric)
+                    || unmeasured(&group.runs, gate.metric)
+                {
+                    (None, Verdict::Unmeasured)
+                } else {
+                    let (change, verdict) =
+                        judge_relative(&base_trials, &current_trials, gate.max_increase);
+                    (Some(change), verdict)
+                };
                 let loads = other_load(&base.runs).zip(other_load(&group.runs));
                 let busier = busier_by((base_report, &base.runs), (current, &group.runs));
                 if verdict == Verdict::Regressed && busier.is_some_and(|b| b > LOAD_TOLERANCE) {
@@ -695,7 +776,7 @@ pub fn evaluate(
                     metric: gate.metric,
                     baseline: Some(base_trials),
                     current: current_trials,
-                    change: Some(change),
+                    change,
                     threshold: Threshold::Relative(gate.max_increase),
                     verdict,
                     per: match gate.metric {
@@ -709,14 +790,20 @@ pub fn evaluate(
         for gate in &absolute {
             let current_trials = trials(&group.runs, gate.metric, 1.0);
             let base_trials = matched.map(|b| trials(&b.runs, gate.metric, 1.0));
+            let missing = unmeasured(&group.runs, gate.metric);
             let change = base_trials
                 .as_ref()
+                .filter(|_| !missing && !matched.is_some_and(|b| unmeasured(&b.runs, gate.metric)))
                 .map(|b| judge_relative(b, &current_trials, f64::INFINITY).0);
             rows.push(GateRow {
                 run: label.clone(),
                 metric: gate.metric,
                 baseline: base_trials,
-                verdict: judge_absolute(gate, &current_trials),
+                verdict: if missing {
+                    Verdict::Unmeasured
+                } else {
+                    judge_absolute(gate, &current_trials)
+                },
                 current: current_trials,
                 change,
                 threshold: Threshold::Absolute(*gate),

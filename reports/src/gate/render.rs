@@ -6,7 +6,7 @@ use std::fmt::Write as _;
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
-use super::{format_change, GateOutcome, GateRow, Threshold, Trials};
+use super::{format_change, GateOutcome, GateRow, Threshold, Trials, Verdict};
 
 const HEADER: [&str; 7] = [
     "run",
@@ -21,7 +21,9 @@ const HEADER: [&str; 7] = [
 /// The cells of one row, in [`HEADER`] order.
 fn cells(row: &GateRow) -> [String; 7] {
     let trials = |t: &Trials| {
-        if t.min() == t.max() {
+        if t.is_empty() {
+            "not measured".to_string()
+        } else if t.min() == t.max() {
             row.format(t.median())
         } else {
             format!(
@@ -108,7 +110,13 @@ fn notes(outcome: &GateOutcome) -> Vec<String> {
         _ => {}
     }
     for row in outcome.inconclusive_rows() {
-        if let Some((then, now)) = row.other_load {
+        if row.verdict == Verdict::Unmeasured {
+            notes.push(format!(
+                "Not measured: {} {} has a trial without a single sample (no consumer reported); it is neither compared nor passed.",
+                row.run,
+                row.metric.label()
+            ));
+        } else if let Some((then, now)) = row.other_load {
             notes.push(format!(
                 "Inconclusive: {} {} is slower, but other processes used {now:.2} CPUs during its trials against {then:.2} during the baseline's; not called a regression.",
                 row.run,
@@ -174,8 +182,17 @@ pub fn render_terminal(outcome: &GateOutcome, width: Option<u16>) -> String {
     for note in notes(outcome) {
         let _ = writeln!(out, "{note}");
     }
-    let _ = writeln!(out, "{}", outcome.summary());
+    let _ = writeln!(out, "{}", verdict_line(outcome));
     out
+}
+
+/// The closing line: the inconclusive one when nothing failed but something was not judged.
+fn verdict_line(outcome: &GateOutcome) -> String {
+    if outcome.inconclusive() {
+        outcome.inconclusive_summary()
+    } else {
+        outcome.summary()
+    }
 }
 
 /// The same as Markdown, headed by the verdict.
@@ -184,7 +201,9 @@ pub fn render_markdown(outcome: &GateOutcome) -> String {
     let _ = writeln!(
         out,
         "### fbench gate: {}\n",
-        if outcome.passed() {
+        if outcome.inconclusive() {
+            "⚠️ inconclusive"
+        } else if outcome.passed() {
             "✅ passed"
         } else {
             "❌ failed"
@@ -193,7 +212,7 @@ pub fn render_markdown(outcome: &GateOutcome) -> String {
     let _ = writeln!(out, "| {} |", HEADER.join(" | "));
     out.push_str("|---|---|---:|---:|---:|---:|---|\n");
     for row in &outcome.rows {
-        let mut cells = cells(row).map(|c| c.replace('|', "\\|"));
+        let mut cells = cells(row).map(|c| crate::markdown::cell(&c));
         if row.verdict.failed() {
             cells[6] = format!("**{}**", cells[6]);
         }
@@ -201,8 +220,12 @@ pub fn render_markdown(outcome: &GateOutcome) -> String {
     }
     out.push('\n');
     for note in notes(outcome) {
-        let _ = writeln!(out, "{note}  ");
+        let _ = writeln!(out, "{}  ", crate::markdown::escape_html(&note));
     }
-    let _ = writeln!(out, "\n**{}**", outcome.summary());
+    let _ = writeln!(
+        out,
+        "\n**{}**",
+        crate::markdown::escape_html(&verdict_line(outcome))
+    );
     out
 }

@@ -93,15 +93,14 @@ fn the_same_numbers_pass() {
     assert_eq!(p99.verdict, Verdict::Pass);
     assert_eq!(p99.change, Some(0.0));
     assert_eq!(p99.current.median(), 2.0 * MS);
-    // The implicit integrity gate is there too.
-    assert_eq!(
-        row(&outcome, "mutex c5", Metric::TornFrames).verdict,
-        Verdict::Pass
-    );
-    assert_eq!(outcome.rows.len(), 2);
+    // The implicit integrity gates are there too.
+    for metric in [Metric::TornFrames, Metric::ConsumersLost] {
+        assert_eq!(row(&outcome, "mutex c5", metric).verdict, Verdict::Pass);
+    }
+    assert_eq!(outcome.rows.len(), 3);
     assert!(outcome
         .summary()
-        .starts_with("gate passed: 2 gated metrics on 1 run"));
+        .starts_with("gate passed: 3 gated metrics on 1 run"));
 }
 
 #[test]
@@ -262,6 +261,8 @@ fn labels_show_the_parameters_that_vary() {
         [
             "mutex c5 30fps",
             "mutex c5 30fps",
+            "mutex c5 30fps",
+            "mutex c5 60fps",
             "mutex c5 60fps",
             "mutex c5 60fps"
         ]
@@ -316,9 +317,10 @@ fn absolute_gates_bound_the_median_of_the_current_trials() {
         "{}",
         fail.summary()
     );
-    // An explicit torn gate replaces the implicit one rather than doubling it.
+    // An explicit torn gate replaces the implicit one rather than doubling it (the other
+    // implicit one, consumers_lost==0, stays).
     let explicit = evaluate(None, &current, &gates("torn<=2"), &GateOptions::default()).unwrap();
-    assert_eq!(explicit.rows.len(), 1);
+    assert_eq!(explicit.rows.len(), 2);
 }
 
 #[test]
@@ -388,7 +390,11 @@ fn normalising_reads_a_uniformly_slower_machine_as_no_change() {
 fn without_a_baseline_relative_gates_are_skipped() {
     let current = report(trials_of("mutex", &[2.0]));
     let outcome = evaluate(None, &current, &default_gates(), &GateOptions::default()).unwrap();
-    assert_eq!(outcome.rows.len(), 1, "only the torn-frame gate");
+    assert_eq!(
+        outcome.rows.len(),
+        2,
+        "only the torn-frame and lost-consumer gates"
+    );
     assert!(!outcome.had_baseline && outcome.passed());
 }
 
@@ -798,4 +804,211 @@ fn reports_of_either_schema_read_and_others_are_refused() {
         err.to_string(),
         "unsupported report schema fbench.report/9; this fbench reads fbench.report/1, fbench.report/2"
     );
+}
+
+#[test]
+fn an_inconclusive_outcome_is_not_a_pass_and_names_its_runs() {
+    let baseline = report(with_load(trials_of("mutex", &[2.0, 2.1, 1.9]), 0.1));
+    let busy = report(with_load(trials_of("mutex", &[2.6, 2.5, 2.7]), 1.5));
+    let outcome = gate(&baseline, &busy, &default_gates());
+    assert!(outcome.passed() && outcome.inconclusive());
+    let line = outcome.inconclusive_summary();
+    assert!(
+        line.starts_with("gate inconclusive: mutex c5 age p99 +"),
+        "{line}"
+    );
+    assert!(
+        line.contains("other processes used 1.50 CPUs against 0.10 during the baseline"),
+        "{line}"
+    );
+    assert!(line.contains("docs/ci-gating.md"), "{line}");
+    assert_eq!(line.lines().count(), 1);
+    assert!(render_markdown(&outcome).starts_with("### fbench gate: ⚠️ inconclusive"));
+    // Judged outcomes are not inconclusive.
+    let same = report(with_load(trials_of("mutex", &[2.0, 2.1, 1.9]), 0.1));
+    assert!(!gate(&baseline, &same, &default_gates()).inconclusive());
+}
+
+/// `runs` whose consumers all died: nothing measured, the figures as the runtime writes
+/// them (count 0; the percentiles are `null` in JSON, read here as whatever they hold).
+fn all_lost(mut runs: Vec<RunResult>) -> Vec<RunResult> {
+    for r in &mut runs {
+        r.consumers_lost = r.consumers as u64;
+        for summary in [&mut r.age_ns, &mut r.acquire_ns, &mut r.e2e_ns] {
+            summary.count = 0;
+            summary.p50 = 0;
+            summary.p90 = 0;
+            summary.p99 = 0;
+            summary.p999 = 0;
+            summary.max = 0;
+        }
+    }
+    runs
+}
+
+#[test]
+fn a_lost_consumer_fails_every_gating_unless_allowed() {
+    let baseline = report(trials_of("shm", &[2.0, 2.1, 1.9]));
+    let mut runs = trials_of("shm", &[2.0, 2.1, 1.9]);
+    runs[1].consumers_lost = 1;
+    let outcome = gate(&baseline, &report(runs.clone()), &default_gates());
+    let lost = row(&outcome, "shm c5", Metric::ConsumersLost);
+    assert_eq!(lost.verdict, Verdict::OverLimit);
+    assert!(!outcome.passed());
+    assert!(
+        outcome
+            .summary()
+            .contains("shm c5 consumers lost 1, wanted == 0"),
+        "{}",
+        outcome.summary()
+    );
+    let allowed = GateSet {
+        allow_lost: true,
+        ..default_gates()
+    };
+    let outcome = gate(&baseline, &report(runs), &allowed);
+    assert!(outcome.passed());
+    assert!(outcome
+        .rows
+        .iter()
+        .all(|r| r.metric != Metric::ConsumersLost));
+    // Written out, the gate is the same one.
+    assert_eq!(
+        "consumers_lost==0".parse::<AbsoluteGate>(),
+        Ok(AbsoluteGate::NO_CONSUMERS_LOST)
+    );
+}
+
+#[test]
+fn a_run_that_measured_nothing_is_never_improved() {
+    let baseline = report(trials_of("shm", &[2.0, 2.1, 1.9]));
+    let dead = report(all_lost(trials_of("shm", &[2.0, 2.1, 1.9])));
+    // The lost consumers fail it first.
+    let outcome = gate(&baseline, &dead, &default_gates());
+    assert!(!outcome.passed());
+    let p99 = row(&outcome, "shm c5", Metric::AGE_P99);
+    assert_eq!(p99.verdict, Verdict::Unmeasured);
+    assert_eq!(p99.change, None);
+    assert!(p99.current.is_empty());
+
+    // Allowed to lose consumers, it is still not a pass: it could not be judged.
+    let gates = GateSet {
+        allow_lost: true,
+        absolute: vec!["p99<5ms".parse().unwrap()],
+        ..default_gates()
+    };
+    let outcome = gate(&baseline, &dead, &gates);
+    assert!(outcome.passed() && outcome.inconclusive());
+    assert!(outcome
+        .rows
+        .iter()
+        .filter(|r| r.metric == Metric::AGE_P99)
+        .all(|r| r.verdict == Verdict::Unmeasured));
+    assert!(outcome.rows.iter().all(|r| r.verdict != Verdict::Improved));
+    let line = outcome.inconclusive_summary();
+    assert!(line.contains("shm c5 age p99 not measured"), "{line}");
+    let text = render_terminal(&outcome, Some(200));
+    assert!(text.contains("not measured"), "{text}");
+    assert!(!text.contains("-100.0%"), "{text}");
+
+    // Nor are the consumers' drop rate and deadline misses of a run that lost them all.
+    let drops = GateSet {
+        relative: vec!["drop_rate:10%".parse().unwrap()],
+        allow_lost: true,
+        ..GateSet::default()
+    };
+    let mut dropping = trials_of("shm", &[2.0, 2.1, 1.9]);
+    for r in &mut dropping {
+        r.drop_rate = 0.5;
+    }
+    let outcome = gate(&report(dropping), &dead, &drops);
+    assert_eq!(
+        row(&outcome, "shm c5", Metric::DropRate).verdict,
+        Verdict::Unmeasured
+    );
+
+    // One dead trial among live ones: still not compared.
+    let mut mixed = trials_of("shm", &[1.0, 1.0, 1.0]);
+    mixed[0] = all_lost(vec![mixed[0].clone()]).remove(0);
+    let outcome = gate(&baseline, &report(mixed), &gates);
+    let p99 = outcome
+        .rows
+        .iter()
+        .find(|r| r.metric == Metric::AGE_P99 && matches!(r.threshold, Threshold::Relative(_)))
+        .unwrap();
+    assert_eq!(p99.verdict, Verdict::Unmeasured);
+    assert_eq!(p99.current.len(), 2);
+
+    // A baseline that measured nothing is no reference either.
+    let outcome = gate(&dead, &baseline, &gates);
+    assert_eq!(
+        row(&outcome, "shm c5", Metric::AGE_P99).verdict,
+        Verdict::Unmeasured
+    );
+    // Exports leave the missing figure out rather than writing 0.
+    let json =
+        ci::github_benchmark(&dead, &[Metric::AGE_P99, Metric::DropRate, Metric::PeakPss]).unwrap();
+    let text = String::from_utf8(json).unwrap();
+    assert!(!text.contains("age p99"), "{text}");
+    assert!(!text.contains("drop rate"), "{text}");
+    assert!(text.contains("peak PSS"), "{text}");
+}
+
+#[test]
+fn impossible_reports_are_named_by_their_field() {
+    let real = || {
+        let mut run = run("mutex", 2, 2.0);
+        let mut latency = fbench_harness::metrics::Latency::new();
+        latency.record(2_000_000);
+        run.age_ns = latency.summary();
+        run
+    };
+    assert_eq!(check_report(&report(vec![real()])), Ok(()));
+    let refused = |change: &dyn Fn(&mut RunResult)| {
+        let mut run = real();
+        change(&mut run);
+        let err = check_report(&report(vec![real(), run])).unwrap_err();
+        assert_eq!(err.index, 1);
+        assert_eq!(err.run, "mutex c2 trial 1");
+        (err.field.clone(), err.to_string())
+    };
+    let (field, text) = refused(&|r| r.drop_rate = -1.0);
+    assert_eq!(field, "drop_rate");
+    assert!(text.contains("-1 is not a fraction from 0 to 1"), "{text}");
+    assert_eq!(refused(&|r| r.loss_rate = Some(f64::NAN)).0, "loss_rate");
+    assert_eq!(refused(&|r| r.cpu.user_s = -3.0).0, "cpu.user_s");
+    assert_eq!(refused(&|r| r.consumers_lost = 3).0, "consumers_lost");
+    let (field, text) = refused(&|r| r.age_ns.p50 = r.age_ns.p99 + 1);
+    assert_eq!(field, "age_ns.p50");
+    assert!(text.contains("percentiles out of order"), "{text}");
+    let (field, text) = refused(&|r| {
+        r.e2e_ns.count = 0;
+        r.e2e_ns.p99 = 5;
+        r.e2e_ns.p999 = 5;
+        r.e2e_ns.max = 5;
+    });
+    assert_eq!(field, "e2e_ns.p50");
+    assert!(text.contains("count is 0"), "{text}");
+    let (field, text) = refused(&|r| r.age_ns.hdr = "HISTFAAAAB542pNpmZmBgYGJg".to_string());
+    assert_eq!(field, "age_ns.hdr");
+    assert!(text.contains("histogram"), "{text}");
+
+    // The same record twice is a copy; two trials of one configuration are not.
+    let copy = real();
+    let err = check_report(&report(vec![copy.clone(), copy.clone()])).unwrap_err();
+    assert_eq!(err.field, "run");
+    assert!(
+        err.to_string().contains("the same record as runs[0]"),
+        "{err}"
+    );
+    let mut second_trial = copy.clone();
+    second_trial.trial = 2;
+    assert_eq!(
+        check_report(&report(vec![copy.clone(), second_trial])),
+        Ok(())
+    );
+    // Nothing measured, written as zeros: possible.
+    let mut dead = copy;
+    dead.age_ns = fbench_harness::metrics::Latency::new().summary();
+    assert_eq!(check_report(&report(vec![dead])), Ok(()));
 }

@@ -10,7 +10,7 @@ use parking_lot::Mutex;
 use super::protocol::{self, pack, unpack, ControlWords};
 use super::segment::{Segment, SegmentError, SegmentSpec};
 use super::SlotPolicy;
-use crate::snapshot::{Shared, Snapshots};
+use crate::snapshot::{SharedBytes, Snapshots};
 use crate::{
     Counters, FrameMeta, FrameView, Publish, Reader, Strategy, StrategyParams, StrategyStats,
     WaitMode, WaitOutcome,
@@ -392,19 +392,11 @@ impl Reader for ShmReader {
             // design demonstrates), so the metadata is read with one volatile read, never
             // through a reference, and may mix two writes: the torn-frame check catches it.
             let meta = unsafe { self.segment.slot_header(slot).meta.get().read_volatile() };
-            // SAFETY: the slot is page-aligned and `frame_len` bytes inside the mapping for as
-            // long as the segment (kept alive by `self`), and this side only reads it through
-            // atomic loads.
-            let looks = unsafe {
-                Snapshots::new(
-                    Shared::Raw {
-                        ptr: self.segment.slot_ptr(slot),
-                    },
-                    frame_len,
-                    &self.spare,
-                    None,
-                )
-            };
+            // SAFETY: the slot is page-aligned and a page-rounded `frame_len` bytes inside the
+            // mapping for as long as the segment (kept alive by `self`), and this side only
+            // reads it through atomic loads.
+            let shared = unsafe { SharedBytes::from_raw(self.segment.slot_ptr(slot), frame_len) };
+            let looks = Snapshots::new(shared, &self.spare);
             return Some(ShmFrame {
                 reader: self,
                 meta,
