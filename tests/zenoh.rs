@@ -5,9 +5,9 @@
 //! asserts on time.
 
 mod common;
+use common::refused;
 #[cfg(feature = "net")]
-use common::report_of;
-use common::{fbench, refused};
+use common::{fbench, report_of};
 
 /// `fbench run` with `args`: refused, naming `flag` and saying `says`.
 fn run_refused(args: &[&str], flag: &str, says: &str) {
