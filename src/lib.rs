@@ -217,19 +217,26 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// The user pressed Ctrl-C or sent SIGTERM: the run stopped, cleaned up, wrote nothing.
+/// The user pressed Ctrl-C or sent SIGTERM, SIGHUP or SIGQUIT: the run stopped, cleaned up,
+/// wrote nothing.
 #[derive(Debug)]
 struct Interrupted;
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("interrupted: nothing was written")
+        // Which signal: a SIGHUP in a log says the ssh session went, not that someone pressed
+        // Ctrl-C.
+        match fbench_harness::interrupt::signal_name() {
+            Some(signal) => write!(f, "interrupted by {signal}: nothing was written"),
+            None => f.write_str("interrupted: nothing was written"),
+        }
     }
 }
 
 impl std::error::Error for Interrupted {}
 
-/// Exit code after SIGINT/SIGTERM, as shells report a process killed by SIGINT.
+/// Exit code after SIGINT/SIGTERM/SIGHUP/SIGQUIT, as shells report a process killed by
+/// SIGINT: one code for "stopped on request, cleaned up", whichever signal it was.
 const EXIT_INTERRUPTED: u8 = 130;
 
 /// Warn once per invocation about segments left by fbench processes killed outright.

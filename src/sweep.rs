@@ -211,7 +211,27 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
     if plan.extras.open {
         open_in_browser(&html_path);
     }
+    lost_consumers(&report)?;
     gating.finish(&report)
+}
+
+/// After the reports are written: a line on stderr for each run that lost consumers, and
+/// exit 1 when a run lost all of them (it has no latency figures to stand on).
+fn lost_consumers(report: &Report) -> anyhow::Result<()> {
+    for run in report.runs.iter().filter(|r| r.consumers_lost > 0) {
+        eprintln!("warning: {}", fbench_reports::lost_consumers_line(run));
+    }
+    match report
+        .runs
+        .iter()
+        .find(|r| r.consumers > 0 && r.consumers_lost >= r.consumers as u64)
+    {
+        Some(run) => anyhow::bail!(
+            "the {} run lost every consumer: it measured nothing (reports written, figures null)",
+            run.strategy
+        ),
+        None => Ok(()),
+    }
 }
 
 /// A validation error as the user should see it: naming the flag if they typed it, else the

@@ -74,9 +74,9 @@ fn a_sweep_writes_one_report_with_every_combination_and_its_exports() {
     }
 
     let html = std::fs::read_to_string(dir.path().join("sweep.html")).unwrap();
-    // 5 charts against consumer count, then per point a spectrum, age over time, memory
+    // 6 charts against consumer count, then per point a spectrum, age over time, memory
     // and CPU over time
-    assert_eq!(html.matches("<svg ").count(), 5 + 4 * 2);
+    assert_eq!(html.matches("<svg ").count(), 6 + 4 * 2);
     assert!(!html.contains("http"));
     let md = std::fs::read_to_string(dir.path().join("sweep.md")).unwrap();
     assert!(md.contains("### Who wins") && md.contains("| 2 consumers |"));
@@ -287,7 +287,7 @@ fn report_merges_and_compares_machines() {
     );
     let html = std::fs::read_to_string(&both).unwrap();
     assert!(html.contains("@ other-host"), "the machine is a series");
-    assert_eq!(html.matches("<svg ").count(), 5 + 4 * 2);
+    assert_eq!(html.matches("<svg ").count(), 6 + 4 * 2);
     let csv = std::fs::read_to_string(dir.path().join("both.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 8);
 

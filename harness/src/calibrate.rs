@@ -186,23 +186,41 @@ pub fn calibrate(
     budget: Budget,
 ) -> Calibration {
     let started = monotonic_ns();
-    let clock_read_ns = clock_read_ns(budget);
-    let frame_copy_ns = frame_copy_ns(frame_len, budget);
-    let (frame_copy_cold_ns, frame_copy_cold_cpus) = regime::frame_copy_cold_ns(frame_len, budget);
-    let harness_overhead = harness_overhead(frame_len, verify, clock_read_ns, budget);
-    let pairs = cacheline_pairs(budget);
+    // Between steps (each a fraction of a second): after Ctrl-C the run that follows is
+    // abandoned anyway, so calibrating on would only delay the exit.
+    macro_rules! unless_stopped {
+        ($step:expr) => {{
+            if crate::interrupt::requested() {
+                return Calibration::default();
+            }
+            $step
+        }};
+    }
+    let clock_read_ns = unless_stopped!(clock_read_ns(budget));
+    let frame_copy_ns = unless_stopped!(frame_copy_ns(frame_len, budget));
+    let (frame_copy_cold_ns, frame_copy_cold_cpus) =
+        unless_stopped!(regime::frame_copy_cold_ns(frame_len, budget));
+    let harness_overhead =
+        unless_stopped!(harness_overhead(frame_len, verify, clock_read_ns, budget));
+    let pairs = unless_stopped!(cacheline_pairs(budget));
     // The median pair (by its median) names the headline figure.
     let mut by_median: Vec<&CachelinePair> = pairs.iter().collect();
     by_median.sort_by(|a, b| a.median_ns.total_cmp(&b.median_ns));
     let median_pair = by_median
         .get(by_median.len().saturating_sub(1) / 2)
         .copied();
-    let futex = wake_latency(&FutexChannel::default(), budget.wake_samples).summary();
-    let condvar = wake_latency(&CondvarChannel::default(), budget.wake_samples).summary();
+    let futex =
+        unless_stopped!(wake_latency(&FutexChannel::default(), budget.wake_samples)).summary();
+    let condvar = unless_stopped!(wake_latency(
+        &CondvarChannel::default(),
+        budget.wake_samples
+    ))
+    .summary();
     let rounds = regime::rounds_for(regime.period, budget);
-    let after_period = regime::wake_all_latency(1, regime.period, rounds).summary();
+    let after_period =
+        unless_stopped!(regime::wake_all_latency(1, regime.period, rounds)).summary();
     let sleepers = regime.consumers.max(1);
-    let all = regime::wake_all_latency(sleepers, regime.period, rounds).summary();
+    let all = unless_stopped!(regime::wake_all_latency(sleepers, regime.period, rounds)).summary();
     Calibration {
         frame_bytes: Some(frame_len as u64),
         memcpy_bytes_per_s: Some(frame_len as f64 / frame_copy_ns * 1e9),

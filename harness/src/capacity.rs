@@ -154,6 +154,14 @@ pub struct TrialSummary {
     /// hypervisor steal), when known: a busy machine explains a failing trial.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub other_load_cpus: Option<f64>,
+    /// The rate this trial's CPU demand would allow by the utilization law ([`bound_fps`]):
+    /// a model, not a measurement. `null` when the run did not measure its demand.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bound_fps: Option<f64>,
+    /// The trial failed at under half its `bound_fps` while other processes used more than
+    /// [`INTERFERENCE_LOAD_CPUS`]: likely the machine's load, not the design's limit.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub interfered: bool,
     pub generator_limited: bool,
     pub verdict: Verdict,
     /// Why it did not pass, one short phrase per broken limit.
@@ -261,6 +269,14 @@ pub struct SearchResult {
     pub generator_limit: Option<f64>,
     pub status: Status,
     pub resolved: bool,
+    /// The median of the trials' `bound_fps`: the rate the measured CPU demand per frame
+    /// allows by the utilization law — a model beside the measured interval, not a
+    /// measurement. `null` when no trial measured its demand (older reports).
+    #[serde(default)]
+    pub bound_fps: Option<f64>,
+    /// Trials marked `interfered` (failed under half their bound on a busy machine).
+    #[serde(default)]
+    pub interfered_trials: usize,
     /// Every trial in the order run, confirmation trials included.
     pub trials: Vec<TrialSummary>,
 }
@@ -334,6 +350,8 @@ impl Knowledge {
             generator_limit,
             status,
             resolved: status.is_resolved(),
+            bound_fps: median_bound(&self.trials),
+            interfered_trials: self.trials.iter().filter(|t| t.interfered).count(),
             trials: self.trials,
         }
     }
@@ -710,11 +728,86 @@ pub fn judge(run: &RunResult, level: &ServiceLevel) -> TrialSummary {
         peak_pss_bytes: run.memory.peak_pss_bytes,
         achieved_fps,
         other_load_cpus: run.cpu.other_load_cpus,
+        bound_fps: run
+            .cpu_demand
+            .as_ref()
+            .and_then(|demand| bound_fps(demand, usable_cpus())),
+        interfered: false,
         generator_limited,
         verdict,
         reasons,
         age_hdr: worst.hdr.clone(),
     }
+    .with_interference()
+}
+
+impl TrialSummary {
+    /// `self` with `interfered` set from its own figures ([`interfered`]).
+    pub fn with_interference(mut self) -> TrialSummary {
+        self.interfered = interfered(&self);
+        self
+    }
+}
+
+/// Other processes' load (CPUs) above which a trial failing far under its bound is marked
+/// `interfered`: the default of `--max-other-load`.
+pub const INTERFERENCE_LOAD_CPUS: f64 = 0.25;
+
+/// The highest frame rate a run's CPU demand allows, by the utilization law (U = X · D: a
+/// resource is saturated when throughput times demand per frame reaches its capacity): the
+/// rate at which the busiest single thread (producer or a consumer) would be busy 100% of
+/// the time, `1e9 / its ns per frame`, and the rate at which the whole run's demand fills
+/// `cpus` CPUs, `cpus · 1e9 / total ns per frame` — whichever is lower. A model: waiting,
+/// locks and wake-up latency are not in it, so the measured capacity is at most this.
+///
+/// ```
+/// use fbench_harness::capacity::bound_fps;
+/// use fbench_harness::result::CpuDemand;
+///
+/// let demand = CpuDemand {
+///     producer_ns_per_frame: Some(2_000_000.0), // 2 ms: alone, 500 fps
+///     consumer_ns_per_frame_p50: Some(1_000_000.0),
+///     consumer_ns_per_frame_max: Some(1_250_000.0),
+///     total_ns_per_frame: 8_000_000.0, // 8 ms on 2 CPUs: 250 fps
+///     involuntary_switches_per_frame: 0.1,
+/// };
+/// assert_eq!(bound_fps(&demand, 2.0), Some(250.0));
+/// assert_eq!(bound_fps(&demand, 8.0), Some(500.0)); // the producer's thread binds first
+/// ```
+pub fn bound_fps(demand: &crate::result::CpuDemand, cpus: f64) -> Option<f64> {
+    let per_thread = demand
+        .busiest_thread_ns_per_frame()
+        .filter(|ns| *ns > 0.0)
+        .map(|ns| 1e9 / ns);
+    let machine = (demand.total_ns_per_frame > 0.0 && cpus > 0.0)
+        .then(|| cpus * 1e9 / demand.total_ns_per_frame);
+    match (per_thread, machine) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    }
+}
+
+/// Whether a judged trial was spoiled by the machine: it failed at a rate under half its
+/// bound while other processes used more than [`INTERFERENCE_LOAD_CPUS`].
+pub fn interfered(trial: &TrialSummary) -> bool {
+    trial.verdict == Verdict::Fail
+        && trial.bound_fps.is_some_and(|bound| trial.fps < bound / 2.0)
+        && trial
+            .other_load_cpus
+            .is_some_and(|load| load > INTERFERENCE_LOAD_CPUS)
+}
+
+/// The median of the trials' bounds (the lower middle one for an even count).
+fn median_bound(trials: &[TrialSummary]) -> Option<f64> {
+    let mut bounds: Vec<f64> = trials.iter().filter_map(|t| t.bound_fps).collect();
+    bounds.sort_by(f64::total_cmp);
+    (!bounds.is_empty()).then(|| bounds[(bounds.len() - 1) / 2])
+}
+
+/// The CPUs this process may run on (affinity and cgroup quota), the machine's capacity in
+/// [`bound_fps`].
+pub fn usable_cpus() -> f64 {
+    std::thread::available_parallelism().map_or(1.0, |n| n.get() as f64)
 }
 
 /// A distribution-free 95% interval for the p99 from the histogram: the values at the
@@ -760,6 +853,8 @@ mod tests {
             peak_pss_bytes: 0,
             achieved_fps: 0.0,
             other_load_cpus: None,
+            bound_fps: None,
+            interfered: false,
             generator_limited: verdict == Verdict::GeneratorLimited,
             verdict,
             reasons: Vec::new(),
@@ -1282,5 +1377,96 @@ mod tests {
             l.record(v);
         }
         assert_eq!(p99_interval(&l.summary()), None);
+    }
+
+    fn demand(producer: f64, consumer_max: f64, total: f64) -> crate::result::CpuDemand {
+        crate::result::CpuDemand {
+            producer_ns_per_frame: Some(producer),
+            consumer_ns_per_frame_p50: Some(consumer_max / 2.0),
+            consumer_ns_per_frame_max: Some(consumer_max),
+            total_ns_per_frame: total,
+            involuntary_switches_per_frame: 0.0,
+        }
+    }
+
+    #[test]
+    fn the_bound_is_the_lower_of_the_busiest_thread_and_the_whole_machine() {
+        // busiest thread 4 ms (a consumer): 250 fps; 10 ms in all on 2 CPUs: 200 fps.
+        assert_eq!(bound_fps(&demand(1e6, 4e6, 10e6), 2.0), Some(200.0));
+        // on 8 CPUs the machine allows 800: the consumer's thread binds at 250
+        assert_eq!(bound_fps(&demand(1e6, 4e6, 10e6), 8.0), Some(250.0));
+        // the producer can be the busiest thread
+        assert_eq!(bound_fps(&demand(5e6, 4e6, 10e6), 8.0), Some(200.0));
+        // no producer or consumer figure: the machine alone
+        let machine_only = crate::result::CpuDemand {
+            producer_ns_per_frame: None,
+            consumer_ns_per_frame_p50: None,
+            consumer_ns_per_frame_max: None,
+            total_ns_per_frame: 5e6,
+            involuntary_switches_per_frame: 0.0,
+        };
+        assert_eq!(bound_fps(&machine_only, 2.0), Some(400.0));
+        // nothing measured: no bound invented
+        let nothing = crate::result::CpuDemand {
+            total_ns_per_frame: 0.0,
+            ..machine_only
+        };
+        assert_eq!(bound_fps(&nothing, 2.0), None);
+    }
+
+    #[test]
+    fn a_failure_far_under_the_bound_on_a_busy_machine_is_interference() {
+        let failing = |fps: f64, bound: Option<f64>, load: Option<f64>| {
+            TrialSummary {
+                fps,
+                bound_fps: bound,
+                other_load_cpus: load,
+                ..summary(Verdict::Fail)
+            }
+            .with_interference()
+        };
+        assert!(failing(30.0, Some(200.0), Some(1.6)).interfered);
+        // near the bound: the design's (CPU) limit, whatever the load
+        assert!(!failing(120.0, Some(200.0), Some(1.6)).interfered);
+        // a quiet machine: the design's limit, even far under the bound
+        assert!(!failing(30.0, Some(200.0), Some(0.1)).interfered);
+        // without a bound or a load figure nothing is claimed
+        assert!(!failing(30.0, None, Some(1.6)).interfered);
+        assert!(!failing(30.0, Some(200.0), None).interfered);
+        // a pass is never interference
+        let pass = TrialSummary {
+            fps: 30.0,
+            bound_fps: Some(200.0),
+            other_load_cpus: Some(1.6),
+            ..summary(Verdict::Pass)
+        }
+        .with_interference();
+        assert!(!pass.interfered);
+    }
+
+    #[test]
+    fn a_search_reports_the_median_bound_and_counts_interfered_trials() {
+        let mut known = Knowledge {
+            axis: Axis::Fps,
+            passes: vec![90.0],
+            fails: Vec::new(),
+            limited: Vec::new(),
+            trials: Vec::new(),
+        };
+        for (fps, bound, interfered) in [
+            (30.0, 300.0, false),
+            (60.0, 100.0, true),
+            (90.0, 200.0, false),
+        ] {
+            known.trials.push(TrialSummary {
+                fps,
+                bound_fps: Some(bound),
+                interfered,
+                ..summary(Verdict::Pass)
+            });
+        }
+        let result = known.result(Status::Resolved);
+        assert_eq!(result.bound_fps, Some(200.0));
+        assert_eq!(result.interfered_trials, 1);
     }
 }

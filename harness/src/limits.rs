@@ -41,46 +41,151 @@ fn point_of(run: &RunResult) -> serde_json::Value {
     serde_json::json!([run.consumers, config, run.faults.len()])
 }
 
-/// Set every run's figures over the `ideal` run of its configuration point (the first one,
-/// when trials repeat it). Runs without such a reference keep `null`s; the reference itself
-/// is left alone.
+/// Set every run's figures over the `ideal` reference of its configuration point, paired
+/// in time: trial k of a strategy is divided by trial k of the reference at the same point
+/// (the reference trial that ran beside it), and each `*_vs_ideal` is the median of those
+/// ratios over the strategy's trials at that point, with its 95% interval
+/// ([`median_ci95`]); every trial of the point carries the same figures. A trial with no
+/// reference of its own number is paired with the reference trial nearest in number (older
+/// reports, where every trial was numbered 1). Runs without any reference at their point
+/// keep `null`s; the reference itself is left alone.
+///
+/// A ratio below 1 is not a strategy beating the reference's design: the two runs are two
+/// samples of one machine's background, and the interval says how far apart such samples
+/// fall.
 pub fn versus_ideal(runs: &mut [RunResult]) {
-    let references: Vec<(serde_json::Value, RunResult)> = runs
-        .iter()
-        .filter(|r| r.strategy == REFERENCE)
-        .map(|r| (point_of(r), r.clone()))
+    let points: Vec<serde_json::Value> = runs.iter().map(point_of).collect();
+    let references: Vec<usize> = (0..runs.len())
+        .filter(|&i| runs[i].strategy == REFERENCE)
         .collect();
-    for run in runs.iter_mut().filter(|r| r.strategy != REFERENCE) {
-        let point = point_of(run);
-        let Some((_, ideal)) = references.iter().find(|(p, _)| *p == point) else {
+    // The reference trial paired with run `i`: same point, same trial number if there is one,
+    // else the nearest number (the lower on a tie).
+    let partner: Vec<Option<usize>> = (0..runs.len())
+        .map(|i| {
+            references
+                .iter()
+                .copied()
+                .filter(|&r| points[r] == points[i])
+                .min_by_key(|&r| (runs[r].trial.abs_diff(runs[i].trial), runs[r].trial))
+        })
+        .collect();
+    let mut done = vec![false; runs.len()];
+    for i in 0..runs.len() {
+        if done[i] || runs[i].strategy == REFERENCE {
             continue;
+        }
+        // Every trial of this strategy at this point.
+        let group: Vec<usize> = (i..runs.len())
+            .filter(|&j| runs[j].strategy == runs[i].strategy && points[j] == points[i])
+            .collect();
+        let pairs: Vec<(usize, usize)> = group
+            .iter()
+            .filter_map(|&j| partner[j].map(|r| (j, r)))
+            .collect();
+        for &j in &group {
+            done[j] = true;
+        }
+        if pairs.is_empty() {
+            continue;
+        }
+        let ratios = |figure: fn(&RunResult) -> (u64, u64)| -> Vec<f64> {
+            pairs
+                .iter()
+                .filter_map(|&(run, reference)| {
+                    let (value, count) = figure(&runs[run]);
+                    let (base, base_count) = figure(&runs[reference]);
+                    (count > 0 && base_count > 0 && base > 0).then(|| value as f64 / base as f64)
+                })
+                .collect()
         };
-        let over = |value: u64, floor: u64, count: u64, floor_count: u64| {
-            (count > 0 && floor_count > 0 && floor > 0).then(|| value as f64 / floor as f64)
-        };
-        let limits = run.limits.get_or_insert_with(LimitRatios::unmeasured);
-        limits.age_p50_vs_ideal = over(
-            run.age_ns.p50,
-            ideal.age_ns.p50,
-            run.age_ns.count,
-            ideal.age_ns.count,
-        );
-        limits.age_p99_vs_ideal = over(
-            run.age_ns.p99,
-            ideal.age_ns.p99,
-            run.age_ns.count,
-            ideal.age_ns.count,
-        );
-        limits.acquire_p50_vs_ideal = over(
-            run.acquire_ns.p50,
-            ideal.acquire_ns.p50,
-            run.acquire_ns.count,
-            ideal.acquire_ns.count,
-        );
-        limits.pss_over_ideal_bytes = (run.memory.peak_pss_bytes > 0
-            && ideal.memory.peak_pss_bytes > 0)
-            .then(|| run.memory.peak_pss_bytes as i64 - ideal.memory.peak_pss_bytes as i64);
+        let age_p50 = PairedRatio::of(ratios(|r| (r.age_ns.p50, r.age_ns.count)));
+        let age_p99 = PairedRatio::of(ratios(|r| (r.age_ns.p99, r.age_ns.count)));
+        let acquire_p50 = PairedRatio::of(ratios(|r| (r.acquire_ns.p50, r.acquire_ns.count)));
+        let pss: Vec<f64> = pairs
+            .iter()
+            .filter(|&&(run, reference)| {
+                runs[run].memory.peak_pss_bytes > 0 && runs[reference].memory.peak_pss_bytes > 0
+            })
+            .map(|&(run, reference)| {
+                runs[run].memory.peak_pss_bytes as f64
+                    - runs[reference].memory.peak_pss_bytes as f64
+            })
+            .collect();
+        let pss_over = PairedRatio::of(pss)
+            .median
+            .map(|bytes| bytes.round() as i64);
+        for &j in &group {
+            let limits = runs[j].limits.get_or_insert_with(LimitRatios::unmeasured);
+            limits.age_p50_vs_ideal = age_p50.median;
+            limits.age_p50_vs_ideal_ci95 = age_p50.ci95;
+            limits.age_p99_vs_ideal = age_p99.median;
+            limits.age_p99_vs_ideal_ci95 = age_p99.ci95;
+            limits.acquire_p50_vs_ideal = acquire_p50.median;
+            limits.acquire_p50_vs_ideal_ci95 = acquire_p50.ci95;
+            limits.vs_ideal_pairs = Some(pairs.len() as u32);
+            limits.pss_over_ideal_bytes = pss_over;
+        }
     }
+}
+
+/// The median of paired figures and its 95% interval.
+struct PairedRatio {
+    median: Option<f64>,
+    ci95: Option<[f64; 2]>,
+}
+
+impl PairedRatio {
+    fn of(mut values: Vec<f64>) -> PairedRatio {
+        values.sort_by(f64::total_cmp);
+        PairedRatio {
+            median: median(&values),
+            ci95: median_ci95(&values),
+        }
+    }
+}
+
+/// The median of sorted values (the mean of the two middle ones for an even count).
+fn median(sorted: &[f64]) -> Option<f64> {
+    let n = sorted.len();
+    match n {
+        0 => None,
+        _ if n % 2 == 1 => Some(sorted[n / 2]),
+        _ => Some((sorted[n / 2 - 1] + sorted[n / 2]) / 2.0),
+    }
+}
+
+/// Fewest paired trials for which [`median_ci95`] gives an interval: with n pairs, the chance
+/// that all of them fall on one side of the true median is 2 x 0.5^n, which is at most 5%
+/// from n = 6 on.
+pub const MIN_PAIRS_FOR_CI95: usize = 6;
+
+/// A distribution-free 95% interval of the median of sorted values: the order statistics
+/// `[X(k), X(n + 1 - k)]`, k the largest rank with P(B < k) <= 0.025 for B ~ binomial(n,
+/// 1/2) (the count of values below the true median). Its coverage is at least 95% whatever
+/// the distribution; `None` under [`MIN_PAIRS_FOR_CI95`] values, where no such interval
+/// exists.
+///
+/// ```
+/// use fbench_harness::limits::median_ci95;
+///
+/// let ratios = [0.9, 1.1, 1.2, 1.3, 1.4, 1.6];
+/// assert_eq!(median_ci95(&ratios), Some([0.9, 1.6])); // 6 values: the extremes, 96.9%
+/// assert_eq!(median_ci95(&ratios[..5]), None); // 5 values: no 95% interval exists
+/// ```
+pub fn median_ci95(sorted: &[f64]) -> Option<[f64; 2]> {
+    let n = sorted.len();
+    let half_n = 0.5f64.powi(n as i32);
+    // P(B < k) summed upwards, C(n, j) built exactly in f64 (n is a trial count).
+    let (mut below, mut choose, mut k) = (0.0, 1.0, 0);
+    for j in 0..n {
+        below += choose * half_n;
+        if below > 0.025 {
+            break;
+        }
+        k = j + 1;
+        choose = choose * (n - j) as f64 / (j + 1) as f64;
+    }
+    (k >= 1).then(|| [sorted[k - 1], sorted[n - k]])
 }
 
 impl LimitRatios {
@@ -252,5 +357,86 @@ mod tests {
             runs[2].limits.is_none(),
             "no reference at its point: nothing invented"
         );
+    }
+
+    fn trial(strategy: &str, trial: u32, age_p99: u64) -> RunResult {
+        RunResult {
+            trial,
+            ..run_of(strategy, 100, 1_000, age_p99)
+        }
+    }
+
+    #[test]
+    fn trials_are_paired_with_the_reference_trial_beside_them() {
+        // Reference trials at 10, 20, 40 µs; pool's trials twice its neighbour's each time.
+        // Paired, every ratio is 2; compared with trial 1 alone they would be 2, 4, 8.
+        let mut runs = vec![
+            trial("ideal", 1, 10_000),
+            trial("pool", 1, 20_000),
+            trial("ideal", 2, 20_000),
+            trial("pool", 2, 40_000),
+            trial("ideal", 3, 40_000),
+            trial("pool", 3, 80_000),
+        ];
+        versus_ideal(&mut runs);
+        for run in runs.iter().filter(|r| r.strategy == "pool") {
+            let limits = run.limits.as_ref().unwrap();
+            assert_eq!(limits.age_p99_vs_ideal, Some(2.0), "trial {}", run.trial);
+            assert_eq!(limits.vs_ideal_pairs, Some(3));
+            assert_eq!(limits.age_p99_vs_ideal_ci95, None, "3 pairs: too few");
+        }
+    }
+
+    #[test]
+    fn the_ratio_is_the_median_of_pairs_with_an_order_statistic_interval() {
+        // Seven pairs whose ratios are 0.8, 0.9, 1.0, 1.5, 2.0, 3.0, 9.0 (out of order).
+        let ratios = [3.0, 0.8, 1.5, 9.0, 1.0, 2.0, 0.9];
+        let mut runs = Vec::new();
+        for (k, ratio) in ratios.iter().enumerate() {
+            runs.push(trial("ideal", k as u32 + 1, 100_000));
+            runs.push(trial("mutex", k as u32 + 1, (100_000.0 * ratio) as u64));
+        }
+        versus_ideal(&mut runs);
+        let limits = runs[1].limits.as_ref().unwrap();
+        assert_eq!(limits.age_p99_vs_ideal, Some(1.5));
+        // n = 7: P(B < 1) = 1/128 <= 2.5% < P(B < 2) = 8/128, so ranks 1 and 7.
+        assert_eq!(limits.age_p99_vs_ideal_ci95, Some([0.8, 9.0]));
+        // age p50 and acquire are equal to the reference's in every pair
+        assert_eq!(limits.age_p50_vs_ideal, Some(1.0));
+        assert_eq!(limits.acquire_p50_vs_ideal_ci95, Some([1.0, 1.0]));
+        assert_eq!(limits.vs_ideal_pairs, Some(7));
+    }
+
+    #[test]
+    fn median_intervals_follow_the_binomial_tables() {
+        let values: Vec<f64> = (1..=20).map(f64::from).collect();
+        assert_eq!(median_ci95(&values[..5]), None);
+        assert_eq!(median_ci95(&values[..6]), Some([1.0, 6.0]));
+        // n = 9: P(B <= 1) = 10/512 <= 2.5%, so ranks 2 and 8
+        assert_eq!(median_ci95(&values[..9]), Some([2.0, 8.0]));
+        // n = 20: ranks 6 and 15 (P(B <= 5) = 2.07%, P(B <= 6) = 5.77%)
+        assert_eq!(median_ci95(&values), Some([6.0, 15.0]));
+        assert_eq!(median(&[1.0, 2.0, 10.0, 20.0]), Some(6.0));
+        assert_eq!(median(&[]), None);
+    }
+
+    #[test]
+    fn older_reports_pair_every_trial_with_the_nearest_reference() {
+        // Three trials all numbered 1 next to one reference (reports before trials were
+        // numbered), and a strategy with trial 3 but references 1 and 2 only.
+        let mut runs = vec![
+            trial("ideal", 1, 10_000),
+            trial("pool", 1, 20_000),
+            trial("pool", 1, 30_000),
+            trial("pool", 1, 40_000),
+            trial("ideal", 2, 20_000),
+            trial("rwlock", 3, 60_000),
+        ];
+        versus_ideal(&mut runs);
+        let pool = runs[1].limits.as_ref().unwrap();
+        assert_eq!(pool.age_p99_vs_ideal, Some(3.0));
+        assert_eq!(pool.vs_ideal_pairs, Some(3));
+        let rwlock = runs[5].limits.as_ref().unwrap();
+        assert_eq!(rwlock.age_p99_vs_ideal, Some(3.0), "paired with trial 2");
     }
 }

@@ -222,7 +222,22 @@ pub fn value_at_rank(h: &Histogram<u64>, rank: u64) -> u64 {
 }
 
 /// What every report shows of a latency distribution (nanoseconds).
+///
+/// A summary whose `count` is 0 measured nothing (e.g. every consumer of the run was lost):
+/// in JSON its figures (`mean`, `p50` … `max`, `ci95`) are `null`, never a perfect 0, and
+/// `null` reads back as 0 with `count` 0. Readers show such a figure as "—".
+///
+/// ```
+/// use fbench_harness::metrics::Latency;
+///
+/// let nothing = Latency::new().summary();
+/// let json = serde_json::to_value(&nothing).unwrap();
+/// assert!(json["p99"].is_null() && json["mean"].is_null());
+/// let back: fbench_harness::metrics::LatencySummary = serde_json::from_value(json).unwrap();
+/// assert_eq!(back, nothing);
+/// ```
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(into = "LatencySummaryWire", from = "LatencySummaryWire")]
 pub struct LatencySummary {
     pub count: u64,
     pub mean: f64,
@@ -239,7 +254,62 @@ pub struct LatencySummary {
     pub ci95: Option<Ci95>,
 }
 
+/// [`LatencySummary`] as JSON has it: figures of an empty summary are `null`.
+#[derive(Serialize, Deserialize)]
+struct LatencySummaryWire {
+    count: u64,
+    mean: Option<f64>,
+    p50: Option<u64>,
+    p90: Option<u64>,
+    p99: Option<u64>,
+    p999: Option<u64>,
+    max: Option<u64>,
+    hdr: String,
+    #[serde(default)]
+    ci95: Option<Ci95>,
+}
+
+impl From<LatencySummary> for LatencySummaryWire {
+    fn from(s: LatencySummary) -> Self {
+        // Nothing measured: no figure, rather than a 0 that reads as a perfect result.
+        let measured = s.count > 0;
+        LatencySummaryWire {
+            count: s.count,
+            mean: measured.then_some(s.mean),
+            p50: measured.then_some(s.p50),
+            p90: measured.then_some(s.p90),
+            p99: measured.then_some(s.p99),
+            p999: measured.then_some(s.p999),
+            max: measured.then_some(s.max),
+            hdr: s.hdr,
+            ci95: s.ci95.filter(|_| measured),
+        }
+    }
+}
+
+impl From<LatencySummaryWire> for LatencySummary {
+    fn from(w: LatencySummaryWire) -> Self {
+        LatencySummary {
+            count: w.count,
+            mean: w.mean.unwrap_or_default(),
+            p50: w.p50.unwrap_or_default(),
+            p90: w.p90.unwrap_or_default(),
+            p99: w.p99.unwrap_or_default(),
+            p999: w.p999.unwrap_or_default(),
+            max: w.max.unwrap_or_default(),
+            hdr: w.hdr,
+            ci95: w.ci95,
+        }
+    }
+}
+
 impl LatencySummary {
+    /// Whether anything was measured: when not, its figures are absent (shown "—",
+    /// serialised `null`), not zero.
+    pub fn measured(&self) -> bool {
+        self.count > 0
+    }
+
     /// Decode the embedded histogram.
     pub fn decode(&self) -> Result<Histogram<u64>, String> {
         let bytes = base64::engine::general_purpose::STANDARD
@@ -350,6 +420,21 @@ fn parse_smaps_rollup(text: &str) -> Option<(u64, u64)> {
     Some((field("Rss:")?, field("Pss:")?))
 }
 
+/// CPU time (user + system) the calling thread has used so far, nanoseconds, from the
+/// kernel's per-thread accounting (`CLOCK_THREAD_CPUTIME_ID`): time other threads or
+/// processes took is not in it, however busy the machine.
+pub fn thread_cpu_ns() -> u64 {
+    // SAFETY: timespec is plain old data, so all-zero bytes are a valid value.
+    let mut now: libc::timespec = unsafe { std::mem::zeroed() };
+    // SAFETY: `now` is a valid, writable timespec; CLOCK_THREAD_CPUTIME_ID always exists on
+    // Linux, so clock_gettime only fills it in.
+    let status = unsafe { libc::clock_gettime(libc::CLOCK_THREAD_CPUTIME_ID, &mut now) };
+    if status != 0 {
+        return 0;
+    }
+    now.tv_sec as u64 * 1_000_000_000 + now.tv_nsec as u64
+}
+
 /// CPU time and context switches of the whole process (all its threads).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct CpuUsage {
@@ -357,14 +442,24 @@ pub struct CpuUsage {
     pub sys_s: f64,
     pub voluntary_ctx_switches: u64,
     pub involuntary_ctx_switches: u64,
-    /// CPUs' worth of time the rest of the machine used over the same interval (other
-    /// processes, hypervisor steal; see [`crate::load`]); `null` when unknown.
+    /// CPUs' worth of time other processes used over the same interval: the machine's busy
+    /// time minus the run's whole process tree (its consumer processes included), steal left
+    /// out (see [`crate::load`]); `null` when unknown.
     #[serde(default)]
     pub other_load_cpus: Option<f64>,
+    /// CPUs' worth of time the hypervisor took from this machine over the same interval
+    /// (`steal` in `/proc/stat`); `null` when unknown and in older reports.
+    #[serde(default)]
+    pub steal_cpus: Option<f64>,
     /// In a snapshot ([`CpuUsage::now`]) only: the machine's busy time, for `since`. Never
     /// in a report.
     #[serde(skip)]
     pub machine_ticks: Option<crate::load::MachineTicks>,
+    /// In a difference ([`CpuUsage::since`]) only: the machine's busy time at both ends, so
+    /// that [`CpuUsage::plus`] can take consumer processes' CPU out of the other load over
+    /// exactly the same interval. Never in a report.
+    #[serde(skip)]
+    pub machine_window: Option<(crate::load::MachineTicks, crate::load::MachineTicks)>,
 }
 
 impl CpuUsage {
@@ -380,54 +475,122 @@ impl CpuUsage {
             sys_s: seconds(usage.ru_stime),
             voluntary_ctx_switches: usage.ru_nvcsw as u64,
             involuntary_ctx_switches: usage.ru_nivcsw as u64,
-            other_load_cpus: None,
             machine_ticks: crate::load::MachineTicks::now(),
+            ..CpuUsage::default()
         }
     }
 
-    /// The sum of two processes' usage over the same `interval_s`. `self`'s view of the rest
-    /// of the machine counted `other`'s CPU as someone else's: it is taken out.
-    pub fn plus(&self, other: &CpuUsage, interval_s: f64) -> CpuUsage {
-        let other_cpu_s = other.user_s + other.sys_s;
-        CpuUsage {
+    /// User + system seconds.
+    pub fn cpu_s(&self) -> f64 {
+        self.user_s + self.sys_s
+    }
+
+    /// The sum of two processes' usage over the same interval (the run's own process and its
+    /// consumer processes). `self`'s view of the rest of the machine counted `other`'s CPU as
+    /// someone else's: it is taken out, over `self`'s own window of the machine's ticks.
+    pub fn plus(&self, other: &CpuUsage) -> CpuUsage {
+        let mut sum = CpuUsage {
             user_s: self.user_s + other.user_s,
             sys_s: self.sys_s + other.sys_s,
             voluntary_ctx_switches: self.voluntary_ctx_switches + other.voluntary_ctx_switches,
             involuntary_ctx_switches: self.involuntary_ctx_switches
                 + other.involuntary_ctx_switches,
-            other_load_cpus: self
-                .other_load_cpus
-                .filter(|_| interval_s > 0.0)
-                .map(|load| (load - other_cpu_s / interval_s).max(0.0)),
-            machine_ticks: None,
-        }
+            machine_window: self.machine_window,
+            ..CpuUsage::default()
+        };
+        sum.account_machine();
+        sum
     }
 
     /// What was spent between `earlier` and `self`.
     pub fn since(&self, earlier: &CpuUsage) -> CpuUsage {
-        let user_s = (self.user_s - earlier.user_s).max(0.0);
-        let sys_s = (self.sys_s - earlier.sys_s).max(0.0);
-        CpuUsage {
-            user_s,
-            sys_s,
+        let mut spent = CpuUsage {
+            user_s: (self.user_s - earlier.user_s).max(0.0),
+            sys_s: (self.sys_s - earlier.sys_s).max(0.0),
             voluntary_ctx_switches: self
                 .voluntary_ctx_switches
                 .saturating_sub(earlier.voluntary_ctx_switches),
             involuntary_ctx_switches: self
                 .involuntary_ctx_switches
                 .saturating_sub(earlier.involuntary_ctx_switches),
-            other_load_cpus: self
-                .machine_ticks
-                .zip(earlier.machine_ticks)
-                .and_then(|(now, then)| now.other_load_since(&then, user_s + sys_s)),
-            machine_ticks: None,
-        }
+            machine_window: earlier.machine_ticks.zip(self.machine_ticks),
+            ..CpuUsage::default()
+        };
+        spent.account_machine();
+        spent
+    }
+
+    /// Other load and steal over the machine window, this usage being the run's own.
+    fn account_machine(&mut self) {
+        let own_cpu_s = self.cpu_s();
+        (self.other_load_cpus, self.steal_cpus) = match self.machine_window {
+            Some((then, now)) => (
+                now.other_load_since(&then, own_cpu_s),
+                now.steal_since(&then),
+            ),
+            None => (None, None),
+        };
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn consumer_processes_are_the_run_not_other_load() {
+        use crate::load::MachineTicks;
+        // One second in which the machine ran 1.6 CPUs and the hypervisor stole 0.1.
+        let then = MachineTicks {
+            busy_s: 100.0,
+            steal_s: 1.0,
+            at_ns: 0,
+        };
+        let now = MachineTicks {
+            busy_s: 101.6,
+            steal_s: 1.1,
+            at_ns: 1_000_000_000,
+        };
+        let start = CpuUsage {
+            user_s: 1.0,
+            machine_ticks: Some(then),
+            ..CpuUsage::default()
+        };
+        let end = CpuUsage {
+            user_s: 1.3,
+            sys_s: 0.1,
+            involuntary_ctx_switches: 4,
+            machine_ticks: Some(now),
+            ..CpuUsage::default()
+        };
+        let driver = end.since(&start);
+        assert!((driver.other_load_cpus.unwrap() - 1.2).abs() < 1e-9);
+        assert!((driver.steal_cpus.unwrap() - 0.1).abs() < 1e-9);
+        // Two consumer processes reported 0.5 CPU-seconds together over the same window.
+        let consumers = CpuUsage {
+            user_s: 0.4,
+            sys_s: 0.1,
+            involuntary_ctx_switches: 6,
+            ..CpuUsage::default()
+        };
+        let run = driver.plus(&consumers);
+        assert!((run.cpu_s() - 0.9).abs() < 1e-9);
+        assert_eq!(run.involuntary_ctx_switches, 10);
+        assert!((run.other_load_cpus.unwrap() - 0.7).abs() < 1e-9);
+        assert!((run.steal_cpus.unwrap() - 0.1).abs() < 1e-9);
+        // Summing reports with no machine window knows nothing of the machine.
+        assert_eq!(consumers.plus(&consumers).other_load_cpus, None);
+    }
+
+    #[test]
+    fn the_thread_clock_counts_this_thread_only() {
+        let before = thread_cpu_ns();
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        assert!(thread_cpu_ns() > before);
+    }
 
     #[test]
     fn summary_round_trips_through_the_hdr_encoding() {
@@ -442,6 +605,27 @@ mod tests {
         assert_eq!(decoded.len(), 10_000);
         assert_eq!(decoded.value_at_quantile(0.99), summary.p99);
         assert!((summary.p50 as f64 - 5_000_000.0).abs() / 5e6 < 0.001);
+    }
+
+    #[test]
+    fn only_an_empty_summary_has_null_figures() {
+        let empty = serde_json::to_value(Latency::new().summary()).unwrap();
+        for field in ["mean", "p50", "p90", "p99", "p999", "max", "ci95"] {
+            assert!(empty[field].is_null(), "{field}: {empty}");
+        }
+        assert_eq!(empty["count"], 0);
+        let mut latency = Latency::new();
+        latency.record(1_000);
+        let one = latency.summary();
+        let json = serde_json::to_value(&one).unwrap();
+        assert_eq!(json["p99"], one.p99);
+        assert_eq!(json["count"], 1);
+        // Written before null existed: zeros read as they always did.
+        let mut old = json.clone();
+        old["p99"] = 0.into();
+        let back: LatencySummary = serde_json::from_value(old).unwrap();
+        assert_eq!(back.p99, 0);
+        assert_eq!(serde_json::from_value::<LatencySummary>(json).unwrap(), one);
     }
 
     #[test]

@@ -57,10 +57,15 @@ pub struct RunResult {
     pub lost_wakeups: u64,
     pub memory: MemoryRecord,
     pub cpu: CpuUsage,
+    /// CPU time per due frame of the producer, the consumers and the whole run; `null` in
+    /// reports written before fbench measured it, or when no frame was due.
+    #[serde(default)]
+    pub cpu_demand: Option<CpuDemand>,
     pub copies: CopiesRecord,
     pub per_consumer: Vec<ConsumerRecord>,
-    /// Consumers that died during the run (status `panicked` or `crashed`); the run's
-    /// figures are over the others.
+    /// Consumers lost during the run (any status but `ok`: `panicked`, `crashed`,
+    /// `stalled`, `killed`); the run's figures are over the others, and a run that lost
+    /// every consumer has none (its latency summaries are empty, their figures `null`).
     #[serde(default)]
     pub consumers_lost: u64,
     /// Frame slots a dead consumer process held, taken back by the parent (`shm` only).
@@ -145,6 +150,7 @@ impl RunResult {
             lost_wakeups: 0,
             memory: MemoryRecord::default(),
             cpu: CpuUsage::default(),
+            cpu_demand: None,
             copies: CopiesRecord::default(),
             per_consumer: Vec::new(),
             consumers_lost: 0,
@@ -156,6 +162,78 @@ impl RunResult {
             intervals: None,
             limits: None,
         }
+    }
+}
+
+/// What a run cost in CPU time per due frame (`runs[].cpu_demand`), from the kernel's own
+/// accounting of each thread or process: time other processes took is not in it, so on a
+/// busy machine it stays put where latencies do not. The figure capacity's `bound_fps` is
+/// derived from.
+///
+/// ```
+/// use fbench_harness::metrics::CpuUsage;
+/// use fbench_harness::result::CpuDemand;
+///
+/// // 100 due frames; the producer used 1 ms, two consumers 2 and 4 ms, the whole run 8 ms.
+/// let run = CpuUsage { user_s: 0.006, sys_s: 0.002, involuntary_ctx_switches: 50, ..CpuUsage::default() };
+/// let demand = CpuDemand::of(100, Some(1_000_000), &[2_000_000, 4_000_000], &run).unwrap();
+/// assert_eq!(demand.producer_ns_per_frame, Some(10_000.0));
+/// assert_eq!(demand.consumer_ns_per_frame_p50, Some(20_000.0));
+/// assert_eq!(demand.consumer_ns_per_frame_max, Some(40_000.0));
+/// assert!((demand.total_ns_per_frame - 80_000.0).abs() < 1e-6);
+/// assert_eq!(demand.involuntary_switches_per_frame, 0.5);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CpuDemand {
+    /// The producer thread's CPU time over the window, per due frame (rendering included;
+    /// for a camera, from its first frame in the window); `null` when it was not measured.
+    pub producer_ns_per_frame: Option<f64>,
+    /// The median consumer's CPU time per due frame (nearest rank); `null` when no consumer
+    /// finished.
+    pub consumer_ns_per_frame_p50: Option<f64>,
+    /// The busiest consumer's.
+    pub consumer_ns_per_frame_max: Option<f64>,
+    /// The whole run's process tree (user + system of the process driving the run and of
+    /// every consumer process that reported) per due frame.
+    pub total_ns_per_frame: f64,
+    /// Involuntary context switches of that tree per due frame: how often the scheduler
+    /// took a CPU away from the run.
+    pub involuntary_switches_per_frame: f64,
+}
+
+impl CpuDemand {
+    /// The demand of a run with `due` frames, from the producer thread's and each finished
+    /// consumer's CPU nanoseconds over the window and the process tree's usage; `None` when
+    /// no frame was due.
+    pub fn of(
+        due: u64,
+        producer_cpu_ns: Option<u64>,
+        consumer_cpu_ns: &[u64],
+        run: &CpuUsage,
+    ) -> Option<CpuDemand> {
+        if due == 0 {
+            return None;
+        }
+        let per_frame = |ns: u64| ns as f64 / due as f64;
+        let mut consumers = consumer_cpu_ns.to_vec();
+        consumers.sort_unstable();
+        let p50 = (!consumers.is_empty()).then(|| consumers[consumers.len().div_ceil(2) - 1]);
+        Some(CpuDemand {
+            producer_ns_per_frame: producer_cpu_ns.map(per_frame),
+            consumer_ns_per_frame_p50: p50.map(per_frame),
+            consumer_ns_per_frame_max: consumers.last().copied().map(per_frame),
+            total_ns_per_frame: run.cpu_s() * 1e9 / due as f64,
+            involuntary_switches_per_frame: run.involuntary_ctx_switches as f64 / due as f64,
+        })
+    }
+
+    /// The most CPU time per frame any single thread needed: the producer's or the busiest
+    /// consumer's (`null` when neither was measured).
+    pub fn busiest_thread_ns_per_frame(&self) -> Option<f64> {
+        [self.producer_ns_per_frame, self.consumer_ns_per_frame_max]
+            .into_iter()
+            .flatten()
+            .reduce(f64::max)
     }
 }
 
@@ -221,8 +299,11 @@ pub struct ConsumerRecord {
     pub torn_frames: u64,
     pub out_of_order: u64,
     /// `ok`; `panicked` if the consumer thread died (a bug in fbench or the strategy);
-    /// `crashed` if the consumer process died (e.g. killed). A lost consumer's figures are
-    /// lost: zero counts, empty histograms and a `null` drop rate, left out of the run's.
+    /// `crashed` if the consumer process died (e.g. killed); `killed` by a `kill` fault;
+    /// `stalled` if it had not reported by the producer's end + its workload's hold + 5 s
+    /// (a stopped or stuck consumer: a process is then killed and reaped, a thread left
+    /// behind). A lost consumer's figures are lost: zero counts, empty histograms (`null`
+    /// figures) and a `null` drop rate, left out of the run's.
     pub status: String,
 }
 
@@ -272,19 +353,37 @@ pub struct LimitRatios {
     pub age_p50_ratio: Option<f64>,
     /// `age_ns.p99 / calibration.wake_p99_ns`.
     pub age_p99_ratio: Option<f64>,
-    /// `age_ns.p50` over the `ideal` run's at the same configuration point: the empirical
-    /// floor of this machine, consumer count, workload and wait mode. `null` when no
-    /// `ideal` run was made beside it (`--no-ideal`, one strategy, older reports).
+    /// `age_ns.p50` over the `ideal` reference's at the same configuration point — a
+    /// minimal latest-value strategy run beside the others on the same machine, consumer
+    /// count, workload and wait mode; a reference, not a floor. Paired in time: the median
+    /// over trials of (this strategy's trial k / the reference's trial k), every trial of
+    /// the point carrying the same value ([`crate::limits::versus_ideal`]). Below 1 when the
+    /// two samples of the machine's background differ more than the designs do. `null` when
+    /// no `ideal` run was made beside it (`--no-ideal`, one strategy, older reports).
     #[serde(default)]
     pub age_p50_vs_ideal: Option<f64>,
-    /// `age_ns.p99` over the `ideal` run's.
+    /// 95% interval of `age_p50_vs_ideal` (order statistics of the paired ratios); `null`
+    /// under 6 pairs ([`crate::limits::MIN_PAIRS_FOR_CI95`]).
+    #[serde(default)]
+    pub age_p50_vs_ideal_ci95: Option<[f64; 2]>,
+    /// `age_ns.p99` over the reference's, paired likewise.
     #[serde(default)]
     pub age_p99_vs_ideal: Option<f64>,
-    /// `acquire_ns.p50` over the `ideal` run's.
+    /// 95% interval of `age_p99_vs_ideal`.
+    #[serde(default)]
+    pub age_p99_vs_ideal_ci95: Option<[f64; 2]>,
+    /// `acquire_ns.p50` over the reference's, paired likewise.
     #[serde(default)]
     pub acquire_p50_vs_ideal: Option<f64>,
-    /// Peak PSS minus the `ideal` run's: the memory the design costs beyond the harness's
-    /// own footprint (consumers, histograms, one frame ring); may be negative.
+    /// 95% interval of `acquire_p50_vs_ideal`.
+    #[serde(default)]
+    pub acquire_p50_vs_ideal_ci95: Option<[f64; 2]>,
+    /// How many (trial, reference trial) pairs the `*_vs_ideal` figures are the median of.
+    #[serde(default)]
+    pub vs_ideal_pairs: Option<u32>,
+    /// Peak PSS minus the `ideal` reference's, the median over paired trials: the memory
+    /// the design costs beyond the harness's own footprint (consumers, histograms, one
+    /// frame ring); may be negative.
     #[serde(default)]
     pub pss_over_ideal_bytes: Option<i64>,
 }
@@ -300,8 +399,12 @@ impl LimitRatios {
             age_p50_ratio: None,
             age_p99_ratio: None,
             age_p50_vs_ideal: None,
+            age_p50_vs_ideal_ci95: None,
             age_p99_vs_ideal: None,
+            age_p99_vs_ideal_ci95: None,
             acquire_p50_vs_ideal: None,
+            acquire_p50_vs_ideal_ci95: None,
+            vs_ideal_pairs: None,
             pss_over_ideal_bytes: None,
         }
     }

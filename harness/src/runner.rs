@@ -26,6 +26,28 @@ const SAMPLE_EVERY_NS: u64 = 100_000_000;
 /// leave the start barrier and reach their first wait.
 pub(crate) const START_DELAY_NS: u64 = 5_000_000;
 
+/// How long after the producer's end (plus the longest a workload holds one frame) a
+/// consumer has to report before it is marked `stalled`, killed and counted lost: the parent
+/// never waits for a consumer without a deadline.
+pub const STALL_GRACE_NS: u64 = 5_000_000_000;
+
+/// When every consumer of a run following `timeline` must have reported: the producer's end,
+/// plus the longest any of its workloads holds a frame (a `sleep:20s` consumer is busy with
+/// its last frame that long), plus [`STALL_GRACE_NS`].
+pub(crate) fn report_deadline(config: &RunConfig, timeline: &Timeline) -> u64 {
+    let hold = (0..config.consumers)
+        .map(|id| config.workload_of(id).hold())
+        .max()
+        .unwrap_or_default();
+    timeline
+        .end
+        .saturating_add(u64::try_from(hold.as_nanos()).unwrap_or(u64::MAX))
+        .saturating_add(STALL_GRACE_NS)
+}
+
+/// After a stop request, how long consumer threads get to end before they are given up.
+const THREAD_STOP_GRACE_NS: u64 = 1_000_000_000;
+
 /// When the run starts, when measuring starts and when the producer stops.
 #[derive(Clone, Copy, Debug)]
 pub struct Timeline {
@@ -58,8 +80,10 @@ pub(crate) trait Host<S: Strategy> {
     fn sample_memory(&mut self) -> Option<(u64, u64)>;
     /// Called at every controller tick (every 100 ms): kill faults, reaping of dead consumers.
     fn tick(&mut self, _strategy: &S) {}
-    /// After the strategy was closed: every consumer's figures, once all have ended.
-    fn collect(&mut self, strategy: &S, config: &RunConfig) -> Collected;
+    /// After the strategy was closed: every consumer's figures, once all have ended; one
+    /// that has not ended by `report_by` (monotonic ns, see [`report_deadline`]) is given
+    /// up as `stalled` (a process is killed and reaped).
+    fn collect(&mut self, strategy: &S, config: &RunConfig, report_by: u64) -> Collected;
 }
 
 /// What the consumers' host hands back.
@@ -119,6 +143,11 @@ pub(crate) fn drive<S: Strategy, H: Host<S>>(
             },
             &|| strategy.stats(),
         );
+        if crate::interrupt::requested() {
+            // A producer blocked in `publish` (a full `queue` under `block`, behind a
+            // consumer sleeping in its workload) returns once the strategy is closed.
+            strategy.close();
+        }
         (producer.join(), cpu, allocations, memory)
     });
     let producer = match producer {
@@ -127,13 +156,13 @@ pub(crate) fn drive<S: Strategy, H: Host<S>>(
         Err(panic) => std::panic::resume_unwind(panic),
     };
     // The producer closed the strategy: every consumer finishes and reports.
-    let collected = host.collect(strategy, config);
+    let collected = host.collect(strategy, config, report_deadline(config, &timeline));
     if crate::interrupt::requested() {
         return Err(RunError::Interrupted);
     }
     let (cpu, allocations) = match collected.outside {
         Some((their_cpu, their_allocations)) => (
-            cpu.plus(&their_cpu, config.duration.as_secs_f64()),
+            cpu.plus(&their_cpu),
             allocations.zip(their_allocations).map(|(a, b)| a + b),
         ),
         None => (cpu, allocations),
@@ -254,11 +283,16 @@ impl<S: Strategy> Host<S> for Threads {
         }
         let mut state = self.gate.state.lock().unwrap_or_else(|e| e.into_inner());
         while state.arrived < config.consumers {
+            if crate::interrupt::requested() {
+                return Err(RunError::Interrupted);
+            }
+            let poll = std::time::Duration::from_nanos(crate::interrupt::POLL_NS);
             state = self
                 .gate
                 .changed
-                .wait(state)
-                .unwrap_or_else(|e| e.into_inner());
+                .wait_timeout(state, poll)
+                .unwrap_or_else(|e| e.into_inner())
+                .0;
         }
         Ok(())
     }
@@ -272,21 +306,45 @@ impl<S: Strategy> Host<S> for Threads {
         memory_of("self")
     }
 
-    fn collect(&mut self, _strategy: &S, _config: &RunConfig) -> Collected {
+    fn collect(&mut self, _strategy: &S, _config: &RunConfig, report_by: u64) -> Collected {
+        // After Ctrl-C the workloads end within 50 ms; a thread still running a second later
+        // is stuck (a strategy that never returns) and is not waited for.
+        let deadline = |report_by: u64| {
+            if crate::interrupt::requested() {
+                report_by.min(monotonic_ns() + THREAD_STOP_GRACE_NS)
+            } else {
+                report_by
+            }
+        };
+        let mut stop_at = deadline(report_by);
+        while monotonic_ns() < stop_at && self.handles.iter().any(|h| !h.is_finished()) {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+            stop_at = stop_at.min(deadline(report_by));
+        }
         let consumers = self
             .handles
             .drain(..)
             .enumerate()
-            .map(|(id, c)| match c.join() {
-                Ok(Some(outcome)) if outcome.killed => ConsumerResult::Lost {
-                    id,
-                    status: "killed",
-                },
-                Ok(Some(outcome)) => ConsumerResult::Done(Box::new(outcome)),
-                Ok(None) | Err(_) => ConsumerResult::Lost {
-                    id,
-                    status: "panicked",
-                },
+            .map(|(id, c)| {
+                if !c.is_finished() {
+                    // A thread cannot be killed: it is left behind (detached), holding its
+                    // reader, and reported as lost rather than waited for forever.
+                    return ConsumerResult::Lost {
+                        id,
+                        status: "stalled",
+                    };
+                }
+                match c.join() {
+                    Ok(Some(outcome)) if outcome.killed => ConsumerResult::Lost {
+                        id,
+                        status: "killed",
+                    },
+                    Ok(Some(outcome)) => ConsumerResult::Done(Box::new(outcome)),
+                    Ok(None) | Err(_) => ConsumerResult::Lost {
+                        id,
+                        status: "panicked",
+                    },
+                }
             })
             .collect();
         Collected {
@@ -388,6 +446,9 @@ pub(crate) struct ProducerOutcome {
     pub(crate) windows: Vec<ProducerTally>,
     /// Due frames and publish times per interval (latency over time).
     pub(crate) intervals: crate::timeline::Intervals,
+    /// The producer thread's CPU time (user + system) over the measured window, from its
+    /// first slot (or camera frame) in the window; `None` when no frame fell in it.
+    pub(crate) cpu_ns: Option<u64>,
 }
 
 pub(crate) fn produce<S: Strategy>(
@@ -425,12 +486,17 @@ pub(crate) fn produce<S: Strategy>(
     };
     out.intervals.stamp_start(timeline.measure_start);
     let mut slot: u64 = 0;
+    // The thread's own CPU clock: what producing cost, whatever else ran on the machine.
+    let mut cpu_at_window: Option<u64> = None;
     loop {
         let due = due_at(slot);
         if due >= timeline.end || crate::interrupt::requested() {
             break;
         }
         sleep_until(due);
+        if cpu_at_window.is_none() && due >= timeline.measure_start {
+            cpu_at_window = Some(crate::metrics::thread_cpu_ns());
+        }
         let offset = due.saturating_sub(timeline.measure_start);
         for (w, window) in windows.iter().enumerate() {
             let started = due >= timeline.measure_start && offset >= window.start;
@@ -522,6 +588,7 @@ pub(crate) fn produce<S: Strategy>(
             slot += 1;
         }
     }
+    out.cpu_ns = cpu_at_window.map(|start| crate::metrics::thread_cpu_ns().saturating_sub(start));
     let end = strategy.stats();
     for (tally, start) in out.windows.iter_mut().zip(stats_at_start) {
         if let Some(start) = start {
@@ -600,6 +667,9 @@ pub(crate) struct ConsumerOutcome {
     pub killed: bool,
     /// Frames seen, age and acquire per interval of capture time (latency over time).
     pub intervals: crate::timeline::Intervals,
+    /// The consumer's CPU time (user + system) over the measured window: its thread's, from
+    /// its first wake-up in the window; a consumer process's whole process time.
+    pub cpu_ns: Option<u64>,
 }
 
 /// A consumer's end: its figures, or the fact that they were lost with it.
@@ -642,13 +712,18 @@ pub(crate) fn consume<R: Reader>(
             std::time::Duration::from_nanos(spec.interval_ns),
             std::time::Duration::ZERO,
         ),
+        cpu_ns: None,
     };
     let faults = &spec.faults;
+    let mut cpu_at_window: Option<u64> = None;
     let mut stalled = false;
     let mut last = 0u64;
     let mut sink = 0u64;
     while let WaitOutcome::Newer(_) = reader.wait_newer(last, spec.wait) {
         let acquire_start = monotonic_ns();
+        if cpu_at_window.is_none() && acquire_start >= measure_start {
+            cpu_at_window = Some(crate::metrics::thread_cpu_ns());
+        }
         let Some(frame) = reader.acquire() else {
             continue;
         };
@@ -673,7 +748,7 @@ pub(crate) fn consume<R: Reader>(
             if !stalled && held >= measure_start && since_start >= stall.start {
                 // Hold this frame, reading nothing else, until the stall's end.
                 stalled = true;
-                sleep_until(measure_start + stall.end);
+                crate::interrupt::sleep_until_or_stop(measure_start + stall.end);
             }
         }
         // Again before release: a zero-copy frame could have been overwritten while held.
@@ -706,6 +781,7 @@ pub(crate) fn consume<R: Reader>(
         }
     }
     std::hint::black_box(sink);
+    out.cpu_ns = cpu_at_window.map(|start| crate::metrics::thread_cpu_ns().saturating_sub(start));
     out
 }
 
@@ -764,11 +840,13 @@ pub(crate) fn assemble(
     let mut intervals = producer.intervals;
     let (mut age, mut acquire, mut e2e) = (Latency::new(), Latency::new(), Latency::new());
     let mut per_consumer = Vec::with_capacity(consumers.len());
+    let mut consumer_cpu_ns = Vec::with_capacity(consumers.len());
     let (mut seen_total, mut expected_total) = (0u64, 0u64);
     let (mut torn, mut out_of_order, mut misses, mut lost) = (0, 0, 0, 0);
     for consumer in consumers {
         match consumer {
             ConsumerResult::Done(c) => {
+                consumer_cpu_ns.extend(c.cpu_ns);
                 intervals.add(&c.intervals);
                 intervals.consumers += 1;
                 age.add(&c.age);
@@ -818,6 +896,8 @@ pub(crate) fn assemble(
             }
         }
     }
+    let cpu_demand =
+        crate::result::CpuDemand::of(producer.counts.due, producer.cpu_ns, &consumer_cpu_ns, &cpu);
     RunResult {
         strategy: strategy.to_string(),
         consumers: config.consumers,
@@ -844,6 +924,7 @@ pub(crate) fn assemble(
         lost_wakeups: stats.lost_wakeups,
         memory,
         cpu,
+        cpu_demand,
         copies: CopiesRecord {
             bytes_copied: stats.bytes_copied,
             allocations,
@@ -963,6 +1044,7 @@ mod tests {
             assert_eq!(outcome.frames_seen, 10);
             assert_eq!(outcome.torn_frames, 0);
             assert_eq!(outcome.out_of_order, 0);
+            assert!(outcome.cpu_ns.is_some(), "its thread's CPU over the window");
             let result = assemble(
                 strategy.name(),
                 &config,
@@ -980,6 +1062,52 @@ mod tests {
             let counted: u64 = result.timeline.iter().map(|p| p.count).sum();
             assert_eq!(counted, 10);
         }
+    }
+
+    /// A consumer thread that never ends (a strategy stuck in a wait) is given up at the
+    /// deadline as `stalled`; the others are collected as usual.
+    #[test]
+    fn a_consumer_thread_that_never_ends_is_reported_stalled() {
+        let config = small_config();
+        let strategy = Arc::new(fbench_strategies::MutexStrategy::new(&StrategyParams::new(
+            config.frame_len(),
+            2,
+        )));
+        strategy.close();
+        let (release, stuck) = mpsc::channel::<()>();
+        let finished = {
+            let spec = config.consumer_spec(0);
+            let reader = strategy.clone().reader();
+            thread::spawn(move || Some(consume(&spec, reader, 0)))
+        };
+        let stuck = thread::spawn(move || {
+            let _ = stuck.recv();
+            None
+        });
+        while !finished.is_finished() {
+            thread::yield_now();
+        }
+        let mut host = Threads {
+            gate: Arc::new(StartGate::default()),
+            handles: vec![finished, stuck],
+        };
+        let collected = Host::<fbench_strategies::MutexStrategy>::collect(
+            &mut host,
+            &strategy,
+            &config,
+            monotonic_ns() + 20_000_000,
+        );
+        let ends: Vec<&str> = collected
+            .consumers
+            .iter()
+            .map(|c| match c {
+                ConsumerResult::Done(_) => "ok",
+                ConsumerResult::Lost { status, .. } => status,
+            })
+            .collect();
+        assert_eq!(ends, ["ok", "stalled"]);
+        // Let the detached thread end, so the test leaves nothing running.
+        release.send(()).unwrap();
     }
 
     #[test]

@@ -15,15 +15,18 @@ pub enum Workload {
     Inspect,
     /// Copy the whole frame into a private buffer and modify the copy.
     Copy,
-    /// Burn CPU for this long while holding the frame.
+    /// Burn CPU for this long while holding the frame (cut short when a stop is requested).
     Busy(Duration),
-    /// Sleep this long while holding the frame.
+    /// Sleep this long while holding the frame (cut short when a stop is requested).
     Sleep(Duration),
 }
 
 impl Workload {
     /// Run on `frame`; `scratch` is the consumer's private buffer for `copy`. Returns a value
     /// derived from the frame so the work cannot be optimised away.
+    ///
+    /// `busy:` and `sleep:` look at the stop flag ([`crate::interrupt`]) at least every
+    /// 50 ms, so `--workload sleep:100h` still ends within moments of Ctrl-C.
     pub fn run(&self, frame: &[u8], scratch: &mut Vec<u8>) -> u64 {
         match *self {
             Workload::Inspect => frame.iter().step_by(64).fold(0u64, |acc, &b| {
@@ -38,17 +41,27 @@ impl Workload {
                 u64::from(scratch[0])
             }
             Workload::Busy(duration) => {
-                let until = monotonic_ns() + duration.as_nanos() as u64;
+                let until = deadline_after(duration);
                 let mut spins = 0u64;
-                while monotonic_ns() < until {
+                // A relaxed load per spin costs nothing beside the clock read.
+                while monotonic_ns() < until && !crate::interrupt::requested() {
                     spins = std::hint::black_box(spins.wrapping_add(1));
                 }
                 spins
             }
             Workload::Sleep(duration) => {
-                std::thread::sleep(duration);
+                crate::interrupt::sleep_until_or_stop(deadline_after(duration));
                 0
             }
+        }
+    }
+
+    /// The longest this workload holds one frame: how much later than the producer's end
+    /// a healthy consumer may still be busy with its last frame.
+    pub fn hold(&self) -> Duration {
+        match *self {
+            Workload::Busy(duration) | Workload::Sleep(duration) => duration,
+            Workload::Inspect | Workload::Copy => Duration::ZERO,
         }
     }
 
@@ -56,6 +69,12 @@ impl Workload {
     pub fn needs_scratch(&self) -> bool {
         matches!(self, Workload::Copy)
     }
+}
+
+/// Now plus `duration` on CLOCK_MONOTONIC, saturating (`sleep:100000h` is a long time, not
+/// an overflow).
+fn deadline_after(duration: Duration) -> u64 {
+    monotonic_ns().saturating_add(u64::try_from(duration.as_nanos()).unwrap_or(u64::MAX))
 }
 
 impl fmt::Display for Workload {

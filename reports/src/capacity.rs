@@ -18,7 +18,7 @@ use fbench_harness::capacity::{Axis, SearchResult, ServiceLevel, Status, Verdict
 use fbench_harness::config::ConfigRecord;
 use fbench_harness::machine::MachineInfo;
 
-use crate::charts::{colour, css_colour, escape, short_number, HEIGHT, WIDTH};
+use crate::charts::{colour, css_colour, escape, short_number, strategy_colour, HEIGHT, WIDTH};
 use crate::format::{format_bytes, format_ns};
 use crate::{BuildInfo, ReportError};
 
@@ -134,7 +134,7 @@ impl Layout<'_> {
             .find(|r| {
                 r.column() == column && r.strategy == row.1 && r.configuration_label() == row.0
             })
-            .map(CapacityRecord::interval)
+            .map(CapacityRecord::cell)
             .unwrap_or_default()
     }
 
@@ -194,6 +194,19 @@ impl CapacityRecord {
             let _ = write!(label, " slow {}", c.slow.join(","));
         }
         label
+    }
+
+    /// What a table cell shows: the measured interval, the model's bound beside it, and how
+    /// many trials the machine's load spoiled: `[29.1, 30) · bound 180 fps · 2 interfered`.
+    pub fn cell(&self) -> String {
+        let mut cell = self.interval();
+        if let Some(bound) = self.result.bound_fps {
+            let _ = write!(cell, " · bound {} fps", number(bound.round()));
+        }
+        if self.result.interfered_trials > 0 {
+            let _ = write!(cell, " · {} interfered", self.result.interfered_trials);
+        }
+        cell
     }
 
     /// The capacity as the interval the search found, in the axis's unit.
@@ -336,6 +349,33 @@ fn model_lines(report: &CapacityReport) -> Vec<String> {
         .collect()
 }
 
+/// What the bound beside each interval is, when any cell has one.
+pub fn bound_line(report: &CapacityReport) -> Option<String> {
+    let any_bound = report.capacity.iter().any(|r| r.result.bound_fps.is_some());
+    let interfered: usize = report
+        .capacity
+        .iter()
+        .map(|r| r.result.interfered_trials)
+        .sum();
+    if !any_bound {
+        return None;
+    }
+    let mut line =
+        "bound: a model, not a measurement: the rate the measured CPU time per frame allows \
+         by the utilization law, min(1e9 / busiest thread's ns per frame, CPUs x 1e9 / the run's \
+         total ns per frame), the median over the cell's trials; waiting and wake-ups are not in \
+         it, so a capacity far below it is lost to them (or to other load), not to CPU"
+            .to_string();
+    if interfered > 0 {
+        let _ = write!(
+            line,
+            "; {interfered} trials failed at under half their bound while other processes used more than {} CPU (interfered): those cells may be the machine's load, not the design's limit",
+            fbench_harness::capacity::INTERFERENCE_LOAD_CPUS
+        );
+    }
+    Some(line)
+}
+
 /// How busy the rest of the machine was during the trials, when the runs measured it: a
 /// capacity measured beside other work is that machine's under that load.
 pub fn load_line(report: &CapacityReport) -> Option<String> {
@@ -395,6 +435,10 @@ pub fn terminal_table(report: &CapacityReport, width: Option<u16>) -> String {
         text.push_str(&line);
         text.push('\n');
     }
+    if let Some(line) = bound_line(report) {
+        text.push_str(&line);
+        text.push('\n');
+    }
     for line in model_lines(report) {
         text.push_str(&line);
         text.push('\n');
@@ -447,6 +491,9 @@ pub fn markdown(report: &CapacityReport) -> String {
         let _ = writeln!(md, "| {} |", row.join(" | "));
     }
     md.push_str("\nCells are `[last pass, first fail)`; `≥ x`: passed at the cap; `(source < y)`: the source could not make y frames per second here; `unresolved`: the budget ran out.\n");
+    if let Some(line) = bound_line(report) {
+        let _ = writeln!(md, "\n{}.", line.replacen("bound: a", "`bound`: a", 1));
+    }
     let models = model_lines(report);
     if !models.is_empty() {
         md.push('\n');
@@ -457,7 +504,7 @@ pub fn markdown(report: &CapacityReport) -> String {
     md
 }
 
-const CSV_COLUMNS: [&str; 22] = [
+const CSV_COLUMNS: [&str; 24] = [
     "strategy",
     "axis",
     "consumers",
@@ -480,6 +527,8 @@ const CSV_COLUMNS: [&str; 22] = [
     "trial_duration_s",
     "hostname",
     "partial",
+    "bound_fps",
+    "interfered_trials",
 ];
 
 /// CSV: one row per search, fixed columns; empty cells for absent values.
@@ -522,6 +571,8 @@ pub fn csv(report: &CapacityReport) -> String {
             r.search.trial_duration_s.to_string(),
             report.machine.hostname.clone(),
             report.partial.to_string(),
+            opt(r.result.bound_fps),
+            r.result.interfered_trials.to_string(),
         ];
         let quoted: Vec<String> = cells.iter().map(|c| quote(c)).collect();
         out.push_str(&quoted.join(","));
@@ -537,17 +588,6 @@ fn quote(cell: &str) -> String {
     } else {
         cell.to_string()
     }
-}
-
-/// The distinct strategies in report order (a strategy keeps one colour everywhere).
-fn strategies(report: &CapacityReport) -> Vec<String> {
-    let mut seen: Vec<String> = Vec::new();
-    for r in &report.capacity {
-        if !seen.contains(&r.strategy) {
-            seen.push(r.strategy.clone());
-        }
-    }
-    seen
 }
 
 /// How many charts [`html`] draws (for tests): the sustained-capacity chart when there is
@@ -570,13 +610,7 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
         Some(s) => format!("fbench capacity: {s}"),
         None => "fbench capacity".to_string(),
     };
-    let _ = write!(
-        page,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{t}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{t}</h1>\n",
-        t = escape(&title)
-    );
+    crate::charts::page_head(&mut page, &title);
     let m = &report.machine;
     let _ = writeln!(
         page,
@@ -613,17 +647,16 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
         let _ = write!(page, "<th>{}</th>", escape(&h));
     }
     page.push_str("</tr>\n");
-    let names = strategies(report);
     for row in layout.body() {
         page.push_str("<tr>");
         let name_at = usize::from(layout.labelled());
         for (i, cell) in row.iter().enumerate() {
             if i == name_at {
-                let index = names.iter().position(|n| n == cell).unwrap_or(0);
+                // The strategy's own colour, the same as in every other report.
                 let _ = write!(
                     page,
                     "<td class=\"name\"><span class=\"swatch\" style=\"background:{}\"></span>{}</td>",
-                    css_colour(index),
+                    css_colour(strategy_colour(cell)),
                     escape(cell)
                 );
             } else if i < name_at {
@@ -635,6 +668,9 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
         page.push_str("</tr>\n");
     }
     page.push_str("</table>\n");
+    if let Some(line) = bound_line(report) {
+        let _ = writeln!(page, "<p>{}.</p>", escape(&line));
+    }
     let models = model_lines(report);
     if !models.is_empty() {
         page.push_str("<ul>\n");
@@ -677,31 +713,6 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
     Ok(page)
 }
 
-const STYLE: &str = "
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
-main{max-width:1560px;margin:0 auto;padding:16px 28px 48px}
-h1{font-size:1.6em;margin:.4em 0 .1em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-p.lead{color:#555;margin:.2em 0 1em}
-table{border-collapse:collapse;margin:.6em 0;background:#fff;font-size:.92em}
-th,td{border:1px solid #ddd;padding:4px 9px;text-align:right;white-space:nowrap}
-th{background:#f0f0f3}td.name{text-align:left}
-.charts{display:flex;flex-wrap:wrap;gap:16px}
-figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px}
-figure svg{display:block;max-width:100%;height:auto}
-figcaption{font-size:.85em;color:#555;padding:4px 2px 0;max-width:720px}
-.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em}
-";
-
-/// Make plotters' SVG inlinable and labelled, as the other charts are.
-fn finish_svg(svg: String, title: &str) -> String {
-    let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
-    svg.replacen(
-        "<svg ",
-        &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(title)),
-        1,
-    )
-}
-
 /// One strategy's sustained capacity: (column, last pass, band top).
 type Sustained = Vec<(f64, f64, f64)>;
 
@@ -732,12 +743,11 @@ fn sustained_chart(report: &CapacityReport, layout: &Layout) -> Result<String, S
         Axis::Fps => "sustained fps against consumers",
         Axis::Consumers => "sustained consumers against fps",
     };
-    let names = strategies(report);
     let series: Vec<(usize, String, Sustained)> = layout
         .rows
         .iter()
         .map(|row| {
-            let colour = names.iter().position(|n| *n == row.1).unwrap_or(0);
+            let colour = strategy_colour(&row.1);
             let label = if layout.labelled() {
                 format!("{} {}", row.1, row.0)
             } else {
@@ -864,7 +874,7 @@ fn sustained_chart(report: &CapacityReport, layout: &Layout) -> Result<String, S
         }
         root.present().map_err(|e| e.to_string())?;
     }
-    Ok(finish_svg(svg, title))
+    Ok(crate::charts::inline_svg(&svg, title))
 }
 
 /// Per strategy (and configuration): age p50/p99 of every trial against the tried value,
@@ -1026,5 +1036,5 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
         }
         root.present().map_err(|e| e.to_string())?;
     }
-    Ok(finish_svg(svg, &title))
+    Ok(crate::charts::inline_svg(&svg, &title))
 }

@@ -103,8 +103,125 @@ pub(crate) struct Chart<'a> {
     pub x_marker: Option<(f64, String)>,
 }
 
+/// The CSS every HTML page of fbench shares (run reports and capacity reports), declared once.
+pub(crate) const PAGE_STYLE: &str = "
+body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
+main{max-width:1560px;margin:0 auto;padding:16px 28px 48px}
+h1{font-size:1.6em;margin:.4em 0 .1em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
+p.lead{color:#555;margin:.2em 0 1em}
+nav a{margin-right:1em;color:#0b5cad;text-decoration:none}
+table{border-collapse:collapse;margin:.6em 0;background:#fff;font-size:.92em}
+th,td{border:1px solid #ddd;padding:4px 9px;text-align:right;white-space:nowrap}
+th{background:#f0f0f3}td.name,th.name{text-align:left}
+tr.group th{text-align:left;background:#e6eef8}
+td.best{background:#e3f4e1;font-weight:600}
+td.bad{background:#fbe3e3;font-weight:600}
+.charts{display:flex;flex-wrap:wrap;gap:16px}
+figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px}
+figure svg{display:block;max-width:100%;height:auto}
+figcaption{font-size:.85em;color:#555;padding:4px 2px 0;max-width:720px}
+.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em;vertical-align:baseline}
+dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dl.facts dt{color:#555}dl.facts dd{margin:0}
+";
+
+/// The start of an HTML page titled `title`, up to its `<h1>`: the same head, CSS and frame
+/// for every report.
+pub(crate) fn page_head(page: &mut String, title: &str) {
+    use std::fmt::Write as _;
+    let _ = write!(
+        page,
+        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <title>{t}</title>\n<style>{PAGE_STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{t}</h1>\n",
+        t = escape(title)
+    );
+}
+
+/// Make plotters' SVG inlinable and labelled: no XML namespace (the HTML parser supplies it)
+/// and an accessible name. Every chart of every report goes through here.
+pub(crate) fn inline_svg(svg: &str, title: &str) -> String {
+    let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
+    svg.replacen(
+        "<svg ",
+        &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(title)),
+        1,
+    )
+}
+
 pub(crate) const WIDTH: u32 = 720;
 pub(crate) const HEIGHT: u32 = 400;
+
+/// Where a legend's first row sits, and the height of a row and of each wrapped line in it.
+const LEGEND_TOP: i32 = 48;
+const LEGEND_ROW: i32 = 22;
+const LEGEND_WRAPPED_LINE: i32 = 18;
+
+/// A legend label cut into lines of at most `max_chars` characters, at spaces where it can
+/// (a legend is never cut off: long labels wrap, and the chart grows to hold every row).
+pub(crate) fn wrap_label(label: &str, max_chars: usize) -> Vec<String> {
+    let max_chars = max_chars.max(8);
+    let mut lines: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for word in label.split(' ') {
+        let mut word = word.to_string();
+        // A word longer than a line is cut where it must be.
+        while word.chars().count() > max_chars {
+            if !current.is_empty() {
+                lines.push(std::mem::take(&mut current));
+            }
+            let head: String = word.chars().take(max_chars).collect();
+            word = word.chars().skip(max_chars).collect();
+            lines.push(head);
+        }
+        let needed =
+            current.chars().count() + usize::from(!current.is_empty()) + word.chars().count();
+        if needed > max_chars && !current.is_empty() {
+            lines.push(std::mem::take(&mut current));
+        }
+        if !current.is_empty() {
+            current.push(' ');
+        }
+        current.push_str(&word);
+    }
+    if !current.is_empty() || lines.is_empty() {
+        lines.push(current);
+    }
+    lines
+}
+
+/// The y of each legend row's sample (rows of wrapped labels take more room) and the y
+/// below the last row.
+pub(crate) fn legend_rows(rows: &[Vec<String>]) -> (Vec<i32>, i32) {
+    let mut y = LEGEND_TOP;
+    let mut ys = Vec::with_capacity(rows.len());
+    for lines in rows {
+        ys.push(y);
+        y += LEGEND_ROW + LEGEND_WRAPPED_LINE * (lines.len().max(1) as i32 - 1);
+    }
+    (ys, y)
+}
+
+/// Characters of a legend label that fit in a legend `width` pixels wide.
+pub(crate) fn legend_chars(width: u32) -> usize {
+    (width.saturating_sub(48) / 8) as usize
+}
+
+/// Draw one legend label's lines beside its sample at `y`.
+pub(crate) fn legend_text(
+    area: &DrawingArea<SVGBackend<'_>, Shift>,
+    y: i32,
+    lines: &[String],
+) -> Result<(), String> {
+    for (k, line) in lines.iter().enumerate() {
+        area.draw(&Text::new(
+            line.clone(),
+            (34, y - 8 + k as i32 * LEGEND_WRAPPED_LINE),
+            ("sans-serif", 16).into_font(),
+        ))
+        .map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
 
 impl Chart<'_> {
     /// The chart as one `<svg>` element, fit for inlining in HTML (no XML namespace, no
@@ -112,9 +229,12 @@ impl Chart<'_> {
     pub fn to_svg(&self) -> Result<String, String> {
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-            root.fill(&WHITE).map_err(|e| e.to_string())?;
             let legend_width = self.legend_width();
+            let rows = self.legend_labels(legend_width);
+            let (_, legend_bottom) = legend_rows(&rows);
+            let height = HEIGHT.max(legend_bottom as u32 + 8);
+            let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
             let (plot, legend) = root.split_horizontally(WIDTH - legend_width);
             let y = self.y_range();
             match &self.x {
@@ -138,15 +258,17 @@ impl Chart<'_> {
                     y,
                 )?,
             }
-            self.draw_legend(&legend)?;
+            self.draw_legend(&legend, &rows)?;
             root.present().map_err(|e| e.to_string())?;
         }
-        let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
-        Ok(svg.replacen(
-            "<svg ",
-            &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(&self.title)),
-            1,
-        ))
+        Ok(inline_svg(&svg, &self.title))
+    }
+
+    fn legend_labels(&self, legend_width: u32) -> Vec<Vec<String>> {
+        self.lines
+            .iter()
+            .map(|l| wrap_label(&l.label, legend_chars(legend_width)))
+            .collect()
     }
 
     fn legend_width(&self) -> u32 {
@@ -282,18 +404,16 @@ impl Chart<'_> {
         Ok(())
     }
 
-    fn draw_legend(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String> {
-        let top = 48;
-        for (i, line) in self.lines.iter().enumerate() {
-            let y = top + i as i32 * 22;
+    fn draw_legend(
+        &self,
+        area: &DrawingArea<SVGBackend<'_>, Shift>,
+        rows: &[Vec<String>],
+    ) -> Result<(), String> {
+        let (ys, _) = legend_rows(rows);
+        for ((line, y), lines) in self.lines.iter().zip(ys).zip(rows) {
             let style = colour(line.colour).stroke_width(3);
             legend_sample(area, y, line.dash, style)?;
-            area.draw(&Text::new(
-                line.label.clone(),
-                (34, y - 8),
-                ("sans-serif", 16).into_font(),
-            ))
-            .map_err(|e| e.to_string())?;
+            legend_text(area, y, lines)?;
         }
         Ok(())
     }
@@ -424,6 +544,27 @@ pub(crate) fn time_unit(max_ns: f64) -> (f64, &'static str) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_legend_labels_wrap_and_every_row_has_room() {
+        let label = "mutex @ bench-a #2, 1920x1080, 60 fps, workload copy";
+        let lines = wrap_label(label, 20);
+        assert!(lines.iter().all(|l| l.chars().count() <= 20), "{lines:?}");
+        assert_eq!(lines.join(" "), label, "nothing is lost");
+        assert_eq!(wrap_label("short", 20), vec!["short".to_string()]);
+        assert_eq!(wrap_label("abcdefghijklmnopqrstuvwxyz", 10).len(), 3);
+        // 18 rows of one line each: the legend ends below the default height, so the
+        // chart must grow to hold it
+        let rows = vec![vec!["ideal trial 1".to_string()]; 18];
+        let (ys, bottom) = legend_rows(&rows);
+        assert_eq!(ys.len(), 18);
+        assert!(bottom as u32 > HEIGHT);
+        let (ys, _) = legend_rows(&[vec!["a".into(), "b".into()], vec!["c".into()]]);
+        assert_eq!(
+            ys,
+            vec![LEGEND_TOP, LEGEND_TOP + LEGEND_ROW + LEGEND_WRAPPED_LINE]
+        );
+    }
+
     use super::*;
 
     #[test]

@@ -75,6 +75,14 @@ fn header() -> Vec<String> {
             "frame_allocations",
             "pool_grows",
             "consumers_not_ok",
+            "trial",
+            "other_load_cpus",
+            "steal_cpus",
+            "cpu_producer_ns_per_frame",
+            "cpu_consumer_ns_per_frame_p50",
+            "cpu_consumer_ns_per_frame_max",
+            "cpu_total_ns_per_frame",
+            "involuntary_switches_per_frame",
         ]
         .iter()
         .map(|s| s.to_string()),
@@ -152,6 +160,18 @@ impl CsvExporter {
                         .filter(|c| c.status != "ok")
                         .count()
                         .to_string(),
+                    run.trial.to_string(),
+                ]);
+                let optional = |v: Option<f64>| v.map(|v| v.to_string()).unwrap_or_default();
+                let demand = run.cpu_demand;
+                row.extend([
+                    optional(run.cpu.other_load_cpus),
+                    optional(run.cpu.steal_cpus),
+                    optional(demand.and_then(|d| d.producer_ns_per_frame)),
+                    optional(demand.and_then(|d| d.consumer_ns_per_frame_p50)),
+                    optional(demand.and_then(|d| d.consumer_ns_per_frame_max)),
+                    optional(demand.map(|d| d.total_ns_per_frame)),
+                    optional(demand.map(|d| d.involuntary_switches_per_frame)),
                 ]);
                 write_row(&mut out, &row);
             }
@@ -161,6 +181,12 @@ impl CsvExporter {
 }
 
 fn latency_fields(l: &LatencySummary) -> [String; 7] {
+    if !l.measured() {
+        // Nothing measured: empty fields, as JSON has null, not a perfect 0.
+        let mut fields: [String; 7] = Default::default();
+        fields[0] = "0".to_string();
+        return fields;
+    }
     [
         l.count.to_string(),
         format!("{:.1}", l.mean),

@@ -52,3 +52,16 @@ pub fn format_bytes(bytes: u64) -> String {
         format!("{:.0} kB", v / 1e3)
     }
 }
+
+/// A figure of a latency distribution that may have measured nothing (every consumer lost):
+/// `text` when it did, "—" when not, never a 0 that reads as a perfect result.
+pub fn or_dash(
+    summary: &fbench_harness::metrics::LatencySummary,
+    text: impl FnOnce() -> String,
+) -> String {
+    if summary.measured() {
+        text()
+    } else {
+        "—".to_string()
+    }
+}

@@ -21,7 +21,10 @@ use crate::{Exporter, Report, ReportError};
 
 /// Renders one report, or several side by side (see [`HtmlExporter::render_all`]).
 #[derive(Default)]
-pub struct HtmlExporter;
+pub struct HtmlExporter {
+    /// How repeated trials are shown.
+    pub trials: crate::Trials,
+}
 
 impl Exporter for HtmlExporter {
     fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
@@ -38,7 +41,7 @@ impl HtmlExporter {
     /// Several reports in one page; runs of the same configuration on different machines are
     /// drawn side by side with the machine as a series.
     pub fn render_all(&self, reports: &[Report]) -> Result<Vec<u8>, ReportError> {
-        let view = View::new(reports);
+        let view = View::with_trials(reports, self.trials);
         let mut page = String::new();
         head(&mut page, &view);
         verdict_section(&mut page, &view);
@@ -137,26 +140,6 @@ fn run_end_s(view: &View, group: &Group) -> f64 {
         .fold(0.0, f64::max)
 }
 
-const STYLE: &str = "
-body{font-family:system-ui,-apple-system,'Segoe UI',Roboto,sans-serif;margin:0;color:#1d1d1f;background:#fafafa}
-main{max-width:1560px;margin:0 auto;padding:16px 28px 48px}
-h1{font-size:1.6em;margin:.4em 0 .1em}h2{margin-top:1.6em;border-bottom:1px solid #ddd;padding-bottom:.2em}
-p.lead{color:#555;margin:.2em 0 1em}
-nav a{margin-right:1em;color:#0b5cad;text-decoration:none}
-table{border-collapse:collapse;margin:.6em 0;background:#fff;font-size:.92em}
-th,td{border:1px solid #ddd;padding:4px 9px;text-align:right;white-space:nowrap}
-th{background:#f0f0f3}td.name,th.name{text-align:left}
-tr.group th{text-align:left;background:#e6eef8}
-td.best{background:#e3f4e1;font-weight:600}
-td.bad{background:#fbe3e3;font-weight:600}
-.charts{display:flex;flex-wrap:wrap;gap:16px}
-figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px}
-figure svg{display:block;max-width:100%;height:auto}
-figcaption{font-size:.85em;color:#555;padding:4px 2px 0;max-width:720px}
-.swatch{display:inline-block;width:.8em;height:.8em;border-radius:2px;margin-right:.35em;vertical-align:baseline}
-dl.facts{display:grid;grid-template-columns:max-content auto;gap:2px 14px}dl.facts dt{color:#555}dl.facts dd{margin:0}
-";
-
 fn head(page: &mut String, view: &View) {
     let scenarios = view.scenarios();
     let title = if scenarios.is_empty() {
@@ -164,14 +147,7 @@ fn head(page: &mut String, view: &View) {
     } else {
         format!("fbench report: {}", scenarios.join(", "))
     };
-    let _ = write!(
-        page,
-        "<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{}</title>\n<style>{STYLE}</style>\n</head>\n<body>\n<main>\n<h1>{}</h1>\n",
-        escape(&title),
-        escape(&title)
-    );
+    crate::charts::page_head(page, &title);
     let runs = view.entries.len();
     let machines: Vec<String> = view
         .machines
@@ -290,7 +266,8 @@ fn summary_section(page: &mut String, view: &View) {
         "<h2 id=\"summary\">Summary</h2>\n<p>One row per run. In each configuration point the \
          best value of every column is marked <span style=\"background:#e3f4e1;font-weight:600\">\
          &nbsp;★&nbsp;</span> (lowest; nothing is marked where all runs agree). Torn frames are \
-         marked red: any is a bug.</p>\n<table>\n<tr><th class=\"name\">run</th>",
+         marked red: any is a bug. So are lost consumers: their figures died with them, the \
+         run's are over the others (none when every consumer was lost, shown —).</p>\n<table>\n<tr><th class=\"name\">run</th>",
     );
     for column in &columns {
         let _ = write!(page, "<th>{}</th>", escape(column.name));
@@ -308,13 +285,18 @@ fn summary_section(page: &mut String, view: &View) {
             let entry = &view.entries[i];
             let _ = write!(
                 page,
-                "<tr><td class=\"name\">{}{}</td>",
+                "<tr><td class=\"name\">{}{}{}</td>",
                 swatch(view.colour_of(entry)),
-                escape(&entry.member)
+                escape(&entry.member),
+                entry
+                    .spread_text()
+                    .map(|t| format!("<br><small>{}</small>", escape(&t)))
+                    .unwrap_or_default()
             );
             for (c, column) in columns.iter().enumerate() {
                 let text = escape(&(column.text)(entry.run));
-                if column.name == "torn" && entry.run.torn_frames > 0 {
+                let lost = column.name == "consumers lost" && entry.run.consumers_lost > 0;
+                if (column.name == "torn" && entry.run.torn_frames > 0) || lost {
                     let _ = write!(page, "<td class=\"bad\">{text}</td>");
                 } else if marks[c][row] {
                     let _ = write!(page, "<td class=\"best\">★ {text}</td>");
@@ -339,7 +321,7 @@ enum Unit {
     Fixed(&'static str),
 }
 
-const SWEEP_METRICS: [Metric; 5] = [
+const SWEEP_METRICS: [Metric; 6] = [
     ("p99 age", "age p99", Unit::Time, |r| r.age_ns.p99 as f64),
     ("drop rate", "drop rate", Unit::Fixed("%"), |r| {
         r.drop_rate * 100.0
@@ -348,6 +330,9 @@ const SWEEP_METRICS: [Metric; 5] = [
         r.memory.peak_pss_bytes as f64 / 1e6
     }),
     ("CPU", "CPU", Unit::Fixed("% of one core"), cpu_percent),
+    ("CPU per frame", "CPU per frame", Unit::Time, |r| {
+        crate::summary::cpu_per_frame_ns(r).unwrap_or(0.0)
+    }),
     ("publish p99", "publish p99", Unit::Time, |r| {
         r.publish_ns.p99 as f64
     }),
@@ -360,8 +345,9 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
     }
     page.push_str(
         "<h2 id=\"sweep\">Against consumer count</h2>\n<p>One line per strategy (and per \
-         machine or other setting that varies); every dot is one run; bars on p99 age are \
-         its 95% interval.</p>\n<div class=\"charts\">\n",
+         machine or other setting that varies); every dot is one run, or the median trial of \
+         repeated ones; bars on p99 age are its 95% interval, widened to the lowest and highest \
+         trial's p99 when trials were repeated.</p>\n<div class=\"charts\">\n",
     );
     let ticks: Vec<f64> = counts.iter().map(|&c| c as f64).collect();
     let x_format = |x: &f64| format!("{x:.0}");
@@ -374,7 +360,7 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                 view.entries
                     .iter()
                     .filter(|_| axis == "age p99")
-                    .filter_map(|e| e.run.age_ns.ci95.map(|c| c.p99[1] as f64)),
+                    .filter_map(|e| e.p99_bar().map(|[_, high]| high as f64)),
             )
             .fold(0.0f64, f64::max);
         let (divisor, unit_name) = match unit {
@@ -397,6 +383,8 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                     .entries
                     .iter()
                     .filter(|e| &e.series == label)
+                    // A run that lost every consumer has no age to draw (not 0).
+                    .filter(|e| axis != "age p99" || e.run.age_ns.measured())
                     .map(|e| (e.run.consumers as f64, value(e.run) / divisor))
                     .collect();
                 points.sort_by(|a, b| a.0.total_cmp(&b.0));
@@ -406,7 +394,7 @@ fn sweep_section(page: &mut String, view: &View) -> Result<(), ReportError> {
                     .iter()
                     .filter(|e| &e.series == label && axis == "age p99")
                     .filter_map(|e| {
-                        let [low, high] = e.run.age_ns.ci95?.p99;
+                        let [low, high] = e.p99_bar()?;
                         let x = e.run.consumers as f64 + (s as f64 - centre) * nudge;
                         let p99 = e.run.age_ns.p99 as f64;
                         Some((

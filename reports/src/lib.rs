@@ -34,7 +34,7 @@ pub use format::{format_bytes, format_ns};
 pub use html::{expected_charts, HtmlExporter};
 pub use limits::{calibration_lines, LimitsTable};
 pub use markdown::MarkdownExporter;
-pub use table::TerminalTable;
+pub use table::{lost_consumers_line, TerminalTable};
 
 /// The schema name and version every JSON report carries.
 pub const SCHEMA: &str = "fbench.report/2";
@@ -127,6 +127,19 @@ pub enum ReportError {
 }
 
 /// Something that turns a report into a file's bytes.
+/// How the HTML, Markdown and terminal reports show repeated trials (`--repeat N`) of one
+/// strategy at one configuration point. JSON and CSV always keep every run (each with its
+/// `trial`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Trials {
+    /// One row and one line per strategy and point: the median trial by age p99 (the slower
+    /// middle one of an even count), with the trials' lowest and highest p99 beside it.
+    #[default]
+    Median,
+    /// Every trial its own row and line, labelled `trial k`.
+    Each,
+}
+
 pub trait Exporter {
     fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError>;
 }
@@ -143,11 +156,26 @@ pub enum ExportFormat {
 
 impl ExportFormat {
     pub fn exporter(self) -> Box<dyn Exporter> {
+        self.exporter_with(Trials::default())
+    }
+
+    /// The exporter, showing repeated trials as `trials` asks.
+    ///
+    /// ```
+    /// use fbench_reports::{ExportFormat, Trials};
+    ///
+    /// let every_trial = ExportFormat::Markdown.exporter_with(Trials::Each);
+    /// # let _ = every_trial;
+    /// ```
+    pub fn exporter_with(self, trials: Trials) -> Box<dyn Exporter> {
         match self {
             ExportFormat::Json => Box::new(JsonExporter),
-            ExportFormat::Table => Box::new(TerminalTable::default()),
-            ExportFormat::Html => Box::new(HtmlExporter),
-            ExportFormat::Markdown => Box::new(MarkdownExporter),
+            ExportFormat::Table => Box::new(TerminalTable {
+                trials,
+                ..TerminalTable::default()
+            }),
+            ExportFormat::Html => Box::new(HtmlExporter { trials }),
+            ExportFormat::Markdown => Box::new(MarkdownExporter { trials }),
             ExportFormat::Csv => Box::new(CsvExporter),
         }
     }
@@ -155,13 +183,22 @@ impl ExportFormat {
     /// Several reports in one file. HTML, Markdown and CSV show them side by side (the
     /// machine as a series); JSON and the table need one machine and merge the runs.
     pub fn render_all(self, reports: &[Report]) -> Result<Vec<u8>, ReportError> {
+        self.render_all_with(reports, Trials::default())
+    }
+
+    /// [`ExportFormat::render_all`], showing repeated trials as `trials` asks.
+    pub fn render_all_with(
+        self,
+        reports: &[Report],
+        trials: Trials,
+    ) -> Result<Vec<u8>, ReportError> {
         match self {
-            ExportFormat::Html => HtmlExporter.render_all(reports),
-            ExportFormat::Markdown => MarkdownExporter.render_all(reports),
+            ExportFormat::Html => HtmlExporter { trials }.render_all(reports),
+            ExportFormat::Markdown => MarkdownExporter { trials }.render_all(reports),
             ExportFormat::Csv => CsvExporter.render_all(reports),
-            ExportFormat::Json | ExportFormat::Table => {
-                self.exporter().render(&Report::merge(reports.to_vec())?)
-            }
+            ExportFormat::Json | ExportFormat::Table => self
+                .exporter_with(trials)
+                .render(&Report::merge(reports.to_vec())?),
         }
     }
 

@@ -37,6 +37,9 @@ impl Report {
 pub struct LimitsTable {
     /// Force a width (tests); `None` sizes to the terminal when there is one.
     pub width: Option<u16>,
+    /// How repeated trials are shown in the calibration ratios (one row per strategy and
+    /// point, the median trial by p99 age, unless every trial is asked for).
+    pub trials: crate::Trials,
 }
 
 impl Exporter for LimitsTable {
@@ -56,12 +59,23 @@ impl Exporter for LimitsTable {
             .iter()
             .filter_map(|run| run.limits.as_ref().map(|limits| (run, limits)))
             .collect();
-        // First the empirical floor: each run over the `ideal` run of its point, measured
-        // in the same regime (machine load, consumers, workload, wait mode).
-        let versus: Vec<_> = runs
+        // First the reference: each strategy over the `ideal` runs of its point, paired trial
+        // by trial in the same regime (machine load, consumers, workload, wait mode). Every
+        // trial of a point carries the same paired figures: one row per strategy and point.
+        let mut versus: Vec<&(&fbench_harness::RunResult, &LimitRatios)> = Vec::new();
+        for entry in runs
             .iter()
             .filter(|(_, l)| l.age_p99_vs_ideal.is_some() || l.pss_over_ideal_bytes.is_some())
-            .collect();
+        {
+            let seen = versus.iter().any(|(r, _)| {
+                r.strategy == entry.0.strategy
+                    && r.consumers == entry.0.consumers
+                    && r.config == entry.0.config
+            });
+            if !seen {
+                versus.push(entry);
+            }
+        }
         if !versus.is_empty() {
             let mut table = Table::new();
             table.load_preset(UTF8_FULL_CONDENSED);
@@ -75,6 +89,7 @@ impl Exporter for LimitsTable {
                 "age p99 / ideal",
                 "acquire p50 / ideal",
                 "PSS over ideal",
+                "pairs",
             ]);
             for (run, limits) in versus {
                 let pss = match limits.pss_over_ideal_bytes {
@@ -85,23 +100,36 @@ impl Exporter for LimitsTable {
                 table.add_row(vec![
                     run.strategy.clone(),
                     run.consumers.to_string(),
-                    format_ratio(limits.age_p50_vs_ideal),
-                    format_ratio(limits.age_p99_vs_ideal),
-                    format_ratio(limits.acquire_p50_vs_ideal),
+                    format_ratio_ci(limits.age_p50_vs_ideal, limits.age_p50_vs_ideal_ci95),
+                    format_ratio_ci(limits.age_p99_vs_ideal, limits.age_p99_vs_ideal_ci95),
+                    format_ratio_ci(
+                        limits.acquire_p50_vs_ideal,
+                        limits.acquire_p50_vs_ideal_ci95,
+                    ),
                     pss,
+                    limits
+                        .vs_ideal_pairs
+                        .map_or_else(|| "-".to_string(), |n| n.to_string()),
                 ]);
             }
             for column in table.column_iter_mut().skip(1) {
                 column.set_cell_alignment(CellAlignment::Right);
             }
             text.push_str(
-                "against the ideal reference (same machine, consumers, workload, wait):\n",
+                "against the ideal reference (a minimal latest-value strategy run beside the \
+                 others: same machine, consumers, workload, wait):\n",
             );
             text.push_str(&table.to_string());
             text.push('\n');
+            text.push_str(VERSUS_IDEAL_NOTE);
+            text.push('\n');
         }
-        let runs: Vec<_> = runs
-            .into_iter()
+        let reports = std::slice::from_ref(report);
+        let view = crate::view::View::with_trials(reports, self.trials);
+        let runs: Vec<_> = view
+            .entries
+            .iter()
+            .filter_map(|e| e.run.limits.as_ref().map(|l| (e, l)))
             .filter(|(_, l)| l.age_p50_ratio.is_some() || l.acquire_floor.is_some())
             .collect();
         if !runs.is_empty() {
@@ -124,14 +152,15 @@ impl Exporter for LimitsTable {
                 "age p50 / wake p50".to_string(),
                 "age p99 / wake p99".to_string(),
             ]);
-            for (run, limits) in runs {
+            for (entry, limits) in runs {
+                let run = entry.run;
                 let floor = match (limits.acquire_floor, limits.acquire_floor_ns) {
                     (Some(floor), Some(ns)) => format!("{} {}", floor.label(), format_ns_f64(ns)),
                     (Some(floor), None) => format!("{} (not measured)", floor.label()),
                     (None, _) => "unknown strategy".to_string(),
                 };
                 table.add_row(vec![
-                    run.strategy.clone(),
+                    entry.member.clone(),
                     format_ns(run.acquire_ns.p50),
                     floor,
                     format_ratio(limits.acquire_p50_ratio),
@@ -296,6 +325,29 @@ fn format_ns_f64(ns: f64) -> String {
         format!("{ns:.1} ns")
     } else {
         format_ns(ns.round() as u64)
+    }
+}
+
+/// What the ratios to the reference are, said wherever they are shown.
+pub const VERSUS_IDEAL_NOTE: &str =
+    "  each ratio is the median over trials of (trial k / the reference's trial k) \
+     [95% interval, from 6 pairs on: --repeat 6]; below 1 means the two runs' samples of this \
+     machine's background differed more than the designs did, not that a design beats the \
+     reference.";
+
+/// A ratio and its interval, `2.00x [1.50, 3.10]`.
+fn format_ratio_ci(ratio: Option<f64>, ci95: Option<[f64; 2]>) -> String {
+    let number = |r: f64| format_ratio(Some(r)).trim_end_matches('x').to_string();
+    match (ratio, ci95) {
+        (Some(r), Some([low, high])) => {
+            format!(
+                "{} [{}, {}]",
+                format_ratio(Some(r)),
+                number(low),
+                number(high)
+            )
+        }
+        _ => format_ratio(ratio),
     }
 }
 

@@ -9,7 +9,10 @@ use crate::view::View;
 use crate::{Exporter, Report, ReportError};
 
 #[derive(Default)]
-pub struct MarkdownExporter;
+pub struct MarkdownExporter {
+    /// How repeated trials are shown.
+    pub trials: crate::Trials,
+}
 
 impl Exporter for MarkdownExporter {
     fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
@@ -19,7 +22,7 @@ impl Exporter for MarkdownExporter {
 
 impl MarkdownExporter {
     pub fn render_all(&self, reports: &[Report]) -> Result<Vec<u8>, ReportError> {
-        let view = View::new(reports);
+        let view = View::with_trials(reports, self.trials);
         let mut out = String::new();
         let scenarios = view.scenarios();
         if scenarios.is_empty() {
@@ -95,7 +98,11 @@ impl MarkdownExporter {
             let marks: Vec<Vec<bool>> = columns.iter().map(|c| best_marks(&view, g, c)).collect();
             for (row, &i) in group.entries.iter().enumerate() {
                 let entry = &view.entries[i];
-                let _ = write!(out, "| {} | {} |", cell(&group.label), cell(&entry.member));
+                let member = match entry.spread_text() {
+                    Some(spread) => format!("{} ({spread})", entry.member),
+                    None => entry.member.clone(),
+                };
+                let _ = write!(out, "| {} | {} |", cell(&group.label), cell(&member));
                 for (c, column) in columns.iter().enumerate() {
                     let text = cell(&(column.text)(entry.run));
                     if marks[c][row] {

@@ -4,7 +4,7 @@
 
 use fbench_harness::RunResult;
 
-use crate::format::{format_bytes, format_ns, format_ns_ci};
+use crate::format::{format_bytes, format_ns, format_ns_ci, or_dash};
 use crate::view::{cpu_percent, View};
 
 pub(crate) struct Column {
@@ -18,38 +18,55 @@ pub(crate) fn columns() -> Vec<Column> {
     vec![
         Column {
             name: "age p50",
-            value: |r| r.age_ns.p50 as f64,
-            text: |r| format_ns_ci(r.age_ns.p50, r.age_ns.ci95.map(|c| c.p50)),
+            value: |r| measured(&r.age_ns, r.age_ns.p50),
+            text: |r| {
+                or_dash(&r.age_ns, || {
+                    format_ns_ci(r.age_ns.p50, r.age_ns.ci95.map(|c| c.p50))
+                })
+            },
         },
         Column {
             name: "age p90",
-            value: |r| r.age_ns.p90 as f64,
-            text: |r| format_ns(r.age_ns.p90),
+            value: |r| measured(&r.age_ns, r.age_ns.p90),
+            text: |r| or_dash(&r.age_ns, || format_ns(r.age_ns.p90)),
         },
         Column {
             name: "age p99",
-            value: |r| r.age_ns.p99 as f64,
-            text: |r| format_ns_ci(r.age_ns.p99, r.age_ns.ci95.map(|c| c.p99)),
+            value: |r| measured(&r.age_ns, r.age_ns.p99),
+            text: |r| {
+                or_dash(&r.age_ns, || {
+                    format_ns_ci(r.age_ns.p99, r.age_ns.ci95.map(|c| c.p99))
+                })
+            },
         },
         Column {
             name: "age p99.9",
-            value: |r| r.age_ns.p999 as f64,
-            text: |r| format_ns_ci(r.age_ns.p999, r.age_ns.ci95.map(|c| c.p999)),
+            value: |r| measured(&r.age_ns, r.age_ns.p999),
+            text: |r| {
+                or_dash(&r.age_ns, || {
+                    format_ns_ci(r.age_ns.p999, r.age_ns.ci95.map(|c| c.p999))
+                })
+            },
         },
         Column {
             name: "age max",
-            value: |r| r.age_ns.max as f64,
-            text: |r| format_ns(r.age_ns.max),
+            value: |r| measured(&r.age_ns, r.age_ns.max),
+            text: |r| or_dash(&r.age_ns, || format_ns(r.age_ns.max)),
         },
         Column {
             name: "acquire p99",
-            value: |r| r.acquire_ns.p99 as f64,
-            text: |r| format_ns(r.acquire_ns.p99),
+            value: |r| measured(&r.acquire_ns, r.acquire_ns.p99),
+            text: |r| or_dash(&r.acquire_ns, || format_ns(r.acquire_ns.p99)),
         },
         Column {
             name: "publish p99",
             value: |r| r.publish_ns.p99 as f64,
             text: |r| format_ns(r.publish_ns.p99),
+        },
+        Column {
+            name: "consumers lost",
+            value: |r| r.consumers_lost as f64,
+            text: lost_text,
         },
         Column {
             name: "loss % (worst)",
@@ -86,7 +103,52 @@ pub(crate) fn columns() -> Vec<Column> {
             value: cpu_percent,
             text: |r| format!("{:.0}", cpu_percent(r)),
         },
+        Column {
+            name: "CPU per frame",
+            value: |r| cpu_per_frame_ns(r).unwrap_or(f64::INFINITY),
+            text: cpu_per_frame_text,
+        },
     ]
+}
+
+/// The whole run's CPU time (user + system, every process of the run) per due frame: the
+/// figure to compare on a busy machine, since time other processes took is not in it.
+pub(crate) fn cpu_per_frame_ns(run: &RunResult) -> Option<f64> {
+    run.cpu_demand.map(|d| d.total_ns_per_frame)
+}
+
+/// [`cpu_per_frame_ns`] as a table shows it; `n/a` for reports written before fbench measured
+/// it.
+pub(crate) fn cpu_per_frame_text(run: &RunResult) -> String {
+    cpu_per_frame_ns(run).map_or_else(|| "n/a".to_string(), |ns| format_ns(ns.round() as u64))
+}
+
+/// A figure compared for "best": a distribution that measured nothing is never best.
+fn measured(summary: &fbench_harness::metrics::LatencySummary, ns: u64) -> f64 {
+    if summary.measured() {
+        ns as f64
+    } else {
+        f64::INFINITY
+    }
+}
+
+/// Lost consumers of a run and how each ended: `0`, or `1 of 3 (2 stalled)`.
+pub(crate) fn lost_text(run: &RunResult) -> String {
+    if run.consumers_lost == 0 {
+        return "0".to_string();
+    }
+    let ends: Vec<String> = run
+        .per_consumer
+        .iter()
+        .filter(|c| c.status != "ok")
+        .map(|c| format!("{} {}", c.id, c.status))
+        .collect();
+    let counted = format!("{} of {}", run.consumers_lost, run.consumers);
+    if ends.is_empty() {
+        counted
+    } else {
+        format!("{counted} ({})", ends.join(", "))
+    }
 }
 
 /// Mean loss over due frames and the worst consumer's, in percent; `n/a` for reports written
@@ -112,8 +174,8 @@ pub(crate) fn best_marks(view: &View, group: usize, column: &Column) -> Vec<bool
     values.iter().map(|v| differ && *v == best).collect()
 }
 
-/// The strategy name of the reference run, the floor of the machine: it is shown, but never
-/// wins and is never in a tie.
+/// The strategy name of the reference run (a minimal latest-value design run beside the
+/// others, not a floor): it is shown, but never wins and is never in a tie.
 pub(crate) const REFERENCE: &str = "ideal";
 
 /// Who wins one configuration point.
@@ -213,11 +275,16 @@ pub(crate) fn verdicts(view: &View) -> Vec<Verdict> {
             let mut disqualified = Vec::new();
             for &i in &view.groups[g].entries {
                 let run = view.entries[i].run;
+                // Any trial the entry stands for disqualifies it, not only the median one.
+                let trials = &view.entries[i].trials;
                 if run.strategy == REFERENCE {
                     disqualified.push((i, "reference"));
-                } else if run.torn_frames > 0 {
+                } else if trials.iter().any(|t| t.torn_frames > 0) {
                     disqualified.push((i, "tore frames"));
-                } else if run.per_consumer.iter().any(|c| c.status != "ok") {
+                } else if trials
+                    .iter()
+                    .any(|t| t.per_consumer.iter().any(|c| c.status != "ok"))
+                {
                     disqualified.push((i, "lost a consumer"));
                 } else if run.age_ns.count == 0 {
                     disqualified.push((i, "delivered nothing"));

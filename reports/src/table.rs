@@ -3,7 +3,7 @@
 use comfy_table::presets::UTF8_FULL_CONDENSED;
 use comfy_table::{CellAlignment, Table};
 
-use crate::format::{format_bytes, format_ns, format_ns_ci};
+use crate::format::{format_bytes, format_ns, format_ns_ci, or_dash};
 use crate::summary::verdicts;
 use crate::view::View;
 use crate::{Exporter, LimitsTable, Report, ReportError};
@@ -14,6 +14,8 @@ use crate::{Exporter, LimitsTable, Report, ReportError};
 pub struct TerminalTable {
     /// Force a width (tests); `None` sizes to the terminal when there is one.
     pub width: Option<u16>,
+    /// How repeated trials are shown.
+    pub trials: crate::Trials,
 }
 
 impl Exporter for TerminalTable {
@@ -26,6 +28,7 @@ impl Exporter for TerminalTable {
         table.set_header(vec![
             "strategy",
             "consumers",
+            "lost",
             "age p50",
             "age p90",
             "age p99",
@@ -39,18 +42,30 @@ impl Exporter for TerminalTable {
             "torn",
             "peak PSS",
             "CPU %",
+            "CPU per frame",
         ]);
-        for run in &report.runs {
+        // Repeated trials are one row: the median trial by p99 age, the spread said below.
+        let reports = std::slice::from_ref(report);
+        let view = View::with_trials(reports, self.trials);
+        let mut spreads = Vec::new();
+        for entry in &view.entries {
+            let run = entry.run;
+            let age = &run.age_ns;
+            if let Some(spread) = entry.spread_text() {
+                spreads.push(format!("  {} x{}: {spread}", entry.member, run.consumers));
+            }
             let cpu = (run.cpu.user_s + run.cpu.sys_s) / run.config.duration_s.max(1e-9) * 100.0;
             table.add_row(vec![
-                run.strategy.clone(),
+                entry.member.clone(),
                 run.consumers.to_string(),
-                format_ns_ci(run.age_ns.p50, run.age_ns.ci95.map(|c| c.p50)),
-                format_ns(run.age_ns.p90),
-                format_ns_ci(run.age_ns.p99, run.age_ns.ci95.map(|c| c.p99)),
-                format_ns_ci(run.age_ns.p999, run.age_ns.ci95.map(|c| c.p999)),
-                format_ns(run.age_ns.max),
-                format_ns(run.acquire_ns.p99),
+                // Which consumers and how they ended is in the lines under the table.
+                run.consumers_lost.to_string(),
+                or_dash(age, || format_ns_ci(age.p50, age.ci95.map(|c| c.p50))),
+                or_dash(age, || format_ns(age.p90)),
+                or_dash(age, || format_ns_ci(age.p99, age.ci95.map(|c| c.p99))),
+                or_dash(age, || format_ns_ci(age.p999, age.ci95.map(|c| c.p999))),
+                or_dash(age, || format_ns(age.max)),
+                or_dash(&run.acquire_ns, || format_ns(run.acquire_ns.p99)),
                 format_ns(run.publish_ns.p99),
                 crate::summary::loss_text(run),
                 format!(
@@ -61,6 +76,7 @@ impl Exporter for TerminalTable {
                 run.torn_frames.to_string(),
                 format_bytes(run.memory.peak_pss_bytes),
                 format!("{cpu:.0}"),
+                crate::summary::cpu_per_frame_text(run),
             ]);
         }
         for column in table.column_iter_mut().skip(1) {
@@ -68,6 +84,13 @@ impl Exporter for TerminalTable {
         }
         let mut text = table.to_string().into_bytes();
         text.push(b'\n');
+        if !spreads.is_empty() {
+            text.extend(b"repeated trials, one row each (the median trial by p99 age):\n");
+            for line in spreads {
+                text.extend(line.into_bytes());
+                text.push(b'\n');
+            }
+        }
         // Expected 0: a lost wake-up is a consumer asleep with a frame ready.
         let lost: Vec<String> = report
             .runs
@@ -103,11 +126,52 @@ impl Exporter for TerminalTable {
                 format!("lost wake-ups (expected 0): {}\n\n", lost.join(", ")).into_bytes(),
             );
         }
+        // A lost consumer's figures died with it: say so next to the figures of the others.
+        for run in report.runs.iter().filter(|r| r.consumers_lost > 0) {
+            text.extend(lost_consumers_line(run).into_bytes());
+            text.push(b'\n');
+        }
         text.extend(who_wins(report).into_bytes());
         // The machine's limits and each run's distance from them, when calibrated.
-        text.extend(LimitsTable { width: self.width }.render(report)?);
+        text.extend(
+            LimitsTable {
+                width: self.width,
+                trials: self.trials,
+            }
+            .render(report)?,
+        );
         Ok(text)
     }
+}
+
+/// One line for a run that lost consumers: which, how they ended, and what its figures are
+/// over. Also what `fbench run` prints on stderr.
+///
+/// ```
+/// use fbench_harness::config::RunConfig;
+/// use fbench_harness::result::{ConsumerRecord, RunResult};
+/// use fbench_reports::lost_consumers_line;
+///
+/// let mut run = RunResult::empty("shm", 3, RunConfig::default_config().record());
+/// run.consumers_lost = 3;
+/// assert_eq!(
+///     lost_consumers_line(&run),
+///     "lost consumers: shm x3 lost 3 of 3; no consumer survived: no latency figures"
+/// );
+/// ```
+pub fn lost_consumers_line(run: &fbench_harness::RunResult) -> String {
+    let survivors = run.consumers as u64 - run.consumers_lost.min(run.consumers as u64);
+    let over = if survivors == 0 {
+        "no consumer survived: no latency figures".to_string()
+    } else {
+        format!("figures are over the {survivors} that reported")
+    };
+    format!(
+        "lost consumers: {} x{} lost {}; {over}",
+        run.strategy,
+        run.consumers,
+        crate::summary::lost_text(run)
+    )
 }
 
 /// "Who wins" under the table, for every configuration point with more than one candidate:

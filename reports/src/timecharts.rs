@@ -10,7 +10,10 @@ use std::ops::Range;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::charts::{colour, draw_line, escape, legend_sample, short_number, HEIGHT, WIDTH};
+use crate::charts::{
+    colour, draw_line, legend_chars, legend_rows, legend_sample, legend_text, short_number,
+    wrap_label, HEIGHT, WIDTH,
+};
 
 /// One strategy's (or one report's strategy's) curves.
 pub(crate) struct TimeSeries {
@@ -120,8 +123,6 @@ impl TimeChart {
     fn draw_svg(&self) -> Result<String, String> {
         let mut svg = String::new();
         {
-            let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
-            root.fill(&WHITE).map_err(|e| e.to_string())?;
             let longest = self
                 .series
                 .iter()
@@ -129,6 +130,16 @@ impl TimeChart {
                 .max()
                 .unwrap_or(0) as u32;
             let legend_width = (longest * 8 + 48).clamp(120, WIDTH / 2);
+            let rows: Vec<Vec<String>> = self
+                .series
+                .iter()
+                .map(|s| wrap_label(&s.label, legend_chars(legend_width)))
+                .collect();
+            let (_, series_bottom) = legend_rows(&rows);
+            let key_bottom = series_bottom + 14 + self.key.len() as i32 * 20;
+            let height = HEIGHT.max(key_bottom as u32 + 8);
+            let root = SVGBackend::with_string(&mut svg, (WIDTH, height)).into_drawing_area();
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
             let (plot, legend) = root.split_horizontally(WIDTH - legend_width);
             let x = 0.0..self.x_end.max(1e-3);
             let (lo, hi) = self.y_bounds();
@@ -137,15 +148,10 @@ impl TimeChart {
             } else {
                 self.draw(&plot, x, lo..hi, lo..hi)?;
             }
-            self.draw_legend(&legend)?;
+            self.draw_legend(&legend, &rows)?;
             root.present().map_err(|e| e.to_string())?;
         }
-        let svg = svg.replacen(" xmlns=\"http://www.w3.org/2000/svg\"", "", 1);
-        Ok(svg.replacen(
-            "<svg ",
-            &format!("<svg role=\"img\" aria-label=\"{}\" ", escape(&self.title)),
-            1,
-        ))
+        Ok(crate::charts::inline_svg(&svg, &self.title))
     }
 
     fn values(&self) -> impl Iterator<Item = f64> + '_ {
@@ -256,17 +262,18 @@ impl TimeChart {
         Ok(())
     }
 
-    fn draw_legend(&self, area: &DrawingArea<SVGBackend<'_>, Shift>) -> Result<(), String> {
-        let top = 48;
-        let font = ("sans-serif", 16).into_font();
-        for (i, series) in self.series.iter().enumerate() {
-            let y = top + i as i32 * 22;
+    fn draw_legend(
+        &self,
+        area: &DrawingArea<SVGBackend<'_>, Shift>,
+        rows: &[Vec<String>],
+    ) -> Result<(), String> {
+        let (ys, bottom) = legend_rows(rows);
+        for ((series, y), lines) in self.series.iter().zip(ys).zip(rows) {
             legend_sample(area, y, series.dash, colour(series.colour).stroke_width(3))?;
-            area.draw(&Text::new(series.label.clone(), (34, y - 8), font.clone()))
-                .map_err(|e| e.to_string())?;
+            legend_text(area, y, lines)?;
         }
         let grey = RGBColor(90, 90, 90);
-        let top = top + self.series.len() as i32 * 22 + 14;
+        let top = bottom + 14;
         for (i, (name, stroke)) in self.key.iter().enumerate() {
             let y = top + i as i32 * 20;
             match stroke {

@@ -9,19 +9,28 @@
 //!   more than one report.
 //! * A **series** label names a line in the charts against consumer count: the member label
 //!   plus whatever else varies (resolution, fps, …).
+//! * **Trials** (`--repeat N`): the runs of one strategy at one configuration point in one
+//!   report are one result. By default the view keeps one entry for them, the *median trial
+//!   by age p99* (the slower middle one for an even count: a real run, whose histograms and
+//!   memory belong together, rather than a merged histogram no run produced), and the entry
+//!   carries every trial for their spread. [`Trials::Each`] keeps every trial instead,
+//!   labelled `trial k`.
 
 use std::collections::BTreeMap;
 
 use fbench_harness::machine::MachineInfo;
 use fbench_harness::RunResult;
 
-use crate::Report;
+use crate::{Report, Trials};
 
 /// Config fields that never distinguish runs (derived from others).
 const DERIVED_KEYS: [&str; 2] = ["frame_bytes", "slots_default"];
 
 pub(crate) struct Entry<'a> {
     pub run: &'a RunResult,
+    /// Every trial this entry stands for, in trial order (`run` among them); one run when
+    /// the configuration was not repeated or trials are shown one by one.
+    pub trials: Vec<&'a RunResult>,
     /// Which of the view's reports the run comes from.
     pub report: usize,
     pub group: usize,
@@ -47,8 +56,48 @@ pub(crate) struct View<'a> {
     pub varying: Vec<String>,
 }
 
+impl Entry<'_> {
+    /// The lowest and highest age p99 of the entry's trials, when it stands for several.
+    pub fn p99_spread(&self) -> Option<[u64; 2]> {
+        let p99s = self.trials.iter().map(|t| t.age_ns.p99);
+        (self.trials.len() > 1).then(|| [p99s.clone().min().unwrap_or(0), p99s.max().unwrap_or(0)])
+    }
+
+    /// The error bar of the entry's age p99: its 95% interval, widened to the lowest and
+    /// highest trial when it stands for several trials.
+    pub fn p99_bar(&self) -> Option<[u64; 2]> {
+        let ci = self.run.age_ns.ci95.map(|c| c.p99);
+        match (ci, self.p99_spread()) {
+            (Some([low, high]), Some([a, b])) => Some([low.min(a), high.max(b)]),
+            (ci, spread) => ci.or(spread),
+        }
+    }
+
+    /// `median of 3 trials by p99 age (p99 4.10 ms–6.20 ms)`, when the entry stands for
+    /// several trials.
+    pub fn spread_text(&self) -> Option<String> {
+        self.p99_spread().map(|[low, high]| {
+            format!(
+                "median of {} trials by p99 age (p99 {}–{})",
+                self.trials.len(),
+                crate::format::format_ns(low),
+                crate::format::format_ns(high)
+            )
+        })
+    }
+}
+
 impl<'a> View<'a> {
+    /// Repeated trials as one entry each: the median trial by age p99, with the others'
+    /// spread.
     pub fn new(reports: &'a [Report]) -> View<'a> {
+        View::with_trials(reports, Trials::Median)
+    }
+
+    /// Trials as `trials` asks: one entry per configuration, or every trial its own entry,
+    /// labelled `trial k`.
+    pub fn with_trials(reports: &'a [Report], trials: Trials) -> View<'a> {
+        let each_trial = trials == Trials::Each;
         let mut machines: Vec<&MachineInfo> = Vec::new();
         let machine_of: Vec<usize> = reports
             .iter()
@@ -62,11 +111,62 @@ impl<'a> View<'a> {
             .collect();
         let machine_labels = machine_labels(&machines);
 
-        let runs: Vec<(usize, &RunResult)> = reports
+        let all_runs: Vec<(usize, &RunResult)> = reports
             .iter()
             .enumerate()
             .flat_map(|(i, r)| r.runs.iter().map(move |run| (i, run)))
             .collect();
+        // The trials of each run: same report, strategy, consumers and configuration.
+        let same_point = |a: &(usize, &RunResult), b: &(usize, &RunResult)| {
+            a.0 == b.0
+                && a.1.strategy == b.1.strategy
+                && a.1.consumers == b.1.consumers
+                && a.1.config == b.1.config
+        };
+        let mut runs: Vec<(usize, &RunResult)> = Vec::new();
+        let mut trials_of: Vec<Vec<&RunResult>> = Vec::new();
+        let mut trial_label: Vec<Option<u32>> = Vec::new();
+        let mut handled = vec![false; all_runs.len()];
+        for i in 0..all_runs.len() {
+            if handled[i] {
+                continue;
+            }
+            let mut trials: Vec<usize> = (i..all_runs.len())
+                .filter(|&j| !handled[j] && same_point(&all_runs[i], &all_runs[j]))
+                .collect();
+            for &j in &trials {
+                handled[j] = true;
+            }
+            trials.sort_by_key(|&j| all_runs[j].1.trial);
+            if each_trial || trials.len() == 1 {
+                // Older reports numbered every trial 1: number them by position then.
+                let numbered = trials
+                    .iter()
+                    .map(|&j| all_runs[j].1.trial)
+                    .collect::<std::collections::BTreeSet<_>>()
+                    .len()
+                    == trials.len();
+                for (k, &j) in trials.iter().enumerate() {
+                    runs.push(all_runs[j]);
+                    trials_of.push(vec![all_runs[j].1]);
+                    trial_label.push((trials.len() > 1).then(|| {
+                        if numbered {
+                            all_runs[j].1.trial
+                        } else {
+                            k as u32 + 1
+                        }
+                    }));
+                }
+            } else {
+                let mut by_p99 = trials.clone();
+                by_p99.sort_by_key(|&j| all_runs[j].1.age_ns.p99);
+                // The upper median: of two trials, the slower one (as `summary::fastest`).
+                let median = by_p99[by_p99.len() / 2];
+                runs.push(all_runs[median]);
+                trials_of.push(trials.iter().map(|&j| all_runs[j].1).collect());
+                trial_label.push(None);
+            }
+        }
         let dims: Vec<BTreeMap<String, String>> = runs.iter().map(|(_, run)| dims(run)).collect();
         let mut varying: Vec<String> = Vec::new();
         if let Some(first) = dims.first() {
@@ -107,14 +207,18 @@ impl<'a> View<'a> {
 
         // The same strategy on the same machine twice in one configuration point: the runs
         // come from different reports, so say which.
-        let mut seen = Vec::new();
+        let mut seen: Vec<(usize, usize, &str, usize)> = Vec::new();
         let mut repeated = false;
         for (i, (report, run)) in runs.iter().enumerate() {
             let key = (machine_of[*report], group_of[i], run.strategy.as_str());
-            if seen.contains(&key) {
+            // Trials of one report are told apart by their number, not the report's.
+            if seen
+                .iter()
+                .any(|s| (s.0, s.1, s.2) == key && s.3 != *report)
+            {
                 repeated = true;
             }
-            seen.push(key);
+            seen.push((key.0, key.1, key.2, *report));
         }
 
         let several_machines = machines.len() > 1;
@@ -129,6 +233,9 @@ impl<'a> View<'a> {
             if repeated {
                 member.push_str(&format!(" #{}", report + 1));
             }
+            if let Some(trial) = trial_label[i] {
+                member.push_str(&format!(" trial {trial}"));
+            }
             let mut label = member.clone();
             let others = describe(&dims[i], &varying);
             if !others.is_empty() {
@@ -140,6 +247,7 @@ impl<'a> View<'a> {
             }
             entries.push(Entry {
                 run,
+                trials: trials_of[i].clone(),
                 report: *report,
                 group: group_of[i],
                 member,

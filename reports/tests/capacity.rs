@@ -41,6 +41,9 @@ fn trial(value: f64, consumers: usize, pass_below: f64, confirmation: bool) -> T
         peak_pss_bytes: 40_000_000 + consumers as u64 * 6_220_800,
         achieved_fps: value,
         other_load_cpus: None,
+        // The CPU demand would allow three times the limit: a model beside the interval.
+        bound_fps: Some(pass_below.min(300.0) * 3.0),
+        interfered: false,
         generator_limited: false,
         verdict,
         reasons: if verdict == Verdict::Pass {
@@ -94,6 +97,8 @@ fn record(
             generator_limit,
             status,
             resolved: status.is_resolved(),
+            bound_fps: trials.first().and_then(|t| t.bound_fps),
+            interfered_trials: 0,
             trials,
         },
     }
@@ -329,4 +334,19 @@ fn the_machine_s_other_load_is_reported_when_measured() {
         "{line}"
     );
     assert!(terminal_table(&report, Some(120)).contains("other load"));
+}
+
+#[test]
+fn capacity_pages_share_the_strategy_colours_and_the_page_of_run_reports() {
+    let page = html(&report()).unwrap();
+    // shm is orange (#e69f00) in every report, whatever its row
+    assert!(
+        page.contains("background:#e69f00\"></span>shm"),
+        "shm keeps its colour"
+    );
+    assert!(page.contains("background:#0072b2\"></span>mutex"));
+    // one head and style for every fbench page
+    assert!(page.starts_with("<!DOCTYPE html>"));
+    assert!(page.contains("dl.facts"), "the shared stylesheet");
+    assert_eq!(page.matches("<style>").count(), 1);
 }

@@ -12,7 +12,7 @@ use fbench_harness::metrics::{CpuUsage, Latency, MemorySample};
 use fbench_harness::result::{ConsumerRecord, CopiesRecord, FrameCounts, MemoryRecord, RunResult};
 use fbench_harness::timeline::TimelinePoint;
 use fbench_harness::RunConfig;
-use fbench_reports::{expected_charts, hgrm, BuildInfo, ExportFormat, Exporter, Report};
+use fbench_reports::{expected_charts, hgrm, BuildInfo, ExportFormat, Exporter, Report, Trials};
 
 fn machine(hostname: &str) -> MachineInfo {
     MachineInfo {
@@ -109,6 +109,13 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
             involuntary_ctx_switches: rank,
             ..CpuUsage::default()
         },
+        cpu_demand: Some(fbench_harness::result::CpuDemand {
+            producer_ns_per_frame: Some(150_000.0 + 10_000.0 * rank as f64),
+            consumer_ns_per_frame_p50: Some(40_000.0 * (rank + 1) as f64),
+            consumer_ns_per_frame_max: Some(45_000.0 * (rank + 1) as f64),
+            total_ns_per_frame: 200_000.0 + 40_000.0 * ((rank + 1) * c) as f64,
+            involuntary_switches_per_frame: rank as f64 / 60.0,
+        }),
         copies: CopiesRecord {
             bytes_copied: if rank == 0 {
                 6_220_800 * 60 * (1 + c)
@@ -230,9 +237,9 @@ fn html_has_one_svg_per_chart_and_nothing_external() {
     let sweep = report("bench-a", &[1, 5, 20]);
     // one run: a spectrum, age over time, memory and CPU over time for its point
     assert_eq!(expected_charts(std::slice::from_ref(&single)), 4);
-    // a sweep over 3 consumer counts: 5 charts against consumers, then 4 per point
-    assert_eq!(expected_charts(std::slice::from_ref(&sweep)), 17);
-    for (reports, charts) in [(vec![single], 4), (vec![sweep], 17)] {
+    // a sweep over 3 consumer counts: 6 charts against consumers, then 4 per point
+    assert_eq!(expected_charts(std::slice::from_ref(&sweep)), 18);
+    for (reports, charts) in [(vec![single], 4), (vec![sweep], 18)] {
         let html = text(ExportFormat::Html, &reports);
         assert_eq!(svg_count(&html), charts);
         assert_eq!(html.matches("</svg>").count(), charts);
@@ -254,8 +261,8 @@ fn html_has_one_svg_per_chart_and_nothing_external() {
 fn html_marks_the_best_value_and_names_the_winner() {
     let single = report("bench-a", &[5]);
     let html = text(ExportFormat::Html, &[single]);
-    // 14 columns, each with a clear single best in the fixture except torn (all 0)
-    assert_eq!(html.matches("<td class=\"best\">").count(), 13);
+    // 15 columns, each with a clear single best in the fixture except torn (all 0)
+    assert_eq!(html.matches("<td class=\"best\">").count(), 14);
     // mutex has the lowest age, arcswap the least memory
     let verdict = html.split("<h2 id=\"summary\">").next().unwrap();
     assert!(verdict.contains("<td class=\"name\">5 consumers</td><td class=\"name\">mutex</td>"));
@@ -343,9 +350,12 @@ fn a_tie_within_noise_is_named_everywhere_and_the_reference_never_wins() {
     let report = close_race();
     let tie = "tie within noise: arcswap, shm";
     let table = String::from_utf8(
-        fbench_reports::TerminalTable { width: Some(250) }
-            .render(&report)
-            .unwrap(),
+        fbench_reports::TerminalTable {
+            width: Some(250),
+            ..Default::default()
+        }
+        .render(&report)
+        .unwrap(),
     )
     .unwrap();
     let html = text(ExportFormat::Html, std::slice::from_ref(&report));
@@ -465,4 +475,104 @@ fn a_long_timeline_is_drawn_with_at_most_600_points_a_line() {
     // the max dots: one per point drawn, and 3 more in the legend's key
     assert_eq!(chart.matches("<circle").count(), 600 + 3);
     assert!(html.contains("at most 600 points a line"));
+}
+
+/// `--repeat 3` at one point: every strategy's trials with p99 ages 1x, 3x and 2x of the
+/// first (trial 2 the slowest, trial 3 the median).
+fn repeated_trials() -> Report {
+    let single = report("bench-a", &[5]);
+    let mut runs = Vec::new();
+    for (trial, scale) in [(1u32, 1u64), (2, 3), (3, 2)] {
+        for run in &single.runs {
+            let mut run = run.clone();
+            run.trial = trial;
+            run.age_ns.p99 *= scale;
+            run.age_ns.ci95 = None;
+            run.limits = Some(fbench_harness::limits::LimitRatios {
+                age_p50_ratio: Some(2.0),
+                ..fbench_harness::limits::LimitRatios::unmeasured()
+            });
+            runs.push(run);
+        }
+    }
+    Report { runs, ..single }
+}
+
+#[test]
+fn repeated_trials_read_as_one_result_per_strategy_and_point() {
+    let repeated = repeated_trials();
+    let strategies: Vec<String> = report("bench-a", &[5])
+        .runs
+        .iter()
+        .map(|r| r.strategy.clone())
+        .collect();
+    let md = text(ExportFormat::Markdown, std::slice::from_ref(&repeated));
+    let table = String::from_utf8(
+        fbench_reports::TerminalTable {
+            width: Some(300),
+            ..Default::default()
+        }
+        .render(&repeated)
+        .unwrap(),
+    )
+    .unwrap();
+    for strategy in &strategies {
+        // one row in the Markdown runs table, standing for the three trials
+        let rows: Vec<&str> = md
+            .lines()
+            .filter(|l| l.starts_with(&format!("| 5 consumers | {strategy} (")))
+            .collect();
+        assert_eq!(rows.len(), 1, "{strategy}: {md}");
+        assert!(
+            rows[0].contains("median of 3 trials by p99 age"),
+            "{}",
+            rows[0]
+        );
+        // one row in the terminal table, and one in the table of calibration ratios
+        let rows = table
+            .lines()
+            .filter(|l| l.starts_with(&format!("│ {strategy} ")))
+            .count();
+        assert_eq!(rows, 2, "{strategy}: {table}");
+    }
+    assert!(
+        !md.contains("#1"),
+        "trials of one report are not labelled by report"
+    );
+    // the median trial's p99 is the one shown: trial 3's, twice trial 1's
+    let first = &repeated.runs[0];
+    let median_p99 = fbench_reports::format_ns(first.age_ns.p99 * 2);
+    let row = md
+        .lines()
+        .find(|l| l.starts_with(&format!("| 5 consumers | {} (", first.strategy)))
+        .unwrap();
+    assert!(row.contains(&median_p99), "{median_p99} in {row}");
+    // the spread names the lowest and highest trial
+    assert!(
+        row.contains(&format!(
+            "{}–{}",
+            fbench_reports::format_ns(first.age_ns.p99),
+            fbench_reports::format_ns(first.age_ns.p99 * 3)
+        )),
+        "{row}"
+    );
+    // the HTML draws one spectrum line per strategy, not one per trial
+    let html = text(ExportFormat::Html, std::slice::from_ref(&repeated));
+    let single = text(ExportFormat::Html, &[report("bench-a", &[5])]);
+    assert_eq!(svg_count(&html), svg_count(&single));
+    assert!(html.contains("median of 3 trials"));
+    // on request, every trial, numbered
+    let each = String::from_utf8(
+        ExportFormat::Markdown
+            .render_all_with(std::slice::from_ref(&repeated), Trials::Each)
+            .unwrap(),
+    )
+    .unwrap();
+    let runs_table = each.split("### Runs").nth(1).unwrap();
+    for trial in 1..=3 {
+        let row = format!("| 5 consumers | {} trial {trial} |", first.strategy);
+        let rows = runs_table.lines().filter(|l| l.starts_with(&row)).count();
+        assert_eq!(rows, 1, "{each}");
+    }
+    assert!(!each.contains("median of"));
 }

@@ -26,7 +26,8 @@ pub enum Origin {
     Demonstration,
     /// Deliberately broken, to prove a detector works: hidden from `list`, runnable by name.
     Canary,
-    /// The empirical floor other strategies are compared with (`ideal`): never wins.
+    /// The reference other strategies are compared with (`ideal`, a minimal latest-value
+    /// design run beside them; not a floor): never wins.
     Reference,
     /// A strategy registered by the user's own binary: listed `(custom)`, run by name.
     Custom,

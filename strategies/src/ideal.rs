@@ -84,7 +84,7 @@ impl crate::Build for IdealStrategy {
     fn descriptor() -> crate::Descriptor {
         crate::Descriptor::new(
             "ideal",
-            "one atomic swap and the shared wake per frame, readers take pre-allocated immutable frames: the floor of this machine",
+            "one atomic swap and the shared wake per frame, readers take pre-allocated immutable frames: a minimal latest-value design run beside the others as their reference (not a floor: run-to-run noise can put others below it)",
         )
         .origin(crate::Origin::Reference)
         .resident_frames(|_| RING_FRAMES)

@@ -76,3 +76,67 @@ pub fn report_of(args: &[&str]) -> serde_json::Value {
     );
     json_of(&json)
 }
+
+/// Consumer processes (`__consumer`) whose parent is `parent`: (id, pid), by id.
+pub fn consumers_of(parent: u32) -> Vec<(usize, u32)> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // ppid is the second field after the parenthesised command name
+        let ppid = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid != Some(parent) {
+            continue;
+        }
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|&b| b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        if args.iter().any(|a| a == "__consumer") {
+            if let Some(i) = args.iter().position(|a| a == "--id") {
+                found.push((args[i + 1].parse().unwrap(), pid));
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Waits (at most 30 s) until `parent` has `count` consumer processes and returns them.
+pub fn wait_for_consumers(parent: u32, count: usize) -> Vec<(usize, u32)> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let found = consumers_of(parent);
+        if found.len() == count {
+            return found;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "consumers never started: {found:?}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// The shared-memory segments of the run whose parent is `pid`.
+pub fn segments_of(pid: u32) -> Vec<String> {
+    std::fs::read_dir("/dev/shm")
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with(&format!("fbench-{pid}-")))
+        .collect()
+}
+
+/// Whether process `pid` exists (a zombie counts: it has not been reaped).
+pub fn alive(pid: u32) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+}

@@ -29,6 +29,9 @@ pub(super) fn produce<S: Strategy>(
     };
     out.intervals.stamp_start(timeline.measure_start);
     let mut seq = 0u64;
+    // The producer thread's own CPU clock from its first frame in the window (the camera's
+    // waiting costs none).
+    let mut cpu_at_window: Option<u64> = None;
     let mut deliver = |captured: &Captured<'_>| {
         let arrival = captured.arrival;
         // Frames the device queued before the run began are stale: not part of this run.
@@ -36,6 +39,9 @@ pub(super) fn produce<S: Strategy>(
             return;
         }
         let in_window = arrival.arrival_ns >= timeline.measure_start;
+        if in_window && cpu_at_window.is_none() {
+            cpu_at_window = Some(crate::metrics::thread_cpu_ns());
+        }
         let offset = arrival.arrival_ns.saturating_sub(timeline.measure_start);
         // A gap before the window's first frame includes time between runs: not a drop.
         if in_window && out.counts.produced > 0 {
@@ -96,6 +102,7 @@ pub(super) fn produce<S: Strategy>(
         }
     };
     while camera.next_frame(timeline.end, &mut deliver) {}
+    out.cpu_ns = cpu_at_window.map(|start| crate::metrics::thread_cpu_ns().saturating_sub(start));
     out
 }
 

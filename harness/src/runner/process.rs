@@ -15,14 +15,19 @@
 //! writes its figures (histograms in HdrHistogram's encoding, counters, its CPU) as one JSON
 //! line on its stdout, a pipe to the parent.
 //!
-//! Lifecycle: children get SIGKILL when the parent dies (PR_SET_PDEATHSIG) and ignore SIGINT
-//! (a Ctrl-C in the terminal reaches the whole process group; the parent shuts them down in
-//! order instead). The parent reaps every child on every path. A child that dies mid-run is
-//! reported `crashed`, and the slot it held is reclaimed. The segment is removed when the
-//! strategy drops, on every path that unwinds; a parent killed outright leaves it for
-//! `fbench clean`.
+//! Lifecycle: children get SIGKILL when the parent dies (PR_SET_PDEATHSIG) and ignore SIGINT,
+//! SIGQUIT and SIGHUP (a Ctrl-C, Ctrl-\ or closed terminal reaches the whole process group;
+//! the parent shuts them down in order instead). The parent reaps every child on every path
+//! and never waits for one without a deadline: it reads all reports at once with `poll`
+//! until the producer's end + the longest workload hold + 5 s
+//! ([`super::STALL_GRACE_NS`]); a child that has not reported by then (stopped, stuck) is
+//! reported `stalled`, killed and reaped. After a stop request it kills them at once. A
+//! child that dies mid-run is reported `crashed`, and the slot it held is reclaimed. The
+//! segment is removed when the strategy drops, on every path that unwinds; a parent killed
+//! outright leaves it for `fbench clean`.
 
 use std::io::Read;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
@@ -162,9 +167,9 @@ fn spawn_consumers(
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit());
         // SAFETY: the closure runs in the forked child before exec and only makes
-        // async-signal-safe system calls (setns, prctl, signal, getppid, _exit); the
-        // namespace's descriptor stays open in the parent (the `Netns` guard) until every
-        // child is reaped.
+        // async-signal-safe system calls (setns, prctl, signal, getppid, _exit); the array is
+        // on the stack, no allocation; the namespace's descriptor stays open in the parent
+        // (the `Netns` guard) until every child is reaped.
         unsafe {
             command.pre_exec(move || {
                 // `--remote netns`: the consumer lives in the run's other namespace.
@@ -176,7 +181,11 @@ fn spawn_consumers(
                 // Die with the parent. Checked against the parent's pid afterwards, in case
                 // it died between fork and prctl.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
-                libc::signal(libc::SIGINT, libc::SIG_IGN);
+                // Ctrl-C, Ctrl-\ and a closed terminal reach the whole process group: the
+                // parent sees them and shuts the children down itself, in order.
+                for signal in [libc::SIGINT, libc::SIGQUIT, libc::SIGHUP] {
+                    libc::signal(signal, libc::SIG_IGN);
+                }
                 if libc::getppid() as u32 != parent {
                     libc::_exit(1);
                 }
@@ -341,37 +350,53 @@ impl<S: CrossProcess> Host<S> for Children {
         }
     }
 
-    fn collect(&mut self, _strategy: &S, config: &RunConfig) -> Collected {
+    fn collect(&mut self, strategy: &S, config: &RunConfig, report_by: u64) -> Collected {
+        // After Ctrl-C nothing is reported: stop waiting at once.
+        let deadline = if crate::interrupt::requested() {
+            monotonic_ns()
+        } else {
+            report_by
+        };
+        let lines = read_reports(&mut self.consumers, deadline);
         let mut results = Vec::with_capacity(self.consumers.len());
         let (mut cpu, mut allocations) = (CpuUsage::default(), Some(0u64));
-        for (id, consumer) in self.consumers.iter_mut().enumerate() {
-            let report = if consumer.died {
-                None
-            } else {
-                let mut text = String::new();
-                let read = consumer
-                    .child
-                    .stdout
-                    .take()
-                    .map(|mut out| out.read_to_string(&mut text));
-                let status = consumer.child.wait();
-                consumer.died = true; // reaped
-                let clean_exit = matches!(status, Ok(s) if s.success());
-                match (read, clean_exit) {
-                    (Some(Ok(_)), true) => serde_json::from_str::<ChildReport>(text.trim()).ok(),
-                    _ => None,
+        for (id, (consumer, line)) in self.consumers.iter_mut().zip(lines).enumerate() {
+            let mut status = if consumer.killed { "killed" } else { "crashed" };
+            let report = match line {
+                _ if consumer.died => None,
+                Some(text) => {
+                    // It closed its stdout: exiting, or stopped just before. Exiting is
+                    // given the rest of the deadline, as reading was.
+                    let clean_exit = matches!(reap_by(consumer, deadline), Some(s) if s.success());
+                    if !consumer.died {
+                        status = "stalled";
+                    }
+                    clean_exit
+                        .then(|| serde_json::from_str::<ChildReport>(text.trim()).ok())
+                        .flatten()
+                }
+                None => {
+                    // Nothing by the deadline: stopped, or stuck in a workload or a wait.
+                    status = "stalled";
+                    None
                 }
             };
+            if !consumer.died {
+                // Killing a stopped process works: SIGKILL needs no cooperation.
+                let _ = consumer.child.kill();
+                let _ = consumer.child.wait();
+                consumer.died = true;
+                if strategy.reclaim(id) {
+                    self.reclaimed += 1;
+                }
+            }
             match report.and_then(|r| outcome_of(id, config, r).ok()) {
                 Some((outcome, their_cpu, their_allocations)) => {
-                    cpu = cpu.plus(&their_cpu, 0.0);
+                    cpu = cpu.plus(&their_cpu);
                     allocations = allocations.zip(their_allocations).map(|(a, b)| a + b);
                     results.push(ConsumerResult::Done(Box::new(outcome)));
                 }
-                None => results.push(ConsumerResult::Lost {
-                    id,
-                    status: if consumer.killed { "killed" } else { "crashed" },
-                }),
+                None => results.push(ConsumerResult::Lost { id, status }),
             }
         }
         Collected {
@@ -379,6 +404,85 @@ impl<S: CrossProcess> Host<S> for Children {
             outside: Some((cpu, allocations)),
             reclaimed: self.reclaimed,
         }
+    }
+}
+
+/// Read every live consumer's stdout to its end, all at once (a child blocked writing a
+/// long report to a full pipe must not wait for its turn), until `deadline` (monotonic ns)
+/// or a stop request. `Some(text)` for a consumer whose stdout ended (it closed it, exiting),
+/// `None` for one that died earlier or did not finish by then.
+fn read_reports(consumers: &mut [Consumer], deadline: u64) -> Vec<Option<String>> {
+    let mut pipes: Vec<Option<std::process::ChildStdout>> = consumers
+        .iter_mut()
+        .map(|c| if c.died { None } else { c.child.stdout.take() })
+        .collect();
+    let mut texts: Vec<Vec<u8>> = vec![Vec::new(); consumers.len()];
+    let mut ended = vec![false; consumers.len()];
+    let mut chunk = vec![0u8; 64 * 1024];
+    loop {
+        let mut polled: Vec<(usize, libc::pollfd)> = pipes
+            .iter()
+            .enumerate()
+            .filter(|(i, pipe)| pipe.is_some() && !ended[*i])
+            .map(|(i, pipe)| {
+                let fd = pipe.as_ref().map_or(-1, |p| p.as_raw_fd());
+                (
+                    i,
+                    libc::pollfd {
+                        fd,
+                        events: libc::POLLIN,
+                        revents: 0,
+                    },
+                )
+            })
+            .collect();
+        let now = monotonic_ns();
+        if polled.is_empty() || now >= deadline || crate::interrupt::requested() {
+            break;
+        }
+        let wait_ms = ((deadline - now).min(crate::interrupt::POLL_NS) / 1_000_000).max(1);
+        let mut fds: Vec<libc::pollfd> = polled.iter().map(|(_, fd)| *fd).collect();
+        // SAFETY: `fds` is a valid array of `fds.len()` pollfd structures that poll only
+        // writes `revents` of, and every fd in it belongs to a pipe we own and keep open.
+        let ready =
+            unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, wait_ms as i32) };
+        if ready <= 0 {
+            continue; // timeout, or EINTR from a signal: look at the deadline and the flag
+        }
+        for ((i, _), fd) in polled.iter_mut().zip(&fds) {
+            if fd.revents == 0 {
+                continue;
+            }
+            let Some(pipe) = pipes[*i].as_mut() else {
+                continue;
+            };
+            // poll said readable (or hung up): this read returns at once.
+            match pipe.read(&mut chunk) {
+                Ok(0) | Err(_) => ended[*i] = true,
+                Ok(n) => texts[*i].extend_from_slice(&chunk[..n]),
+            }
+        }
+    }
+    texts
+        .into_iter()
+        .zip(ended)
+        .map(|(text, ended)| ended.then(|| String::from_utf8_lossy(&text).into_owned()))
+        .collect()
+}
+
+/// Wait for `consumer` to exit until `deadline` (at least a moment: it has just closed its
+/// stdout), polling; reap it and mark it `died` if it did.
+fn reap_by(consumer: &mut Consumer, deadline: u64) -> Option<std::process::ExitStatus> {
+    let deadline = deadline.max(monotonic_ns() + crate::interrupt::POLL_NS);
+    loop {
+        if let Ok(Some(status)) = consumer.child.try_wait() {
+            consumer.died = true;
+            return Some(status);
+        }
+        if monotonic_ns() >= deadline || crate::interrupt::requested() {
+            return None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(1));
     }
 }
 
@@ -401,6 +505,8 @@ fn outcome_of(
             windows: report.windows,
             killed: false,
             intervals: crate::timeline::Intervals::from_wire(&report.intervals)?,
+            // The process's own accounting over the window: everything the consumer cost.
+            cpu_ns: Some((report.cpu.cpu_s() * 1e9) as u64),
         },
         report.cpu,
         report.allocations,
