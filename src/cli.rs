@@ -80,7 +80,7 @@ pub struct ConsumerArgs {
     pub strategy: String,
     #[arg(long)]
     pub segment: String,
-    #[arg(long)]
+    #[arg(long, value_parser = consumer_id)]
     pub id: usize,
     #[arg(long, value_parser = |s: &str| s.parse::<Workload>())]
     pub workload: Workload,
@@ -90,12 +90,41 @@ pub struct ConsumerArgs {
     pub verify: VerifyMode,
     #[arg(long)]
     pub deadline_ns: u64,
-    #[arg(long)]
+    #[arg(long, value_parser = frame_len)]
     pub frame_len: usize,
     /// The consumer's faults as JSON (`ConsumerFaults`).
     #[arg(long, default_value = "{}", value_parser = |s: &str| serde_json::from_str::<fbench_harness::faults::ConsumerFaults>(s).map_err(|e| e.to_string()))]
     pub faults: fbench_harness::faults::ConsumerFaults,
     /// Length of the latency-over-time intervals, ns.
-    #[arg(long, default_value_t = 1_000_000_000)]
+    #[arg(long, default_value_t = 1_000_000_000, value_parser = interval_ns)]
     pub interval_ns: u64,
+}
+
+// The hidden subcommand's arguments are checked as the public flags they come from are: a
+// hand-started consumer gets one line and exit 2, never a huge allocation.
+
+/// `--id`: a consumer number below the supported count.
+fn consumer_id(text: &str) -> Result<usize, String> {
+    let max = fbench_harness::config::MAX_CONSUMERS;
+    text.parse::<usize>()
+        .ok()
+        .filter(|&id| id < max)
+        .ok_or_else(|| format!("'{text}': a consumer number from 0 to {}", max - 1))
+}
+
+/// `--frame-len`: bytes per frame, at least one.
+fn frame_len(text: &str) -> Result<usize, String> {
+    text.parse::<usize>()
+        .ok()
+        .filter(|&len| len > 0)
+        .ok_or_else(|| format!("'{text}': a frame length in bytes, at least 1"))
+}
+
+/// `--interval-ns`: no shorter than `--interval` accepts.
+fn interval_ns(text: &str) -> Result<u64, String> {
+    let min = fbench_harness::timeline::MIN_INTERVAL.as_nanos() as u64;
+    text.parse::<u64>()
+        .ok()
+        .filter(|&ns| ns >= min)
+        .ok_or_else(|| format!("'{text}': an interval in ns of at least {min}"))
 }

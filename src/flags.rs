@@ -150,6 +150,13 @@ pub struct RunFlags {
     /// burst:@<t>:<dur>:<fps> (the producer runs faster). May be repeated.
     #[arg(long, value_parser = |s: &str| s.parse::<Fault>())]
     pub fault: Vec<Fault>,
+
+    /// Run the user's own program as consumer processes instead of fbench's loop, for the
+    /// cross-process strategies: CMD (every consumer) or COUNT:CMD (the first COUNT), run as
+    /// `/bin/sh -c "exec CMD"`; it attaches with fbench's consumer library (Rust, or Python
+    /// from python/) and is measured by the same definitions. May be repeated.
+    #[arg(long, value_parser = |s: &str| s.parse::<fbench_harness::runner::external::ConsumerCommand>())]
+    pub consumer_cmd: Vec<fbench_harness::runner::external::ConsumerCommand>,
 }
 
 /// Where reports go, shared by every command that writes one.
@@ -287,6 +294,7 @@ impl RunFlags {
                 netns: self.remote.is_some(),
                 link: self.link,
             },
+            consumer_cmd: self.consumer_cmd.clone(),
         }
     }
 }

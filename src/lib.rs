@@ -129,6 +129,30 @@ pub use fbench_harness as harness;
 pub use fbench_reports as reports;
 pub use fbench_strategies as strategies;
 
+/// Bring your own consumer: the consumer library a user's own process links to be a consumer
+/// of a cross-process run (`fbench run --strategy shm --consumer-cmd ./my-consumer`),
+/// measured by the same definitions as fbench's own consumers (age from the due time,
+/// acquire, end-to-end, loss from sequence gaps, integrity stamps verified on acquire and
+/// before release). The Python package in `python/` is the same code.
+///
+/// ```no_run
+/// let mut consumer = fbench::consumer::Consumer::from_env().unwrap_or_else(|e| {
+///     eprintln!("error: {e}");
+///     std::process::exit(2)
+/// });
+/// let shape = consumer.info().shape(); // e.g. [1080, 1920, 3] for 1080p rgb24
+/// while let Some(frame) = consumer.next_frame() {
+///     let bytes = frame.bytes(); // read in place, zero-copy; released when `frame` drops
+///     assert_eq!(bytes.len(), shape.iter().product::<usize>());
+/// }
+/// consumer.finish().expect("the report reaches the harness");
+/// ```
+pub mod consumer {
+    pub use fbench_harness::runner::external::{
+        Consumer, ConsumerCommand, ConsumerError, Frame, RunInfo, ENV_CONSUMER, ENV_REPORT_FD,
+    };
+}
+
 use std::io::Write;
 use std::process::ExitCode;
 
@@ -251,7 +275,21 @@ fn warn_about_stale_segments(quiet: bool) {
     }
 }
 
-/// `fbench clean`: remove the segments of dead fbench processes.
+/// The shared-memory segment of a run did not fit in /dev/shm, wherever in `err`'s chain.
+fn shm_space_shortage(err: &anyhow::Error) -> Option<&fbench_strategies::shm::SegmentError> {
+    use fbench_strategies::shm::SegmentError;
+    use fbench_strategies::BuildError;
+    err.chain().find_map(|cause| {
+        let segment = match cause.downcast_ref::<fbench_harness::RunError>()? {
+            fbench_harness::RunError::Segment(segment)
+            | fbench_harness::RunError::Build(BuildError::Segment(segment)) => segment,
+            _ => return None,
+        };
+        matches!(segment, SegmentError::NoSpace { .. }).then_some(segment)
+    })
+}
+
+/// `fbench clean`: remove the segments whose creator is gone (nobody holds their lock).
 fn clean() -> anyhow::Result<()> {
     let stale = fbench_strategies::shm::stale_segments();
     for path in &stale {
@@ -362,6 +400,13 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Err(err) => match err.downcast_ref::<UsageError>() {
             Some(usage) => {
                 eprintln!("error: {usage}");
+                ExitCode::from(EXIT_USAGE)
+            }
+            None if shm_space_shortage(&err).is_some() => {
+                // Too little room in /dev/shm is the user's machine limit, named with what
+                // would fit: a usage error, not a failure of fbench.
+                let shortage = shm_space_shortage(&err).expect("just checked");
+                eprintln!("error: {shortage}");
                 ExitCode::from(EXIT_USAGE)
             }
             None if err.is::<gate::GateFailed>() => {
@@ -494,13 +539,16 @@ fn consumer(args: cli::ConsumerArgs) -> ExitCode {
             "error: consumer {}: unknown strategy {}",
             args.id, args.strategy
         );
-        return ExitCode::FAILURE;
+        return ExitCode::from(EXIT_USAGE);
     };
     match strategy.consume(&args.segment, &spec) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(message) => {
-            eprintln!("error: consumer {}: {message}", args.id);
-            ExitCode::FAILURE
+        Err(error) => {
+            eprintln!("error: consumer {}: {error}", args.id);
+            match error {
+                fbench_harness::registry::ConsumeError::Refused(_) => ExitCode::from(EXIT_USAGE),
+                fbench_harness::registry::ConsumeError::Failed(_) => ExitCode::FAILURE,
+            }
         }
     }
 }

@@ -124,6 +124,10 @@ fn redirect(fd: RawFd) -> Option<Redirect> {
     }
     // SAFETY: as above, our own descriptor.
     unsafe { libc::close(pipe[1]) };
+    if fd == libc::STDERR_FILENO {
+        // A SIGBUS ends the process with `_exit` before the copier could pass its line on.
+        fbench_strategies::shm::sigbus_message_to(real);
+    }
     // SAFETY: `pipe[0]` and `real` are open descriptors owned by nothing else from here on.
     let (mut from, mut to) = unsafe { (File::from_raw_fd(pipe[0]), File::from_raw_fd(real)) };
     let (done, drained) = mpsc::channel();

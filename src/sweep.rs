@@ -131,6 +131,7 @@ pub(crate) fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit
             "drop_policy" => spec.drop_policy = given.drop_policy.clone(),
             "interval" => spec.interval = given.interval,
             "waker" => spec.waker = given.waker.clone(),
+            "consumer_cmd" => spec.consumer_cmd = given.consumer_cmd.clone(),
             _ => {}
         }
     }
@@ -291,6 +292,10 @@ fn run_points(
                 Err(fbench_harness::RunError::Interrupted) => {
                     bar.finish_and_clear();
                     return Err(crate::Interrupted.into());
+                }
+                Err(fbench_harness::RunError::ExternalConsumer(message)) => {
+                    bar.finish_and_clear();
+                    return Err(UsageError(message).into());
                 }
                 Err(error) => {
                     bar.finish_and_clear();

@@ -312,8 +312,13 @@ fn sigterm_stops_promptly_and_cleans_up() {
     interrupt_mid_run(libc::SIGTERM);
 }
 
+/// Held by the tests that run `fbench clean` or plant stale segments, which would otherwise
+/// remove each other's plants.
+static CLEANING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn clean_removes_a_stale_segment_and_run_warns_about_it() {
+    let _cleaning = CLEANING.lock().unwrap_or_else(|e| e.into_inner());
     // A pid above the kernel's maximum: certainly not a live fbench.
     let planted = Path::new("/dev/shm/fbench-4194306-7");
     std::fs::write(planted, b"left by a killed run").unwrap();
@@ -347,4 +352,278 @@ fn clean_removes_a_stale_segment_and_run_warns_about_it() {
         "{stdout}"
     );
     assert!(!planted.exists());
+}
+
+/// Start `program run -s shm` with `consumers` consumers for `duration`, at 480p, its report
+/// in `report`.
+fn start_shm_run(
+    program: &Path,
+    consumers: &str,
+    duration: &str,
+    report: &Path,
+) -> std::process::Child {
+    Command::new(program)
+        .args([
+            "run",
+            "--strategy",
+            "shm",
+            "--consumers",
+            consumers,
+            "--resolution",
+            "480p",
+            "--duration",
+            duration,
+            "--warmup",
+            "200ms",
+            "--quiet",
+            "--json",
+        ])
+        .arg(report)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn fbench_path() -> std::path::PathBuf {
+    fbench().get_program().into()
+}
+
+fn stderr_of(child: &mut std::process::Child) -> String {
+    let mut stderr = String::new();
+    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut stderr).unwrap();
+    stderr
+}
+
+#[test]
+fn clean_leaves_a_live_run_started_through_a_symlink_and_removes_a_killed_ones() {
+    let _cleaning = CLEANING.lock().unwrap_or_else(|e| e.into_inner());
+    let dir = tempfile::tempdir().unwrap();
+    // Another name for the binary: liveness must not depend on what it is called.
+    let renamed = dir.path().join("my-camera-bench");
+    std::os::unix::fs::symlink(fbench_path(), &renamed).unwrap();
+    let report = dir.path().join("live.json");
+    let mut live = start_shm_run(&renamed, "2", "3s", &report);
+    wait_for_consumers(live.id(), 2);
+    let segment = segments_of(live.id());
+    assert_eq!(segment.len(), 1, "{segment:?}");
+    let segment = Path::new("/dev/shm").join(&segment[0]);
+    let output = fbench().arg("clean").output().unwrap();
+    assert!(output.status.success());
+    assert!(segment.exists(), "clean removed a live run's segment");
+    let status = live.wait().unwrap();
+    let stderr = stderr_of(&mut live);
+    assert!(status.success(), "{stderr}");
+    let run = &json_of(&report)["runs"][0];
+    assert_eq!(run["consumers_lost"], 0, "{stderr}");
+    assert!(!segment.exists());
+
+    // The same run killed outright: its segment stays until `fbench clean`.
+    let mut killed = start_shm_run(&fbench_path(), "2", "60s", &dir.path().join("k.json"));
+    let consumers = wait_for_consumers(killed.id(), 2);
+    let segment = Path::new("/dev/shm").join(&segments_of(killed.id())[0]);
+    killed.kill().unwrap();
+    killed.wait().unwrap();
+    // The consumers die with their parent (PR_SET_PDEATHSIG).
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while consumers.iter().any(|&(_, pid)| alive(pid)) {
+        assert!(Instant::now() < deadline, "consumers outlived their parent");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert!(
+        segment.exists(),
+        "a SIGKILLed run cannot remove its segment"
+    );
+    let output = fbench().arg("clean").output().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(
+        stdout.contains(&format!("removed {}", segment.display())),
+        "{stdout}"
+    );
+    assert!(!segment.exists());
+}
+
+/// The arguments of consumer `pid`'s command line, after the program.
+fn args_of(pid: u32) -> Vec<String> {
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    cmdline
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .skip(1)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
+}
+
+/// Wait until reader entry `id` of the segment at `path` has an owner (the layout is in
+/// `strategies/src/shm/mod.rs`: slot count at byte 12 of the header, slot headers from byte
+/// 256, 64 bytes each, then 64-byte reader entries with the owner at byte 4).
+fn wait_for_owner(path: &Path, id: u64) {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).unwrap();
+    let word = |offset: u64| {
+        let mut bytes = [0u8; 4];
+        file.read_exact_at(&mut bytes, offset).unwrap();
+        u32::from_ne_bytes(bytes) as u64
+    };
+    let owner_at = 256 + word(12) * 64 + id * 64 + 4;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while word(owner_at) == 0 {
+        assert!(Instant::now() < deadline, "reader {id} never attached");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn a_second_consumer_on_a_taken_reader_slot_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let mut run = start_shm_run(&fbench_path(), "2", "3s", &report);
+    let consumers = wait_for_consumers(run.id(), 2);
+    let segment = Path::new("/dev/shm").join(&segments_of(run.id())[0]);
+    wait_for_owner(&segment, 1);
+    // Exactly what fbench started consumer 1 with, by hand.
+    let output = fbench().args(args_of(consumers[1].1)).output().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.contains("reader slot 1 is already taken"),
+        "{stderr}"
+    );
+    let status = run.wait().unwrap();
+    let stderr = stderr_of(&mut run);
+    assert!(status.success(), "{stderr}");
+    let run = &json_of(&report)["runs"][0];
+    assert_eq!(run["consumers_lost"], 0);
+    assert_eq!(run["torn_frames"], 0);
+}
+
+#[test]
+fn hidden_consumer_arguments_are_checked_like_flags() {
+    let base = [
+        "__consumer",
+        "--segment",
+        "fbench-1-0-none",
+        "--workload",
+        "inspect",
+        "--wait",
+        "block",
+        "--verify",
+        "full",
+        "--deadline-ns",
+        "1000",
+    ];
+    for (extra, flag) in [
+        (
+            ["--id", "0", "--frame-len", "100", "--interval-ns", "0"],
+            "--interval-ns",
+        ),
+        (
+            [
+                "--id",
+                "0",
+                "--frame-len",
+                "0",
+                "--interval-ns",
+                "1000000000",
+            ],
+            "--frame-len",
+        ),
+        (
+            [
+                "--id",
+                "99999",
+                "--frame-len",
+                "100",
+                "--interval-ns",
+                "1000000000",
+            ],
+            "--id",
+        ),
+    ] {
+        let output = fbench().args(base).args(extra).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{flag}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{flag}: {stderr}");
+        assert!(stderr.contains(flag), "{flag}: {stderr}");
+    }
+    // Well-formed, but no such run: refused the same way.
+    let output = fbench()
+        .args(base)
+        .args(["--id", "0", "--frame-len", "100"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+}
+
+#[test]
+fn garbage_written_into_a_live_segment_ends_its_consumers_as_corrupt_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let mut run = start_shm_run(&fbench_path(), "2", "2s", &report);
+    wait_for_consumers(run.id(), 2);
+    let segment = Path::new("/dev/shm").join(&segments_of(run.id())[0]);
+    std::thread::sleep(Duration::from_millis(500));
+    // Another process scribbles over the header, magic first.
+    std::os::unix::fs::FileExt::write_at(
+        &std::fs::OpenOptions::new()
+            .write(true)
+            .open(&segment)
+            .unwrap(),
+        b"GARBAGE!",
+        0,
+    )
+    .unwrap();
+    run.wait().unwrap();
+    let stderr = stderr_of(&mut run);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("corrupt segment"), "{stderr}");
+    // However the run's end is judged with every consumer lost, a report names the cause.
+    if report.exists() {
+        let statuses: Vec<String> = json_of(&report)["runs"][0]["per_consumer"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["status"].as_str().unwrap().to_string())
+            .collect();
+        assert_eq!(statuses, ["corrupt segment", "corrupt segment"]);
+    }
+    assert!(!segment.exists());
+}
+
+#[test]
+fn a_sigbus_on_the_segment_is_one_line_exit_2_and_nothing_left() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let mut run = start_shm_run(&fbench_path(), "2", "60s", &report);
+    let consumers = wait_for_consumers(run.id(), 2);
+    let segment = Path::new("/dev/shm").join(&segments_of(run.id())[0]);
+    wait_for_owner(&segment, 0);
+    wait_for_owner(&segment, 1);
+    // Another process takes the pages away under the mapping: the next touch is a SIGBUS,
+    // as when a /dev/shm without room for a page is touched.
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&segment)
+        .unwrap()
+        .set_len(0)
+        .unwrap();
+    let status = run.wait().unwrap();
+    let stderr = stderr_of(&mut run);
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("(SIGBUS)"), "{stderr}");
+    assert!(
+        stderr
+            .lines()
+            .all(|line| line.starts_with("error: shared memory:")),
+        "{stderr}"
+    );
+    assert!(!segment.exists(), "the segment is removed");
+    assert!(!report.exists(), "no report");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while consumers.iter().any(|&(_, pid)| alive(pid)) {
+        assert!(Instant::now() < deadline, "consumers left running");
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }

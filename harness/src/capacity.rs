@@ -1272,6 +1272,8 @@ mod tests {
             torn_frames: 0,
             out_of_order: 0,
             status: "ok".to_string(),
+            kind: "fbench".into(),
+            command: None,
         };
         let due = (fps * 10.0) as u64;
         RunResult {

@@ -123,6 +123,9 @@ pub struct RunConfig {
     pub interval: Duration,
     /// Where the consumers live (`--remote`, `--link`), see [`crate::remote`].
     pub remote: crate::remote::Remote,
+    /// Consumers that are the user's own processes (`--consumer-cmd`), see
+    /// [`crate::runner::external`]; empty: fbench's own loop for every consumer.
+    pub consumer_cmd: Vec<crate::runner::external::ConsumerCommand>,
 }
 
 impl RunConfig {
@@ -153,6 +156,7 @@ impl RunConfig {
             faults: Vec::new(),
             interval: crate::timeline::DEFAULT_INTERVAL,
             remote: crate::remote::Remote::default(),
+            consumer_cmd: Vec::new(),
         }
     }
 
@@ -308,6 +312,32 @@ impl RunConfig {
                     ),
                 ));
             }
+        }
+        self.validate_consumer_cmd(strategies)
+    }
+
+    /// `--consumer-cmd`: commands that can be started, and only for strategies whose
+    /// consumers are processes.
+    fn validate_consumer_cmd(
+        &self,
+        strategies: &[fbench_strategies::Descriptor],
+    ) -> Result<(), ConfigError> {
+        if self.consumer_cmd.is_empty() {
+            return Ok(());
+        }
+        for command in &self.consumer_cmd {
+            command
+                .check()
+                .map_err(|e| ConfigError::new("--consumer-cmd", e))?;
+        }
+        if let Some(threads) = strategies.iter().find(|d| !d.cross_process) {
+            return Err(ConfigError::new(
+                "--consumer-cmd",
+                format!(
+                    "strategy {} runs its consumers as threads of fbench; an external consumer needs a cross-process strategy (shm, shm-naive, iceoryx2 in a --features peers build, or a CrossProcess strategy of your own)",
+                    threads.name
+                ),
+            ));
         }
         Ok(())
     }

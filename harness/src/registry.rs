@@ -29,12 +29,36 @@ use crate::config::RunConfig;
 use crate::result::RunResult;
 use crate::runner::{ConsumerSpec, RunError};
 
+/// Why a consumer process ended without its figures.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConsumeError {
+    /// Refused before anything ran: no such run, a reader slot another process holds, a
+    /// strategy whose consumers are threads. The consumer exits 2, as for a bad flag.
+    Refused(String),
+    /// Failed while consuming: exit 1.
+    Failed(String),
+}
+
+impl fmt::Display for ConsumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConsumeError::Refused(reason) | ConsumeError::Failed(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// A consumer library's reader of a run and when measuring starts.
+pub(crate) type Attached = (Box<dyn crate::runner::external::Attachment>, u64);
+
 /// How a registered strategy is driven: the one object-safe face of a strategy type.
 trait Drive: Send + Sync {
     fn run(&self, config: &RunConfig, progress: &mut dyn FnMut(f64))
         -> Result<RunResult, RunError>;
     /// The body of one consumer process (cross-process strategies only).
-    fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String>;
+    fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), ConsumeError>;
+    /// Attach a consumer library's reader (cross-process strategies only): the reader and
+    /// when measuring starts, once the run has started.
+    fn attach_external(&self, run: &str, spec: &ConsumerSpec) -> Result<Attached, String>;
     /// The in-process conformance suite on fresh strategies, one outcome per property;
     /// `None` for a cross-process strategy (its readers are checked as processes, through
     /// runs).
@@ -62,7 +86,13 @@ where
         crate::runner::drive_threads(strategy, config, progress, baseline)
     }
 
-    fn consume(&self, _run: &str, _spec: &ConsumerSpec) -> Result<(), String> {
+    fn consume(&self, _run: &str, _spec: &ConsumerSpec) -> Result<(), ConsumeError> {
+        Err(ConsumeError::Refused(
+            "this strategy runs its consumers as threads, not processes".into(),
+        ))
+    }
+
+    fn attach_external(&self, _run: &str, _spec: &ConsumerSpec) -> Result<Attached, String> {
         Err("this strategy runs its consumers as threads, not processes".into())
     }
 
@@ -94,9 +124,19 @@ where
         crate::runner::process::drive_processes(&self.0, config, progress)
     }
 
-    fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String> {
-        let (reader, measure_start) = S::attach(run, spec.id, spec.frame_len)?;
+    fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), ConsumeError> {
+        let (reader, measure_start) =
+            S::attach(run, spec.id, spec.frame_len).map_err(ConsumeError::Refused)?;
         crate::runner::process::consume_and_report(spec, reader, measure_start)
+            .map_err(ConsumeError::Failed)
+    }
+
+    fn attach_external(&self, run: &str, spec: &ConsumerSpec) -> Result<Attached, String> {
+        let (reader, measure_start) = S::attach(run, spec.id, spec.frame_len)?;
+        Ok((
+            Box::new(crate::runner::external::Holding::new(reader)),
+            measure_start,
+        ))
     }
 
     fn conformance(&self) -> Option<Vec<Outcome>> {
@@ -143,8 +183,17 @@ impl StrategyRef {
     }
 
     /// The body of consumer process `spec.id` of run `run` (the hidden consumer subcommand).
-    pub fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), String> {
+    pub fn consume(&self, run: &str, spec: &ConsumerSpec) -> Result<(), ConsumeError> {
         self.drive.consume(run, spec)
+    }
+
+    /// Attach the consumer library ([`crate::runner::external::Consumer`]) to run `run`.
+    pub(crate) fn attach_external(
+        &self,
+        run: &str,
+        spec: &ConsumerSpec,
+    ) -> Result<Attached, String> {
+        self.drive.attach_external(run, spec)
     }
 
     /// The in-process conformance suite ([`fbench_strategies::conformance::run_each`]) on

@@ -300,11 +300,24 @@ pub struct ConsumerRecord {
     pub out_of_order: u64,
     /// `ok`; `panicked` if the consumer thread died (a bug in fbench or the strategy);
     /// `crashed` if the consumer process died (e.g. killed); `killed` by a `kill` fault;
-    /// `stalled` if it had not reported by the producer's end + its workload's hold + 5 s
-    /// (a stopped or stuck consumer: a process is then killed and reaped, a thread left
-    /// behind). A lost consumer's figures are lost: zero counts, empty histograms (`null`
-    /// figures) and a `null` drop rate, left out of the run's.
+    /// `corrupt segment` if the consumer process found its shared-memory segment written by
+    /// someone other than the strategy and stopped (`shm`); `stalled` if it had not reported
+    /// by the producer's end + its workload's hold + 5 s (a stopped or stuck consumer: a
+    /// process is then killed and reaped, a thread left behind). A lost consumer's figures
+    /// are lost: zero counts, empty histograms (`null` figures) and a `null` drop rate, left
+    /// out of the run's.
     pub status: String,
+    /// `fbench`: fbench's own consumer loop (a thread or a process); `external`: the user's
+    /// own process started by `--consumer-cmd`, measured by the consumer library.
+    #[serde(default = "own_kind")]
+    pub kind: String,
+    /// The command an `external` consumer ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub command: Option<String>,
+}
+
+fn own_kind() -> String {
+    "fbench".to_string()
 }
 
 /// The floor an acquire is compared with.

@@ -17,6 +17,7 @@ use crate::result::{ConsumerRecord, CopiesRecord, FrameCounts, MemoryRecord, Run
 use crate::source::Source;
 use crate::workload::Workload;
 
+pub mod external;
 mod live;
 pub mod process;
 
@@ -67,6 +68,9 @@ pub enum RunError {
     Build(#[from] fbench_strategies::BuildError),
     #[error("consumer processes: {0}")]
     Process(String),
+    /// A `--consumer-cmd` consumer failed to take part (a usage mistake, exit code 2).
+    #[error("{0}")]
+    ExternalConsumer(String),
 }
 
 /// Where the consumers of a run live: threads of this process or child processes. The one
@@ -672,6 +676,72 @@ pub(crate) struct ConsumerOutcome {
     pub cpu_ns: Option<u64>,
 }
 
+impl ConsumerOutcome {
+    /// Nothing seen yet.
+    pub(crate) fn new(spec: &ConsumerSpec) -> ConsumerOutcome {
+        ConsumerOutcome {
+            id: spec.id,
+            workload: spec.workload,
+            frames_seen: 0,
+            age: Latency::new(),
+            acquire: Latency::new(),
+            e2e: Latency::new(),
+            torn_frames: 0,
+            out_of_order: 0,
+            deadline_misses: 0,
+            windows: vec![SeenTally::default(); spec.faults.windows.len()],
+            killed: false,
+            intervals: crate::timeline::Intervals::new(
+                std::time::Duration::from_nanos(spec.interval_ns),
+                std::time::Duration::ZERO,
+            ),
+            cpu_ns: None,
+        }
+    }
+
+    /// Count one released frame: held at `held` after an acquire that started at
+    /// `acquire_start`, released at `done`, `whole` if it verified on acquire and on release.
+    /// Frames captured before `measure_start` are not counted. Shared by fbench's own loop
+    /// and the consumer library (`external`), so both measure by the same definitions.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn record(
+        &mut self,
+        spec: &ConsumerSpec,
+        measure_start: u64,
+        meta: &FrameMeta,
+        acquire_start: u64,
+        held: u64,
+        done: u64,
+        whole: bool,
+    ) {
+        if meta.capture_ns < measure_start {
+            return;
+        }
+        self.frames_seen += 1;
+        self.age.record(held.saturating_sub(meta.capture_ns));
+        self.acquire.record(held - acquire_start);
+        let e2e = done.saturating_sub(meta.capture_ns);
+        self.e2e.record(e2e);
+        if e2e > spec.deadline_ns {
+            self.deadline_misses += 1;
+        }
+        if !whole {
+            self.torn_frames += 1;
+        }
+        let capture_offset = meta.capture_ns - measure_start;
+        self.intervals.seen(
+            capture_offset,
+            held.saturating_sub(meta.capture_ns),
+            held - acquire_start,
+        );
+        for (tally, window) in self.windows.iter_mut().zip(&spec.faults.windows) {
+            if window.contains(capture_offset) {
+                tally.add(held.saturating_sub(meta.capture_ns));
+            }
+        }
+    }
+}
+
 /// A consumer's end: its figures, or the fact that they were lost with it.
 pub(crate) enum ConsumerResult {
     Done(Box<ConsumerOutcome>),
@@ -696,24 +766,7 @@ pub(crate) fn consume<R: Reader>(
     if workload.needs_scratch() {
         scratch.reserve_exact(spec.frame_len);
     }
-    let mut out = ConsumerOutcome {
-        id: spec.id,
-        workload,
-        frames_seen: 0,
-        age: Latency::new(),
-        acquire: Latency::new(),
-        e2e: Latency::new(),
-        torn_frames: 0,
-        out_of_order: 0,
-        deadline_misses: 0,
-        windows: vec![SeenTally::default(); spec.faults.windows.len()],
-        killed: false,
-        intervals: crate::timeline::Intervals::new(
-            std::time::Duration::from_nanos(spec.interval_ns),
-            std::time::Duration::ZERO,
-        ),
-        cpu_ns: None,
-    };
+    let mut out = ConsumerOutcome::new(spec);
     let faults = &spec.faults;
     let mut cpu_at_window: Option<u64> = None;
     let mut stalled = false;
@@ -755,30 +808,15 @@ pub(crate) fn consume<R: Reader>(
         let whole_on_release = integrity::verify(frame.bytes(), &meta, verify);
         let done = monotonic_ns();
         drop(frame);
-        if meta.capture_ns >= measure_start {
-            out.frames_seen += 1;
-            out.age.record(held.saturating_sub(meta.capture_ns));
-            out.acquire.record(held - acquire_start);
-            let e2e = done.saturating_sub(meta.capture_ns);
-            out.e2e.record(e2e);
-            if e2e > spec.deadline_ns {
-                out.deadline_misses += 1;
-            }
-            if !(whole_on_acquire && whole_on_release) {
-                out.torn_frames += 1;
-            }
-            let capture_offset = meta.capture_ns - measure_start;
-            out.intervals.seen(
-                capture_offset,
-                held.saturating_sub(meta.capture_ns),
-                held - acquire_start,
-            );
-            for (tally, window) in out.windows.iter_mut().zip(&faults.windows) {
-                if window.contains(capture_offset) {
-                    tally.add(held.saturating_sub(meta.capture_ns));
-                }
-            }
-        }
+        out.record(
+            spec,
+            measure_start,
+            &meta,
+            acquire_start,
+            held,
+            done,
+            whole_on_acquire && whole_on_release,
+        );
     }
     std::hint::black_box(sink);
     out.cpu_ns = cpu_at_window.map(|start| crate::metrics::thread_cpu_ns().saturating_sub(start));
@@ -837,6 +875,17 @@ pub(crate) fn assemble(
             .collect();
         crate::faults::records(&config.faults, config.duration, &producer.windows, &ends)
     };
+    let command_of =
+        |id: usize| external::external_command(&config.consumer_cmd, id).map(|c| c.command.clone());
+    let kind_of = |id: usize| match command_of(id) {
+        Some(_) => "external",
+        None => "fbench",
+    };
+    // An external consumer's work is its own, not a `--workload`.
+    let workload_of = |id: usize, workload: Workload| match command_of(id) {
+        Some(_) => "external".to_string(),
+        None => workload.to_string(),
+    };
     let mut intervals = producer.intervals;
     let (mut age, mut acquire, mut e2e) = (Latency::new(), Latency::new(), Latency::new());
     let mut per_consumer = Vec::with_capacity(consumers.len());
@@ -859,7 +908,7 @@ pub(crate) fn assemble(
                 misses += c.deadline_misses;
                 per_consumer.push(ConsumerRecord {
                     id: c.id,
-                    workload: c.workload.to_string(),
+                    workload: workload_of(c.id, c.workload),
                     frames_seen: c.frames_seen,
                     age_ns: c.age.summary(),
                     acquire_ns: c.acquire.summary(),
@@ -873,6 +922,8 @@ pub(crate) fn assemble(
                     torn_frames: c.torn_frames,
                     out_of_order: c.out_of_order,
                     status: "ok".into(),
+                    kind: kind_of(c.id).into(),
+                    command: command_of(c.id),
                 });
             }
             ConsumerResult::Lost { id, status } => {
@@ -881,7 +932,7 @@ pub(crate) fn assemble(
                 lost += 1;
                 per_consumer.push(ConsumerRecord {
                     id,
-                    workload: config.workload_of(id).to_string(),
+                    workload: workload_of(id, config.workload_of(id)),
                     frames_seen: 0,
                     age_ns: Latency::new().summary(),
                     acquire_ns: Latency::new().summary(),
@@ -892,6 +943,8 @@ pub(crate) fn assemble(
                     torn_frames: 0,
                     out_of_order: 0,
                     status: status.into(),
+                    kind: kind_of(id).into(),
+                    command: command_of(id),
                 })
             }
         }

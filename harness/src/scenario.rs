@@ -26,6 +26,7 @@
 //! | `pool_policy` | `"grow"`, `"drop"` or list | `--pool-policy` |
 //! | `queue_depth` | integer or list, 1 to 1024 | `--queue-depth` |
 //! | `drop_policy` | `"block"`, `"oldest"`, `"newest"` or list | `--drop-policy` |
+//! | `consumer_cmd` | `"CMD"`, `"COUNT:CMD"` or list of them; applies to every run, not swept | `--consumer-cmd` |
 //! | `gates` | table; reserved for CI gating, kept but not interpreted here | |
 //! | `capacity` | table of `fbench capacity` settings (`budget = "20m"`, `max_fps = 240`, ...), kept but not interpreted here | |
 //!
@@ -76,7 +77,7 @@ impl ScenarioError {
 }
 
 /// The keys a scenario may have, in the order the schema lists them.
-pub const KEYS: [&str; 21] = [
+pub const KEYS: [&str; 22] = [
     "description",
     "source",
     "strategies",
@@ -96,6 +97,7 @@ pub const KEYS: [&str; 21] = [
     "queue_depth",
     "drop_policy",
     "interval",
+    "consumer_cmd",
     "gates",
     "capacity",
 ];
@@ -171,6 +173,7 @@ impl Scenario {
                 "warmup" => sweep.warmup = list(key, value, duration)?,
                 "workload" => sweep.workload = list(key, value, parsed)?,
                 "slow" => sweep.slow = list(key, value, parsed)?,
+                "consumer_cmd" => sweep.consumer_cmd = list(key, value, parsed)?,
                 "wait" => sweep.wait = list(key, value, |v| parsed::<Wait>(v).map(|w| w.0))?,
                 "verify" => sweep.verify = list(key, value, parsed)?,
                 "deadline_tolerance" => {
@@ -431,6 +434,24 @@ mod tests {
             assert!(err.message.contains(accepted), "{text}: {err}");
             assert_eq!(err.to_string().lines().count(), 1, "{text}: {err}");
         }
+    }
+
+    #[test]
+    fn consumer_commands_reach_every_run() {
+        let text = r#"
+            strategies = ["shm"]
+            consumers = [2, 4]
+            consumer_cmd = "1:python3 detect.py"
+        "#;
+        let scenario = Scenario::parse("mine", text).unwrap();
+        let expected = ["1:python3 detect.py".parse().unwrap()];
+        assert_eq!(scenario.sweep.consumer_cmd, expected);
+        assert!(scenario
+            .sweep
+            .points()
+            .iter()
+            .all(|p| p.config.consumer_cmd == expected));
+        assert_eq!(key_of_flag("--consumer-cmd"), "consumer_cmd");
     }
 
     #[test]

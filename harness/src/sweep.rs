@@ -51,6 +51,8 @@ pub struct SweepSpec {
     pub interval: Duration,
     /// Where every run's consumers live (`--remote`, `--link`; not a dimension).
     pub remote: crate::remote::Remote,
+    /// The user's own consumer processes of every run (`--consumer-cmd`; not a dimension).
+    pub consumer_cmd: Vec<crate::runner::external::ConsumerCommand>,
 }
 
 /// One run of a sweep.
@@ -94,6 +96,7 @@ impl SweepSpec {
             faults: config.faults.clone(),
             interval: config.interval,
             remote: config.remote,
+            consumer_cmd: config.consumer_cmd.clone(),
         }
     }
 
@@ -106,6 +109,7 @@ impl SweepSpec {
             faults: self.faults.clone(),
             interval: self.interval,
             remote: self.remote,
+            consumer_cmd: self.consumer_cmd.clone(),
             ..RunConfig::default_config()
         };
         let mut configs = vec![base];

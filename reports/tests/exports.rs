@@ -59,6 +59,8 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
             torn_frames: 0,
             out_of_order: 0,
             status: "ok".to_string(),
+            kind: "fbench".into(),
+            command: None,
         })
         .collect();
     RunResult {

@@ -112,6 +112,17 @@ pub(crate) fn consume_and_report<R: Reader>(
     });
     let outcome = consume(spec, reader, measure_start);
     let (cpu_start, alloc_start) = window_start.join().map_err(|_| "cpu sampler died")?;
+    write_report(outcome, cpu_start, alloc_start, std::io::stdout().lock())
+}
+
+/// A consumer process's figures, as one JSON line on `out` (stdout for fbench's own, the
+/// report pipe for an external consumer).
+pub(crate) fn write_report(
+    outcome: ConsumerOutcome,
+    cpu_start: CpuUsage,
+    alloc_start: Option<u64>,
+    mut out: impl std::io::Write,
+) -> Result<(), String> {
     let report = ChildReport {
         frames_seen: outcome.frames_seen,
         age: outcome.age.summary(),
@@ -129,21 +140,46 @@ pub(crate) fn consume_and_report<R: Reader>(
         },
     };
     let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
-    println!("{line}");
-    Ok(())
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())
 }
 
 /// A consumer process and what became of it.
 struct Consumer {
     child: Child,
+    /// The read end of an external consumer's report pipe (fbench's own report on stdout).
+    report: Option<std::fs::File>,
     /// Set once the child has exited before the end of the run (it was reaped then).
     died: bool,
+    /// It exited by itself with status 0 before the end (an external consumer that left
+    /// early, having sent its figures).
+    left: bool,
     /// When the parent SIGKILLs it (a `kill` fault), monotonic ns; cleared once done.
     kill_at: Option<u64>,
     /// When the `kill` fault is due, after the measured window's start.
     kill_after: Option<u64>,
     /// The parent killed it on purpose: reported `killed`, not `crashed`.
     killed: bool,
+    /// How it ended, once reaped.
+    exit: Option<std::process::ExitStatus>,
+}
+
+impl Consumer {
+    /// The status of a consumer whose figures were lost.
+    fn lost_status(&self) -> &'static str {
+        use std::os::unix::process::ExitStatusExt as _;
+        if self.killed {
+            "killed"
+        } else if self.exit.and_then(|s| s.code())
+            == Some(fbench_strategies::shm::EXIT_CORRUPT_SEGMENT)
+            && self.exit.and_then(|s| s.signal()).is_none()
+        {
+            "corrupt segment"
+        } else {
+            "crashed"
+        }
+    }
 }
 
 fn spawn_consumers(
@@ -160,12 +196,28 @@ fn spawn_consumers(
         let mut spec = config.consumer_spec(id);
         // A process is killed by the parent (see `tick`), not asked to end itself.
         let kill_after = spec.faults.end_at.take();
-        let mut command = Command::new(&exe);
-        command
-            .args(consumer_args(strategy, segment, &spec))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit());
+        let (mut command, report) =
+            match super::external::external_command(&config.consumer_cmd, id) {
+                Some(external) => {
+                    let (command, report) = super::external::command_for(
+                        external,
+                        strategy,
+                        segment,
+                        &spec,
+                        &config.frame,
+                    )
+                    .map_err(|e| RunError::Process(format!("cannot start consumer {id}: {e}")))?;
+                    (command, Some(report))
+                }
+                None => {
+                    let mut command = Command::new(&exe);
+                    command
+                        .args(consumer_args(strategy, segment, &spec))
+                        .stdout(Stdio::piped());
+                    (command, None)
+                }
+            };
+        command.stdin(Stdio::null()).stderr(Stdio::inherit());
         // SAFETY: the closure runs in the forked child before exec and only makes
         // async-signal-safe system calls (setns, prctl, signal, getppid, _exit); the array is
         // on the stack, no allocation; the namespace's descriptor stays open in the parent
@@ -195,12 +247,18 @@ fn spawn_consumers(
         let child = command
             .spawn()
             .map_err(|e| RunError::Process(format!("cannot start consumer {id}: {e}")))?;
+        // Our copy of the pipe's write end went with `command`: the read end sees EOF when
+        // the consumer's copy closes.
+        drop(command);
         children.push(Consumer {
             child,
+            report,
             died: false,
+            left: false,
             kill_at: None,
             kill_after,
             killed: false,
+            exit: None,
         });
     }
     Ok(children)
@@ -287,6 +345,15 @@ impl<S: CrossProcess> Host<S> for Children {
             for (id, consumer) in self.consumers.iter_mut().enumerate() {
                 if let Ok(Some(status)) = consumer.child.try_wait() {
                     consumer.died = true;
+                    if let Some(external) =
+                        super::external::external_command(&config.consumer_cmd, id)
+                    {
+                        // The user's command: most likely their mistake, said as such.
+                        return Err(RunError::ExternalConsumer(format!(
+                            "--consumer-cmd '{}': consumer {id} exited before attaching to the run ({status}); it must attach with the fbench consumer library (see its stderr above)",
+                            external.command
+                        )));
+                    }
                     return Err(RunError::Process(format!(
                         "consumer {id} exited before the run started ({status})"
                     )));
@@ -339,9 +406,11 @@ impl<S: CrossProcess> Host<S> for Children {
         }
         for (id, consumer) in self.consumers.iter_mut().enumerate() {
             if !consumer.died {
-                if let Ok(Some(_)) = consumer.child.try_wait() {
+                if let Ok(Some(status)) = consumer.child.try_wait() {
                     // Reaped, so it can no longer touch the segment: take its slot back.
                     consumer.died = true;
+                    consumer.exit = Some(status);
+                    consumer.left = status.success() && !consumer.killed;
                     if strategy.reclaim(id) {
                         self.reclaimed += 1;
                     }
@@ -361,15 +430,18 @@ impl<S: CrossProcess> Host<S> for Children {
         let mut results = Vec::with_capacity(self.consumers.len());
         let (mut cpu, mut allocations) = (CpuUsage::default(), Some(0u64));
         for (id, (consumer, line)) in self.consumers.iter_mut().zip(lines).enumerate() {
-            let mut status = if consumer.killed { "killed" } else { "crashed" };
+            let mut stalled = false;
             let report = match line {
-                _ if consumer.died => None,
+                // Died mid-run: no figures, unless it left early and cleanly (an external
+                // consumer may), having sent them.
+                _ if consumer.died && !consumer.left => None,
                 Some(text) => {
                     // It closed its stdout: exiting, or stopped just before. Exiting is
                     // given the rest of the deadline, as reading was.
-                    let clean_exit = matches!(reap_by(consumer, deadline), Some(s) if s.success());
+                    let clean_exit = consumer.left
+                        || matches!(reap_by(consumer, deadline), Some(s) if s.success());
                     if !consumer.died {
-                        status = "stalled";
+                        stalled = true;
                     }
                     clean_exit
                         .then(|| serde_json::from_str::<ChildReport>(text.trim()).ok())
@@ -377,7 +449,7 @@ impl<S: CrossProcess> Host<S> for Children {
                 }
                 None => {
                     // Nothing by the deadline: stopped, or stuck in a workload or a wait.
-                    status = "stalled";
+                    stalled = true;
                     None
                 }
             };
@@ -396,7 +468,14 @@ impl<S: CrossProcess> Host<S> for Children {
                     allocations = allocations.zip(their_allocations).map(|(a, b)| a + b);
                     results.push(ConsumerResult::Done(Box::new(outcome)));
                 }
-                None => results.push(ConsumerResult::Lost { id, status }),
+                None => results.push(ConsumerResult::Lost {
+                    id,
+                    status: if stalled {
+                        "stalled"
+                    } else {
+                        consumer.lost_status()
+                    },
+                }),
             }
         }
         Collected {
@@ -410,11 +489,20 @@ impl<S: CrossProcess> Host<S> for Children {
 /// Read every live consumer's stdout to its end, all at once (a child blocked writing a
 /// long report to a full pipe must not wait for its turn), until `deadline` (monotonic ns)
 /// or a stop request. `Some(text)` for a consumer whose stdout ended (it closed it, exiting),
-/// `None` for one that died earlier or did not finish by then.
+/// `None` for one that died earlier (unless it left cleanly) or did not finish by then.
 fn read_reports(consumers: &mut [Consumer], deadline: u64) -> Vec<Option<String>> {
-    let mut pipes: Vec<Option<std::process::ChildStdout>> = consumers
+    // fbench's own consumers report on their stdout, external ones on their report pipe.
+    let mut pipes: Vec<Option<std::fs::File>> = consumers
         .iter_mut()
-        .map(|c| if c.died { None } else { c.child.stdout.take() })
+        .map(|c| {
+            if c.died && !c.left {
+                return None;
+            }
+            c.report.take().or_else(|| {
+                let out = c.child.stdout.take()?;
+                Some(std::fs::File::from(std::os::fd::OwnedFd::from(out)))
+            })
+        })
         .collect();
     let mut texts: Vec<Vec<u8>> = vec![Vec::new(); consumers.len()];
     let mut ended = vec![false; consumers.len()];
@@ -477,6 +565,7 @@ fn reap_by(consumer: &mut Consumer, deadline: u64) -> Option<std::process::ExitS
     loop {
         if let Ok(Some(status)) = consumer.child.try_wait() {
             consumer.died = true;
+            consumer.exit = Some(status);
             return Some(status);
         }
         if monotonic_ns() >= deadline || crate::interrupt::requested() {

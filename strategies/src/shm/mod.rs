@@ -16,6 +16,15 @@
 //!               4 KiB), page-aligned
 //! ```
 //!
+//! The segment is a POSIX shared-memory object named `fbench-<pid>-<n>-<random>`; its pages
+//! are reserved when it is created (a /dev/shm too small is an error then, not a SIGBUS
+//! later), and its creator holds an exclusive `flock` on it for its whole life, which is how
+//! [`stale_segments`] tells a dead run's segment from a live one in any PID namespace
+//! (`posix.rs`). A reader claims its entry by a compare-and-swap of its owner word, so a
+//! second process cannot attach as a reader that is taken, and a reader that finds values
+//! the protocol never writes ([`protocol::Corrupt`], a header without its magic) ends its
+//! process with [`EXIT_CORRUPT_SEGMENT`] rather than follow them.
+//!
 //! # Protocol (`shm`)
 //!
 //! One writer, many readers, frames read in place. It is a multi-reader triple buffer
@@ -24,8 +33,9 @@
 //!
 //! * **Reader acquire**: load `latest`, publish "I hold slot s" in its own hazard word, then
 //!   check that slot s is not WRITING. If it is, clear the hazard and retry.
-//! * **Writer claim**: pick a slot that is not the latest one, mark it WRITING, then scan every
-//!   reader's hazard. If some reader holds the slot, restore its state and try the next.
+//! * **Writer claim**: take the lowest-index slot that is not the latest one, mark it WRITING,
+//!   then scan every reader's hazard. If some reader holds the slot, restore its state and try
+//!   the next (see *Which slot the writer takes* for why the lowest).
 //! * Both sides put a SeqCst fence between their store and their load, a Dekker-style
 //!   handshake: either the reader's state load sees WRITING (the reader steps back) or the
 //!   writer's scan sees the hazard (the writer steps back). So a reader never holds a slot that
@@ -57,6 +67,25 @@
 //! writer drop every frame until one of them moves; `--slots` still chooses any count from 2
 //! (an explicit 3 is the classic triple buffer). The count is capped at [`protocol::MAX_SLOTS`],
 //! above which (254 consumers) the guarantee no longer holds.
+//!
+//! # Which slot the writer takes: the lowest free one
+//!
+//! A slot that is never written is never touched, so its pages are never made resident in
+//! any process. The writer therefore claims the lowest-index slot that is free (not the latest,
+//! not held), not the next one round-robin (which touched every slot in turn, so memory grew
+//! by a frame per consumer). Claim: *if at most H slots other than the latest are held during
+//! a claim, the slot claimed has index at most H + 1*. Slots 0..=H+1 are H + 2 slots; at most
+//! one of them is the latest and at most H are held (the pass argument above), so one of them
+//! is free, and the writer takes the lowest free one. Hence a run whose readers hold at most H
+//! frames at once only ever writes slots 0..=H+1: H + 2 frames resident, whatever the slot
+//! count. With readers that let a frame go before the next one is published (the common case),
+//! H is 0 or 1 and the writer alternates between two or three slots however many consumers
+//! there are. The rule changes which free slot is taken, never whether one is: safety (no
+//! slot written while held or latest) is the claim loop's, for any order of candidates.
+//! Reusing a recently written slot also keeps its pages warm in the writer's caches and TLB.
+//!
+//! # Reclaiming dead readers
+//!
 //! * A reader process that dies holding a slot is *reclaimed*: the parent, once it has reaped
 //!   the process, clears that reader's hazard and its sleeping flag
 //!   ([`ShmStrategy::reclaim_reader`]).
@@ -79,6 +108,8 @@
 //! call lock-free with "no tearing"; fbench runs it so its torn-frame count can be seen. It is
 //! never part of `all`, and it only ever runs with its readers in other processes.
 
+#[cfg(not(loom))]
+mod posix;
 pub mod protocol;
 #[cfg(not(loom))]
 pub mod segment;
@@ -86,11 +117,18 @@ pub mod segment;
 mod strategy;
 
 #[cfg(not(loom))]
+pub use posix::sigbus_message_to;
+#[cfg(not(loom))]
 pub use segment::{
     stale_segments, unique_name, Segment, SegmentError, SegmentSpec, NAME_PREFIX, SHM_DIR,
 };
 #[cfg(not(loom))]
 pub use strategy::{ShmFrame, ShmReader, ShmStrategy};
+
+/// Exit code of a consumer process whose reader found its segment corrupt (garbage written
+/// into it by another process): it prints one line naming the segment and what was wrong,
+/// and ends without a report; the parent reports it `corrupt segment`.
+pub const EXIT_CORRUPT_SEGMENT: i32 = 4;
 
 /// What the `shm` writer does when every slot it could write is held by readers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -134,8 +172,9 @@ mod loom_tests {
     //! code the segment runs ([`protocol`], [`crate::wake`]), with the payload and the
     //! metadata in loom cells that flag any read concurrent with a write.
     //!
-    //! * `shm_loom_slots_*`: three slots; a writer publishing three frames, claiming from
-    //!   slot 0 each time (so it comes back to a slot readers may hold: its restore path); two
+    //! * `shm_loom_slots_*`: three slots; a writer publishing three frames, claiming the
+    //!   lowest free slot as the strategy does (so it comes back to a slot readers may hold:
+    //!   its restore path); two
     //!   readers doing two acquire/release rounds each (the re-acquire); a reader that dies
     //!   holding a frame, reclaimed by a reaper once it is gone.
     //! * `shm_loom_wake_*`: blocking readers on the futex waker with per-reader sleeping
@@ -195,11 +234,11 @@ mod loom_tests {
         /// The writer's publish, as `ShmStrategy::publish` does it: claim, write payload and
         /// metadata, publish, wake. Returns the slot, or `None` for a producer drop.
         ///
-        /// The claim starts at slot 0 every time (the strategy starts after the latest):
-        /// safety must not depend on where it starts, and this comes back to a slot a reader
-        /// may hold soonest, so three frames already reach the writer's restore path.
+        /// The claim takes the lowest free slot, as the strategy's does: it comes back to a
+        /// slot a reader may hold soonest, so three frames already reach the writer's restore
+        /// path.
         fn publish(&self, latest_slot: Option<usize>, seq: u64, wake: bool) -> Option<usize> {
-            let slot = protocol::claim(self, latest_slot, 0)?;
+            let slot = protocol::claim(self, latest_slot)?;
             // loom reports a data race if a reader reads these cells now.
             self.payload[slot].with_mut(|p| unsafe { *p = seq });
             self.meta[slot].with_mut(|m| unsafe { *m = seq });
@@ -216,7 +255,8 @@ mod loom_tests {
             let slot = protocol::acquire(self, reader, |slot| {
                 // SAFETY (model): read while held; loom checks it is not written meanwhile.
                 self.meta[slot].with(|m| unsafe { *m })
-            })?;
+            })
+            .expect("a segment only its writer writes is never corrupt")?;
             // SAFETY (model): loom checks the cells are not written meanwhile.
             let meta = self.meta[slot].with(|m| unsafe { *m });
             let payload = self.payload[slot].with(|p| unsafe { *p });
@@ -344,7 +384,9 @@ mod loom_tests {
                 let model = model.clone();
                 loom::thread::spawn(move || {
                     let seq_in = |slot: usize| model.meta[slot].with(|m| unsafe { *m });
-                    protocol::acquire(&*model, DEAD, seq_in).is_some()
+                    protocol::acquire(&*model, DEAD, seq_in)
+                        .expect("never corrupt")
+                        .is_some()
                 })
             };
             let reaper = {
@@ -358,13 +400,13 @@ mod loom_tests {
             reader.join().unwrap();
             reaper.join().unwrap();
             assert_eq!(model.hazards[DEAD].load(Ordering::Relaxed), 0);
-            // Everyone is gone and the dead reader reclaimed: every slot but the latest can
-            // be claimed again.
-            for offset in 1..3 {
-                let slot = (latest_slot.unwrap() + offset) % 3;
-                assert_eq!(protocol::claim(&*model, latest_slot, slot), Some(slot));
-                protocol::publish(&*model, slot, 10 + offset as u64);
-                latest_slot = Some(slot);
+            // Everyone is gone and the dead reader reclaimed: the lowest slot that is not the
+            // latest can be claimed again, twice in a row (so both other slots are free).
+            for seq in 10..12 {
+                let lowest_free = (0..3).find(|&s| Some(s) != latest_slot);
+                assert_eq!(protocol::claim(&*model, latest_slot), lowest_free);
+                protocol::publish(&*model, lowest_free.unwrap(), seq);
+                latest_slot = lowest_free;
             }
         });
     }

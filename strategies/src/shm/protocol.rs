@@ -40,12 +40,14 @@ pub trait ControlWords {
     fn asleep(&self, reader: usize) -> &AtomicU32;
 }
 
-/// Writer: take a slot that is neither the latest published one nor held by any reader, and
-/// mark it WRITING. `None` when every candidate is held.
-pub fn claim(words: &impl ControlWords, latest_slot: Option<usize>, start: usize) -> Option<usize> {
-    let slots = words.slot_count();
-    for offset in 0..slots {
-        let slot = (start + offset) % slots;
+/// Writer: take the lowest-index slot that is neither the latest published one nor held by
+/// any reader, and mark it WRITING. `None` when every candidate is held.
+///
+/// Lowest index first, not round-robin: the writer then only ever touches as many slots as
+/// readers hold at once plus two (the module doc of [`crate::shm`] has the argument), so the
+/// pages of the other slots are never made resident.
+pub fn claim(words: &impl ControlWords, latest_slot: Option<usize>) -> Option<usize> {
+    for slot in 0..words.slot_count() {
         if Some(slot) == latest_slot {
             continue;
         }
@@ -83,6 +85,26 @@ pub fn publish(words: &impl ControlWords, slot: usize, publish_seq: u64) {
         .store(pack(publish_seq, slot), Ordering::Release);
 }
 
+/// What a reader found that the protocol can never produce: the segment was written by
+/// something other than its writer (another process scribbling on it, a foreign program).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Corrupt {
+    /// `latest` names a slot the segment does not have.
+    SlotIndex,
+    /// `latest` names a slot whose frame is not the one it says, and still does when read
+    /// again (the writer never rewrites the latest slot, so a correct segment cannot).
+    LatestFrame,
+}
+
+impl std::fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Corrupt::SlotIndex => "the newest frame names a slot the segment does not have",
+            Corrupt::LatestFrame => "the newest frame's slot holds another frame",
+        })
+    }
+}
+
 /// Reader `reader`: hold the newest frame. Returns the held slot, or `None` before the first
 /// publish. The slot's bytes cannot change until `release`.
 ///
@@ -93,19 +115,31 @@ pub fn publish(words: &impl ControlWords, slot: usize, publish_seq: u64) {
 /// `latest` after READY, so the reader's next load of `latest` could still name an older
 /// frame (found by the loom model). Successive loads of one atomic never go backwards, so
 /// frames returned to one reader are strictly ordered as its loads of `latest` are.
+///
+/// A segment only its writer writes never gives [`Corrupt`] (the loom models assert it). The
+/// mismatch case: the reader's Acquire load of the slot's state read a Release store the
+/// writer made after rewriting the slot, hence after it stored a newer `latest`; so the next
+/// load of `latest` sees a newer value, and the same value again means someone else wrote.
 pub fn acquire(
     words: &impl ControlWords,
     reader: usize,
     seq_in: impl Fn(usize) -> u64,
-) -> Option<usize> {
+) -> Result<Option<usize>, Corrupt> {
     let hazard = words.hazard(reader);
+    let mut mismatched = None;
     loop {
         // Acquire: pairs with the Release store in `publish`.
         let latest = words.latest().load(Ordering::Acquire);
         if latest == 0 {
-            return None;
+            return Ok(None);
+        }
+        if mismatched == Some(latest) {
+            return Err(Corrupt::LatestFrame);
         }
         let (seq, slot) = unpack(latest);
+        if slot >= words.slot_count() {
+            return Err(Corrupt::SlotIndex);
+        }
         // Store + SeqCst fence: the reader's half of the Dekker handshake with `claim`. With
         // a SeqCst fence on both sides, either our state load below sees WRITING or the
         // writer's hazard scan sees this store (C++ [atomics.fences]).
@@ -117,10 +151,13 @@ pub fn acquire(
         fence(Ordering::SeqCst);
         // Acquire: pairs with the Release store of READY, so the frame the writer finished in
         // this slot (payload and metadata) is visible.
-        if words.state(slot).load(Ordering::Acquire) != WRITING && seq_in(slot) == seq {
-            // The slot holds the whole frame `latest` named, and nobody writes it until we
-            // release it.
-            return Some(slot);
+        if words.state(slot).load(Ordering::Acquire) != WRITING {
+            if seq_in(slot) == seq {
+                // The slot holds the whole frame `latest` named, and nobody writes it until
+                // we release it.
+                return Ok(Some(slot));
+            }
+            mismatched = Some(latest);
         }
         // Release: we read nothing we keep; step back and look again (the slot is being
         // written, or was rewritten with a newer frame that `latest` will name).

@@ -1,12 +1,14 @@
 //! The segment: one block of memory laid out as documented in [`crate::shm`], either a
-//! POSIX shared-memory object (`/dev/shm/fbench-<pid>-<n>`, through the `shared_memory`
-//! crate) or ordinary page-aligned memory for the in-process stand-in.
+//! POSIX shared-memory object (`/dev/shm/fbench-<pid>-<n>-<random>`, see `posix.rs`
+//! for how it is reserved, locked and removed) or ordinary page-aligned memory for the
+//! in-process stand-in.
 
 use std::alloc::Layout;
 use std::cell::UnsafeCell;
 use std::ptr::NonNull;
 use std::sync::atomic::{AtomicU32, AtomicU64};
 
+use super::posix::{self, Object, ObjectError};
 use crate::FrameMeta;
 
 use super::protocol::{ControlWords, ReaderSleepers, MAX_SLOTS};
@@ -118,9 +120,10 @@ impl Geometry {
 
 enum Backing {
     Heap(Layout),
-    /// Kept for its Drop: unmaps, and unlinks the name when we created it.
+    /// Kept for its Drop: unmaps, and unlinks the name (then drops the lock) when we created
+    /// it.
     Shared {
-        _mapping: shared_memory::Shmem,
+        _object: Object,
     },
 }
 
@@ -147,6 +150,19 @@ pub enum SegmentError {
     Create { name: String, reason: String },
     #[error("cannot attach to shared-memory segment {name}: {reason}")]
     Attach { name: String, reason: String },
+    /// /dev/shm has less room than the segment needs: a user's limit, not a bug.
+    #[error(
+        "not enough shared memory: the segment needs {} in {SHM_DIR} and {} is free; run fewer consumers, fewer --slots or a smaller --resolution, or make {SHM_DIR} larger",
+        mib(*need), mib(*free)
+    )]
+    NoSpace { need: u64, free: u64 },
+    /// Reader slot `id` of the segment is already taken by another process.
+    #[error("cannot attach to shared-memory segment {name}: reader slot {id} is already taken (by process {owner})")]
+    SlotTaken { name: String, id: usize, owner: u32 },
+}
+
+fn mib(bytes: u64) -> String {
+    format!("{:.1} MiB", bytes as f64 / (1u64 << 20) as f64)
 }
 
 /// What a segment is created with.
@@ -192,25 +208,34 @@ impl Segment {
         Ok(segment)
     }
 
-    /// A new named POSIX shared-memory segment, removed when this value drops.
+    /// A new named POSIX shared-memory segment, removed when this value drops. Its pages are
+    /// reserved in /dev/shm first ([`SegmentError::NoSpace`] when they do not fit), and this
+    /// process holds the segment's lock until then ([`stale_segments`]). A name left by a
+    /// dead run (lock free) is removed and the creation retried.
     pub fn create_shared(name: &str, spec: &SegmentSpec) -> Result<Segment, SegmentError> {
         let geometry = Self::geometry_of(spec)?;
-        let shmem = shared_memory::ShmemConf::new()
-            .size(geometry.total_len)
-            .os_id(format!("/{name}"))
-            .create()
-            .map_err(|e| SegmentError::Create {
-                name: name.to_string(),
-                reason: e.to_string(),
-            })?;
-        let base = NonNull::new(shmem.as_ptr()).ok_or_else(|| SegmentError::Create {
+        let create_error = |reason: String| SegmentError::Create {
             name: name.to_string(),
-            reason: "null mapping".into(),
+            reason,
+        };
+        let path = std::path::Path::new(SHM_DIR).join(name);
+        let mut object = Object::create(name, geometry.total_len);
+        if matches!(object, Err(ObjectError::Exists)) && posix::lock_is_free(&path) {
+            // A dead run's segment under the same name (a PID reused in another namespace
+            // and the same random part is all but impossible, but cost nothing to handle).
+            let _ = std::fs::remove_file(&path);
+            object = Object::create(name, geometry.total_len);
+        }
+        let object = object.map_err(|e| match e {
+            ObjectError::NoSpace { need, free } => SegmentError::NoSpace { need, free },
+            ObjectError::Exists => create_error("a live segment has that name".into()),
+            ObjectError::Os(reason) => create_error(reason),
         })?;
+        let base = NonNull::new(object.as_ptr()).ok_or_else(|| create_error("null".into()))?;
         let segment = Segment {
             base,
             geometry,
-            backing: Backing::Shared { _mapping: shmem },
+            backing: Backing::Shared { _object: object },
             name: Some(name.to_string()),
         };
         segment.init(spec);
@@ -223,14 +248,14 @@ impl Segment {
             name: name.to_string(),
             reason,
         };
-        let shmem = shared_memory::ShmemConf::new()
-            .os_id(format!("/{name}"))
-            .open()
-            .map_err(|e| err(e.to_string()))?;
-        if shmem.len() < SLOTS_OFFSET {
+        let object = Object::open(name).map_err(|e| match e {
+            ObjectError::Os(reason) => err(reason),
+            ObjectError::Exists | ObjectError::NoSpace { .. } => err("cannot open".into()),
+        })?;
+        if object.len() < SLOTS_OFFSET {
             return Err(err("segment too small".into()));
         }
-        let base = NonNull::new(shmem.as_ptr()).ok_or_else(|| err("null mapping".into()))?;
+        let base = NonNull::new(object.as_ptr()).ok_or_else(|| err("null mapping".into()))?;
         // SAFETY: the mapping is at least SLOTS_OFFSET bytes, page-aligned, and the creator
         // wrote the header before any reader was started.
         let header = unsafe { &*(base.as_ptr() as *const Header) };
@@ -248,12 +273,12 @@ impl Segment {
             header.reader_capacity as usize,
             header.frame_len as usize,
         )
-        .filter(|g| g.total_len <= shmem.len() && g.data_offset as u64 == header.data_offset)
+        .filter(|g| g.total_len <= object.len() && g.data_offset as u64 == header.data_offset)
         .ok_or_else(|| err("inconsistent header".into()))?;
         Ok(Segment {
             base,
             geometry,
-            backing: Backing::Shared { _mapping: shmem },
+            backing: Backing::Shared { _object: object },
             name: Some(name.to_string()),
         })
     }
@@ -275,6 +300,14 @@ impl Segment {
         header.height = spec.height;
         header.format = spec.format;
         header.naive = u32::from(spec.naive);
+    }
+
+    /// Whether the header still starts with the magic. Read through a raw pointer, volatile:
+    /// nothing but `init` writes it, yet another process may scribble on a live segment.
+    pub fn magic_intact(&self) -> bool {
+        // SAFETY: offset 0 is inside the mapping and 8-aligned (page-aligned base); a volatile
+        // read of plain bytes, no reference made.
+        unsafe { (self.base.as_ptr() as *const u64).read_volatile() == MAGIC }
     }
 
     pub fn header(&self) -> &Header {
@@ -384,46 +417,57 @@ impl Drop for Segment {
     }
 }
 
-/// A segment name unique to this process and call: `fbench-<pid>-<n>`.
+/// A segment name unique to this process and call, and across PID namespaces:
+/// `fbench-<pid>-<n>-<64 random bits>`. The pid part lets a run find its own segments
+/// (`leaks::own_segments`); the random part keeps a pid reused in another namespace from
+/// colliding. A name already in /dev/shm is skipped.
 pub fn unique_name() -> String {
     use std::sync::atomic::Ordering;
     static NEXT: AtomicU32 = AtomicU32::new(0);
-    // Relaxed: only uniqueness matters.
-    let n = NEXT.fetch_add(1, Ordering::Relaxed);
-    format!("{NAME_PREFIX}{}-{n}", std::process::id())
+    loop {
+        // Relaxed: only uniqueness matters.
+        let n = NEXT.fetch_add(1, Ordering::Relaxed);
+        let name = format!(
+            "{NAME_PREFIX}{}-{n}-{:016x}",
+            std::process::id(),
+            posix::random_u64()
+        );
+        if !std::path::Path::new(SHM_DIR).join(&name).exists() {
+            return name;
+        }
+    }
 }
 
 /// Where POSIX shared-memory objects live on Linux.
 pub const SHM_DIR: &str = "/dev/shm";
 
-/// Segments in /dev/shm left by fbench processes that no longer exist (killed outright, so
-/// nothing removed them). A segment's name carries its creator's pid; it is stale when that
-/// pid is gone or now belongs to a program that is not fbench.
+/// Segments in /dev/shm whose creator is gone (killed outright, so nothing removed them):
+/// those named `fbench-…` whose lock nobody holds. A live run's creator holds its segment's
+/// lock for the segment's whole life, whatever its binary is called and in whatever PID
+/// namespace, so a live segment is never listed (see `posix.rs`).
+///
+/// ```
+/// use fbench_strategies::shm::{stale_segments, unique_name, ShmStrategy, SHM_DIR};
+/// use fbench_strategies::StrategyParams;
+///
+/// let name = unique_name();
+/// let live = ShmStrategy::shared(&StrategyParams::new(4096, 1), &name, false).unwrap();
+/// // This process holds the segment's lock: never stale, whatever the binary is called.
+/// assert!(!stale_segments().contains(&std::path::Path::new(SHM_DIR).join(&name)));
+/// drop(live); // unlinked with the strategy
+/// ```
 pub fn stale_segments() -> Vec<std::path::PathBuf> {
     let Ok(entries) = std::fs::read_dir(SHM_DIR) else {
         return Vec::new();
     };
     let mut stale: Vec<_> = entries
         .filter_map(Result::ok)
-        .filter_map(|entry| {
-            let name = entry.file_name().into_string().ok()?;
-            let pid: u32 = name
-                .strip_prefix(NAME_PREFIX)?
-                .split('-')
-                .next()?
-                .parse()
-                .ok()?;
-            (!is_fbench_process(pid)).then(|| entry.path())
-        })
+        .filter(|entry| entry.file_name().to_string_lossy().starts_with(NAME_PREFIX))
+        .map(|entry| entry.path())
+        .filter(|path| posix::lock_is_free(path))
         .collect();
     stale.sort();
     stale
-}
-
-fn is_fbench_process(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/comm"))
-        .map(|comm| comm.trim().starts_with("fbench"))
-        .unwrap_or(false)
 }
 
 #[cfg(test)]
@@ -446,18 +490,80 @@ mod tests {
     }
 
     #[test]
-    fn stale_segments_are_those_of_dead_processes() {
-        // A pid above the kernel's maximum never exists.
-        let dead = format!("{SHM_DIR}/{NAME_PREFIX}4194305-0");
-        let live = format!("{SHM_DIR}/{NAME_PREFIX}{}-99", std::process::id());
-        std::fs::write(&dead, b"x").unwrap();
-        std::fs::write(&live, b"x").unwrap();
+    fn stale_segments_are_those_whose_lock_is_free() {
+        // A file nobody locks, named like a segment of this very (live) process: stale, since
+        // liveness is the lock, not the pid.
+        let dead = format!("{SHM_DIR}/{NAME_PREFIX}{}-99-dead", std::process::id());
+        std::fs::write(&dead, b"left by a killed run").unwrap();
+        let live = unique_name();
+        let spec = SegmentSpec {
+            slot_count: 2,
+            reader_capacity: 1,
+            frame_len: 100,
+            width: 10,
+            height: 10,
+            format: 1,
+            naive: false,
+        };
+        let segment = Segment::create_shared(&live, &spec).unwrap();
         let stale = stale_segments();
         let _ = std::fs::remove_file(&dead);
-        let _ = std::fs::remove_file(&live);
         assert!(stale.contains(&std::path::PathBuf::from(&dead)));
-        // this test binary is named fbench_strategies-…: a live fbench process
-        assert!(!stale.contains(&std::path::PathBuf::from(&live)));
+        let live_path = std::path::Path::new(SHM_DIR).join(&live);
+        assert!(!stale.contains(&live_path), "a live segment is never stale");
+        drop(segment);
+        assert!(!live_path.exists());
+    }
+
+    #[test]
+    fn a_dead_runs_name_is_taken_over_and_a_live_ones_refused() {
+        let spec = SegmentSpec {
+            slot_count: 2,
+            reader_capacity: 1,
+            frame_len: 100,
+            width: 10,
+            height: 10,
+            format: 1,
+            naive: false,
+        };
+        let name = unique_name();
+        let path = std::path::Path::new(SHM_DIR).join(&name);
+        std::fs::write(&path, b"left by a killed run in another namespace").unwrap();
+        let segment = Segment::create_shared(&name, &spec).unwrap();
+        let again = Segment::create_shared(&name, &spec).err().unwrap();
+        assert!(
+            again.to_string().contains("a live segment has that name"),
+            "{again}"
+        );
+        drop(segment);
+        assert!(!path.exists());
+    }
+
+    #[test]
+    fn a_segment_larger_than_dev_shm_is_refused_before_anything_is_created() {
+        let free = posix::free_space(std::path::Path::new(SHM_DIR)).unwrap();
+        // More than is free, but a geometry that exists: slots of up to 1 TiB.
+        let frame_len = (free / 2 + (1 << 20)).min(1 << 40) as usize;
+        let spec = SegmentSpec {
+            slot_count: 3,
+            reader_capacity: 1,
+            frame_len,
+            width: 10,
+            height: 10,
+            format: 1,
+            naive: false,
+        };
+        let name = unique_name();
+        match Segment::create_shared(&name, &spec) {
+            Err(error @ SegmentError::NoSpace { need, free: seen }) => {
+                assert!(need > seen, "{error}");
+                let message = error.to_string();
+                assert!(message.contains("MiB in /dev/shm"), "{message}");
+                assert!(!message.contains('\n'));
+            }
+            other => panic!("expected NoSpace, got {:?}", other.err()),
+        }
+        assert!(!std::path::Path::new(SHM_DIR).join(&name).exists());
     }
 
     #[test]

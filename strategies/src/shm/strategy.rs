@@ -122,9 +122,9 @@ impl ShmStrategy {
         self.segment.go_waker().wake_all();
     }
 
-    fn claim(&self, latest_slot: Option<usize>, start: usize) -> Option<usize> {
+    fn claim(&self, latest_slot: Option<usize>) -> Option<usize> {
         loop {
-            if let Some(slot) = protocol::claim(&*self.segment, latest_slot, start) {
+            if let Some(slot) = protocol::claim(&*self.segment, latest_slot) {
                 return Some(slot);
             }
             match self.policy {
@@ -150,13 +150,11 @@ impl Strategy for ShmStrategy {
 
     fn publish<F: FnOnce(&mut [u8]) -> FrameMeta>(&self, render: F) -> Publish {
         let mut writer = self.writer.lock();
-        let slots = self.segment.geometry().slot_count;
-        let start = writer.latest_slot.map_or(0, |s| s + 1) % slots;
         let slot = if self.segment.is_naive() {
             // The seed design: next slot round-robin, readers or not.
-            start
+            writer.latest_slot.map_or(0, |s| s + 1) % self.segment.geometry().slot_count
         } else {
-            match self.claim(writer.latest_slot, start) {
+            match self.claim(writer.latest_slot) {
                 Some(slot) => slot,
                 None => {
                     self.counters.add_drop();
@@ -243,6 +241,9 @@ impl Strategy for ShmStrategy {
 pub struct ShmReader {
     segment: Arc<Segment>,
     id: usize,
+    /// Attached from another process: a corrupt segment ends this process with
+    /// [`super::EXIT_CORRUPT_SEGMENT`] (in-process, the segment is ours and corruption a bug).
+    attached: bool,
     /// `shm-naive`: copy buffers given back by dropped frames.
     spare: RefCell<Vec<Box<[u8]>>>,
 }
@@ -252,6 +253,7 @@ impl ShmReader {
         ShmReader {
             segment,
             id,
+            attached: false,
             spare: RefCell::new(Vec::new()),
         }
     }
@@ -268,12 +270,39 @@ impl ShmReader {
                 ),
             });
         }
-        // Release: the parent reads the owner only for diagnostics.
-        segment
-            .reader_entry(id)
-            .owner
-            .store(std::process::id(), Ordering::Release);
-        Ok(ShmReader::new(Arc::new(segment), id))
+        // AcqRel: claims the entry for this process alone (a second process attaching as the
+        // same reader is refused); pairs with the Release store of 0 when a reader lets go of
+        // it or the parent reclaims it, so the entry's previous user is done with it.
+        let me = std::process::id();
+        if let Err(owner) = segment.reader_entry(id).owner.compare_exchange(
+            0,
+            me,
+            Ordering::AcqRel,
+            Ordering::Relaxed,
+        ) {
+            return Err(SegmentError::SlotTaken {
+                name: name.to_string(),
+                id,
+                owner,
+            });
+        }
+        let mut reader = ShmReader::new(Arc::new(segment), id);
+        reader.attached = true;
+        Ok(reader)
+    }
+
+    /// The segment is corrupt: end this consumer process with one line and
+    /// [`super::EXIT_CORRUPT_SEGMENT`]; in-process, a bug of ours, so a panic.
+    fn corrupt(&self, what: &dyn std::fmt::Display) -> ! {
+        let name = self.segment.name().unwrap_or("(in-process)");
+        if !self.attached {
+            panic!("in-process shm segment corrupt: {what}");
+        }
+        eprintln!(
+            "error: consumer {}: corrupt segment {name}: {what}",
+            self.id
+        );
+        std::process::exit(super::EXIT_CORRUPT_SEGMENT)
     }
 
     pub fn segment(&self) -> &Segment {
@@ -295,6 +324,9 @@ impl ShmReader {
     }
 
     fn check(&self, after: u64) -> Option<WaitOutcome> {
+        if !self.segment.magic_intact() {
+            self.corrupt(&"its header was overwritten");
+        }
         let header = self.segment.header();
         // `closed` before `latest`: if closed is already set, the `latest` read after it
         // sees the final frame. Acquire on both: they pair with the Release stores in
@@ -407,7 +439,8 @@ impl Reader for ShmReader {
             // SAFETY: called only while we hold `slot` (hazard set, not WRITING), so the
             // writer does not touch its metadata.
             unsafe { self.segment.slot_header(slot).meta.get().read_volatile() }.publish_seq
-        })?;
+        })
+        .unwrap_or_else(|corrupt| self.corrupt(&corrupt))?;
         // SAFETY: we hold `slot` (our hazard is set and it is not WRITING), so its metadata
         // and bytes do not change until the frame is dropped.
         let meta = unsafe { self.segment.slot_header(slot).meta.get().read_volatile() };
@@ -525,6 +558,101 @@ mod tests {
         assert_eq!(stats.published, 2000);
     }
 
+    /// The writer claims the lowest free slot: with 20 consumers' worth of slots (22) and
+    /// readers that each keep a frame across two publishes (so one frame besides the latest is
+    /// held at every claim), only slots 0, 1 and 2 are ever written; the other 19 are never
+    /// made resident.
+    #[test]
+    fn the_writer_touches_only_as_many_slots_as_are_held() {
+        let params = StrategyParams::new(FRAME_LEN, 20);
+        assert_eq!(params.shm_slots(), 22);
+        let strategy = Arc::new(ShmStrategy::in_process(&params, false).unwrap());
+        let mut groups: Vec<Vec<_>> = (0..3)
+            .map(|_| (0..2).map(|_| strategy.clone().reader()).collect())
+            .collect();
+        let mut written = std::collections::BTreeSet::new();
+        let mut publish = |seq: u64| {
+            assert_eq!(strategy.publish(render(seq)), Publish::Published(seq));
+            // Relaxed: this thread is the writer.
+            written.insert(unpack(strategy.segment().latest().load(Ordering::Relaxed)).1);
+        };
+        publish(1);
+        let [a, b, c] = &mut groups[..] else {
+            unreachable!()
+        };
+        for seq in (2..=600).step_by(3) {
+            // Each group takes the newest frame and keeps it over two publishes.
+            let held_a: Vec<_> = a.iter_mut().filter_map(|r| r.acquire()).collect();
+            publish(seq);
+            let held_b: Vec<_> = b.iter_mut().filter_map(|r| r.acquire()).collect();
+            publish(seq + 1);
+            assert!(held_a.iter().all(is_whole));
+            drop(held_a);
+            let held_c: Vec<_> = c.iter_mut().filter_map(|r| r.acquire()).collect();
+            publish(seq + 2);
+            assert!(held_b.iter().chain(&held_c).all(is_whole));
+        }
+        assert_eq!(written.into_iter().collect::<Vec<_>>(), [0, 1, 2]);
+        // No reader at all: the writer alternates between two slots.
+        let alone = ShmStrategy::in_process(&params, false).unwrap();
+        let mut written = std::collections::BTreeSet::new();
+        for seq in 1..=100 {
+            alone.publish(render(seq));
+            // Relaxed: this thread is the writer.
+            written.insert(unpack(alone.segment().latest().load(Ordering::Relaxed)).1);
+        }
+        assert_eq!(written.into_iter().collect::<Vec<_>>(), [0, 1]);
+    }
+
+    /// Garbage in `latest` (a process scribbling on the segment) is reported as corrupt,
+    /// never followed out of bounds nor spun on forever.
+    #[test]
+    fn garbage_in_latest_is_corrupt_not_a_panic_or_a_hang() {
+        let params = StrategyParams::new(FRAME_LEN, 1);
+        let strategy = ShmStrategy::in_process(&params, false).unwrap();
+        let words = strategy.segment();
+        let seq_in = |slot: usize| {
+            // SAFETY: single-threaded test; nobody writes the metadata meanwhile.
+            unsafe { words.slot_header(slot).meta.get().read_volatile() }.publish_seq
+        };
+        strategy.publish(render(1));
+        assert_eq!(protocol::acquire(words, 0, seq_in), Ok(Some(0)));
+        protocol::release(words, 0);
+        // Relaxed: single-threaded test.
+        words.latest().store(pack(1, 200), Ordering::Relaxed);
+        assert_eq!(
+            protocol::acquire(words, 0, seq_in),
+            Err(protocol::Corrupt::SlotIndex)
+        );
+        // Names slot 0, which holds frame 1, as frame 7.
+        words.latest().store(pack(7, 0), Ordering::Relaxed);
+        assert_eq!(
+            protocol::acquire(words, 0, seq_in),
+            Err(protocol::Corrupt::LatestFrame)
+        );
+        assert_eq!(words.hazard(0).load(Ordering::Relaxed), 0, "nothing held");
+        assert!(words.magic_intact());
+    }
+
+    /// A second process attaching as a reader another one holds is refused.
+    #[test]
+    fn a_taken_reader_slot_is_refused() {
+        let name = crate::shm::unique_name();
+        let params = StrategyParams::new(FRAME_LEN, 2);
+        let _strategy = ShmStrategy::shared(&params, &name, false).unwrap();
+        let first = ShmReader::attach(&name, 1).unwrap();
+        let error = ShmReader::attach(&name, 1).err().unwrap();
+        assert!(
+            error.to_string().contains("reader slot 1 is already taken"),
+            "{error}"
+        );
+        drop(first);
+        assert!(
+            ShmReader::attach(&name, 1).is_ok(),
+            "free again once let go"
+        );
+    }
+
     /// A frame published without its wake-up (a broken writer): the sleeping reader finds it
     /// when its sleep times out, and the segment counts a lost wake-up. Gated on the reader's
     /// sleeping flag.
@@ -547,7 +675,7 @@ mod tests {
         }
         // Registered, then asleep: past its last check (see `until_thread_sleeps`).
         crate::conformance::until_thread_sleeps(tid);
-        let slot = protocol::claim(strategy.segment(), None, 0).unwrap();
+        let slot = protocol::claim(strategy.segment(), None).unwrap();
         protocol::publish(strategy.segment(), slot, 1); // and no wake_all
         assert_eq!(waiting.join().unwrap(), WaitOutcome::Newer(1));
         assert_eq!(strategy.stats().lost_wakeups, 1);
