@@ -237,6 +237,12 @@ impl RunConfig {
         self.remote
             .check(&names)
             .map_err(|(flag, message)| ConfigError::new(flag, message))?;
+        if self.remote.netns && !self.consumer_cmd.is_empty() {
+            return Err(ConfigError::new(
+                "--remote",
+                "netns moves fbench's own consumer processes, not --consumer-cmd ones; leave one of the two out",
+            ));
+        }
         if self.pool_size < 2 {
             // One buffer is always the published frame; the producer needs another to
             // render into, or every frame after the first would be refused.
