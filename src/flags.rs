@@ -124,6 +124,16 @@ pub struct RunFlags {
     #[arg(long, value_delimiter = ',', value_parser = fbench_harness::config::parse_drop_policy)]
     pub drop_policy: Vec<fbench_strategies::DropPolicy>,
 
+    /// Put the consumers on another host, simulated: netns (a network namespace the run
+    /// creates, joined by a veth pair with link-local addresses; root; zenoh-tcp only).
+    #[arg(long, value_name = "PLACEMENT", value_parser = fbench_harness::remote::parse_remote)]
+    pub remote: Option<String>,
+
+    /// Shape the link to --remote consumers with tc netem: a rate, optionally a one-way
+    /// delay each way, e.g. 1gbit, 10gbit,delay=200us. [default: unshaped]
+    #[arg(long, value_parser = fbench_harness::remote::parse_link)]
+    pub link: Option<fbench_harness::remote::Link>,
+
     /// Length of the intervals of latency over time (the report's `timeline`, the .hlog
     /// export, the time charts), e.g. 100ms, 1s. [default: 1s]
     #[arg(long, value_parser = fbench_harness::timeline::parse_interval)]
@@ -326,6 +336,10 @@ impl RunFlags {
             drop_policy: or(&self.drop_policy, base.drop_policy),
             faults: self.fault.clone(),
             interval: self.interval.unwrap_or(base.interval),
+            remote: fbench_harness::remote::Remote {
+                netns: self.remote.is_some(),
+                link: self.link,
+            },
             consumer_cmd: self.consumer_cmd.clone(),
         }
     }

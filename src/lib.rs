@@ -326,6 +326,7 @@ fn clean() -> anyhow::Result<()> {
         );
     }
     clean_iceoryx2()?;
+    clean_net();
     clean_hooks()?;
     Ok(())
 }
@@ -343,6 +344,15 @@ fn clean_hooks() -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// `fbench clean`, `--remote netns`'s part: namespaces (and with them their veth pairs) of
+/// runs killed outright. (The zenoh strategies' own leftovers go through their clean hook.)
+fn clean_net() {
+    let removed = fbench_harness::remote::clean_stale();
+    if removed > 0 {
+        println!("removed {removed} network namespace(s) of dead fbench runs");
+    }
 }
 
 /// `fbench clean`, iceoryx2's part: the resources of dead `fbench-…` nodes.

@@ -439,7 +439,8 @@ fn scenario_gates_apply_and_bad_ones_name_the_key() {
 
 /// `fbench run --save-baseline`, then `fbench run --baseline` against it: the self-test
 /// CI runs. Correctness only: the verdict of a same-code gate depends on the machine, so
-/// only the mechanics (files, table, exit code 0 or 3, never 1 or 2) are asserted.
+/// only the mechanics (files, table, exit code 0, 3 or 4 — inconclusive on a machine whose
+/// load moved between the two runs — never 1 or 2) are asserted.
 #[test]
 fn run_saves_a_baseline_and_gates_against_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -479,7 +480,10 @@ fn run_saves_a_baseline_and_gates_against_it() {
 
     let gated = run(&["--baseline", "main", "--gate", "torn==0"]);
     let stderr = String::from_utf8_lossy(&gated.stderr);
-    assert!(matches!(gated.status.code(), Some(0) | Some(3)), "{stderr}");
+    assert!(
+        matches!(gated.status.code(), Some(0) | Some(3) | Some(4)),
+        "{stderr}"
+    );
     let stdout = String::from_utf8(gated.stdout).unwrap();
     assert!(
         stdout.contains(&format!("Gate against the baseline {}", baseline.display())),

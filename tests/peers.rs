@@ -101,6 +101,9 @@ fn all_stays_fbench_own_five() {
         expected.push("iceoryx2");
     }
     expected.extend(["triple-buffer", "broadcast"]);
+    if cfg!(feature = "net") {
+        expected.extend(["zenoh", "zenoh-tcp"]);
+    }
     assert_eq!(names, expected);
 }
 

@@ -121,6 +121,8 @@ pub struct RunConfig {
     pub faults: Vec<crate::faults::Fault>,
     /// Length of the intervals of latency over time (`--interval`), see [`crate::timeline`].
     pub interval: Duration,
+    /// Where the consumers live (`--remote`, `--link`), see [`crate::remote`].
+    pub remote: crate::remote::Remote,
     /// Consumers that are the user's own processes (`--consumer-cmd`), see
     /// [`crate::runner::external`]; empty: fbench's own loop for every consumer.
     pub consumer_cmd: Vec<crate::runner::external::ConsumerCommand>,
@@ -153,6 +155,7 @@ impl RunConfig {
             waker: Waker::Futex,
             faults: Vec::new(),
             interval: crate::timeline::DEFAULT_INTERVAL,
+            remote: crate::remote::Remote::default(),
             consumer_cmd: Vec::new(),
         }
     }
@@ -228,6 +231,16 @@ impl RunConfig {
             return Err(ConfigError::new(
                 "--deadline-tolerance",
                 "must be 0 or more",
+            ));
+        }
+        let names: Vec<&str> = strategies.iter().map(|d| d.name).collect();
+        self.remote
+            .check(&names)
+            .map_err(|(flag, message)| ConfigError::new(flag, message))?;
+        if self.remote.netns && !self.consumer_cmd.is_empty() {
+            return Err(ConfigError::new(
+                "--remote",
+                "netns moves fbench's own consumer processes, not --consumer-cmd ones; leave one of the two out",
             ));
         }
         if self.pool_size < 2 {
@@ -381,6 +394,10 @@ pub struct ConfigRecord {
     /// condvar and read as "".
     #[serde(default)]
     pub waker: String,
+    /// Consumers on another host, simulated (`--remote netns`), and the link's shaping:
+    /// e.g. `netns, link 1gbit,delay=200us`. Absent when consumers ran on this host.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote: Option<String>,
 }
 
 impl RunConfig {
@@ -417,6 +434,7 @@ impl RunConfig {
             drop_policy: self.drop_policy.name().to_string(),
             interval_s: Some(self.interval.as_secs_f64()),
             waker: self.waker.name().to_string(),
+            remote: self.remote.describe(),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod load;
 pub mod machine;
 pub mod metrics;
 pub mod registry;
+pub mod remote;
 pub mod result;
 pub mod runner;
 pub mod scenario;

@@ -391,7 +391,11 @@ impl Registry {
                     None => {
                         if let Some(kind) = StrategyKind::from_name(name) {
                             if !kind.is_built() {
-                                return Err(BuildError::NotBuilt(kind.name()).to_string());
+                                return Err(BuildError::NotBuilt(
+                                    kind.name(),
+                                    kind.feature().unwrap_or_default(),
+                                )
+                                .to_string());
                             }
                         }
                         return Err(format!("unknown strategy '{name}'; {}", self.accepted()));
@@ -490,6 +494,18 @@ fn builtin_entry(kind: StrategyKind) -> Option<StrategyRef> {
         ),
         #[cfg(not(feature = "peers"))]
         StrategyKind::Iceoryx2 => return None,
+        #[cfg(feature = "net")]
+        StrategyKind::Zenoh => cross_process(kind.descriptor(), |p: &StrategyParams, run: &str| {
+            zenoh::ZenohStrategy::shared(p, run, zenoh::Transport::Shm)
+        }),
+        #[cfg(feature = "net")]
+        StrategyKind::ZenohTcp => {
+            cross_process(kind.descriptor(), |p: &StrategyParams, run: &str| {
+                zenoh::ZenohStrategy::shared(p, run, zenoh::Transport::Tcp)
+            })
+        }
+        #[cfg(not(feature = "net"))]
+        StrategyKind::Zenoh | StrategyKind::ZenohTcp => return None,
     })
 }
 
@@ -504,7 +520,10 @@ pub fn run(
     let registry = Registry::builtin();
     let entry = registry
         .get(kind.name())
-        .ok_or(fbench_strategies::BuildError::NotBuilt(kind.name()))?;
+        .ok_or(fbench_strategies::BuildError::NotBuilt(
+            kind.name(),
+            kind.feature().unwrap_or_default(),
+        ))?;
     entry.run(config, progress)
 }
 

@@ -49,6 +49,8 @@ pub struct SweepSpec {
     pub faults: Vec<crate::faults::Fault>,
     /// Latency-over-time interval of every run (`--interval`; not a dimension).
     pub interval: Duration,
+    /// Where every run's consumers live (`--remote`, `--link`; not a dimension).
+    pub remote: crate::remote::Remote,
     /// The user's own consumer processes of every run (`--consumer-cmd`; not a dimension).
     pub consumer_cmd: Vec<crate::runner::external::ConsumerCommand>,
 }
@@ -93,6 +95,7 @@ impl SweepSpec {
             waker: vec![config.waker],
             faults: config.faults.clone(),
             interval: config.interval,
+            remote: config.remote,
             consumer_cmd: config.consumer_cmd.clone(),
         }
     }
@@ -105,6 +108,7 @@ impl SweepSpec {
             slow: self.slow.clone(),
             faults: self.faults.clone(),
             interval: self.interval,
+            remote: self.remote,
             consumer_cmd: self.consumer_cmd.clone(),
             ..RunConfig::default_config()
         };

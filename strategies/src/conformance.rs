@@ -668,6 +668,38 @@ mod builtins {
         }
     }
 
+    // Zenoh's in-process form: readers are subscribers on the producer's own session, so
+    // samples are delivered locally (for `zenoh`, as references to the shared-memory chunk).
+    // No history either, so every check but the late reader's runs, as for iceoryx2.
+    #[cfg(feature = "net")]
+    mod zenoh {
+        use super::*;
+        use crate::zenoh::{Transport, ZenohStrategy};
+
+        fn checks(transport: Transport) {
+            let make = || {
+                let params = StrategyParams::new(FRAME_LEN, 8);
+                Arc::new(ZenohStrategy::in_process(&params, transport).unwrap())
+            };
+            nothing_before_first_publish(make());
+            delivers_as_declared(make());
+            closed_still_reports_final_frame(make());
+            blocking_wait_wakes_on_publish(make());
+            no_torn_frames_and_monotonic(make(), 8, 3000);
+            held_frame_never_changes(make());
+        }
+
+        #[test]
+        fn shared_memory_every_check_but_the_late_reader() {
+            checks(Transport::Shm);
+        }
+
+        #[test]
+        fn tcp_every_check_but_the_late_reader() {
+            checks(Transport::Tcp);
+        }
+    }
+
     #[test]
     fn pool_drop_policy_counts_refusals() {
         let mut params = crate::StrategyParams::new(FRAME_LEN, 1);

@@ -60,6 +60,8 @@ pub mod start;
 mod triple;
 mod unsync;
 pub mod wake;
+#[cfg(all(feature = "net", not(loom)))]
+pub mod zenoh;
 
 pub use arcswap::ArcSwapStrategy;
 pub use broadcast::BroadcastStrategy;
@@ -409,6 +411,12 @@ pub enum StrategyKind {
     Broadcast,
     /// The reference: the least a latest-value strategy can do per frame.
     Ideal,
+    /// Peer: Zenoh publish/subscribe over shared memory on one host. Runs only in a build
+    /// with the `net` feature.
+    Zenoh,
+    /// Peer: Zenoh publish/subscribe over TCP (a network path; `--remote netns`). Runs only
+    /// in a build with the `net` feature.
+    ZenohTcp,
 }
 
 /// Why a strategy could not be built.
@@ -419,8 +427,9 @@ pub enum BuildError {
     Segment(#[from] shm::SegmentError),
     #[error("iceoryx2: {0}")]
     Iceoryx2(String),
-    #[error("strategy '{0}' is not in this build; rebuild with `--features peers`")]
-    NotBuilt(&'static str),
+    /// The strategy's name and the cargo feature that builds it.
+    #[error("strategy '{0}' is not in this build; rebuild with `--features {1}`")]
+    NotBuilt(&'static str, &'static str),
     /// A user strategy's own reason.
     #[error("{0}")]
     Other(String),
@@ -444,19 +453,43 @@ impl StrategyKind {
     /// run by name or with `peers`, never in `all` (which stays fbench's own five, so that
     /// `all` means the same in every build). `iceoryx2` is listed in every build and runs in
     /// builds with the `peers` feature ([`StrategyKind::is_built`]).
-    pub const PEERS: [StrategyKind; 3] = [
+    pub const PEERS: [StrategyKind; 5] = [
         StrategyKind::Iceoryx2,
         StrategyKind::TripleBuffer,
         StrategyKind::Broadcast,
+        StrategyKind::Zenoh,
+        StrategyKind::ZenohTcp,
     ];
 
     /// fbench's own strategies that are not in `all` (which stays the five it has always
     /// been): the `ideal` reference and `queue` (FIFO delivery). Listed and run by name.
     pub const EXTRAS: [StrategyKind; 2] = [StrategyKind::Ideal, StrategyKind::Queue];
 
-    /// Whether this build can run the strategy (`iceoryx2` needs the `peers` feature).
+    /// Whether this build can run the strategy (`iceoryx2` needs the `peers` feature, the
+    /// `zenoh` ones `net`).
     pub fn is_built(self) -> bool {
-        self != StrategyKind::Iceoryx2 || cfg!(feature = "peers")
+        // `matches!` would read as a test of the name; this is a table of features.
+        #[allow(clippy::match_like_matches_macro)]
+        match self.feature() {
+            Some("peers") => cfg!(feature = "peers"),
+            Some("net") => cfg!(feature = "net"),
+            _ => true,
+        }
+    }
+
+    /// The cargo feature a build needs to run the strategy, if any.
+    pub fn feature(self) -> Option<&'static str> {
+        match self {
+            StrategyKind::Iceoryx2 => Some("peers"),
+            StrategyKind::Zenoh | StrategyKind::ZenohTcp => Some("net"),
+            _ => None,
+        }
+    }
+
+    /// Whether frames reach the consumers over a network path (so they may run on another
+    /// host: `--remote netns`).
+    pub fn is_networked(self) -> bool {
+        self == StrategyKind::ZenohTcp
     }
 
     /// Whether the strategy is another project's design run as a peer.
@@ -479,6 +512,8 @@ impl StrategyKind {
             StrategyKind::Queue => QueueStrategy::descriptor(),
             StrategyKind::Broadcast => BroadcastStrategy::descriptor(),
             StrategyKind::Ideal => IdealStrategy::descriptor(),
+            StrategyKind::Zenoh => zenoh_descriptor(false),
+            StrategyKind::ZenohTcp => zenoh_descriptor(true),
         }
     }
 
@@ -502,7 +537,7 @@ impl StrategyKind {
     }
 
     /// Every built-in strategy, in `list` order.
-    pub const EVERY: [StrategyKind; 12] = [
+    pub const EVERY: [StrategyKind; 14] = [
         StrategyKind::Ideal,
         StrategyKind::Mutex,
         StrategyKind::RwLock,
@@ -514,6 +549,8 @@ impl StrategyKind {
         StrategyKind::Iceoryx2,
         StrategyKind::TripleBuffer,
         StrategyKind::Broadcast,
+        StrategyKind::Zenoh,
+        StrategyKind::ZenohTcp,
         StrategyKind::Queue,
     ];
 
@@ -549,7 +586,21 @@ impl StrategyKind {
                 with.run(Arc::new(iceoryx::IceoryxStrategy::in_process(params)?))
             }
             #[cfg(not(feature = "peers"))]
-            StrategyKind::Iceoryx2 => return Err(BuildError::NotBuilt(self.name())),
+            StrategyKind::Iceoryx2 => return Err(BuildError::NotBuilt(self.name(), "peers")),
+            #[cfg(feature = "net")]
+            StrategyKind::Zenoh => with.run(Arc::new(zenoh::ZenohStrategy::in_process(
+                params,
+                zenoh::Transport::Shm,
+            )?)),
+            #[cfg(feature = "net")]
+            StrategyKind::ZenohTcp => with.run(Arc::new(zenoh::ZenohStrategy::in_process(
+                params,
+                zenoh::Transport::Tcp,
+            )?)),
+            #[cfg(not(feature = "net"))]
+            StrategyKind::Zenoh | StrategyKind::ZenohTcp => {
+                return Err(BuildError::NotBuilt(self.name(), "net"))
+            }
             StrategyKind::Queue => with.run(Arc::new(QueueStrategy::new(params))),
             StrategyKind::Broadcast => with.run(Arc::new(BroadcastStrategy::new(params))),
             StrategyKind::Ideal => with.run(Arc::new(IdealStrategy::new(params))),
@@ -570,6 +621,29 @@ pub(crate) fn iceoryx2_descriptor() -> Descriptor {
     // iceoryx2 sizes its pool for the worst case: each subscriber's buffer and borrows, plus
     // the publisher's loan (see `iceoryx`)
     .resident_frames(|p| 3 * p.consumers + 1)
+}
+
+/// The `zenoh` peers' facts (`tcp`: the `zenoh-tcp` form). Here for the reason
+/// [`iceoryx2_descriptor`] is.
+pub(crate) fn zenoh_descriptor(tcp: bool) -> Descriptor {
+    let descriptor = if tcp {
+        Descriptor::new(
+            "zenoh-tcp",
+            "Zenoh publish/subscribe over TCP, shared memory off: a network path (--remote netns); each consumer keeps the newest sample (1 + N copies)",
+        )
+    } else {
+        Descriptor::new(
+            "zenoh",
+            "Zenoh publish/subscribe, frames allocated in its shared-memory pool and read in place; a fall-back to the network is counted (0 copies)",
+        )
+    };
+    descriptor
+        .origin(Origin::Peer)
+        .cross_process()
+        .parameters(&["drop_policy"])
+        // The pool (shared memory) or the frames in flight and held (network): two per
+        // consumer and three on the producer's side (see `zenoh`).
+        .resident_frames(|p| 2 * p.consumers + 3)
 }
 
 /// A frame-sized buffer whose pages are really resident, so that memory figures taken

@@ -186,6 +186,7 @@ fn spawn_consumers(
     strategy: &str,
     segment: &str,
     config: &RunConfig,
+    netns: Option<std::os::fd::RawFd>,
 ) -> Result<Vec<Consumer>, RunError> {
     let exe = std::env::current_exe()
         .map_err(|e| RunError::Process(format!("cannot find this executable: {e}")))?;
@@ -218,10 +219,17 @@ fn spawn_consumers(
             };
         command.stdin(Stdio::null()).stderr(Stdio::inherit());
         // SAFETY: the closure runs in the forked child before exec and only makes
-        // async-signal-safe system calls (prctl, signal, getppid, _exit); the array is on
-        // the stack, no allocation.
+        // async-signal-safe system calls (setns, prctl, signal, getppid, _exit); the array is
+        // on the stack, no allocation; the namespace's descriptor stays open in the parent
+        // (the `Netns` guard) until every child is reaped.
         unsafe {
             command.pre_exec(move || {
+                // `--remote netns`: the consumer lives in the run's other namespace.
+                if let Some(fd) = netns {
+                    if libc::setns(fd, libc::CLONE_NEWNET) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                }
                 // Die with the parent. Checked against the parent's pid afterwards, in case
                 // it died between fork and prctl.
                 libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
@@ -269,6 +277,20 @@ where
 {
     let baseline_pss = memory_of("self").map_or(0, |(_, pss)| pss);
     let name = fbench_strategies::shm::unique_name();
+    // `--remote netns`: declared before the strategy and the children, so that it is
+    // removed after both, on every path.
+    let netns = match config.remote.netns {
+        true => Some(
+            crate::remote::Netns::create(config.remote.link)
+                .map_err(|e| RunError::Process(e.to_string()))?,
+        ),
+        false => None,
+    };
+    #[cfg(feature = "net")]
+    fbench_strategies::zenoh::listen_on(match &netns {
+        Some(netns) => netns.host_address(),
+        None => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+    });
     let mut result = {
         // Declared before the children, so that it drops (and the segment or services go)
         // after they are reaped.
@@ -277,6 +299,7 @@ where
             run: name,
             consumers: Vec::new(),
             reclaimed: 0,
+            netns: netns.as_ref().map(|n| n.fd()),
         };
         drive(&strategy, &mut host, config, progress, baseline_pss)?
     };
@@ -294,6 +317,8 @@ struct Children {
     run: String,
     consumers: Vec<Consumer>,
     reclaimed: u64,
+    /// The namespace the consumers enter (`--remote netns`).
+    netns: Option<std::os::fd::RawFd>,
 }
 
 impl Drop for Children {
@@ -309,7 +334,7 @@ impl Drop for Children {
 
 impl<S: CrossProcess> Host<S> for Children {
     fn launch(&mut self, strategy: &Arc<S>, config: &RunConfig) -> Result<(), RunError> {
-        self.consumers = spawn_consumers(strategy.name(), &self.run, config)?;
+        self.consumers = spawn_consumers(strategy.name(), &self.run, config, self.netns)?;
         // Wait until every child has attached, none has died, and the user has not
         // interrupted.
         let deadline = monotonic_ns() + ATTACH_TIMEOUT_NS;
