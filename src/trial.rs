@@ -142,6 +142,12 @@ pub fn trial_args(point: &SweepPoint) -> Vec<String> {
     for command in &c.consumer_cmd {
         flag("--consumer-cmd", command.to_string());
     }
+    if c.remote.netns {
+        flag("--remote", "netns".to_string());
+    }
+    if let Some(link) = &c.remote.link {
+        flag("--link", link.to_string());
+    }
     args
 }
 

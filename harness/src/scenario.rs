@@ -93,7 +93,7 @@ impl ScenarioError {
 }
 
 /// The keys a scenario may have, in the order the schema lists them.
-pub const KEYS: [&str; 27] = [
+pub const KEYS: [&str; 29] = [
     "description",
     "source",
     "strategies",
@@ -118,6 +118,8 @@ pub const KEYS: [&str; 27] = [
     "interval",
     "fault",
     "consumer_cmd",
+    "remote",
+    "link",
     "source_memory",
     "gates",
     "capacity",
