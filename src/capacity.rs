@@ -2,16 +2,15 @@
 //! rate (or consumer count) at which the service level holds on every consumer, under one
 //! budget for the whole command. The search itself is [`fbench_harness::capacity::search`];
 //! this module parses and validates the flags, runs each trial through
-//! [`fbench_harness::run`], shares the budget between the searches, shows one progress bar,
+//! the shared scheduler (`crate::schedule`: each trial in its own process), shares the budget between the searches, shows one progress bar,
 //! and writes the reports.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use fbench_harness::capacity::{
     self, Axis, SearchSpec, ServiceLevel, Status, Stopped, TrialRequest, TrialSummary,
@@ -19,7 +18,7 @@ use fbench_harness::capacity::{
 use fbench_harness::config::{parse_duration, MAX_CONSUMERS};
 use fbench_harness::machine::{available_memory, MachineInfo};
 use fbench_harness::sweep::{SweepPoint, SweepSpec};
-use fbench_harness::{RunConfig, RunError};
+use fbench_harness::RunConfig;
 use fbench_reports::capacity::{
     csv, html, markdown, terminal_table, CapacityRecord, CapacityReport, SearchParams,
     CAPACITY_SCHEMA,
@@ -104,6 +103,9 @@ pub struct CapacityArgs {
     /// Open the HTML report in the default browser when done.
     #[arg(long)]
     pub open: bool,
+
+    #[command(flatten)]
+    pub schedule: crate::flags::ScheduleFlags,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -182,58 +184,6 @@ impl CapacityArgs {
             .copied()
             .unwrap_or(RunConfig::default_config().warmup)
     }
-
-    /// Apply a scenario's `[capacity]` table, key by key, unless the flag was given.
-    fn apply_table(
-        &mut self,
-        table: &toml::Table,
-        file: &str,
-        explicit: &[String],
-    ) -> Result<(), UsageError> {
-        for (key, value) in table {
-            if explicit.iter().any(|e| e == key) {
-                continue;
-            }
-            let text = match value {
-                toml::Value::String(s) => s.clone(),
-                toml::Value::Integer(n) => n.to_string(),
-                toml::Value::Float(x) => x.to_string(),
-                other => {
-                    return Err(UsageError(format!(
-                        "{file}: capacity.{key}: {other} is not accepted; write the value as on the command line"
-                    )))
-                }
-            };
-            let wrap = |message: String| UsageError(format!("{file}: capacity.{key}: {message}"));
-            match key.as_str() {
-                "find" => self.find = text.parse().map_err(wrap)?,
-                "slo_age" => self.slo_age = Some(parse_positive_duration(&text).map_err(wrap)?),
-                "max_loss" => self.max_loss = parse_fraction(&text).map_err(wrap)?,
-                "max_pss" => {
-                    self.max_pss = Some(crate::flags::parse_bytes(&text).map_err(wrap)?)
-                }
-                "precision" => self.precision = parse_precision(&text).map_err(wrap)?,
-                "budget" => self.budget = parse_positive_duration(&text).map_err(wrap)?,
-                "start" => self.start = Some(parse_fps(&text).map_err(wrap)?),
-                "max_fps" => self.max_fps = parse_fps(&text).map_err(wrap)?,
-                "max_consumers" => self.max_consumers = parse_count(&text).map_err(wrap)?,
-                "trials" => self.trials = parse_count(&text).map_err(wrap)?,
-                "trial_duration" => {
-                    self.trial_duration = parse_positive_duration(&text).map_err(wrap)?
-                }
-                "confirm_duration" => {
-                    self.confirm_duration = Some(parse_positive_duration(&text).map_err(wrap)?)
-                }
-                "warmup" => self.run.warmup = vec![parse_duration(&text).map_err(wrap)?],
-                _ => {
-                    return Err(UsageError(format!(
-                        "{file}: capacity.{key}: unknown key; accepted: find, slo_age, max_loss, max_pss, precision, budget, start, max_fps, max_consumers, trials, trial_duration, confirm_duration, warmup"
-                    )))
-                }
-            }
-        }
-        Ok(())
-    }
 }
 
 /// One search of the command: a strategy at a configuration point.
@@ -245,24 +195,18 @@ struct Plan {
 /// Why a trial could not be had.
 enum TrialError {
     Interrupted,
-    Run(RunError),
+    Run(anyhow::Error),
 }
 
-pub fn command(mut args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()> {
+pub fn command(args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()> {
     fbench_harness::interrupt::install();
-    let mut spec = args.spec()?;
+    let spec = args.spec()?;
     let mut scenario_name = None;
     let mut scenario_file = None;
+    // The scenario's run flags and its [capacity] table are already in `args` (read with
+    // the command line's, see `scenarios::with_scenario`); here only its name and file.
     if let Some(name) = args.scenario.clone() {
         let loaded = scenarios::load(&name)?;
-        let given = std::mem::replace(&mut spec, loaded.scenario.sweep);
-        crate::sweep::override_explicit(&mut spec, given, explicit);
-        if let Some(table) = &loaded.scenario.capacity {
-            args.apply_table(table, &loaded.file, explicit)?;
-        }
-        // The trial length and warm-up are the search's, not the scenario's run's.
-        spec.duration = vec![args.trial_duration];
-        spec.warmup = vec![args.warmup()];
         scenario_name = Some(loaded.scenario.name);
         scenario_file = Some(loaded.file);
     }
@@ -297,7 +241,13 @@ pub fn command(mut args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()
         max_pss_bytes: args.max_pss,
     };
     let started = Instant::now();
-    let bar = progress_bar(args.budget, args.output.quiet);
+    // One scheduler for every trial of every search (each in its own process, busy ones
+    // re-run), drawing one bar over the budget.
+    let mut scheduler = crate::schedule::Scheduler::with_bar(
+        args.schedule.clone(),
+        crate::schedule::progress_bar(args.budget.as_millis().max(1) as u64, args.output.quiet),
+    );
+    let bar = scheduler.bar().clone();
     let mut records = Vec::with_capacity(plans.len());
     let mut partial = false;
     for (index, plan) in plans.iter().enumerate() {
@@ -321,7 +271,7 @@ pub fn command(mut args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()
             }
         );
         let search_started = Instant::now();
-        let mut oracle = oracle_of(plan, &args, &level, &bar, &label, started);
+        let mut oracle = oracle_of(plan, &args, &level, &mut scheduler, &label, started);
         let mut clock = || search_started.elapsed();
         let result = match capacity::search(&search, &mut oracle, &mut clock) {
             Ok(result) => result,
@@ -338,8 +288,7 @@ pub fn command(mut args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()
                 ..
             }) => {
                 bar.finish_and_clear();
-                return Err(anyhow::Error::new(error)
-                    .context(format!("the {} run", plan.point.strategy.name())));
+                return Err(error);
             }
         };
         records.push(record(plan, &level, result));
@@ -372,7 +321,7 @@ pub fn command(mut args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()
                 plan.point.strategy.name()
             );
             let search_started = Instant::now();
-            let mut oracle = oracle_of(plan, &args, &level, &bar, &label, started);
+            let mut oracle = oracle_of(plan, &args, &level, &mut scheduler, &label, started);
             let mut clock = || search_started.elapsed();
             let previous = records[i].result.clone();
             match capacity::resume(&search, previous, &mut oracle, &mut clock) {
@@ -390,8 +339,7 @@ pub fn command(mut args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()
                     ..
                 }) => {
                     bar.finish_and_clear();
-                    return Err(anyhow::Error::new(error)
-                        .context(format!("the {} run", plan.point.strategy.name())));
+                    return Err(error);
                 }
             }
         }
@@ -410,11 +358,16 @@ pub fn command(mut args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()
     };
     std::io::stdout().write_all(terminal_table(&report, None).as_bytes())?;
     let html_path = write(&report, &json_path, &args.export)?;
+    if let Some(line) = scheduler.summary().filter(|_| !args.output.quiet) {
+        eprintln!("{line}");
+    }
     if partial {
         std::io::stdout().flush()?;
-        eprintln!("interrupted: the searches resolved so far were written, marked partial");
-        // 130 as after SIGINT; the runs have already cleaned up (segments, children).
-        std::process::exit(130);
+        // 130 through the shared interrupt path; the runs have already cleaned up.
+        return Err(crate::Interrupted {
+            kept: Some("the searches resolved so far were written, marked partial"),
+        }
+        .into());
     }
     if args.open {
         crate::sweep::open_in_browser(&html_path);
@@ -422,32 +375,33 @@ pub fn command(mut args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()
     Ok(())
 }
 
-/// The oracle of one search: each trial is one harness run of the point's configuration at
-/// the requested value, judged against the service level.
+/// The oracle of one search: each trial is one run of the point's configuration at the
+/// requested value, through the scheduler (its own process, re-run while the machine is
+/// busy), judged against the service level.
 fn oracle_of<'a>(
     plan: &'a Plan,
     args: &'a CapacityArgs,
     level: &'a ServiceLevel,
-    bar: &'a ProgressBar,
+    scheduler: &'a mut crate::schedule::Scheduler,
     label: &'a str,
     started: Instant,
 ) -> impl FnMut(TrialRequest) -> Result<TrialSummary, TrialError> + 'a {
+    let mut trial = 0;
     move |request: TrialRequest| {
-        let mut config = plan.point.config.clone();
+        let mut point = plan.point.clone();
         match args.find {
-            Axis::Fps => config.fps = request.value,
-            Axis::Consumers => config.consumers = request.value as usize,
+            Axis::Fps => point.config.fps = request.value,
+            Axis::Consumers => point.config.consumers = request.value as usize,
         }
-        config.duration = request.duration;
-        config.warmup = request.warmup;
-        bar.set_message(format!("{label}: {} {}", request.value, args.find.name()));
-        let result = plan.point.strategy.run(&config, &mut |_| {
-            bar.set_position(started.elapsed().as_millis() as u64)
-        });
-        match result {
+        point.config.duration = request.duration;
+        point.config.warmup = request.warmup;
+        trial += 1;
+        let label = format!("{label}: {} {}", request.value, args.find.name());
+        let position = |_| started.elapsed().as_millis() as u64;
+        match scheduler.run(&point, trial, &label, &position) {
             Ok(run) => Ok(capacity::judge(&run, level)),
-            Err(RunError::Interrupted) => Err(TrialError::Interrupted),
-            Err(error) => Err(TrialError::Run(error)),
+            Err(crate::trial::TrialError::Interrupted) => Err(TrialError::Interrupted),
+            Err(crate::trial::TrialError::Failed(error)) => Err(TrialError::Run(error)),
         }
     }
 }
@@ -602,23 +556,6 @@ fn write(
         println!("{name} report: {}", path.display());
     }
     Ok(html_path)
-}
-
-/// One bar for the whole command, in milliseconds of wall time against the budget (then
-/// against an estimate from the searches done), so its ETA covers every search.
-fn progress_bar(budget: Duration, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(
-        Some(budget.as_millis().max(1) as u64),
-        ProgressDrawTarget::stderr(),
-    );
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {msg} (ETA {eta})")
-            .expect("valid template"),
-    );
-    bar
 }
 
 #[cfg(test)]

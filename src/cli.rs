@@ -49,6 +49,10 @@ pub enum Command {
     /// A consumer process of a cross-process run (started by fbench itself).
     #[command(name = "__consumer", hide = true)]
     Consumer(ConsumerArgs),
+    /// One run in its own process (started by fbench itself for every run it schedules):
+    /// the `run` flags of exactly one point; its result as JSON on stdout.
+    #[command(name = "__trial", hide = true)]
+    Trial(Box<crate::trial::TrialArgs>),
     /// Compare two JSON reports with gates, without running anything; exit code 3 when a
     /// gate fails (run and sweep take the same gates with --baseline).
     Gate(crate::gate::GateArgs),

@@ -159,6 +159,52 @@ pub struct RunFlags {
     pub consumer_cmd: Vec<fbench_harness::runner::external::ConsumerCommand>,
 }
 
+/// How the scheduler treats a machine other processes are loading, shared by every command
+/// that runs (`run`, `sweep`, `soak`, `capacity`).
+#[derive(Clone, Debug, Args)]
+pub struct ScheduleFlags {
+    /// Run a trial again when other processes used more than this many CPUs during it
+    /// (the report's `cpu.other_load_cpus`), e.g. 0.25 or 1.
+    #[arg(long, value_name = "CPUS", default_value_t = 0.25, value_parser = parse_other_load)]
+    pub max_other_load: f64,
+
+    /// Re-runs of one trial at most; a trial still busy after them is kept, marked `busy`
+    /// (0: never re-run, e.g. on a CI runner that is always shared).
+    #[arg(long, value_name = "N", env = "FBENCH_RETRIES", default_value_t = 2, value_parser = clap::value_parser!(u32).range(0..=100))]
+    pub retries: u32,
+}
+
+impl Default for ScheduleFlags {
+    fn default() -> Self {
+        ScheduleFlags {
+            max_other_load: 0.25,
+            retries: 2,
+        }
+    }
+}
+
+pub fn parse_other_load(text: &str) -> Result<f64, String> {
+    let cpus: f64 = text
+        .parse()
+        .map_err(|_| format!("'{text}' is not a number of CPUs (e.g. 0.25)"))?;
+    if !(cpus.is_finite() && cpus >= 0.0) {
+        return Err("must be 0 or more CPUs (e.g. 0.25)".to_string());
+    }
+    Ok(cpus)
+}
+
+/// Most trials per configuration `--repeat` accepts.
+pub const MAX_REPEAT: usize = 1000;
+
+/// `--repeat`: 1 to [`MAX_REPEAT`] trials.
+pub fn parse_repeat(text: &str) -> Result<usize, String> {
+    let n = parse_count(text)?;
+    if n > MAX_REPEAT {
+        return Err(format!("at most {MAX_REPEAT} trials per configuration"));
+    }
+    Ok(n)
+}
+
 /// Where reports go, shared by every command that writes one.
 #[derive(Clone, Debug, Args)]
 pub struct OutputFlags {

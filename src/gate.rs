@@ -18,7 +18,6 @@ use fbench_reports::gate::{
 };
 use fbench_reports::{ExportFormat, Report};
 
-use crate::flags::parse_count;
 use crate::{input, scenarios, writable_file, write_atomically, UsageError};
 
 /// Exit code when a gate fails: a regression, an absolute limit exceeded, torn frames, a
@@ -152,7 +151,7 @@ pub struct GateFlags {
 
     /// Run every configuration N times (trials, interleaved); gates compare the median of
     /// the trials [default: 5 with --baseline or --save-baseline, else 1].
-    #[arg(long, value_name = "N", value_parser = parse_count)]
+    #[arg(long, value_name = "N", value_parser = crate::flags::parse_repeat)]
     pub repeat: Option<usize>,
 
     #[command(flatten)]

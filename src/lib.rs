@@ -183,10 +183,12 @@ mod input;
 mod output;
 mod report_cmd;
 mod scenarios;
+mod schedule;
 mod soak;
 mod source;
 mod stdio;
 mod sweep;
+mod trial;
 
 pub(crate) use output::{output_path, parent_dir, writable_file, write_atomically};
 
@@ -241,23 +243,44 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// The user pressed Ctrl-C or sent SIGTERM, SIGHUP or SIGQUIT: the run stopped, cleaned up,
-/// wrote nothing.
-#[derive(Debug)]
-struct Interrupted;
+/// The user pressed Ctrl-C or sent SIGTERM, SIGHUP or SIGQUIT: the run stopped and cleaned
+/// up. Nothing was written, unless the command says what it kept (capacity writes the
+/// searches resolved so far, marked partial).
+#[derive(Debug, Default)]
+struct Interrupted {
+    kept: Option<&'static str>,
+}
 
 impl std::fmt::Display for Interrupted {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         // Which signal: a SIGHUP in a log says the ssh session went, not that someone pressed
         // Ctrl-C.
-        match fbench_harness::interrupt::signal_name() {
-            Some(signal) => write!(f, "interrupted by {signal}: nothing was written"),
-            None => f.write_str("interrupted: nothing was written"),
+        let by = fbench_harness::interrupt::signal_name()
+            .map(|signal| format!(" by {signal}"))
+            .unwrap_or_default();
+        match self.kept {
+            Some(kept) => write!(f, "interrupted{by}: {kept}"),
+            None => write!(f, "interrupted{by}: nothing was written"),
         }
     }
 }
 
 impl std::error::Error for Interrupted {}
+
+/// A run process already said what went wrong on stderr (e.g. /dev/shm too small, exit 2):
+/// fbench exits with its code and adds no line of its own.
+#[derive(Debug)]
+struct AlreadyReported {
+    code: u8,
+}
+
+impl std::fmt::Display for AlreadyReported {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "a run process exited with code {}", self.code)
+    }
+}
+
+impl std::error::Error for AlreadyReported {}
 
 /// Exit code after SIGINT/SIGTERM/SIGHUP/SIGQUIT, as shells report a process killed by
 /// SIGINT: one code for "stopped on request, cleaned up", whichever signal it was.
@@ -361,7 +384,19 @@ pub fn main_with(registry: Registry) -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     fixed_mmap_threshold();
-    let args = std::env::args_os().filter(|arg| arg != "--bench");
+    let raw: Vec<std::ffi::OsString> = std::env::args_os().filter(|arg| arg != "--bench").collect();
+    // The flags the user typed (not the scenario's): validation errors name them as flags.
+    let typed = Cli::command()
+        .try_get_matches_from(&raw)
+        .ok()
+        .map(|m| explicit_args(&m));
+    let args = match scenarios::with_scenario(raw) {
+        Ok(args) => args,
+        Err(usage) => {
+            eprintln!("error: {usage}");
+            return ExitCode::from(EXIT_USAGE);
+        }
+    };
     let matches = match Cli::command().try_get_matches_from(args) {
         Ok(matches) => matches,
         Err(err) => return clap_error(err),
@@ -370,17 +405,19 @@ pub fn main_with(registry: Registry) -> ExitCode {
         Ok(cli) => cli,
         Err(err) => return clap_error(err),
     };
-    let explicit = explicit_args(&matches);
+    let explicit = typed.unwrap_or_else(|| explicit_args(&matches));
     // Where stdout or stderr is a pipe, a reader that leaves early (`| head -1`) must not
     // cost the files the command writes (see `stdio`); dropped last, after the exit line.
+    // A consumer's and a run child's stdout is their result, read whole by their parent.
     let _stdio = match cli.command {
-        Command::Consumer(_) => None,
+        Command::Consumer(_) | Command::Trial(_) => None,
         _ => stdio::guard(),
     };
     let outcome = match cli.command {
         Command::Run(args) => run(*args, &explicit),
         Command::Clean => clean(),
         Command::Consumer(args) => return consumer(args),
+        Command::Trial(args) => return trial::child_main(*args),
         Command::Sweep(args) => sweep::sweep(*args, &explicit),
         Command::Soak(args) => soak::soak(*args, &explicit),
         Command::Report(args) => report_cmd::report(args),
@@ -393,6 +430,10 @@ pub fn main_with(registry: Registry) -> ExitCode {
     };
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.downcast_ref::<AlreadyReported>().is_some() => {
+            let code = err.downcast_ref::<AlreadyReported>().map_or(1, |r| r.code);
+            ExitCode::from(code)
+        }
         Err(err) if err.downcast_ref::<Interrupted>().is_some() => {
             eprintln!("{err}");
             ExitCode::from(EXIT_INTERRUPTED)
@@ -472,7 +513,7 @@ fn fixed_mmap_threshold() {
 }
 
 /// Ids of the subcommand's arguments given on the command line (not defaults): these
-/// replace a scenario's values.
+/// replace a scenario's values, and errors about them name the flag, not the scenario.
 fn explicit_args(matches: &clap::ArgMatches) -> Vec<String> {
     let Some((_, sub)) = matches.subcommand() else {
         return Vec::new();
@@ -554,7 +595,7 @@ fn consumer(args: cli::ConsumerArgs) -> ExitCode {
 }
 
 fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
-    run_flags(
+    sweep::run_flags(
         &args.run,
         &flags::Defaults::run(),
         &args.output,
@@ -562,30 +603,6 @@ fn run(args: RunArgs, explicit: &[String]) -> anyhow::Result<()> {
         &args.extras,
         explicit,
     )
-}
-
-/// `run` and `sweep`: configure the source, expand the flags into runs, execute them.
-pub(crate) fn run_flags(
-    run: &flags::RunFlags,
-    defaults: &flags::Defaults,
-    output: &flags::OutputFlags,
-    prefix: &str,
-    extras: &sweep::RunExtras,
-    explicit: &[String],
-) -> anyhow::Result<()> {
-    let source = source::configure(&run.source_request(defaults)?)?;
-    if let Some(summary) = &source.summary {
-        println!("{summary}");
-    }
-    sweep::execute(sweep::Plan {
-        spec: run.spec(defaults, &source),
-        explicit,
-        json: output.json.clone(),
-        out: output.out.clone(),
-        prefix,
-        quiet: output.quiet,
-        extras,
-    })
 }
 
 pub(crate) fn build_info() -> BuildInfo {

@@ -26,6 +26,9 @@ pub struct SoakArgs {
     /// Analyse these JSON reports instead of running (e.g. long `fbench run`s).
     #[arg(long, value_name = "FILE.json")]
     pub from: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub schedule: crate::flags::ScheduleFlags,
 }
 
 pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
@@ -56,7 +59,7 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
     spec.validate(fbench_harness::machine::available_memory())
         .map_err(|e| UsageError(e.to_string()))?;
     let json = output_path(args.output.json.as_deref(), &args.output.out, "soak")?;
-    crate::sweep::execute(crate::sweep::Plan {
+    let report = crate::sweep::execute(crate::sweep::Plan {
         spec,
         explicit,
         json: Some(json.clone()),
@@ -68,12 +71,10 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
             open: false,
             export: Vec::new(),
             no_ideal: true,
+            schedule: args.schedule.clone(),
             gate: Default::default(),
         },
     })?;
-    let text = std::fs::read_to_string(&json)
-        .with_context(|| format!("reading back {}", json.display()))?;
-    let report = Report::from_json(&text)?;
     let summaries: Vec<SoakSummary> = report.runs.iter().map(summarise).collect();
     print_summaries(&summaries);
     let path = json.with_extension("soak.json");

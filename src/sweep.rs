@@ -2,17 +2,15 @@
 //! for all the runs, the table, and the JSON, HTML (and optional Markdown, CSV, .hgrm)
 //! reports written side by side.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use anyhow::Context;
 use clap::Args;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use fbench_harness::config::ConfigError;
 use fbench_harness::machine::{available_memory, MachineInfo};
-use fbench_harness::sweep::{SweepPoint, SweepSpec};
+use fbench_harness::sweep::SweepSpec;
 use fbench_reports::{hgrm, ExportFormat, Report};
 
 use crate::flags::{Defaults, OutputFlags, RunFlags};
@@ -21,8 +19,9 @@ use crate::{output_path, scenarios, write_atomically, UsageError};
 /// Flags `run` and `sweep` share beyond the run parameters.
 #[derive(Debug, Args)]
 pub struct RunExtras {
-    /// Run a scenario: a built-in name (see `fbench list scenarios`) or a TOML file. Flags
-    /// given on the command line replace the scenario's values.
+    /// Run a scenario: a built-in name (see `fbench list scenarios`) or a TOML file. Its
+    /// keys are read as flags placed before the command line's; a flag given on the command
+    /// line replaces the scenario's value of it.
     #[arg(long, value_name = "NAME|PATH")]
     pub scenario: Option<String>,
 
@@ -35,11 +34,16 @@ pub struct RunExtras {
     #[arg(long, value_delimiter = ',', value_parser = parse_extra)]
     pub export: Vec<Extra>,
 
-    /// Do not run the `ideal` reference first. By default, whenever two or more strategies
-    /// run, `ideal` (the empirical floor of this machine, consumer count, workload and wait
-    /// mode) runs first at every configuration point and every run is compared with it.
+    /// Do not run the `ideal` reference. By default, whenever two or more strategies run,
+    /// `ideal` — a minimal latest-value strategy (one atomic swap, readers read in place) —
+    /// runs beside them at every configuration point, its trials interleaved with theirs,
+    /// and every run is compared with it. It is a reference taken on the same machine at
+    /// the same time, not a floor: noise can put another strategy below it.
     #[arg(long)]
     pub no_ideal: bool,
+
+    #[command(flatten)]
+    pub schedule: crate::flags::ScheduleFlags,
 
     #[command(flatten)]
     pub gate: crate::gate::GateFlags,
@@ -97,7 +101,7 @@ pub struct Plan<'a> {
 }
 
 pub fn sweep(args: SweepArgs, explicit: &[String]) -> anyhow::Result<()> {
-    crate::run_flags(
+    run_flags(
         &args.run,
         &Defaults::sweep(),
         &args.output,
@@ -107,38 +111,34 @@ pub fn sweep(args: SweepArgs, explicit: &[String]) -> anyhow::Result<()> {
     )
 }
 
-/// Replace the scenario's values by those given explicitly on the command line.
-pub(crate) fn override_explicit(spec: &mut SweepSpec, given: SweepSpec, explicit: &[String]) {
-    for id in explicit {
-        match id.as_str() {
-            "strategy" => spec.strategies = given.strategies.clone(),
-            "consumers" => spec.consumers = given.consumers.clone(),
-            "resolution" => spec.resolution = given.resolution.clone(),
-            "format" => spec.format = given.format.clone(),
-            "fps" => spec.fps = given.fps.clone(),
-            "duration" => spec.duration = given.duration.clone(),
-            "warmup" => spec.warmup = given.warmup.clone(),
-            "workload" => spec.workload = given.workload.clone(),
-            "slow" => spec.slow = given.slow.clone(),
-            "wait" => spec.wait = given.wait.clone(),
-            "verify" => spec.verify = given.verify.clone(),
-            "deadline_tolerance" => spec.deadline_tolerance = given.deadline_tolerance.clone(),
-            "pool_size" => spec.pool_size = given.pool_size.clone(),
-            "pool_policy" => spec.pool_policy = given.pool_policy.clone(),
-            "slots" => spec.slots = given.slots.clone(),
-            "slot_policy" => spec.slot_policy = given.slot_policy.clone(),
-            "queue_depth" => spec.queue_depth = given.queue_depth.clone(),
-            "drop_policy" => spec.drop_policy = given.drop_policy.clone(),
-            "interval" => spec.interval = given.interval,
-            "waker" => spec.waker = given.waker.clone(),
-            "consumer_cmd" => spec.consumer_cmd = given.consumer_cmd.clone(),
-            _ => {}
-        }
+/// `run` and `sweep`: configure the source, expand the flags into runs, execute them.
+pub fn run_flags(
+    run: &RunFlags,
+    defaults: &Defaults,
+    output: &OutputFlags,
+    prefix: &str,
+    extras: &RunExtras,
+    explicit: &[String],
+) -> anyhow::Result<()> {
+    let source = crate::source::configure(&run.source_request(defaults)?)?;
+    if let Some(summary) = &source.summary {
+        println!("{summary}");
     }
+    execute(Plan {
+        spec: run.spec(defaults, &source),
+        explicit,
+        json: output.json.clone(),
+        out: output.out.clone(),
+        prefix,
+        quiet: output.quiet,
+        extras,
+    })
+    .map(|_| ())
 }
 
 /// Put the reference strategy (`ideal`) first when two or more strategies run and this
-/// binary has one: every configuration point then has its floor measured beside it.
+/// binary has one: every configuration point then has its reference measured beside it,
+/// its trials interleaved with the others' (see `crate::schedule`).
 fn with_reference_first(strategies: &mut Vec<fbench_harness::StrategyRef>) {
     let reference = fbench_harness::registry::current()
         .entries()
@@ -151,19 +151,20 @@ fn with_reference_first(strategies: &mut Vec<fbench_harness::StrategyRef>) {
     }
 }
 
-/// Validate, run every point under one progress bar, write the reports.
-pub fn execute(plan: Plan) -> anyhow::Result<()> {
+/// Validate, run every point through the scheduler (each run in its own process, under one
+/// progress bar), write the reports; the report is returned for commands that analyse it
+/// further (soak).
+pub fn execute(plan: Plan) -> anyhow::Result<Report> {
     // From here on Ctrl-C stops the run cleanly (segments removed, children reaped).
     fbench_harness::interrupt::install();
     let mut spec = plan.spec;
     let mut scenario_name = None;
     let mut scenario_file = None;
-    let mut scenario_gates = None;
+    // The scenario's run flags and its [gates] are already in `spec` and the gate flags
+    // (read with the command line's, see `scenarios::with_scenario`); here only its name and
+    // file.
     if let Some(name) = &plan.extras.scenario {
         let loaded = scenarios::load(name)?;
-        scenario_gates = Some(crate::gate::from_scenario(&loaded.scenario, &loaded.file)?);
-        let given = std::mem::replace(&mut spec, loaded.scenario.sweep);
-        override_explicit(&mut spec, given, plan.explicit);
         scenario_name = Some(loaded.scenario.name);
         scenario_file = Some(loaded.file);
     }
@@ -175,7 +176,7 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
         .map_err(|e| usage_of(e, scenario_file.as_deref(), plan.explicit))?;
     let prefix = scenario_name.as_deref().unwrap_or(plan.prefix);
     let json_path = output_path(plan.json.as_deref(), &plan.out, prefix)?;
-    let gating = crate::gate::prepare(&plan.extras.gate, scenario_gates, &plan.out)?;
+    let gating = crate::gate::prepare(&plan.extras.gate, None, &plan.out)?;
 
     if !plan.quiet
         && points
@@ -184,20 +185,28 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
     {
         eprintln!("note: 'unsync' is the torn-frame canary: it is broken on purpose");
     }
+    let repeat = gating.repeat as u32;
     if !plan.quiet && points.len() * gating.repeat > 1 {
-        let total: Duration =
-            points.iter().map(SweepPoint::planned).sum::<Duration>() * gating.repeat as u32;
         eprintln!(
-            "{} runs, about {} of measuring and warm-up",
+            "{} runs, each in its own process, about {} of measuring and warm-up",
             points.len() * gating.repeat,
-            fbench_harness::config::format_duration(Duration::from_secs(total.as_secs().max(1)))
+            crate::schedule::planned_text(&points, repeat)
         );
     }
     // Before the first run, on a machine no run is loading; shared by every run. The copy
-    // floor is measured at the first point's frame size.
-    let calibration = crate::calibrate::for_run(&points[0].config);
+    // floor is measured at the first point's frame size, in a child process as the runs
+    // are (its buffers never sit in this process).
+    let calibration = crate::trial::calibrate(&points[0])?;
     crate::warn_about_stale_segments(plan.quiet);
-    let runs = run_points(&points, gating.repeat, plan.quiet)?;
+    let mut scheduler = crate::schedule::Scheduler::new(
+        plan.extras.schedule.clone(),
+        crate::schedule::planned_ms(&points, repeat),
+        plan.quiet,
+    );
+    let runs = scheduler.run_all(&points, repeat)?;
+    if let Some(line) = scheduler.summary().filter(|_| !plan.quiet) {
+        eprintln!("{line}");
+    }
 
     let mut report = Report::new(MachineInfo::detect(), crate::build_info(), runs)
         .calibrated(calibration)
@@ -213,7 +222,8 @@ pub fn execute(plan: Plan) -> anyhow::Result<()> {
         open_in_browser(&html_path);
     }
     lost_consumers(&report)?;
-    gating.finish(&report)
+    gating.finish(&report)?;
+    Ok(report)
 }
 
 /// After the reports are written: a line on stderr for each run that lost consumers, and
@@ -247,85 +257,6 @@ fn usage_of(error: ConfigError, scenario_file: Option<&str>, explicit: &[String]
         )),
         _ => UsageError(error.to_string()),
     }
-}
-
-/// Every point `repeat` times. Trials are interleaved (every point once, then again), so
-/// that a burst of load on a shared machine lands on one trial of many configurations
-/// rather than on every trial of one; the report lists each point's trials together.
-fn run_points(
-    points: &[SweepPoint],
-    repeat: usize,
-    quiet: bool,
-) -> anyhow::Result<Vec<fbench_harness::RunResult>> {
-    let planned_ms: Vec<u64> = points
-        .iter()
-        .map(|p| p.planned().as_millis().max(1) as u64)
-        .collect();
-    let bar = progress_bar(planned_ms.iter().sum::<u64>() * repeat as u64, quiet);
-    let mut done_ms = 0;
-    let mut trials: Vec<Vec<fbench_harness::RunResult>> =
-        points.iter().map(|_| Vec::with_capacity(repeat)).collect();
-    for trial in 1..=repeat {
-        for (index, point) in points.iter().enumerate() {
-            let of_trials = if repeat > 1 {
-                format!(" trial {trial}/{repeat}")
-            } else {
-                String::new()
-            };
-            bar.set_message(format!(
-                "{}/{} {} x{} {}{of_trials}",
-                index + 1,
-                points.len(),
-                point.strategy.name(),
-                point.config.consumers,
-                point.config.frame.resolution
-            ));
-            let span = planned_ms[index] as f64;
-            let result = point.strategy.run(&point.config, &mut |fraction| {
-                bar.set_position(done_ms + (fraction * span) as u64)
-            });
-            match result {
-                Ok(run) => trials[index].push(fbench_harness::RunResult {
-                    trial: trial as u32,
-                    ..run
-                }),
-                Err(fbench_harness::RunError::Interrupted) => {
-                    bar.finish_and_clear();
-                    return Err(crate::Interrupted.into());
-                }
-                Err(fbench_harness::RunError::ExternalConsumer(message)) => {
-                    bar.finish_and_clear();
-                    return Err(UsageError(message).into());
-                }
-                Err(error) => {
-                    bar.finish_and_clear();
-                    return Err(anyhow::Error::new(error)
-                        .context(format!("the {} run", point.strategy.name())));
-                }
-            }
-            if let Some(failure) = crate::source::take_failure(&point.config.source) {
-                bar.suspend(|| eprintln!("warning: {} run: {failure}", point.strategy.name()));
-            }
-            done_ms += planned_ms[index];
-            bar.set_position(done_ms);
-        }
-    }
-    bar.finish_and_clear();
-    Ok(trials.into_iter().flatten().collect())
-}
-
-/// One bar for the whole invocation, in milliseconds of planned run time, so its ETA holds
-/// across runs of different lengths.
-fn progress_bar(total_ms: u64, quiet: bool) -> ProgressBar {
-    if quiet || !std::io::stderr().is_terminal() {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::with_draw_target(Some(total_ms), ProgressDrawTarget::stderr());
-    bar.set_style(
-        ProgressStyle::with_template("{spinner} [{elapsed_precise}] {wide_bar} {msg} (ETA {eta})")
-            .expect("valid template"),
-    );
-    bar
 }
 
 /// The JSON report at `json_path`, the HTML beside it, then the extras; prints each path.

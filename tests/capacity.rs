@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt as _;
 use common::{fbench, json_of};
 
 /// Small: 480p, one trial per value (trial length and cap are added per test).
@@ -134,8 +133,7 @@ fn a_budget_too_small_for_one_trial_reports_unresolved_not_a_number() {
 fn ctrl_c_writes_what_is_resolved_marked_partial_and_exits_130() {
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("cap.json");
-    let mut child = Command::cargo_bin("fbench")
-        .unwrap()
+    let mut child = common::fbench_process()
         .args(SMALL)
         .args([
             "--max-fps",

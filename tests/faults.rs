@@ -7,11 +7,11 @@ use std::path::Path;
 
 use std::process::{Command, Stdio};
 
-use assert_cmd::cargo::CommandCargoExt as _;
+mod common;
 use serde_json::Value;
 
 fn fbench() -> Command {
-    Command::cargo_bin("fbench").unwrap()
+    common::fbench_process()
 }
 
 /// Small frames and a short run, so the counts come from the faults, not from load.

@@ -49,22 +49,49 @@ fn left_behind(before: &BTreeSet<PathBuf>) -> Vec<PathBuf> {
 /// Serialises the tests of this file: a run that reclaims a dead consumer cleans every dead
 /// iceoryx2 node it finds, including those another test is about to check.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+/// A `__trial` process that runs a run (not the one that calibrates before the runs).
+fn is_run_process(cmdline: &[u8]) -> bool {
+    let mut args = cmdline.split(|&b| b == 0);
+    args.clone().any(|a| a == b"__trial") && !args.any(|a| a == b"--calibrate")
+}
 
-/// The `__consumer` children of `parent`: (consumer id, pid).
+/// The parent pid of `pid`, from /proc.
+fn ppid_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // ppid is the second field after the parenthesised command name
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|p| p.parse::<u32>().ok())
+}
+
+/// The process that runs the run: fbench runs each run in a `__trial` child of its own.
+fn run_process_of(parent: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if ppid_of(pid) == Some(parent) && is_run_process(&cmdline) {
+                return pid;
+            }
+        }
+        assert!(Instant::now() < deadline, "no run process started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The `__consumer` processes of the run `parent` started: (consumer id, pid).
 fn consumers_of(parent: u32) -> Vec<(usize, u32)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid != Some(parent) {
+        // A child of the run process, itself a child of fbench (one process per run).
+        let ppid = ppid_of(pid);
+        if ppid != Some(parent) && ppid.and_then(ppid_of) != Some(parent) {
             continue;
         }
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -101,7 +128,7 @@ fn a_sigkilled_iceoryx2_consumer_is_reported_crashed_and_nothing_is_left() {
     let before = iceoryx2_files();
     let dir = tempfile::tempdir().unwrap();
     let report = dir.path().join("kill.json");
-    let parent = std::process::Command::new(assert_cmd::cargo::cargo_bin("fbench"))
+    let parent = common::fbench_process()
         .args(["run", "--strategy", "iceoryx2", "--consumers", "3"])
         .args(["--resolution", "320x240", "--fps", "100"])
         .args(["--duration", "3s", "--warmup", "100ms", "--quiet", "--json"])
@@ -155,7 +182,7 @@ fn clean_removes_what_a_killed_iceoryx2_run_left() {
     let _serial = ONE_AT_A_TIME.lock().unwrap_or_else(|e| e.into_inner());
     let before = iceoryx2_files();
     let dir = tempfile::tempdir().unwrap();
-    let mut parent = std::process::Command::new(assert_cmd::cargo::cargo_bin("fbench"))
+    let mut parent = common::fbench_process()
         .args(["run", "--strategy", "iceoryx2", "--consumers", "2"])
         .args(["--resolution", "320x240", "--duration", "60s", "--quiet"])
         .arg("--out")
@@ -180,7 +207,11 @@ fn clean_removes_what_a_killed_iceoryx2_run_left() {
             >= 4
     });
     std::thread::sleep(Duration::from_millis(1000));
-    parent.kill().unwrap(); // SIGKILL: nothing of fbench's own cleanup runs
+    // SIGKILL to the run process, then to fbench: nothing of fbench's own cleanup runs.
+    let run = run_process_of(pid);
+    // SAFETY: kill(2) on a pid we just found as our grandchild; no memory is involved.
+    assert_eq!(unsafe { libc::kill(run as i32, libc::SIGKILL) }, 0);
+    parent.kill().unwrap();
     parent.wait().unwrap();
     // The consumers die with the parent (PR_SET_PDEATHSIG).
     wait_for("the consumers outlived the parent", || {

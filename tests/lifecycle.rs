@@ -17,6 +17,9 @@ fn spawn_run(strategy: &str, consumers: &str, extra: &[&str], json: &std::path::
     Command::cargo_bin("fbench")
         .unwrap()
         .env("FBENCH_CALIBRATION", "off")
+        // One try per run: a re-run on a busy machine would start consumers this test did
+        // not stop or kill.
+        .env("FBENCH_RETRIES", "0")
         .args(["run", "--strategy", strategy, "--consumers", consumers])
         .args(["--resolution", "480p", "--warmup", "200ms"])
         .args(extra)

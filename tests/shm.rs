@@ -7,31 +7,55 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use assert_cmd::cargo::CommandCargoExt as _;
-
 mod common;
 use common::json_of;
 
 fn fbench() -> Command {
-    Command::cargo_bin("fbench").unwrap()
+    common::fbench_process()
+}
+/// A `__trial` process that runs a run (not the one that calibrates before the runs).
+fn is_run_process(cmdline: &[u8]) -> bool {
+    let mut args = cmdline.split(|&b| b == 0);
+    args.clone().any(|a| a == b"__trial") && !args.any(|a| a == b"--calibrate")
 }
 
-/// Consumer processes of `parent`: (id, pid).
+/// The parent pid of `pid`, from /proc.
+fn ppid_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // ppid is the second field after the parenthesised command name
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|p| p.parse::<u32>().ok())
+}
+
+/// The process that runs the run: fbench runs each run in a `__trial` child of its own.
+fn run_process_of(parent: u32) -> u32 {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if ppid_of(pid) == Some(parent) && is_run_process(&cmdline) {
+                return pid;
+            }
+        }
+        assert!(Instant::now() < deadline, "no run process started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Consumer processes of the run `parent` started: (id, pid).
 fn consumers_of(parent: u32) -> Vec<(usize, u32)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // ppid is the second field after the parenthesised command name
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid != Some(parent) {
+        // A child of the run process, itself a child of fbench (one process per run).
+        let ppid = ppid_of(pid);
+        if ppid != Some(parent) && ppid.and_then(ppid_of) != Some(parent) {
             continue;
         }
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
@@ -64,12 +88,26 @@ fn wait_for_consumers(parent: u32, count: usize) -> Vec<(usize, u32)> {
     }
 }
 
+/// Segments made by `pid` or by a child of it running now (fbench runs each run in a child
+/// process, which makes the segment).
 fn segments_of(pid: u32) -> Vec<String> {
+    let mut makers = vec![pid];
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        if let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() {
+            if ppid_of(child) == Some(pid) {
+                makers.push(child);
+            }
+        }
+    }
     std::fs::read_dir("/dev/shm")
         .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(&format!("fbench-{pid}-")))
+        .filter(|name| {
+            makers
+                .iter()
+                .any(|m| name.starts_with(&format!("fbench-{m}-")))
+        })
         .collect()
 }
 
@@ -219,6 +257,7 @@ fn a_consumer_killed_mid_run_is_reported_crashed_and_its_slot_reclaimed() {
         .spawn()
         .unwrap();
     let consumers = wait_for_consumers(parent.id(), 3);
+    let run_pid = run_process_of(parent.id());
     std::thread::sleep(Duration::from_millis(700));
     let victim = consumers[2].1;
     // SAFETY: kill(2) on a pid we just found as our grandchild; no memory is involved.
@@ -244,7 +283,7 @@ fn a_consumer_killed_mid_run_is_reported_crashed_and_its_slot_reclaimed() {
         "a lost consumer's figures are not invented"
     );
     assert_eq!(run["torn_frames"], 0);
-    assert!(segments_of(parent.id()).is_empty());
+    assert!(segments_of(run_pid).is_empty());
     assert!(!alive(victim));
 }
 
@@ -272,8 +311,9 @@ fn interrupt_mid_run(signal: i32) {
         .unwrap();
     let pid = parent.id();
     let consumers = wait_for_consumers(pid, 3);
+    let run = run_process_of(pid);
     assert_eq!(
-        segments_of(pid).len(),
+        segments_of(run).len(),
         1,
         "the run's segment exists while it runs"
     );
@@ -295,7 +335,8 @@ fn interrupt_mid_run(signal: i32) {
     std::io::Read::read_to_string(&mut parent.stderr.take().unwrap(), &mut stderr).unwrap();
     assert_eq!(status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted"), "{stderr}");
-    assert!(segments_of(pid).is_empty(), "segment left in /dev/shm");
+    assert!(segments_of(run).is_empty(), "segment left in /dev/shm");
+    assert!(!alive(run), "the run process {run} left running");
     for (_, child) in consumers {
         assert!(!alive(child), "consumer {child} left running");
     }
@@ -363,6 +404,7 @@ fn start_shm_run(
     report: &Path,
 ) -> std::process::Child {
     Command::new(program)
+        .env("FBENCH_RETRIES", "0")
         .args([
             "run",
             "--strategy",
@@ -422,6 +464,10 @@ fn clean_leaves_a_live_run_started_through_a_symlink_and_removes_a_killed_ones()
     let mut killed = start_shm_run(&fbench_path(), "2", "60s", &dir.path().join("k.json"));
     let consumers = wait_for_consumers(killed.id(), 2);
     let segment = Path::new("/dev/shm").join(&segments_of(killed.id())[0]);
+    // SIGKILL to the run process (which made the segment), then to fbench: no cleanup runs.
+    let run_pid = run_process_of(killed.id());
+    // SAFETY: kill(2) on a pid we just found as our grandchild; no memory is involved.
+    assert_eq!(unsafe { libc::kill(run_pid as i32, libc::SIGKILL) }, 0);
     killed.kill().unwrap();
     killed.wait().unwrap();
     // The consumers die with their parent (PR_SET_PDEATHSIG).

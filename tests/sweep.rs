@@ -195,7 +195,7 @@ fn bad_scenarios_name_the_file_the_key_and_what_is_accepted() {
     refused(
         &["sweep", "--scenario", &too_many],
         "many.toml: consumers",
-        "1 to 1024",
+        "more than the 1024 supported",
     );
     let syntax = write("syntax.toml", "consumers = [1, 2\n");
     refused(
@@ -393,4 +393,152 @@ fn the_ideal_reference_runs_first_at_every_point() {
         strategies_of(&["--no-ideal"], "mutex,pool"),
         named(&[("mutex", 1), ("pool", 1), ("mutex", 2), ("pool", 2)])
     );
+}
+
+/// A scenario is arguments before the command line's: every run flag given beside it
+/// reaches the report, those it does not replace keep the scenario's value.
+#[test]
+fn every_flag_given_beside_a_scenario_reaches_the_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("beside.json");
+    let output = fbench()
+        .args([
+            "run",
+            "--scenario",
+            "quick",
+            "-s",
+            "pool",
+            "-c",
+            "2",
+            "--source",
+            "camera-sim",
+            "--fault",
+            "stall:0@100ms:100ms",
+            "--duration",
+            "300ms",
+            "--warmup",
+            "50ms",
+            "--pool-size",
+            "6",
+            "--wait",
+            "poll:1ms",
+            "--verify",
+            "full",
+            "--deadline-tolerance",
+            "0.5",
+            "--interval",
+            "100ms",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json_of(&json);
+    let runs = report["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    let run = &runs[0];
+    assert_eq!(run["strategy"], "pool");
+    assert_eq!(run["consumers"], 2);
+    let config = &run["config"];
+    assert_eq!(config["source"], "camera-sim");
+    assert_eq!(config["duration_s"], 0.3);
+    assert_eq!(config["pool_size"], 6);
+    assert_eq!(config["wait"], "poll:1ms");
+    assert_eq!(config["verify"], "full");
+    assert_eq!(config["deadline_tolerance"], 0.5);
+    assert_eq!(config["interval_s"], 0.1);
+    // the scenario's own values where no flag replaced them: 480p at 60 fps
+    assert_eq!(config["width"], 640);
+    assert_eq!(config["fps"], 60.0);
+    assert!(
+        run["faults"]
+            .as_array()
+            .is_some_and(|f| f.iter().any(|f| f["fault"] == "stall:0@100ms:100ms")),
+        "{}",
+        run["faults"]
+    );
+}
+
+#[test]
+fn an_empty_scenario_and_too_many_trials_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty.toml");
+    std::fs::write(&empty, "# nothing here\n").unwrap();
+    refused(
+        &["run", "--scenario", empty.to_str().unwrap()],
+        "empty.toml is empty",
+        "sets at least one key",
+    );
+    refused(
+        &["run", "--repeat", "1001"],
+        "--repeat",
+        "at most 1000 trials",
+    );
+}
+
+/// `--repeat 2` with the reference: per configuration, reference, A, B, reference, A, B,
+/// every run numbered by its trial, each in its own process.
+#[test]
+fn repeated_trials_are_numbered_per_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("trials.json");
+    let output = fbench()
+        .args([
+            "sweep",
+            "-s",
+            "mutex,pool",
+            "-c",
+            "1,2",
+            "-r",
+            "480p",
+            "--fps",
+            "60",
+            "-d",
+            "150ms",
+            "--warmup",
+            "30ms",
+            "--repeat",
+            "2",
+            "--quiet",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report = json_of(&json);
+    let runs: Vec<(String, u64, u64)> = report["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["strategy"].as_str().unwrap().to_string(),
+                r["consumers"].as_u64().unwrap(),
+                r["trial"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let mut expected = Vec::new();
+    for consumers in [1, 2] {
+        for strategy in ["ideal", "mutex", "pool"] {
+            for trial in [1, 2] {
+                expected.push((strategy.to_string(), consumers, trial));
+            }
+        }
+    }
+    assert_eq!(runs, expected);
+    for run in report["runs"].as_array().unwrap() {
+        assert_eq!(run["reruns"], 0, "FBENCH_RETRIES=0 in tests");
+    }
 }

@@ -244,6 +244,28 @@ impl Intervals {
                 .iter()
                 .map(|i| i.acquire.latency().summary())
                 .collect(),
+            ..WireIntervals::default()
+        }
+    }
+
+    /// A whole run's intervals as a run child process sends them to its parent: the
+    /// consumer series plus the producer's (due frames, publish times), the consumer count
+    /// and the start stamp, so the parent's interval logs equal an in-process run's.
+    pub fn to_wire_whole(&self) -> WireIntervals {
+        WireIntervals {
+            due: self.intervals.iter().map(|i| i.due).collect(),
+            publish: self
+                .intervals
+                .iter()
+                .map(|i| i.publish.latency().summary())
+                .collect(),
+            consumers: self.consumers,
+            started_unix_ns: self.started.and_then(|t| {
+                t.duration_since(SystemTime::UNIX_EPOCH)
+                    .ok()
+                    .map(|d| d.as_nanos() as u64)
+            }),
+            ..self.to_wire()
         }
     }
 
@@ -252,21 +274,38 @@ impl Intervals {
         if wire.age.len() != wire.seen.len() || wire.acquire.len() != wire.seen.len() {
             return Err("interval series of different lengths".to_string());
         }
+        // The producer's series are there only in a whole run's intervals (`to_wire_whole`).
+        let whole = !wire.publish.is_empty() || !wire.due.is_empty();
+        if whole && (wire.publish.len() != wire.seen.len() || wire.due.len() != wire.seen.len()) {
+            return Err("interval series of different lengths".to_string());
+        }
         let mut intervals = Vec::with_capacity(wire.seen.len());
-        for ((seen, age), acquire) in wire.seen.iter().zip(&wire.age).zip(&wire.acquire) {
+        for (k, ((seen, age), acquire)) in wire
+            .seen
+            .iter()
+            .zip(&wire.age)
+            .zip(&wire.acquire)
+            .enumerate()
+        {
             intervals.push(Interval {
                 seen: *seen,
-                due: 0,
+                due: if whole { wire.due[k] } else { 0 },
                 age: Buckets::of(&Latency::from_summary(age)?),
                 acquire: Buckets::of(&Latency::from_summary(acquire)?),
-                publish: Buckets::default(),
+                publish: if whole {
+                    Buckets::of(&Latency::from_summary(&wire.publish[k])?)
+                } else {
+                    Buckets::default()
+                },
             });
         }
         Ok(Intervals {
             interval_ns: wire.interval_ns.max(1),
             intervals,
-            consumers: 0,
-            started: None,
+            consumers: wire.consumers,
+            started: wire
+                .started_unix_ns
+                .map(|ns| SystemTime::UNIX_EPOCH + Duration::from_nanos(ns)),
         })
     }
 }
@@ -279,6 +318,18 @@ pub struct WireIntervals {
     pub seen: Vec<u64>,
     pub age: Vec<LatencySummary>,
     pub acquire: Vec<LatencySummary>,
+    /// Frames due per interval (a whole run's only; empty from a consumer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub due: Vec<u64>,
+    /// Publish times per interval (a whole run's only; empty from a consumer).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub publish: Vec<LatencySummary>,
+    /// Consumers merged in (a whole run's; 0 from a consumer).
+    #[serde(default)]
+    pub consumers: usize,
+    /// When measuring started, ns since the Unix epoch (a whole run's, when known).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub started_unix_ns: Option<u64>,
 }
 
 /// Count, median, p99 and maximum of one interval of one series, nanoseconds.
@@ -341,6 +392,30 @@ mod tests {
             }
             value = value * 2 + 1;
         }
+    }
+
+    /// A run child sends its whole run's intervals to the parent: they arrive whole (due
+    /// frames, publish times, consumer count and start stamp included).
+    #[test]
+    fn a_whole_runs_intervals_round_trip_through_the_wire() {
+        let mut whole = Intervals::new(Duration::from_millis(100), Duration::from_millis(300));
+        whole.consumers = 2;
+        for k in 0..3u64 {
+            let offset = k * 100_000_000 + 5;
+            whole.due(offset);
+            whole.published(offset, 700 + k);
+            whole.seen(offset, 1_000_000 * (k + 1), 50 + k);
+            whole.seen(offset, 2_000_000 * (k + 1), 60 + k);
+        }
+        whole.started =
+            Some(SystemTime::UNIX_EPOCH + Duration::from_nanos(1_700_000_000_123_456_789));
+        let json = serde_json::to_string(&whole.to_wire_whole()).unwrap();
+        let back = Intervals::from_wire(&serde_json::from_str(&json).unwrap()).unwrap();
+        assert_eq!(back, whole);
+        // A consumer's wire form is unchanged: no producer series.
+        let consumer = whole.to_wire();
+        assert!(consumer.due.is_empty() && consumer.publish.is_empty());
+        assert_eq!(Intervals::from_wire(&consumer).unwrap().intervals[0].due, 0);
     }
 
     #[test]

@@ -6,10 +6,22 @@ use std::path::Path;
 use assert_cmd::Command;
 
 /// `fbench`, calibrating quickly (every figure, a fraction of the time): tests check that
-/// figures exist, never their values.
+/// figures exist, never their values. Busy runs are not re-run (`FBENCH_RETRIES=0`): tests
+/// running side by side load the machine, and they check figures' presence, not quietness.
 pub fn fbench() -> Command {
     let mut command = Command::cargo_bin("fbench").unwrap();
     command.env("FBENCH_CALIBRATION", "quick");
+    command.env("FBENCH_RETRIES", "0");
+    command
+}
+
+/// `fbench` as a plain process (to signal or kill while it runs), with the settings of
+/// [`fbench`].
+pub fn fbench_process() -> std::process::Command {
+    let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("fbench"));
+    command
+        .env("FBENCH_CALIBRATION", "quick")
+        .env("FBENCH_RETRIES", "0");
     command
 }
 
@@ -77,22 +89,25 @@ pub fn report_of(args: &[&str]) -> serde_json::Value {
     json_of(&json)
 }
 
-/// Consumer processes (`__consumer`) whose parent is `parent`: (id, pid), by id.
+/// The parent pid of `pid`, from /proc.
+pub fn ppid_of(pid: u32) -> Option<u32> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // ppid is the second field after the parenthesised command name
+    stat.rsplit_once(')')
+        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+        .and_then(|p| p.parse::<u32>().ok())
+}
+
+/// Consumer processes (`__consumer`) of the runs `parent` started: (id, pid), by id. A
+/// consumer is a child of the run process, itself a child of fbench (a process per run).
 pub fn consumers_of(parent: u32) -> Vec<(usize, u32)> {
     let mut found = Vec::new();
     for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
-            continue;
-        };
-        // ppid is the second field after the parenthesised command name
-        let ppid = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse::<u32>().ok());
-        if ppid != Some(parent) {
+        let ppid = ppid_of(pid);
+        if ppid != Some(parent) && ppid.and_then(ppid_of) != Some(parent) {
             continue;
         }
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
