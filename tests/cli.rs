@@ -161,8 +161,9 @@ fn list_names_every_strategy_and_hides_the_canary() {
         "shm-naive is marked: {stdout}"
     );
     assert!(!stdout.contains("unsync"));
-    // six of fbench's own, ideal and queue (not in all), three peers (tests/peers.rs)
-    assert_eq!(stdout.lines().count(), 11);
+    // six of fbench's own, ideal and queue (not in all), five peers: triple-buffer,
+    // iceoryx2, broadcast, zenoh, zenoh-tcp (tests/peers.rs, tests/zenoh.rs)
+    assert_eq!(stdout.lines().count(), 13);
 }
 
 #[test]
