@@ -11,7 +11,7 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{fbench, json_of};
+use common::{alive, consumers_of, fbench, json_of, run_process_of};
 
 /// Every iceoryx2 file on the machine except the one management file it keeps by design.
 fn iceoryx2_files() -> BTreeSet<PathBuf> {
@@ -49,70 +49,6 @@ fn left_behind(before: &BTreeSet<PathBuf>) -> Vec<PathBuf> {
 /// Serialises the tests of this file: a run that reclaims a dead consumer cleans every dead
 /// iceoryx2 node it finds, including those another test is about to check.
 static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-/// A `__trial` process that runs a run (not the one that calibrates before the runs).
-fn is_run_process(cmdline: &[u8]) -> bool {
-    let mut args = cmdline.split(|&b| b == 0);
-    args.clone().any(|a| a == b"__trial") && !args.any(|a| a == b"--calibrate")
-}
-
-/// The parent pid of `pid`, from /proc.
-fn ppid_of(pid: u32) -> Option<u32> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // ppid is the second field after the parenthesised command name
-    stat.rsplit_once(')')
-        .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-        .and_then(|p| p.parse::<u32>().ok())
-}
-
-/// The process that runs the run: fbench runs each run in a `__trial` child of its own.
-fn run_process_of(parent: u32) -> u32 {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
-            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-                continue;
-            };
-            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-            if ppid_of(pid) == Some(parent) && is_run_process(&cmdline) {
-                return pid;
-            }
-        }
-        assert!(Instant::now() < deadline, "no run process started");
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-/// The `__consumer` processes of the run `parent` started: (consumer id, pid).
-fn consumers_of(parent: u32) -> Vec<(usize, u32)> {
-    let mut found = Vec::new();
-    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
-        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
-            continue;
-        };
-        // A child of the run process, itself a child of fbench (one process per run).
-        let ppid = ppid_of(pid);
-        if ppid != Some(parent) && ppid.and_then(ppid_of) != Some(parent) {
-            continue;
-        }
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-        let args: Vec<String> = cmdline
-            .split(|&b| b == 0)
-            .map(|a| String::from_utf8_lossy(a).into_owned())
-            .collect();
-        if args.iter().any(|a| a == "__consumer") {
-            if let Some(i) = args.iter().position(|a| a == "--id") {
-                found.push((args[i + 1].parse().unwrap(), pid));
-            }
-        }
-    }
-    found.sort();
-    found
-}
-
-fn alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-}
-
 fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
     // A deadline only turns a hang into a failure; nothing asserts on how long it took.
     let deadline = Instant::now() + Duration::from_secs(60);

@@ -141,17 +141,57 @@ pub fn wait_for_consumers(parent: u32, count: usize) -> Vec<(usize, u32)> {
     }
 }
 
-/// The shared-memory segments of the run whose parent is `pid`.
+/// Segments made by `pid` or by a child of it running now (fbench runs each run in a child
+/// process, which makes the segment).
 pub fn segments_of(pid: u32) -> Vec<String> {
+    let mut makers = vec![pid];
+    for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+        if let Ok(child) = entry.file_name().to_string_lossy().parse::<u32>() {
+            if ppid_of(child) == Some(pid) {
+                makers.push(child);
+            }
+        }
+    }
     std::fs::read_dir("/dev/shm")
         .unwrap()
         .filter_map(Result::ok)
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|name| name.starts_with(&format!("fbench-{pid}-")))
+        .filter(|name| {
+            makers
+                .iter()
+                .any(|m| name.starts_with(&format!("fbench-{m}-")))
+        })
         .collect()
 }
 
 /// Whether process `pid` exists (a zombie counts: it has not been reaped).
 pub fn alive(pid: u32) -> bool {
     Path::new(&format!("/proc/{pid}")).exists()
+}
+
+/// A `__trial` process that runs a run (not the one that calibrates before the runs).
+pub fn is_run_process(cmdline: &[u8]) -> bool {
+    let mut args = cmdline.split(|&b| b == 0);
+    args.clone().any(|a| a == b"__trial") && !args.any(|a| a == b"--calibrate")
+}
+
+/// The process that runs the run: fbench runs each run in a `__trial` child of its own.
+pub fn run_process_of(parent: u32) -> u32 {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        for entry in std::fs::read_dir("/proc").unwrap().filter_map(Result::ok) {
+            let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+                continue;
+            };
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            if ppid_of(pid) == Some(parent) && is_run_process(&cmdline) {
+                return pid;
+            }
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no run process started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
 }
