@@ -299,7 +299,9 @@ fn warn_about_stale_segments(quiet: bool) {
 }
 
 /// The shared-memory segment of a run did not fit in /dev/shm, wherever in `err`'s chain.
-fn shm_space_shortage(err: &anyhow::Error) -> Option<&fbench_strategies::shm::SegmentError> {
+pub(crate) fn shm_space_shortage(
+    err: &anyhow::Error,
+) -> Option<&fbench_strategies::shm::SegmentError> {
     use fbench_strategies::shm::SegmentError;
     use fbench_strategies::BuildError;
     err.chain().find_map(|cause| {

@@ -430,6 +430,12 @@ pub fn child_main(args: TrialArgs) -> ExitCode {
                 eprintln!("error: {usage}");
                 ExitCode::from(crate::EXIT_USAGE)
             }
+            // Too little room in /dev/shm is the machine's limit, named with what would fit:
+            // exit 2 as in a run without a child, so the parent passes the line on as it is.
+            None if crate::shm_space_shortage(&error).is_some() => {
+                eprintln!("error: {error:#}");
+                ExitCode::from(crate::EXIT_USAGE)
+            }
             None => {
                 eprintln!("error: {error:#}");
                 ExitCode::FAILURE
