@@ -1274,6 +1274,7 @@ mod tests {
             status: "ok".to_string(),
             kind: "fbench".into(),
             command: None,
+            not_shm: None,
         };
         let due = (fps * 10.0) as u64;
         RunResult {
