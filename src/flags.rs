@@ -37,6 +37,18 @@ pub struct RunFlags {
     #[arg(long, short = 'c', value_delimiter = ',', value_parser = parse_count)]
     pub consumers: Vec<usize>,
 
+    /// Independent streams per run, e.g. 4 or 1,2,4,8 (a sweep axis): each its own source
+    /// on its own schedule, producer thread, strategy instance and --consumers consumers, as
+    /// K cameras would be. Figures are per stream (the report's `streams[]`) and for the
+    /// whole run, with the worst stream named. [default: 1]
+    #[arg(long, value_delimiter = ',', value_parser = fbench_harness::config::parse_streams)]
+    pub streams: Vec<usize>,
+
+    /// Where the streams' schedules sit: spread (stream i due i/K of a period after stream
+    /// 0, as independent cameras) or aligned (every stream due at once: the worst case).
+    #[arg(long, default_value = "spread", value_parser = |s: &str| s.parse::<fbench_harness::config::StreamPhase>())]
+    pub stream_phase: fbench_harness::config::StreamPhase,
+
     /// Where frames come from: synthetic, camera-sim (a simulated camera that sets its own
     /// pace and drops frames as a driver does), y4m:PATH (a YUV4MPEG2 file, preloaded and
     /// played in a loop) or v4l2:/dev/videoN (a camera; needs a build with `--features v4l2`).
@@ -77,7 +89,8 @@ pub struct RunFlags {
     pub workload: Vec<Workload>,
 
     /// COUNT:WORKLOAD: make COUNT of the consumers run another workload, e.g. 2:sleep:50ms,
-    /// in every run. May be repeated.
+    /// in every run (and every stream; COUNT:WORKLOAD@streamN in stream N only, from 0).
+    /// May be repeated.
     #[arg(long, value_parser = |s: &str| s.parse::<SlowConsumers>())]
     pub slow: Vec<SlowConsumers>,
 
@@ -341,6 +354,8 @@ impl RunFlags {
                 link: self.link,
             },
             consumer_cmd: self.consumer_cmd.clone(),
+            streams: or(&self.streams, base.streams),
+            stream_phase: self.stream_phase,
         }
     }
 }

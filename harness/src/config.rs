@@ -91,6 +91,59 @@ pub fn pool_policy_name(policy: PoolPolicy) -> &'static str {
     }
 }
 
+/// The most streams one run may have: each is a producer thread, a strategy instance and
+/// its own consumers, so this is already far past what one machine sustains at video rates.
+pub const MAX_STREAMS: usize = 64;
+
+/// `--stream-phase`: where the streams' schedules sit against each other.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StreamPhase {
+    /// Stream `i` is due `i × period / K` after stream 0, as independent cameras would be
+    /// (their frames are not all due at the same instant).
+    #[default]
+    Spread,
+    /// Every stream is due at the same instants: the worst case for the machine.
+    Aligned,
+}
+
+impl StreamPhase {
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamPhase::Spread => "spread",
+            StreamPhase::Aligned => "aligned",
+        }
+    }
+}
+
+impl fmt::Display for StreamPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for StreamPhase {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "spread" => Ok(StreamPhase::Spread),
+            "aligned" => Ok(StreamPhase::Aligned),
+            _ => Err(format!(
+                "unknown stream phase '{s}'; accepted: spread, aligned"
+            )),
+        }
+    }
+}
+
+/// `--streams`: 1 to [`MAX_STREAMS`].
+pub fn parse_streams(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_STREAMS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not accepted; must be a whole number from 1 to {MAX_STREAMS}"
+        )),
+    }
+}
+
 /// Everything one run needs, already validated (see [`RunConfig::validate`]).
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -126,6 +179,11 @@ pub struct RunConfig {
     /// Consumers that are the user's own processes (`--consumer-cmd`), see
     /// [`crate::runner::external`]; empty: fbench's own loop for every consumer.
     pub consumer_cmd: Vec<crate::runner::external::ConsumerCommand>,
+    /// Independent streams of the run (`--streams`): each its own source, producer thread,
+    /// strategy instance and `consumers` consumers (see [`crate::streams`]).
+    pub streams: usize,
+    /// Where the streams' schedules sit against each other (`--stream-phase`).
+    pub stream_phase: StreamPhase,
 }
 
 impl RunConfig {
@@ -157,6 +215,45 @@ impl RunConfig {
             interval: crate::timeline::DEFAULT_INTERVAL,
             remote: crate::remote::Remote::default(),
             consumer_cmd: Vec::new(),
+            streams: 1,
+            stream_phase: StreamPhase::Spread,
+        }
+    }
+
+    /// How far stream `stream`'s schedule lies after the run's: `stream × period / K` when
+    /// spread (so K cameras' frames are not all due at once), 0 when aligned.
+    ///
+    /// ```
+    /// use fbench_harness::config::{RunConfig, StreamPhase};
+    ///
+    /// let mut config = RunConfig::default_config(); // 30 fps
+    /// config.streams = 4;
+    /// assert_eq!(config.stream_offset_ns(0), 0);
+    /// assert_eq!(config.stream_offset_ns(2), 16_666_666); // half of 33.3 ms
+    /// config.stream_phase = StreamPhase::Aligned;
+    /// assert_eq!(config.stream_offset_ns(2), 0);
+    /// ```
+    pub fn stream_offset_ns(&self, stream: usize) -> u64 {
+        match self.stream_phase {
+            StreamPhase::Aligned => 0,
+            StreamPhase::Spread => self.period_ns() * stream as u64 / self.streams.max(1) as u64,
+        }
+    }
+
+    /// The configuration of stream `stream` alone: the run's, with only the `--slow` groups
+    /// that apply to that stream (untargeted ones and those aimed `@stream<stream>`).
+    pub fn for_stream(&self, stream: usize) -> RunConfig {
+        RunConfig {
+            slow: self
+                .slow
+                .iter()
+                .filter(|group| group.stream.map_or(true, |s| s == stream))
+                .map(|group| SlowConsumers {
+                    stream: None,
+                    ..*group
+                })
+                .collect(),
+            ..self.clone()
         }
     }
 
@@ -268,13 +365,44 @@ impl RunConfig {
                 ),
             ));
         }
-        let slow: usize = self.slow.iter().map(|s| s.count).sum();
-        if slow > self.consumers {
+        if !(1..=MAX_STREAMS).contains(&self.streams) {
+            return Err(ConfigError::new(
+                "--streams",
+                format!("must be from 1 to {MAX_STREAMS}, got {}", self.streams),
+            ));
+        }
+        if let Some(group) = self
+            .slow
+            .iter()
+            .find(|g| g.stream.is_some_and(|s| s >= self.streams))
+        {
             return Err(ConfigError::new(
                 "--slow",
                 format!(
-                    "{slow} slow consumers but only {} consumers in all (raise --consumers)",
-                    self.consumers
+                    "{group}: there is no such stream; streams are numbered 0 to {} (--streams)",
+                    self.streams - 1
+                ),
+            ));
+        }
+        for stream in 0..self.streams {
+            let slow: usize = self.for_stream(stream).slow.iter().map(|s| s.count).sum();
+            if slow > self.consumers {
+                return Err(ConfigError::new(
+                    "--slow",
+                    format!(
+                        "{slow} slow consumers but only {} consumers in all (raise --consumers)",
+                        self.consumers
+                    ),
+                ));
+            }
+        }
+        if self.streams > 1 && self.source.is_device() {
+            return Err(ConfigError::new(
+                "--streams",
+                format!(
+                    "{} is one device and cannot feed {} streams; use synthetic, camera-sim or y4m:PATH",
+                    self.source.name(),
+                    self.streams
                 ),
             ));
         }
@@ -302,7 +430,9 @@ impl RunConfig {
             .count();
         for kind in strategies {
             let frames = (kind.resident_frames)(&self.strategy_params()) + scratch;
-            let needed = (frame_len as u64).saturating_mul(frames as u64);
+            let needed = (frame_len as u64)
+                .saturating_mul(frames as u64)
+                .saturating_mul(self.streams as u64);
             if needed > available_memory {
                 return Err(ConfigError::new(
                     "--resolution",
@@ -312,7 +442,7 @@ impl RunConfig {
                         self.frame.format,
                         human_bytes(frame_len as u64),
                         kind.name,
-                        frames,
+                        frames * self.streams,
                         human_bytes(needed),
                         human_bytes(available_memory)
                     ),
@@ -398,6 +528,14 @@ pub struct ConfigRecord {
     /// e.g. `netns, link 1gbit,delay=200us`. Absent when consumers ran on this host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    /// Independent streams of the run (`--streams`), each with `consumers` consumers; 0 in
+    /// reports written before fbench ran several (they ran 1).
+    #[serde(default)]
+    pub streams: usize,
+    /// `spread` or `aligned` (`--stream-phase`); absent for a run of one stream, where it
+    /// changes nothing.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream_phase: Option<String>,
 }
 
 impl RunConfig {
@@ -413,11 +551,7 @@ impl RunConfig {
             duration_s: self.duration.as_secs_f64(),
             warmup_s: self.warmup.as_secs_f64(),
             workload: self.workload.to_string(),
-            slow: self
-                .slow
-                .iter()
-                .map(|s| format!("{}:{}", s.count, s.workload))
-                .collect(),
+            slow: self.slow.iter().map(|s| s.to_string()).collect(),
             wait: Wait(self.wait).to_string(),
             verify: self.verify.name().to_string(),
             deadline_tolerance: self.deadline_tolerance,
@@ -435,6 +569,8 @@ impl RunConfig {
             interval_s: Some(self.interval.as_secs_f64()),
             waker: self.waker.name().to_string(),
             remote: self.remote.describe(),
+            streams: self.streams,
+            stream_phase: (self.streams > 1).then(|| self.stream_phase.name().to_string()),
         }
     }
 }
