@@ -158,7 +158,8 @@ fn a_slow_consumer_in_one_stream_leaves_the_other_alone() {
 }
 
 /// A run of one stream is the run fbench made before streams: no `streams[]`, no
-/// `worst_stream`, no `stream` on consumers, `config.streams` 1.
+/// `worst_stream`, no `stream` on consumers, `config.streams` 1 (and the phase, which
+/// changes nothing for one stream, `spread` even when `aligned` was asked for).
 #[test]
 fn one_stream_is_reported_as_before() {
     let report = report_of(&[
@@ -173,10 +174,12 @@ fn one_stream_is_reported_as_before() {
         "300ms",
         "--warmup",
         "100ms",
+        "--stream-phase",
+        "aligned",
     ]);
     let run = &runs(&report)[0];
     assert_eq!(run["config"]["streams"], 1);
-    assert!(run["config"].get("stream_phase").is_none(), "{run}");
+    assert_eq!(run["config"]["stream_phase"], "spread");
     assert!(run.get("streams").is_none());
     assert!(run.get("worst_stream").is_none());
     for consumer in run["per_consumer"].as_array().unwrap() {
@@ -238,4 +241,65 @@ fn bad_stream_flags_are_refused_in_one_line() {
         "numbered 0 to 1",
     );
     refused(&["run", "--slow", "1:copy@camera"], "--slow", "@stream0");
+}
+
+/// A sweep over stream counts: one run per count, `--per-stream` rows under each run of
+/// several, and the HTML report's per-stream table, charts against the stream count and
+/// memory per added stream beside Frigate's formula.
+#[test]
+fn a_sweep_over_stream_counts_draws_against_streams() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("s.json");
+    let output = common::fbench()
+        .args([
+            "sweep",
+            "-s",
+            "pool",
+            "--streams",
+            "1,2",
+            "-c",
+            "1",
+            "-r",
+            "64x48",
+        ])
+        .args([
+            "-d",
+            "300ms",
+            "--warmup",
+            "100ms",
+            "--per-stream",
+            "--quiet",
+        ])
+        .arg("--json")
+        .arg(&json)
+        .arg("--out")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("pool ×2 streams, worst #"), "{stdout}");
+    assert!(
+        stdout.contains("  stream 0") && stdout.contains("  stream 1"),
+        "{stdout}"
+    );
+    let report = common::json_of(&json);
+    let counts: Vec<u64> = runs(&report)
+        .iter()
+        .map(|r| r["config"]["streams"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [1, 2]);
+    let html = std::fs::read_to_string(json.with_extension("html")).unwrap();
+    for wanted in [
+        "id=\"streams\"",
+        "p99 age against streams",
+        "peak PSS per added stream",
+        "Frigate",
+    ] {
+        assert!(html.contains(wanted), "{wanted}");
+    }
 }

@@ -532,10 +532,11 @@ pub struct ConfigRecord {
     /// reports written before fbench ran several (they ran 1).
     #[serde(default)]
     pub streams: usize,
-    /// `spread` or `aligned` (`--stream-phase`); absent for a run of one stream, where it
-    /// changes nothing.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub stream_phase: Option<String>,
+    /// `spread` or `aligned` (`--stream-phase`); always `spread` for a run of one stream,
+    /// where the phase changes nothing (so it never splits one configuration in two); ""
+    /// in reports written before it was recorded.
+    #[serde(default)]
+    pub stream_phase: String,
 }
 
 impl RunConfig {
@@ -570,7 +571,13 @@ impl RunConfig {
             waker: self.waker.name().to_string(),
             remote: self.remote.describe(),
             streams: self.streams,
-            stream_phase: (self.streams > 1).then(|| self.stream_phase.name().to_string()),
+            stream_phase: if self.streams > 1 {
+                self.stream_phase
+            } else {
+                StreamPhase::Spread
+            }
+            .name()
+            .to_string(),
         }
     }
 }
