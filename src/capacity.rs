@@ -409,7 +409,20 @@ fn oracle_of<'a>(
         let label = format!("{label}: {} {}", request.value, args.find.name());
         let position = |_| started.elapsed().as_millis() as u64;
         match scheduler.run(&point, trial, &label, &position) {
-            Ok(run) => Ok(capacity::judge(&run, level)),
+            Ok(run) => {
+                let trial = capacity::judge(&run, level);
+                Ok(match args.find {
+                    // The utilization law's bound is a frame rate; across K streams it is
+                    // no stream count (and its per-thread term is diluted K times), so the
+                    // streams axis shows none, and marks no trial interfered by it.
+                    Axis::Streams => TrialSummary {
+                        bound_fps: None,
+                        ..trial
+                    }
+                    .with_interference(),
+                    Axis::Fps | Axis::Consumers => trial,
+                })
+            }
             Err(crate::trial::TrialError::Interrupted) => Err(TrialError::Interrupted),
             Err(crate::trial::TrialError::Failed(error)) => Err(TrialError::Run(error)),
         }
