@@ -100,11 +100,18 @@ pub fn trial_args(point: &SweepPoint) -> Vec<String> {
     flag("--strategy", point.strategy.name().to_string());
     match &c.source {
         SourceSpec::Synthetic => flag("--source", "synthetic".to_string()),
-        other => {
-            flag("--source", other.name());
-            // The parent already checked the clip fits; the child may use what is there.
-            flag("--source-memory", available_memory().max(1).to_string());
-        }
+        other => flag("--source", other.name()),
+    }
+    // The sources of streams 1, 2, … (`--source a,b`), in order.
+    for other in &c.stream_sources {
+        flag("--source", other.name());
+    }
+    let files = std::iter::once(&c.source)
+        .chain(&c.stream_sources)
+        .any(|s| !matches!(s, SourceSpec::Synthetic));
+    if files {
+        // The parent already checked the clips fit; the child may use what is there.
+        flag("--source-memory", available_memory().max(1).to_string());
     }
     flag("--consumers", c.consumers.to_string());
     flag("--streams", c.streams.to_string());

@@ -303,3 +303,52 @@ fn a_sweep_over_stream_counts_draws_against_streams() {
         assert!(html.contains(wanted), "{wanted}");
     }
 }
+
+/// `--source` listing several gives the streams their sources in order, cycling: with
+/// `synthetic,camera-sim` and 3 streams, streams 0 and 2 are synthetic, stream 1 the
+/// simulated camera. More sources than streams is refused in one line.
+#[test]
+fn a_source_list_gives_the_streams_their_sources_in_order() {
+    let report = report_of(&[
+        "run",
+        "--strategy",
+        "pool",
+        "--streams",
+        "3",
+        "--source",
+        "synthetic,camera-sim",
+        "--consumers",
+        "1",
+        "--resolution",
+        "64x48",
+        "--duration",
+        "300ms",
+        "--warmup",
+        "100ms",
+    ]);
+    let run = &runs(&report)[0];
+    assert_eq!(run["config"]["source"], "synthetic");
+    assert_eq!(run["config"]["stream_sources"][0], "camera-sim");
+    let sources: Vec<&str> = run["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap())
+        .collect();
+    assert_eq!(sources, ["synthetic", "camera-sim", "synthetic"]);
+    refused(
+        &[
+            "run",
+            "--streams",
+            "2",
+            "--source",
+            "synthetic",
+            "--source",
+            "camera-sim",
+            "--source",
+            "synthetic",
+        ],
+        "--source",
+        "3 sources for 2 streams",
+    );
+}

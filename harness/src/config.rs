@@ -184,6 +184,10 @@ pub struct RunConfig {
     pub streams: usize,
     /// Where the streams' schedules sit against each other (`--stream-phase`).
     pub stream_phase: StreamPhase,
+    /// The sources of streams 1, 2, … when `--source` lists several (stream 0's is
+    /// `source`); stream i takes the list's i-th, cycling. Empty: `source` feeds every
+    /// stream (each stream its own instance of it).
+    pub stream_sources: Vec<SourceSpec>,
 }
 
 impl RunConfig {
@@ -217,6 +221,16 @@ impl RunConfig {
             consumer_cmd: Vec::new(),
             streams: 1,
             stream_phase: StreamPhase::Spread,
+            stream_sources: Vec::new(),
+        }
+    }
+
+    /// The source of stream `stream`: the `--source` list's entry, cycling.
+    pub fn source_of(&self, stream: usize) -> &SourceSpec {
+        let count = 1 + self.stream_sources.len();
+        match stream % count {
+            0 => &self.source,
+            i => &self.stream_sources[i - 1],
         }
     }
 
@@ -244,6 +258,8 @@ impl RunConfig {
     /// that apply to that stream (untargeted ones and those aimed `@stream<stream>`).
     pub fn for_stream(&self, stream: usize) -> RunConfig {
         RunConfig {
+            source: self.source_of(stream).clone(),
+            stream_sources: Vec::new(),
             slow: self
                 .slow
                 .iter()
@@ -396,23 +412,40 @@ impl RunConfig {
                 ));
             }
         }
-        if self.streams > 1 && self.source.is_device() {
+        let sources = 1 + self.stream_sources.len();
+        if sources > self.streams {
             return Err(ConfigError::new(
-                "--streams",
+                "--source",
                 format!(
-                    "{} is one device and cannot feed {} streams; use synthetic, camera-sim or y4m:PATH",
-                    self.source.name(),
+                    "{sources} sources for {} streams; give at most one per stream (--streams)",
                     self.streams
                 ),
             ));
         }
-        if let Some(fixed) = self.source.frame_spec() {
+        if let Some(device) = (0..sources)
+            .map(|i| self.source_of(i))
+            .find(|s| s.is_device())
+            .filter(|_| self.streams > sources)
+        {
+            return Err(ConfigError::new(
+                "--streams",
+                format!(
+                    "{} is one device and cannot feed several of the {} streams; use synthetic, camera-sim or y4m:PATH, or one source per stream",
+                    device.name(),
+                    self.streams
+                ),
+            ));
+        }
+        for source in std::iter::once(&self.source).chain(&self.stream_sources) {
+            let Some(fixed) = source.frame_spec() else {
+                continue;
+            };
             if fixed != self.frame {
                 return Err(ConfigError::new(
                     "--source",
                     format!(
                         "{} gives {} {} frames, not {} {}",
-                        self.source.name(),
+                        source.name(),
                         fixed.resolution,
                         fixed.format,
                         self.frame.resolution,
@@ -537,6 +570,10 @@ pub struct ConfigRecord {
     /// in reports written before it was recorded.
     #[serde(default)]
     pub stream_phase: String,
+    /// The sources of streams 1, 2, … when `--source` listed several (`source` is stream
+    /// 0's); absent when one source fed every stream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stream_sources: Vec<String>,
 }
 
 impl RunConfig {
@@ -578,6 +615,7 @@ impl RunConfig {
             }
             .name()
             .to_string(),
+            stream_sources: self.stream_sources.iter().map(|s| s.name()).collect(),
         }
     }
 }

@@ -55,6 +55,9 @@ pub struct SweepSpec {
     pub consumer_cmd: Vec<crate::runner::external::ConsumerCommand>,
     /// Streams per run (`--streams`), a dimension: a run of 1 then 4 cameras.
     pub streams: Vec<usize>,
+    /// The sources of streams 1, 2, … (`--source a,b`; not a dimension), see
+    /// [`RunConfig::stream_sources`].
+    pub stream_sources: Vec<SourceSpec>,
     /// Where the streams' schedules sit against each other (`--stream-phase`; not a
     /// dimension).
     pub stream_phase: crate::config::StreamPhase,
@@ -103,6 +106,7 @@ impl SweepSpec {
             remote: config.remote,
             consumer_cmd: config.consumer_cmd.clone(),
             streams: vec![config.streams],
+            stream_sources: config.stream_sources.clone(),
             stream_phase: config.stream_phase,
         }
     }
@@ -118,6 +122,7 @@ impl SweepSpec {
             remote: self.remote,
             consumer_cmd: self.consumer_cmd.clone(),
             stream_phase: self.stream_phase,
+            stream_sources: self.stream_sources.clone(),
             ..RunConfig::default_config()
         };
         let mut configs = vec![base];
