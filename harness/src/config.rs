@@ -254,8 +254,23 @@ impl RunConfig {
         }
     }
 
-    /// The configuration of stream `stream` alone: the run's, with only the `--slow` groups
-    /// that apply to that stream (untargeted ones and those aimed `@stream<stream>`).
+    /// The configuration of stream `stream` alone: the run's, with its own source
+    /// ([`RunConfig::source_of`]) and only the `--slow` groups that apply to that stream
+    /// (untargeted ones and those aimed `@stream<stream>`).
+    ///
+    /// ```
+    /// use fbench_harness::config::RunConfig;
+    /// use fbench_harness::source::SourceSpec;
+    ///
+    /// let mut config = RunConfig::default_config(); // 5 consumers
+    /// config.streams = 3;
+    /// config.slow = vec!["1:sleep:50ms@stream1".parse().unwrap()];
+    /// config.stream_sources = vec![SourceSpec::CameraSim { period_ns: 33_333_333 }];
+    /// assert_eq!(config.for_stream(0).workload_of(4).to_string(), "inspect");
+    /// assert_eq!(config.for_stream(1).workload_of(4).to_string(), "sleep:50ms");
+    /// let sources: Vec<String> = (0..3).map(|i| config.for_stream(i).source.name()).collect();
+    /// assert_eq!(sources, ["synthetic", "camera-sim", "synthetic"]);
+    /// ```
     pub fn for_stream(&self, stream: usize) -> RunConfig {
         RunConfig {
             source: self.source_of(stream).clone(),
