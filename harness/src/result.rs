@@ -100,6 +100,14 @@ pub struct RunResult {
     /// (all but `zenoh`) and in older reports. Expected 0.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_shm: Option<u64>,
+    /// Each stream's figures, in stream order, for a run of several streams (`--streams`,
+    /// see [`crate::streams`]); absent for a run of one, whose figures are its stream's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<crate::streams::StreamRecord>,
+    /// The stream with the highest p99 age (ties: the higher loss) in a run of several;
+    /// absent for a run of one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_stream: Option<usize>,
 }
 
 fn first_trial() -> u32 {
@@ -162,6 +170,8 @@ impl RunResult {
             consumers_lost: 0,
             reclaimed_slots: 0,
             queues: None,
+            streams: Vec::new(),
+            worst_stream: None,
             faults: Vec::new(),
             leaks: None,
             timeline: Vec::new(),
@@ -325,6 +335,10 @@ pub struct ConsumerRecord {
     /// shared memory, for a strategy that checks (`zenoh`); absent otherwise.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub not_shm: Option<u64>,
+    /// The stream it read (`id` counts within its stream), in a run of several streams;
+    /// absent in a run of one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<usize>,
 }
 
 fn own_kind() -> String {

@@ -56,6 +56,7 @@ impl HtmlExporter {
         );
         not_shm_section(&mut page, &view);
         sweep_section(&mut page, &view)?;
+        crate::streams::section(&mut page, &view)?;
         spectrum_section(&mut page, &view)?;
         timeline_section(&mut page, &view)?;
         memory_section(&mut page, &view)?;
@@ -80,7 +81,7 @@ pub fn expected_charts(reports: &[Report]) -> usize {
         .filter(|g| has_timeline(&view, g))
         .count();
     let cpu = view.groups.iter().filter(|g| has_cpu(&view, g)).count();
-    sweep + 2 * view.groups.len() + timelines + cpu
+    sweep + crate::streams::charts(&view) + 2 * view.groups.len() + timelines + cpu
 }
 
 fn has_timeline(view: &View, group: &Group) -> bool {

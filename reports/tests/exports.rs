@@ -62,6 +62,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
             kind: "fbench".into(),
             command: None,
             not_shm: None,
+            stream: None,
         })
         .collect();
     RunResult {
@@ -151,6 +152,8 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
         limits: None,
         queues: None,
         not_shm: None,
+        streams: Vec::new(),
+        worst_stream: None,
     }
 }
 
