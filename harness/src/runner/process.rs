@@ -111,8 +111,30 @@ pub(crate) fn consume_and_report<R: Reader>(
         (CpuUsage::now(), crate::alloc::allocations())
     });
     let outcome = consume(spec, reader, measure_start);
+    yield_to_consumers_still_reading();
     let (cpu_start, alloc_start) = window_start.join().map_err(|_| "cpu sampler died")?;
     write_report(outcome, cpu_start, alloc_start, std::io::stdout().lock())
+}
+
+/// A consumer process whose loop has ended (the strategy closed) lowers its own priority to
+/// the lowest (nice 19) before it encodes its report and exits.
+///
+/// Encoding the report (three whole histograms, DEFLATE and base64, and the intervals) takes
+/// milliseconds of CPU (about 5 ms on the loaded 2-vCPU machine of docs/strategies.md), and
+/// every consumer does it the moment it has seen the final frame. At 20 consumer processes on
+/// two CPUs those still holding the final frame waited behind the others' encoding: the age
+/// maximum of a run's last second was 46–153 ms where each earlier second had 4–20 ms, for
+/// `shm` and `iceoryx2` alike (*Where shm's time goes* in docs/strategies.md). At nice 19 the
+/// encoding runs when no consumer still reading wants the CPU. It still finishes: nice 19 is
+/// a smaller share, not none, and the parent waits for reports until the producer's end + 5 s
+/// as before.
+fn yield_to_consumers_still_reading() {
+    // SAFETY: a plain system call; PRIO_PROCESS with 0 is the calling thread on Linux (the
+    // consumer loop's, the only one left running here). Raising one's own nice value needs no
+    // privilege; should it fail, the report is encoded at the normal priority, as before.
+    unsafe {
+        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+    }
 }
 
 /// A consumer process's figures, as one JSON line on `out` (stdout for fbench's own, the
@@ -299,6 +321,7 @@ where
             run: name,
             consumers: Vec::new(),
             reclaimed: 0,
+            sampler: MemorySampler::start(),
             netns: netns.as_ref().map(|n| n.fd()),
         };
         drive(&strategy, &mut host, config, progress, baseline_pss)?
@@ -317,6 +340,7 @@ struct Children {
     run: String,
     consumers: Vec<Consumer>,
     reclaimed: u64,
+    sampler: MemorySampler,
     /// The namespace the consumers enter (`--remote netns`).
     netns: Option<std::os::fd::RawFd>,
 }
@@ -382,16 +406,15 @@ impl<S: CrossProcess> Host<S> for Children {
     }
 
     fn sample_memory(&mut self) -> Option<(u64, u64)> {
-        // PSS summed over the parent and every live child: shared pages (the segment, the
-        // executable) count once in all. RSS summed counts them once per process.
-        let mut total = memory_of("self")?;
-        for consumer in self.consumers.iter().filter(|c| !c.died) {
-            if let Some((rss, pss)) = memory_of(&consumer.child.id().to_string()) {
-                total.0 += rss;
-                total.1 += pss;
-            }
-        }
-        Some(total)
+        let consumers = &self.consumers;
+        let live = || {
+            consumers
+                .iter()
+                .filter(|c| !c.died)
+                .map(|c| c.child.id())
+                .collect()
+        };
+        self.sampler.sample(live)
     }
 
     fn tick(&mut self, strategy: &S) {
@@ -482,6 +505,116 @@ impl<S: CrossProcess> Host<S> for Children {
             consumers: results,
             outside: Some((cpu, allocations)),
             reclaimed: self.reclaimed,
+        }
+    }
+}
+
+/// How long a controller tick waits for the memory sampler's answer before going on without
+/// it (the answer is then the next tick's sample).
+const SAMPLE_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// RSS and PSS summed over this process and `pids`: shared pages (the segment, the
+/// executable) count once in the PSS sum, once per process in the RSS sum. `None` when this
+/// process's own figures cannot be read; a consumer that is gone adds nothing.
+fn memory_of_processes(pids: &[u32]) -> Option<(u64, u64)> {
+    let mut total = memory_of("self")?;
+    for pid in pids {
+        if let Some((rss, pss)) = memory_of(&pid.to_string()) {
+            total.0 += rss;
+            total.1 += pss;
+        }
+    }
+    Some(total)
+}
+
+/// Reads the memory of a run's processes for the controller's ticks on a thread of its own,
+/// scheduled `SCHED_IDLE`.
+///
+/// A process's PSS comes from `/proc/<pid>/smaps_rollup`, for which the kernel walks every
+/// page-table entry the process has, in the reader's time. With 20 consumer processes that
+/// is 21 walks every 100 ms, several milliseconds of CPU each time, and on the controller
+/// thread it ran at the priority of the producer and the consumers it measures, taking turns
+/// on their CPUs (docs/strategies.md, *Where shm's time goes*). A `SCHED_IDLE` thread runs
+/// on a CPU nobody else wants and is preempted as soon as a normal thread wakes. The first
+/// sample is taken on the caller's thread, so every run has one; later ones are asked for at
+/// a tick and waited for at most [`SAMPLE_WAIT`], an answer that comes later being the next
+/// tick's sample (a loaded machine has fewer samples, each at most one tick old). The CPU the
+/// samples take is still the run's (`cpu`, `cpu_demand.total_ns_per_frame`).
+struct MemorySampler {
+    /// Lists of consumer pids to sample; `None` when the thread could not be started or has
+    /// gone (then every sample is taken on the caller's thread, as before). Dropping it ends
+    /// the thread once it has finished the sample it may be taking.
+    requests: Option<std::sync::mpsc::SyncSender<Vec<u32>>>,
+    answers: std::sync::mpsc::Receiver<Option<(u64, u64)>>,
+    /// A request was sent and its answer not yet received.
+    pending: bool,
+    /// The first sample has been taken.
+    started: bool,
+}
+
+impl MemorySampler {
+    fn start() -> MemorySampler {
+        let (request_tx, request_rx) = std::sync::mpsc::sync_channel::<Vec<u32>>(1);
+        let (answer_tx, answers) = std::sync::mpsc::channel();
+        let started = thread::Builder::new()
+            .name("memory-sampler".into())
+            .spawn(move || {
+                // SAFETY: pid 0 is the calling thread alone (Linux schedules threads); the
+                // parameter is a valid sched_param (SCHED_IDLE takes priority 0). Moving
+                // oneself to SCHED_IDLE needs no privilege; should it fail, the samples are
+                // merely taken at the normal priority.
+                unsafe {
+                    let param = libc::sched_param { sched_priority: 0 };
+                    libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
+                }
+                for pids in request_rx {
+                    if answer_tx.send(memory_of_processes(&pids)).is_err() {
+                        break;
+                    }
+                }
+            })
+            .is_ok();
+        MemorySampler {
+            requests: started.then_some(request_tx),
+            answers,
+            pending: false,
+            started: false,
+        }
+    }
+
+    /// This tick's sample of this process and the consumers `pids()` lists (see the type's
+    /// doc for which one that is), or `None` when none is ready.
+    fn sample(&mut self, pids: impl FnOnce() -> Vec<u32>) -> Option<(u64, u64)> {
+        use std::sync::mpsc::{RecvTimeoutError, TrySendError};
+        let requests = match &self.requests {
+            Some(requests) if self.started => requests,
+            _ => {
+                self.started = true;
+                return memory_of_processes(&pids());
+            }
+        };
+        if !self.pending {
+            match requests.try_send(pids()) {
+                Ok(()) => self.pending = true,
+                // At most one request is ever outstanding, so the channel is never full.
+                Err(TrySendError::Full(_)) => return None,
+                Err(TrySendError::Disconnected(pids)) => {
+                    self.requests = None;
+                    return memory_of_processes(&pids);
+                }
+            }
+        }
+        match self.answers.recv_timeout(SAMPLE_WAIT) {
+            Ok(sample) => {
+                self.pending = false;
+                sample
+            }
+            Err(RecvTimeoutError::Timeout) => None,
+            Err(RecvTimeoutError::Disconnected) => {
+                self.pending = false;
+                self.requests = None;
+                None
+            }
         }
     }
 }
