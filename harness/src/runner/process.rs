@@ -26,7 +26,7 @@
 //! segment is removed when the strategy drops, on every path that unwinds; a parent killed
 //! outright leaves it for `fbench clean`.
 
-use std::io::Read;
+use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
@@ -111,29 +111,59 @@ pub(crate) fn consume_and_report<R: Reader>(
         (CpuUsage::now(), crate::alloc::allocations())
     });
     let outcome = consume(spec, reader, measure_start);
-    yield_to_consumers_still_reading();
     let (cpu_start, alloc_start) = window_start.join().map_err(|_| "cpu sampler died")?;
-    write_report(outcome, cpu_start, alloc_start, std::io::stdout().lock())
+    let line = encode_behind_readers(outcome, cpu_start, alloc_start)?;
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())
 }
 
-/// A consumer process whose loop has ended (the strategy closed) lowers its own priority to
-/// the lowest (nice 19) before it encodes its report and exits.
+/// How long a consumer process that has seen the final frame lets a lowest-priority thread
+/// encode its report before it encodes the report itself at its normal priority.
+const ENCODE_BEHIND_READERS: std::time::Duration = std::time::Duration::from_millis(200);
+
+/// A consumer process's report line, encoded at the lowest priority (nice 19) while other
+/// consumers may still be reading, for at most [`ENCODE_BEHIND_READERS`].
 ///
 /// Encoding the report (three whole histograms, DEFLATE and base64, and the intervals) takes
 /// milliseconds of CPU (about 5 ms on the loaded 2-vCPU machine of docs/strategies.md), and
 /// every consumer does it the moment it has seen the final frame. At 20 consumer processes on
 /// two CPUs those still holding the final frame waited behind the others' encoding: the age
 /// maximum of a run's last second was 46–153 ms where each earlier second had 4–20 ms, for
-/// `shm` and `iceoryx2` alike (*Where shm's time goes* in docs/strategies.md). At nice 19 the
-/// encoding runs when no consumer still reading wants the CPU. It still finishes: nice 19 is
-/// a smaller share, not none, and the parent waits for reports until the producer's end + 5 s
-/// as before.
-fn yield_to_consumers_still_reading() {
-    // SAFETY: a plain system call; PRIO_PROCESS with 0 is the calling thread on Linux (the
-    // consumer loop's, the only one left running here). Raising one's own nice value needs no
-    // privilege; should it fail, the report is encoded at the normal priority, as before.
-    unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+/// `shm` and `iceoryx2` alike (*Where shm's time goes* in docs/strategies.md). A nice-19
+/// thread encodes when no consumer still reading wants the CPU. Bounded, because nice 19 is a
+/// small share where other work of normal priority keeps the CPUs busy (spinning readers of
+/// another run, a debug build's slow encoding): after [`ENCODE_BEHIND_READERS`] this thread,
+/// still at its normal priority, encodes the report itself, so it is never later than that
+/// plus one encoding, well inside the parent's wait (the producer's end + 5 s).
+fn encode_behind_readers(
+    outcome: ConsumerOutcome,
+    cpu_start: CpuUsage,
+    alloc_start: Option<u64>,
+) -> Result<String, String> {
+    let outcome = Arc::new(outcome);
+    let (line_tx, line_rx) = std::sync::mpsc::channel();
+    let behind = {
+        let outcome = outcome.clone();
+        thread::Builder::new().name("report".into()).spawn(move || {
+            // SAFETY: plain system calls on this thread's own id: with PRIO_PROCESS and a
+            // thread id, Linux sets that thread's nice value alone (the consumer's own
+            // thread keeps its priority). Raising one's own nice value needs no privilege;
+            // should it fail, this thread merely encodes at the normal priority.
+            unsafe {
+                let tid = libc::gettid();
+                libc::setpriority(libc::PRIO_PROCESS, tid as libc::id_t, 19);
+            }
+            let _ = line_tx.send(report_line(&outcome, cpu_start, alloc_start));
+        })
+    };
+    match behind
+        .ok()
+        .and_then(|_| line_rx.recv_timeout(ENCODE_BEHIND_READERS).ok())
+    {
+        Some(line) => line,
+        None => report_line(&outcome, cpu_start, alloc_start),
     }
 }
 
@@ -145,6 +175,18 @@ pub(crate) fn write_report(
     alloc_start: Option<u64>,
     mut out: impl std::io::Write,
 ) -> Result<(), String> {
+    let line = report_line(&outcome, cpu_start, alloc_start)?;
+    writeln!(out, "{line}")
+        .and_then(|()| out.flush())
+        .map_err(|e| e.to_string())
+}
+
+/// A consumer process's figures as one line of JSON (without the newline).
+fn report_line(
+    outcome: &ConsumerOutcome,
+    cpu_start: CpuUsage,
+    alloc_start: Option<u64>,
+) -> Result<String, String> {
     let report = ChildReport {
         frames_seen: outcome.frames_seen,
         age: outcome.age.summary(),
@@ -153,7 +195,7 @@ pub(crate) fn write_report(
         torn_frames: outcome.torn_frames,
         out_of_order: outcome.out_of_order,
         deadline_misses: outcome.deadline_misses,
-        windows: outcome.windows,
+        windows: outcome.windows.clone(),
         intervals: outcome.intervals.to_wire(),
         cpu: CpuUsage::now().since(&cpu_start),
         allocations: match (alloc_start, crate::alloc::allocations()) {
@@ -161,10 +203,7 @@ pub(crate) fn write_report(
             _ => None,
         },
     };
-    let line = serde_json::to_string(&report).map_err(|e| e.to_string())?;
-    writeln!(out, "{line}")
-        .and_then(|()| out.flush())
-        .map_err(|e| e.to_string())
+    serde_json::to_string(&report).map_err(|e| e.to_string())
 }
 
 /// A consumer process and what became of it.
@@ -321,7 +360,6 @@ where
             run: name,
             consumers: Vec::new(),
             reclaimed: 0,
-            sampler: MemorySampler::start(),
             netns: netns.as_ref().map(|n| n.fd()),
         };
         drive(&strategy, &mut host, config, progress, baseline_pss)?
@@ -340,7 +378,6 @@ struct Children {
     run: String,
     consumers: Vec<Consumer>,
     reclaimed: u64,
-    sampler: MemorySampler,
     /// The namespace the consumers enter (`--remote netns`).
     netns: Option<std::os::fd::RawFd>,
 }
@@ -406,15 +443,16 @@ impl<S: CrossProcess> Host<S> for Children {
     }
 
     fn sample_memory(&mut self) -> Option<(u64, u64)> {
-        let consumers = &self.consumers;
-        let live = || {
-            consumers
-                .iter()
-                .filter(|c| !c.died)
-                .map(|c| c.child.id())
-                .collect()
-        };
-        self.sampler.sample(live)
+        // PSS summed over the parent and every live child: shared pages (the segment, the
+        // executable) count once in all. RSS summed counts them once per process.
+        let mut total = memory_of("self")?;
+        for consumer in self.consumers.iter().filter(|c| !c.died) {
+            if let Some((rss, pss)) = memory_of(&consumer.child.id().to_string()) {
+                total.0 += rss;
+                total.1 += pss;
+            }
+        }
+        Some(total)
     }
 
     fn tick(&mut self, strategy: &S) {
@@ -505,116 +543,6 @@ impl<S: CrossProcess> Host<S> for Children {
             consumers: results,
             outside: Some((cpu, allocations)),
             reclaimed: self.reclaimed,
-        }
-    }
-}
-
-/// How long a controller tick waits for the memory sampler's answer before going on without
-/// it (the answer is then the next tick's sample).
-const SAMPLE_WAIT: std::time::Duration = std::time::Duration::from_millis(20);
-
-/// RSS and PSS summed over this process and `pids`: shared pages (the segment, the
-/// executable) count once in the PSS sum, once per process in the RSS sum. `None` when this
-/// process's own figures cannot be read; a consumer that is gone adds nothing.
-fn memory_of_processes(pids: &[u32]) -> Option<(u64, u64)> {
-    let mut total = memory_of("self")?;
-    for pid in pids {
-        if let Some((rss, pss)) = memory_of(&pid.to_string()) {
-            total.0 += rss;
-            total.1 += pss;
-        }
-    }
-    Some(total)
-}
-
-/// Reads the memory of a run's processes for the controller's ticks on a thread of its own,
-/// scheduled `SCHED_IDLE`.
-///
-/// A process's PSS comes from `/proc/<pid>/smaps_rollup`, for which the kernel walks every
-/// page-table entry the process has, in the reader's time. With 20 consumer processes that
-/// is 21 walks every 100 ms, several milliseconds of CPU each time, and on the controller
-/// thread it ran at the priority of the producer and the consumers it measures, taking turns
-/// on their CPUs (docs/strategies.md, *Where shm's time goes*). A `SCHED_IDLE` thread runs
-/// on a CPU nobody else wants and is preempted as soon as a normal thread wakes. The first
-/// sample is taken on the caller's thread, so every run has one; later ones are asked for at
-/// a tick and waited for at most [`SAMPLE_WAIT`], an answer that comes later being the next
-/// tick's sample (a loaded machine has fewer samples, each at most one tick old). The CPU the
-/// samples take is still the run's (`cpu`, `cpu_demand.total_ns_per_frame`).
-struct MemorySampler {
-    /// Lists of consumer pids to sample; `None` when the thread could not be started or has
-    /// gone (then every sample is taken on the caller's thread, as before). Dropping it ends
-    /// the thread once it has finished the sample it may be taking.
-    requests: Option<std::sync::mpsc::SyncSender<Vec<u32>>>,
-    answers: std::sync::mpsc::Receiver<Option<(u64, u64)>>,
-    /// A request was sent and its answer not yet received.
-    pending: bool,
-    /// The first sample has been taken.
-    started: bool,
-}
-
-impl MemorySampler {
-    fn start() -> MemorySampler {
-        let (request_tx, request_rx) = std::sync::mpsc::sync_channel::<Vec<u32>>(1);
-        let (answer_tx, answers) = std::sync::mpsc::channel();
-        let started = thread::Builder::new()
-            .name("memory-sampler".into())
-            .spawn(move || {
-                // SAFETY: pid 0 is the calling thread alone (Linux schedules threads); the
-                // parameter is a valid sched_param (SCHED_IDLE takes priority 0). Moving
-                // oneself to SCHED_IDLE needs no privilege; should it fail, the samples are
-                // merely taken at the normal priority.
-                unsafe {
-                    let param = libc::sched_param { sched_priority: 0 };
-                    libc::sched_setscheduler(0, libc::SCHED_IDLE, &param);
-                }
-                for pids in request_rx {
-                    if answer_tx.send(memory_of_processes(&pids)).is_err() {
-                        break;
-                    }
-                }
-            })
-            .is_ok();
-        MemorySampler {
-            requests: started.then_some(request_tx),
-            answers,
-            pending: false,
-            started: false,
-        }
-    }
-
-    /// This tick's sample of this process and the consumers `pids()` lists (see the type's
-    /// doc for which one that is), or `None` when none is ready.
-    fn sample(&mut self, pids: impl FnOnce() -> Vec<u32>) -> Option<(u64, u64)> {
-        use std::sync::mpsc::{RecvTimeoutError, TrySendError};
-        let requests = match &self.requests {
-            Some(requests) if self.started => requests,
-            _ => {
-                self.started = true;
-                return memory_of_processes(&pids());
-            }
-        };
-        if !self.pending {
-            match requests.try_send(pids()) {
-                Ok(()) => self.pending = true,
-                // At most one request is ever outstanding, so the channel is never full.
-                Err(TrySendError::Full(_)) => return None,
-                Err(TrySendError::Disconnected(pids)) => {
-                    self.requests = None;
-                    return memory_of_processes(&pids);
-                }
-            }
-        }
-        match self.answers.recv_timeout(SAMPLE_WAIT) {
-            Ok(sample) => {
-                self.pending = false;
-                sample
-            }
-            Err(RecvTimeoutError::Timeout) => None,
-            Err(RecvTimeoutError::Disconnected) => {
-                self.pending = false;
-                self.requests = None;
-                None
-            }
         }
     }
 }
