@@ -45,6 +45,8 @@ pub fn parse_source(text: &str) -> Result<SourceArg, String> {
 /// What the source flags asked for, one value each.
 pub struct SourceRequest {
     pub source: SourceArg,
+    /// The sources of streams 1, 2, … when `--source` lists several (see [`Configured`]).
+    pub others: Vec<SourceArg>,
     pub source_memory: u64,
     pub resolution: Option<Resolution>,
     pub format: Option<PixelFormat>,
@@ -58,6 +60,9 @@ pub struct Configured {
     pub fps: f64,
     /// One line for the user about what the source turned out to be (not for synthetic).
     pub summary: Option<String>,
+    /// The sources of streams 1, 2, … (`--source a,b`), configured at the first one's rate
+    /// and checked to give its frames; empty when one source feeds every stream.
+    pub others: Vec<SourceSpec>,
 }
 
 fn usage(message: String) -> anyhow::Error {
@@ -67,6 +72,42 @@ fn usage(message: String) -> anyhow::Error {
 /// Load or open the source `args` names: a Y4M file is read into memory here, a camera is
 /// opened and its format negotiated here, so that nothing of it is measured later.
 pub fn configure(args: &SourceRequest) -> anyhow::Result<Configured> {
+    let mut first = configure_one(args)?;
+    for other in &args.others {
+        // Every stream runs at the run's one rate and frame geometry.
+        let request = SourceRequest {
+            source: other.clone(),
+            others: Vec::new(),
+            source_memory: args.source_memory,
+            resolution: match other {
+                SourceArg::Synthetic | SourceArg::CameraSim => Some(first.frame.resolution),
+                _ => None,
+            },
+            format: match other {
+                SourceArg::Synthetic | SourceArg::CameraSim => Some(first.frame.format),
+                _ => None,
+            },
+            fps: Some(first.fps),
+        };
+        let configured = configure_one(&request)?;
+        if configured.frame != first.frame {
+            return Err(usage(format!(
+                "--source: {} gives {} {} frames, not the {} {} of {}; every stream's source must give frames of one geometry",
+                configured.spec.name(),
+                configured.frame.resolution,
+                configured.frame.format,
+                first.frame.resolution,
+                first.frame.format,
+                first.spec.name()
+            )));
+        }
+        first.others.push(configured.spec);
+    }
+    Ok(first)
+}
+
+/// One source of [`configure`].
+fn configure_one(args: &SourceRequest) -> anyhow::Result<Configured> {
     let defaults = RunConfig::default_config();
     match &args.source {
         SourceArg::Synthetic => Ok(Configured {
@@ -77,6 +118,7 @@ pub fn configure(args: &SourceRequest) -> anyhow::Result<Configured> {
             },
             fps: args.fps.unwrap_or(defaults.fps),
             summary: None,
+            others: Vec::new(),
         }),
         SourceArg::CameraSim => {
             let fps = args.fps.unwrap_or(defaults.fps);
@@ -90,6 +132,7 @@ pub fn configure(args: &SourceRequest) -> anyhow::Result<Configured> {
                 },
                 fps,
                 summary: None,
+                others: Vec::new(),
             })
         }
         SourceArg::Y4m(path) => configure_y4m(args, path),
@@ -163,6 +206,7 @@ fn configure_y4m(args: &SourceRequest, path: &std::path::Path) -> anyhow::Result
         frame,
         fps,
         summary: Some(summary),
+        others: Vec::new(),
     })
 }
 
@@ -203,6 +247,7 @@ fn configure_v4l2(args: &SourceRequest, path: &std::path::Path) -> anyhow::Resul
         frame,
         fps,
         summary: Some(summary),
+        others: Vec::new(),
     })
 }
 

@@ -146,7 +146,9 @@ impl Layout<'_> {
         }
         for &c in &self.columns {
             header.push(match axis {
-                Axis::Fps => format!("{} consumer{}", c, if c == 1.0 { "" } else { "s" }),
+                Axis::Fps | Axis::Streams => {
+                    format!("{} consumer{}", c, if c == 1.0 { "" } else { "s" })
+                }
                 Axis::Consumers => format!("{} fps", number(c)),
             });
         }
@@ -178,7 +180,7 @@ impl CapacityRecord {
     /// The fixed dimension's value: the consumer count, or the rate.
     fn column(&self) -> f64 {
         match self.result.axis {
-            Axis::Fps => self.consumers.unwrap_or(0) as f64,
+            Axis::Fps | Axis::Streams => self.consumers.unwrap_or(0) as f64,
             Axis::Consumers => self.fps.unwrap_or(0.0),
         }
     }
@@ -415,6 +417,7 @@ pub fn terminal_table(report: &CapacityReport, width: Option<u16>) -> String {
     let unit = match report.axis() {
         Axis::Fps => "sustained fps",
         Axis::Consumers => "sustained consumers",
+        Axis::Streams => "sustained streams",
     };
     let mut text = format!(
         "capacity ({unit}, [last pass, first fail)): {}\n",
@@ -689,7 +692,7 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
              nothing failed). Unresolved searches are left out.</figcaption></figure>",
             axis.name(),
             match axis {
-                Axis::Fps => "consumer count",
+                Axis::Fps | Axis::Streams => "consumer count",
                 Axis::Consumers => "frame rate",
             }
         );
@@ -704,7 +707,7 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
             escape(&row.1),
             axis.name(),
             match axis {
-                Axis::Fps => "consumer count",
+                Axis::Fps | Axis::Streams => "consumer count",
                 Axis::Consumers => "rate",
             }
         );
@@ -742,6 +745,7 @@ fn sustained_chart(report: &CapacityReport, layout: &Layout) -> Result<String, S
     let title = match axis {
         Axis::Fps => "sustained fps against consumers",
         Axis::Consumers => "sustained consumers against fps",
+        Axis::Streams => "sustained streams against consumers per stream",
     };
     let series: Vec<(usize, String, Sustained)> = layout
         .rows
@@ -790,12 +794,13 @@ fn sustained_chart(report: &CapacityReport, layout: &Layout) -> Result<String, S
         chart
             .configure_mesh()
             .x_desc(match axis {
-                Axis::Fps => "consumers",
+                Axis::Fps | Axis::Streams => "consumers",
                 Axis::Consumers => "fps",
             })
             .y_desc(match axis {
                 Axis::Fps => "sustained fps",
                 Axis::Consumers => "sustained consumers",
+                Axis::Streams => "sustained streams",
             })
             .x_label_formatter(&x_format)
             .y_label_formatter(&y_format)
@@ -933,6 +938,7 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
             .x_desc(match axis {
                 Axis::Fps => "tried fps",
                 Axis::Consumers => "tried consumers",
+                Axis::Streams => "tried streams",
             })
             .y_desc("age (ms)")
             .x_label_formatter(&x_format)
@@ -958,7 +964,7 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
                     })
                     .collect()
             }
-            (None, Axis::Consumers) => {
+            (None, Axis::Consumers | Axis::Streams) => {
                 let fps = records.first().and_then(|r| r.fps).unwrap_or(30.0);
                 vec![(x_lo, 1e3 / fps), (x_hi, 1e3 / fps)]
             }
@@ -1013,7 +1019,7 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
                 ))
                 .map_err(|e| e.to_string())?;
             let label = match axis {
-                Axis::Fps => {
+                Axis::Fps | Axis::Streams => {
                     let n = record.consumers.unwrap_or(0);
                     format!("{n} consumer{}", if n == 1 { "" } else { "s" })
                 }
