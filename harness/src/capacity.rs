@@ -1292,6 +1292,7 @@ mod tests {
             status: "ok".to_string(),
             kind: "fbench".into(),
             command: None,
+            not_shm: None,
             stream: None,
         };
         let due = (fps * 10.0) as u64;

@@ -5,7 +5,8 @@
 //! per run) and nothing else: no route to anywhere, no other address. The producer listens
 //! on its end of the pair; each consumer process enters the namespace (`setns` between fork
 //! and exec) and connects to that address, so every frame crosses the pair. `--link` shapes
-//! both directions with `tc netem` (rate, and optionally delay): `1gbit`, `10gbit,delay=200us`.
+//! both directions: `tc tbf` for a rate alone (`1gbit`), `tc netem` for a rate and a delay
+//! (`10gbit,delay=200us`; a kernel without netem refuses a delay before the run starts).
 //!
 //! The namespace and the pair are removed when the [`Netns`] guard drops: the end of a run,
 //! an error, Ctrl-C (the run unwinds, see `interrupt`). A run killed outright leaves them for
@@ -164,7 +165,33 @@ impl Remote {
                 ));
             }
         }
-        check_root().map_err(|e| ("--remote", e))
+        check_root().map_err(|e| ("--remote", e))?;
+        if self.link.is_some_and(|link| link.delay.is_some()) && !netem_available() {
+            return Err(("--link", NO_NETEM.into()));
+        }
+        Ok(())
+    }
+}
+
+/// What a delay on a kernel without netem is refused with.
+const NO_NETEM: &str = "delay=… needs the kernel's netem qdisc (sch_netem), which this kernel lacks; a rate alone (e.g. --link 1gbit) works through tbf";
+
+/// Whether the kernel has the netem qdisc, asked before anything is created: `tc` adds one
+/// to the loopback of a network namespace that exists only for the probe (`unshare -n`, gone
+/// with the probe's process), so nothing of the machine's is touched. `true` when the probe
+/// cannot run at all (no `unshare` or `tc`): the run then says what `tc` says.
+fn netem_available() -> bool {
+    let probe = Command::new("unshare")
+        .args([
+            "-n", "tc", "qdisc", "add", "dev", "lo", "root", "netem", "delay", "1us",
+        ])
+        .output();
+    match probe {
+        Ok(output) => {
+            output.status.success()
+                || !String::from_utf8_lossy(&output.stderr).contains("qdisc kind is unknown")
+        }
+        Err(_) => true,
     }
 }
 
@@ -318,9 +345,9 @@ impl Netns {
             None => run("tc", &tc),
         };
         result.map_err(|e| match delay {
-            Some(_) if e.0.contains("qdisc kind is unknown") => NetnsError(
-                "--link delay=… needs the kernel's netem qdisc (sch_netem), which this kernel lacks; a rate alone (e.g. --link 1gbit) works through tbf".into(),
-            ),
+            Some(_) if e.0.contains("qdisc kind is unknown") => {
+                NetnsError(format!("--link {NO_NETEM}"))
+            }
             _ => e,
         })
     }

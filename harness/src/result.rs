@@ -94,6 +94,12 @@ pub struct RunResult {
     /// frames (`queue`, `broadcast`); absent for the others and in older reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queues: Option<Vec<QueueRecord>>,
+    /// Frame samples the consumers received that did not come through shared memory,
+    /// summed over the consumers that reported (`per_consumer[].not_shm`): a silent
+    /// fall-back to the network, made visible. Absent for strategies that do not check
+    /// (all but `zenoh`) and in older reports. Expected 0.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_shm: Option<u64>,
     /// Each stream's figures, in stream order, for a run of several streams (`--streams`,
     /// see [`crate::streams`]); absent for a run of one, whose figures are its stream's.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -171,6 +177,7 @@ impl RunResult {
             timeline: Vec::new(),
             intervals: None,
             limits: None,
+            not_shm: None,
         }
     }
 }
@@ -324,6 +331,10 @@ pub struct ConsumerRecord {
     /// The command an `external` consumer ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// Frame samples this consumer received, warm-up included, that did not come through
+    /// shared memory, for a strategy that checks (`zenoh`); absent otherwise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_shm: Option<u64>,
     /// The stream it read (`id` counts within its stream), in a run of several streams;
     /// absent in a run of one.
     #[serde(default, skip_serializing_if = "Option::is_none")]

@@ -914,6 +914,9 @@ pub(crate) struct ConsumerOutcome {
     /// The consumer's CPU time (user + system) over the measured window: its thread's, from
     /// its first wake-up in the window; a consumer process's whole process time.
     pub cpu_ns: Option<u64>,
+    /// Samples that did not come through shared memory, for a strategy that checks
+    /// ([`fbench_strategies::Reader::not_shm`]).
+    pub not_shm: Option<u64>,
 }
 
 impl ConsumerOutcome {
@@ -936,6 +939,7 @@ impl ConsumerOutcome {
                 std::time::Duration::ZERO,
             ),
             cpu_ns: None,
+            not_shm: None,
         }
     }
 
@@ -1059,6 +1063,7 @@ pub(crate) fn consume<R: Reader>(
         );
     }
     std::hint::black_box(sink);
+    out.not_shm = reader.not_shm();
     out.cpu_ns = cpu_at_window.map(|start| crate::metrics::thread_cpu_ns().saturating_sub(start));
     out
 }
@@ -1164,6 +1169,7 @@ pub(crate) fn assemble(
                     status: "ok".into(),
                     kind: kind_of(c.id).into(),
                     command: command_of(c.id),
+                    not_shm: c.not_shm,
                     stream: None,
                 });
             }
@@ -1186,11 +1192,17 @@ pub(crate) fn assemble(
                     status: status.into(),
                     kind: kind_of(id).into(),
                     command: command_of(id),
+                    not_shm: None,
                     stream: None,
                 })
             }
         }
     }
+    // Over the consumers that checked; `None` when none did (the strategy does not check).
+    let not_shm = per_consumer
+        .iter()
+        .filter_map(|c| c.not_shm)
+        .reduce(|a, b| a + b);
     let cpu_demand =
         crate::result::CpuDemand::of(producer.counts.due, producer.cpu_ns, &consumer_cpu_ns, &cpu);
     RunResult {
@@ -1235,6 +1247,7 @@ pub(crate) fn assemble(
         intervals: Some(intervals),
         limits: None,
         queues: None,
+        not_shm,
         streams: Vec::new(),
         worst_stream: None,
     }

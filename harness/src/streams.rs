@@ -237,6 +237,8 @@ pub fn merge(
     run.copies.bytes_copied = all.iter().map(|r| r.copies.bytes_copied).sum();
     run.copies.frame_allocations = all.iter().map(|r| r.copies.frame_allocations).sum();
     run.copies.pool_grows = all.iter().map(|r| r.copies.pool_grows).sum();
+    // Over the streams whose consumers checked (`zenoh`); absent when none did.
+    run.not_shm = all.iter().filter_map(|r| r.not_shm).reduce(|a, b| a + b);
     run.per_consumer = all
         .iter()
         .enumerate()

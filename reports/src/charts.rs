@@ -115,7 +115,7 @@ th,td{border:1px solid #ddd;padding:4px 9px;text-align:right;white-space:nowrap}
 th{background:#f0f0f3}td.name,th.name{text-align:left}
 tr.group th{text-align:left;background:#e6eef8}
 td.best{background:#e3f4e1;font-weight:600}
-td.bad{background:#fbe3e3;font-weight:600}
+td.bad,li.bad{background:#fbe3e3;font-weight:600}
 .charts{display:flex;flex-wrap:wrap;gap:16px}
 figure{margin:0;background:#fff;border:1px solid #ddd;padding:6px}
 figure svg{display:block;max-width:100%;height:auto}

@@ -54,6 +54,7 @@ impl HtmlExporter {
             &mut page,
             &view.entries.iter().map(|e| e.run).collect::<Vec<_>>(),
         );
+        not_shm_section(&mut page, &view);
         sweep_section(&mut page, &view)?;
         crate::streams::section(&mut page, &view)?;
         spectrum_section(&mut page, &view)?;
@@ -309,6 +310,29 @@ fn summary_section(page: &mut String, view: &View) {
         }
     }
     page.push_str("</table>\n");
+}
+
+/// Samples that did not come through shared memory (`not_shm`), only when a run had any:
+/// the silent fall-back to the network a benchmark of shared-memory transport must expose.
+fn not_shm_section(page: &mut String, view: &View) {
+    let lines: Vec<String> = view
+        .entries
+        .iter()
+        .filter_map(|e| crate::summary::not_shm_text(e.run))
+        .collect();
+    if lines.is_empty() {
+        return;
+    }
+    page.push_str(
+        "<h2 id=\"not-shm\">Not through shared memory</h2>\n<p>Frame samples that the \
+         consumers of a shared-memory transport received as bytes over the network instead \
+         (the pool could not hold them, or the consumer was on another host), counted by each \
+         consumer from the start of the run, warm-up included. Expected 0.</p>\n<ul>\n",
+    );
+    for line in lines {
+        let _ = writeln!(page, "<li class=\"bad\">{}</li>", escape(&line));
+    }
+    page.push_str("</ul>\n");
 }
 
 /// The metrics drawn against consumer count: title, axis name, unit, value.

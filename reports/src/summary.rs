@@ -151,6 +151,25 @@ pub(crate) fn lost_text(run: &RunResult) -> String {
     }
 }
 
+/// Samples of a run that did not come through shared memory (`not_shm`, a silent fall-back
+/// to the network made visible), when there were any: `zenoh x3: 12 (consumer 0: 5,
+/// consumer 2: 7)`. `None` when the strategy does not check or every sample came through.
+pub(crate) fn not_shm_text(run: &RunResult) -> Option<String> {
+    let total = run.not_shm.filter(|&n| n > 0)?;
+    let consumers: Vec<String> = run
+        .per_consumer
+        .iter()
+        .filter_map(|c| Some((c.id, c.not_shm.filter(|&n| n > 0)?)))
+        .map(|(id, n)| format!("consumer {id}: {n}"))
+        .collect();
+    Some(format!(
+        "{} x{}: {total} ({})",
+        run.strategy,
+        run.consumers,
+        consumers.join(", ")
+    ))
+}
+
 /// Mean loss over due frames and the worst consumer's, in percent; `n/a` for reports written
 /// before fbench counted due frames.
 pub(crate) fn loss_text(run: &RunResult) -> String {

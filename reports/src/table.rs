@@ -133,6 +133,21 @@ impl Exporter for TerminalTable {
                 format!("lost wake-ups (expected 0): {}\n\n", lost.join(", ")).into_bytes(),
             );
         }
+        // Expected 0: frames meant for shared memory that came over the network instead.
+        let not_shm: Vec<String> = report
+            .runs
+            .iter()
+            .filter_map(crate::summary::not_shm_text)
+            .collect();
+        if !not_shm.is_empty() {
+            text.extend(
+                format!(
+                    "samples not through shared memory (a fall-back to the network, expected 0): {}\n\n",
+                    not_shm.join("; ")
+                )
+                .into_bytes(),
+            );
+        }
         // A lost consumer's figures died with it: say so next to the figures of the others.
         for run in report.runs.iter().filter(|r| r.consumers_lost > 0) {
             text.extend(lost_consumers_line(run).into_bytes());

@@ -61,6 +61,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
             status: "ok".to_string(),
             kind: "fbench".into(),
             command: None,
+            not_shm: None,
             stream: None,
         })
         .collect();
@@ -150,6 +151,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
         intervals: None,
         limits: None,
         queues: None,
+        not_shm: None,
         streams: Vec::new(),
         worst_stream: None,
     }
@@ -580,4 +582,53 @@ fn repeated_trials_read_as_one_result_per_strategy_and_point() {
         assert_eq!(rows, 1, "{each}");
     }
     assert!(!each.contains("median of"));
+}
+
+#[test]
+fn samples_not_through_shared_memory_are_shown_only_when_there_are_some() {
+    let table_of = |report: &Report| {
+        String::from_utf8(
+            fbench_reports::TerminalTable {
+                width: Some(250),
+                ..Default::default()
+            }
+            .render(report)
+            .unwrap(),
+        )
+        .unwrap()
+    };
+    // Checked and clean (0), and not checked at all (absent): nothing is said.
+    let mut clean = run("zenoh", 0, 3);
+    clean.not_shm = Some(0);
+    for consumer in &mut clean.per_consumer {
+        consumer.not_shm = Some(0);
+    }
+    let quiet = report_of(vec![clean.clone(), run("mutex", 1, 3)]);
+    let html = text(ExportFormat::Html, std::slice::from_ref(&quiet));
+    assert!(!table_of(&quiet).contains("not through shared memory"));
+    assert!(!html.contains("Not through shared memory"));
+    // Consumers 0 and 2 got some frames as bytes: the run's total and who, in both.
+    let mut fell_back = clean;
+    fell_back.per_consumer[0].not_shm = Some(5);
+    fell_back.per_consumer[2].not_shm = Some(7);
+    fell_back.not_shm = Some(12);
+    let report = report_of(vec![fell_back]);
+    let line = "zenoh x3: 12 (consumer 0: 5, consumer 2: 7)";
+    let table = table_of(&report);
+    assert!(
+        table.contains(&format!(
+            "samples not through shared memory (a fall-back to the network, expected 0): {line}"
+        )),
+        "{table}"
+    );
+    let html = text(ExportFormat::Html, std::slice::from_ref(&report));
+    assert!(html.contains("<h2 id=\"not-shm\">"), "{html}");
+    assert!(html.contains(&format!("<li class=\"bad\">{line}</li>")));
+    // The fields survive the JSON round trip; absent fields read as absent.
+    let json = serde_json::to_value(&report.runs[0]).unwrap();
+    assert_eq!(json["not_shm"], 12);
+    assert_eq!(json["per_consumer"][2]["not_shm"], 7);
+    let plain = serde_json::to_value(run("mutex", 1, 3)).unwrap();
+    assert!(plain.get("not_shm").is_none());
+    assert!(plain["per_consumer"][0].get("not_shm").is_none());
 }

@@ -217,6 +217,24 @@ pub trait Reader: Send {
     /// ([`Delivery::Fifo`]); `None` when there is none (before the first publish, or an
     /// empty queue).
     fn acquire(&mut self) -> Option<Self::Frame<'_>>;
+
+    /// For a strategy whose frames should travel through shared memory but can silently
+    /// arrive another way (a network fall-back, as Zenoh's): how many samples this reader
+    /// received that did not come through shared memory, warm-up included. `None` (the
+    /// default): the strategy makes no such check. The harness reports it per consumer and
+    /// per run (`not_shm`).
+    ///
+    /// ```
+    /// use fbench_strategies::{MutexStrategy, Reader, Strategy, StrategyParams};
+    /// use std::sync::Arc;
+    ///
+    /// let strategy = Arc::new(MutexStrategy::new(&StrategyParams::new(64, 1)));
+    /// // An in-process strategy has nothing to check.
+    /// assert_eq!(strategy.reader().not_shm(), None);
+    /// ```
+    fn not_shm(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Counters a strategy keeps about its own costs. Relaxed counters, read once the run's

@@ -25,8 +25,9 @@
 //! sending bytes (ros2/rmw_zenoh #828), and a receiver on another host, or with shared
 //! memory off, gets bytes instead of a reference. Neither is silent here: a frame the pool
 //! could not hold is sent as a heap copy and counted (`bytes_copied`, and a line on stderr
-//! when the strategy drops); a consumer of `zenoh` checks every sample
-//! (`ZBytes::as_shm`) and reports on stderr how many did not arrive through shared memory.
+//! when the strategy drops); a consumer of `zenoh` checks every sample it receives
+//! (`ZBytes::as_shm`) and counts those that did not arrive through shared memory
+//! ([`Reader::not_shm`]), which the report carries per consumer and per run (`not_shm`).
 //!
 //! # Delivery and congestion
 //!
@@ -427,14 +428,13 @@ impl Strategy for ZenohStrategy {
 
     fn reader(self: Arc<Self>) -> ZenohReader {
         let mailbox = Arc::new(Mailbox::default());
-        let (frames, control) = subscribe(&self.session, &self.run, &mailbox)
+        let (frames, control) = subscribe(&self.session, &self.run, self.transport, &mailbox)
             .expect("declaring subscribers on the producer's own session");
         ZenohReader {
             mailbox,
             _frames: frames,
             _control: control,
             transport: self.transport,
-            not_shm: 0,
             id: None,
             run: self.run.clone(),
             session: Owner::InProcess(self),
@@ -456,6 +456,8 @@ impl Strategy for ZenohStrategy {
 struct Mailbox {
     state: Mutex<Inbox>,
     changed: Condvar,
+    /// Samples of the `zenoh` (shared-memory) transport that arrived as bytes instead.
+    not_shm: AtomicU64,
 }
 
 #[derive(Default)]
@@ -476,6 +478,7 @@ impl Mailbox {
 fn subscribe(
     session: &Session,
     run: &str,
+    transport: Transport,
     mailbox: &Arc<Mailbox>,
 ) -> Result<(Subscriber<()>, Subscriber<()>), BuildError> {
     let to_control = mailbox.clone();
@@ -496,6 +499,12 @@ fn subscribe(
     let frames = session
         .declare_subscriber(format!("fbench/{run}/frames"))
         .callback(move |sample: Sample| {
+            // Every sample is checked, also those the next one replaces before a read:
+            // a fall-back is counted however few of its frames the consumer takes.
+            if transport == Transport::Shm && sample.payload().as_shm().is_none() {
+                // Relaxed: a tally, read once the consumer has stopped.
+                to_frames.not_shm.fetch_add(1, Ordering::Relaxed);
+            }
             // Latest value: the newest sample replaces one not yet taken (which is released
             // here, outside nobody's hands).
             if let Some(meta) = decode_meta(&sample) {
@@ -522,8 +531,6 @@ pub struct ZenohReader {
     _frames: Subscriber<()>,
     _control: Subscriber<()>,
     transport: Transport,
-    /// Frames of the `zenoh` (shared-memory) transport that arrived as bytes instead.
-    not_shm: u64,
     /// The consumer id, in a consumer process.
     id: Option<usize>,
     run: String,
@@ -544,13 +551,12 @@ impl ZenohReader {
         };
         let session = open_consumer_session(transport, endpoint)?;
         let mailbox = Arc::new(Mailbox::default());
-        let (frames, control) = subscribe(&session, run, &mailbox)?;
+        let (frames, control) = subscribe(&session, run, transport, &mailbox)?;
         Ok(ZenohReader {
             mailbox,
             _frames: frames,
             _control: control,
             transport,
-            not_shm: 0,
             id: Some(id),
             run: run.to_string(),
             session: Owner::Process(session),
@@ -601,13 +607,6 @@ impl ZenohReader {
 
 impl Drop for ZenohReader {
     fn drop(&mut self) {
-        if self.not_shm > 0 {
-            eprintln!(
-                "zenoh consumer {}: {} frame(s) arrived over the network, not through shared memory",
-                self.id.map_or_else(|| "in-process".to_string(), |id| id.to_string()),
-                self.not_shm
-            );
-        }
         if let Owner::Process(session) = &self.session {
             let _ = session.close().wait();
         }
@@ -665,11 +664,7 @@ impl Reader for ZenohReader {
 
     fn acquire(&mut self) -> Option<ZenohFrame> {
         let (meta, sample) = self.mailbox.state.lock().newest.take()?;
-        let payload = sample.payload();
-        if self.transport == Transport::Shm && payload.as_shm().is_none() {
-            self.not_shm += 1;
-        }
-        let contiguous = match payload.to_bytes() {
+        let contiguous = match sample.payload().to_bytes() {
             Cow::Borrowed(_) => None,
             Cow::Owned(bytes) => Some(bytes),
         };
@@ -678,6 +673,11 @@ impl Reader for ZenohReader {
             sample,
             contiguous,
         })
+    }
+
+    fn not_shm(&self) -> Option<u64> {
+        // Relaxed: a tally the subscriber's callback keeps; read after the last frame.
+        (self.transport == Transport::Shm).then(|| self.mailbox.not_shm.load(Ordering::Relaxed))
     }
 }
 

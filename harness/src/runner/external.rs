@@ -310,6 +310,8 @@ pub(crate) trait Attachment {
     /// The held frame's bytes (empty when none is held).
     fn bytes(&self) -> &[u8];
     fn release(&mut self);
+    /// [`Reader::not_shm`] of the reader.
+    fn not_shm(&self) -> Option<u64>;
 }
 
 /// A reader and the frame it lends, kept together: `Reader::acquire` lends a frame borrowed
@@ -358,6 +360,10 @@ impl<R: Reader + 'static> Attachment for Holding<R> {
 
     fn release(&mut self) {
         self.held = None;
+    }
+
+    fn not_shm(&self) -> Option<u64> {
+        self.reader.not_shm()
     }
 }
 
@@ -605,7 +611,8 @@ impl Consumer {
             .take()
             .and_then(|t| t.join().ok())
             .unwrap_or_else(|| (CpuUsage::now(), None));
-        let outcome = std::mem::replace(&mut self.outcome, ConsumerOutcome::new(&self.spec));
+        let mut outcome = std::mem::replace(&mut self.outcome, ConsumerOutcome::new(&self.spec));
+        outcome.not_shm = self.attachment.not_shm();
         super::process::write_report(outcome, cpu_start, alloc_start, report)
             .map_err(ConsumerError::Report)
     }

@@ -68,6 +68,9 @@ struct ChildReport {
     /// Frames seen, age and acquire per interval (latency over time).
     #[serde(default)]
     intervals: crate::timeline::WireIntervals,
+    /// Samples that did not come through shared memory (strategies that check).
+    #[serde(default)]
+    not_shm: Option<u64>,
 }
 
 /// The arguments of the hidden subcommand for consumer `spec.id` of strategy `strategy`'s
@@ -197,6 +200,7 @@ fn report_line(
         deadline_misses: outcome.deadline_misses,
         windows: outcome.windows.clone(),
         intervals: outcome.intervals.to_wire(),
+        not_shm: outcome.not_shm,
         cpu: CpuUsage::now().since(&cpu_start),
         allocations: match (alloc_start, crate::alloc::allocations()) {
             (Some(a), Some(b)) => Some(b.saturating_sub(a)),
@@ -668,6 +672,7 @@ fn outcome_of(
             intervals: crate::timeline::Intervals::from_wire(&report.intervals)?,
             // The process's own accounting over the window: everything the consumer cost.
             cpu_ns: Some((report.cpu.cpu_s() * 1e9) as u64),
+            not_shm: report.not_shm,
         },
         report.cpu,
         report.allocations,
