@@ -190,7 +190,9 @@ mod stdio;
 mod sweep;
 mod trial;
 
-pub(crate) use output::{output_path, parent_dir, writable_file, write_atomically};
+pub(crate) use output::{
+    beside, output_path, parent_dir, writable_file, write_atomically, write_exports,
+};
 
 use cli::{Cli, Command, RunArgs};
 

@@ -4,7 +4,50 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+use fbench_reports::{ExportFormat, Exporter};
+
 use crate::UsageError;
+
+/// Write `document` in each of `formats` through `exporter` (run and capacity reports alike):
+/// JSON at `json_path`, every other format beside it (`report.html`, `report.md`, …), each
+/// file whole or not at all; prints `<format> report: PATH` for each. Returns the paths
+/// written, in order.
+pub(crate) fn write_exports<D: ?Sized>(
+    document: &D,
+    json_path: &Path,
+    formats: &[ExportFormat],
+    exporter: impl Fn(ExportFormat) -> Box<dyn Exporter<D>>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written: Vec<PathBuf> = Vec::with_capacity(formats.len());
+    for &format in formats {
+        let path = match format {
+            ExportFormat::Json => json_path.to_path_buf(),
+            _ => beside(json_path, format.extension()),
+        };
+        if written.contains(&path) {
+            continue;
+        }
+        let bytes = exporter(format).render(document)?;
+        write_atomically(&path, &bytes)
+            .with_context(|| format!("writing the {} report {}", format.name(), path.display()))?;
+        println!("{} report: {}", format.name(), path.display());
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// `report.json` -> `report.<extension>`; never the input itself.
+pub(crate) fn beside(path: &Path, extension: &str) -> PathBuf {
+    let other = path.with_extension(extension);
+    if other == path {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".{extension}"));
+        PathBuf::from(name)
+    } else {
+        other
+    }
+}
 
 /// Where the JSON report goes, checked before the run so that a bad path fails in a second,
 /// not after minutes of measuring. Nothing is left behind by the check.

@@ -71,6 +71,7 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
             open: false,
             export: Vec::new(),
             no_ideal: true,
+            each_trial: false,
             schedule: args.schedule.clone(),
             gate: Default::default(),
         },

@@ -64,9 +64,36 @@ fn usage(message: String) -> anyhow::Error {
     UsageError(message).into()
 }
 
-/// Load or open the source `args` names: a Y4M file is read into memory here, a camera is
-/// opened and its format negotiated here, so that nothing of it is measured later.
+/// Load or probe the source `args` names, in the process that plans the runs: a Y4M file
+/// is read into memory and checked here; a camera is opened, its format negotiated and its
+/// first frame taken, then closed again, because every run opens it in its own process
+/// (`crate::trial`) and a device held here would refuse that open. With
+/// `FBENCH_IN_PROCESS=1` the runs happen here, and the camera stays open.
 pub fn configure(args: &SourceRequest) -> anyhow::Result<Configured> {
+    let device = if crate::trial::in_process() {
+        Device::Open
+    } else {
+        Device::Probe
+    };
+    configure_with(args, device)
+}
+
+/// Load or open the source `args` names in the process that runs it (a run process): a
+/// camera is opened and streaming, so that nothing of its start is measured later.
+pub fn configure_to_run(args: &SourceRequest) -> anyhow::Result<Configured> {
+    configure_with(args, Device::Open)
+}
+
+/// What a process does with a camera it configures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Device {
+    /// Negotiate, take the first frame, close it: the runs open it elsewhere.
+    Probe,
+    /// Negotiate and keep it streaming: the runs read it here.
+    Open,
+}
+
+fn configure_with(args: &SourceRequest, device: Device) -> anyhow::Result<Configured> {
     let defaults = RunConfig::default_config();
     match &args.source {
         SourceArg::Synthetic => Ok(Configured {
@@ -93,7 +120,7 @@ pub fn configure(args: &SourceRequest) -> anyhow::Result<Configured> {
             })
         }
         SourceArg::Y4m(path) => configure_y4m(args, path),
-        SourceArg::V4l2(path) => configure_v4l2(args, path),
+        SourceArg::V4l2(path) => configure_v4l2(args, path, device),
     }
 }
 
@@ -167,7 +194,11 @@ fn configure_y4m(args: &SourceRequest, path: &std::path::Path) -> anyhow::Result
 }
 
 #[cfg(not(feature = "v4l2"))]
-fn configure_v4l2(_args: &SourceRequest, _path: &std::path::Path) -> anyhow::Result<Configured> {
+fn configure_v4l2(
+    _args: &SourceRequest,
+    _path: &std::path::Path,
+    _device: Device,
+) -> anyhow::Result<Configured> {
     Err(usage(
         "--source: this fbench was built without V4L2 camera support; rebuild with \
          `cargo build --release --features v4l2` (needs libclang-dev)"
@@ -176,14 +207,22 @@ fn configure_v4l2(_args: &SourceRequest, _path: &std::path::Path) -> anyhow::Res
 }
 
 #[cfg(feature = "v4l2")]
-fn configure_v4l2(args: &SourceRequest, path: &std::path::Path) -> anyhow::Result<Configured> {
+fn configure_v4l2(
+    args: &SourceRequest,
+    path: &std::path::Path,
+    device: Device,
+) -> anyhow::Result<Configured> {
     use fbench_harness::source::v4l2::{Camera, CameraRequest};
     let request = CameraRequest {
         format: args.format,
         resolution: args.resolution,
         fps: args.fps,
     };
-    let camera = Camera::open(path, &request).map_err(|e| usage(format!("--source: {e}")))?;
+    let camera = match device {
+        Device::Probe => Camera::probe(path, &request),
+        Device::Open => Camera::open(path, &request),
+    }
+    .map_err(|e| usage(format!("--source: {e}")))?;
     let frame = camera.frame_spec();
     // The device paces the run; the rate only sets the deadline. Trust the device first.
     let fps = camera

@@ -11,10 +11,10 @@ use clap::Args;
 use fbench_harness::config::ConfigError;
 use fbench_harness::machine::{available_memory, MachineInfo};
 use fbench_harness::sweep::SweepSpec;
-use fbench_reports::{hgrm, ExportFormat, Report};
+use fbench_reports::{hgrm, ExportFormat, Report, Trials};
 
 use crate::flags::{Defaults, OutputFlags, RunFlags};
-use crate::{output_path, scenarios, write_atomically, UsageError};
+use crate::{beside, output_path, scenarios, write_atomically, write_exports, UsageError};
 
 /// Flags `run` and `sweep` share beyond the run parameters.
 #[derive(Debug, Args)]
@@ -42,11 +42,29 @@ pub struct RunExtras {
     #[arg(long)]
     pub no_ideal: bool,
 
+    /// Show every trial of a repeated configuration (`--repeat N`) as its own row and line,
+    /// numbered (`pool trial 2`), in the table, the HTML and the Markdown. By default one
+    /// row per strategy and point: the median trial by age p99, the trials' spread beside
+    /// it. JSON and CSV always keep every trial.
+    #[arg(long)]
+    pub each_trial: bool,
+
     #[command(flatten)]
     pub schedule: crate::flags::ScheduleFlags,
 
     #[command(flatten)]
     pub gate: crate::gate::GateFlags,
+}
+
+impl RunExtras {
+    /// How the reports show repeated trials.
+    pub fn trials(&self) -> Trials {
+        if self.each_trial {
+            Trials::Each
+        } else {
+            Trials::Median
+        }
+    }
 }
 
 /// Extra exports beside the JSON and HTML reports.
@@ -140,15 +158,21 @@ pub fn run_flags(
 /// binary has one: every configuration point then has its reference measured beside it,
 /// its trials interleaved with the others' (see `crate::schedule`).
 fn with_reference_first(strategies: &mut Vec<fbench_harness::StrategyRef>) {
-    let reference = fbench_harness::registry::current()
-        .entries()
-        .iter()
-        .find(|s| s.origin() == fbench_strategies::Origin::Reference);
-    if let Some(reference) = reference {
-        if strategies.len() >= 2 && !strategies.contains(reference) {
-            strategies.insert(0, reference.clone());
+    if let Some(reference) = reference() {
+        if strategies.len() >= 2 && !strategies.contains(&reference) {
+            strategies.insert(0, reference);
         }
     }
+}
+
+/// This binary's reference strategy (`ideal`), if it has one: what runs beside the others
+/// (here, and beside capacity's confirmation trials).
+pub(crate) fn reference() -> Option<fbench_harness::StrategyRef> {
+    fbench_harness::registry::current()
+        .entries()
+        .iter()
+        .find(|s| s.origin() == fbench_strategies::Origin::Reference)
+        .cloned()
 }
 
 /// Validate, run every point through the scheduler (each run in its own process, under one
@@ -212,12 +236,19 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
         .calibrated(calibration)
         .compared_with_ideal();
     report.scenario = scenario_name;
-    let table = ExportFormat::Table.exporter().render(&report)?;
+    let table = ExportFormat::Table
+        .exporter_with(plan.extras.trials())
+        .render(&report)?;
     std::io::stdout().write_all(&table)?;
     for line in fbench_reports::fault_lines(&report.runs) {
         println!("fault: {line}");
     }
-    let html_path = write_reports(&report, &json_path, &plan.extras.export)?;
+    let html_path = write_reports(
+        &report,
+        &json_path,
+        &plan.extras.export,
+        plan.extras.trials(),
+    )?;
     if plan.extras.open {
         open_in_browser(&html_path);
     }
@@ -260,43 +291,32 @@ fn usage_of(error: ConfigError, scenario_file: Option<&str>, explicit: &[String]
 }
 
 /// The JSON report at `json_path`, the HTML beside it, then the extras; prints each path.
-/// Returns the HTML path.
+/// Returns the HTML path. `trials` says how the HTML and Markdown show repeated trials.
 pub fn write_reports(
     report: &Report,
     json_path: &Path,
     extras: &[Extra],
+    trials: Trials,
 ) -> anyhow::Result<PathBuf> {
-    let json = ExportFormat::Json.exporter().render(report)?;
-    write_atomically(json_path, &json)
-        .with_context(|| format!("writing the JSON report {}", json_path.display()))?;
-    println!("JSON report: {}", json_path.display());
-
-    let html_path = beside(json_path, "html");
-    let html = ExportFormat::Html.exporter().render(report)?;
-    write_atomically(&html_path, &html)
-        .with_context(|| format!("writing the HTML report {}", html_path.display()))?;
-    println!("HTML report: {}", html_path.display());
+    let exporter = |format: ExportFormat| format.exporter_with(trials);
+    let written = write_exports(
+        report,
+        json_path,
+        &[ExportFormat::Json, ExportFormat::Html],
+        exporter,
+    )?;
+    let html_path = written
+        .last()
+        .cloned()
+        .unwrap_or_else(|| beside(json_path, "html"));
 
     for extra in distinct(extras) {
         match extra {
-            Extra::Md | Extra::Csv => {
-                let format = if extra == Extra::Md {
-                    ExportFormat::Markdown
-                } else {
-                    ExportFormat::Csv
-                };
-                let path = beside(json_path, format.extension());
-                write_atomically(&path, &format.exporter().render(report)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                println!(
-                    "{} report: {}",
-                    if extra == Extra::Md {
-                        "Markdown"
-                    } else {
-                        "CSV"
-                    },
-                    path.display()
-                );
+            Extra::Md => {
+                write_exports(report, json_path, &[ExportFormat::Markdown], exporter)?;
+            }
+            Extra::Csv => {
+                write_exports(report, json_path, &[ExportFormat::Csv], exporter)?;
             }
             Extra::Hgrm => {
                 for path in write_hgrm(report, json_path)? {
@@ -353,18 +373,6 @@ fn distinct(extras: &[Extra]) -> Vec<Extra> {
         }
     }
     seen
-}
-
-/// `report.json` -> `report.<extension>`; never the input itself.
-pub fn beside(path: &Path, extension: &str) -> PathBuf {
-    let other = path.with_extension(extension);
-    if other == path {
-        let mut name = path.as_os_str().to_owned();
-        name.push(format!(".{extension}"));
-        PathBuf::from(name)
-    } else {
-        other
-    }
 }
 
 /// Best effort: a missing browser is a note, not a failure (the report is written).

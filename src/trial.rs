@@ -194,7 +194,7 @@ pub fn run(
     trial: u32,
     progress: &mut dyn FnMut(f64),
 ) -> Result<RunResult, TrialError> {
-    let result = if in_process() || holds_its_source(point) {
+    let result = if in_process() {
         run_in_process(point, progress)
     } else {
         run_in_child(point, trial, progress)
@@ -233,19 +233,8 @@ pub fn calibrate(point: &SweepPoint) -> Result<Calibration, TrialError> {
     })
 }
 
-/// Whether this process holds the point's source open in a way a child could not share:
-/// a V4L2 camera is opened and streaming here (`crate::source::configure`), and a second
-/// open would be refused, so its runs stay in this process until the camera is opened by
-/// the run process alone.
-fn holds_its_source(point: &SweepPoint) -> bool {
-    match &point.config.source {
-        #[cfg(feature = "v4l2")]
-        SourceSpec::V4l2(_) => true,
-        _ => false,
-    }
-}
-
-fn in_process() -> bool {
+/// Whether runs execute in this process (`FBENCH_IN_PROCESS=1`, debugging only).
+pub(crate) fn in_process() -> bool {
     std::env::var_os(IN_PROCESS_ENV).is_some_and(|v| v != "0")
 }
 
@@ -264,8 +253,15 @@ fn run_in_child(
     )?;
     let unreadable = |e: serde_json::Error| failed(format!("its result could not be read: {e}"));
     let mut output: serde_json::Value = serde_json::from_slice(&bytes).map_err(unreadable)?;
-    let result: RunResult =
+    #[allow(unused_mut)] // changed only with a camera (feature v4l2)
+    let mut result: RunResult =
         serde_json::from_value(output[RESULT_KEY].take()).map_err(unreadable)?;
+    // A camera's run process asks the device for what this process's probe was granted; the
+    // record keeps the probe's account, which holds what the user asked for.
+    #[cfg(feature = "v4l2")]
+    if let SourceSpec::V4l2(camera) = &point.config.source {
+        result.config.source_detail = Some(camera.detail());
+    }
     let wire: Option<WireIntervals> =
         serde_json::from_value(output[INTERVALS_KEY].take()).map_err(unreadable)?;
     let intervals = match &wire {
@@ -446,7 +442,9 @@ pub fn child_main(args: TrialArgs) -> ExitCode {
 
 fn child_run(args: &TrialArgs) -> anyhow::Result<()> {
     let defaults = Defaults::run();
-    let source = crate::source::configure(&args.run.source_request(&defaults)?)?;
+    // This process runs the point: a camera is opened here, by the run alone (fbench's own
+    // process only probed it).
+    let source = crate::source::configure_to_run(&args.run.source_request(&defaults)?)?;
     let spec = args.run.spec(&defaults, &source);
     let points = spec
         .validate(available_memory())
