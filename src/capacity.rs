@@ -217,7 +217,7 @@ pub fn command(args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| "capacity".to_string());
     let json_path = output_path(args.output.json.as_deref(), &args.output.out, &prefix)?;
-    crate::warn_about_stale_segments(args.output.quiet);
+    crate::schedule::warn_about_stale_segments(args.output.quiet);
     if !args.output.quiet {
         eprintln!(
             "{} searches ({} of {}), budget {}",
@@ -423,7 +423,7 @@ fn oracle_of<'a>(
 fn oracle<'a, E: 'a>(
     plan: &'a Plan,
     level: &'a ServiceLevel,
-    mut execute: impl FnMut(&SweepPoint, u32) -> Result<RunResult, E> + 'a,
+    mut executor: impl FnMut(&SweepPoint, u32) -> Result<RunResult, E> + 'a,
 ) -> impl FnMut(TrialRequest) -> Result<TrialSummary, E> + 'a {
     let mut trial = 0;
     move |request: TrialRequest| {
@@ -436,7 +436,7 @@ fn oracle<'a, E: 'a>(
         point.config.warmup = request.warmup;
         trial += 1;
         let reference = plan.reference.as_ref().filter(|_| request.confirmation);
-        let (run, vs_reference) = paired_trial(&point, reference, trial, &mut execute)?;
+        let (run, vs_reference) = paired_trial(&point, reference, trial, &mut executor)?;
         Ok(TrialSummary {
             vs_reference,
             ..capacity::judge(&run, level)
@@ -444,7 +444,7 @@ fn oracle<'a, E: 'a>(
     }
 }
 
-/// One capacity trial through `execute`: `point` alone, or, given a `reference`, the
+/// One capacity trial through `executor`: `point` alone, or, given a `reference`, the
 /// reference's trial at the same point, value and length first and `point`'s right after
 /// it (reference, then strategy: the order `run --repeat` interleaves them in), so the two
 /// share the machine's background; `point`'s figures over the reference's are paired as
@@ -454,15 +454,15 @@ fn paired_trial<E>(
     point: &SweepPoint,
     reference: Option<&StrategyRef>,
     trial: u32,
-    execute: &mut dyn FnMut(&SweepPoint, u32) -> Result<RunResult, E>,
+    executor: &mut dyn FnMut(&SweepPoint, u32) -> Result<RunResult, E>,
 ) -> Result<(RunResult, Option<VersusReference>), E> {
     let Some(reference) = reference.filter(|r| **r != point.strategy) else {
-        return Ok((execute(point, trial)?, None));
+        return Ok((executor(point, trial)?, None));
     };
     let mut beside = point.clone();
     beside.strategy = reference.clone();
-    let reference_run = execute(&beside, trial)?;
-    let run = execute(point, trial)?;
+    let reference_run = executor(&beside, trial)?;
+    let run = executor(point, trial)?;
     let versus = VersusReference::of(&run, &reference_run);
     Ok((run, versus))
 }
@@ -682,7 +682,7 @@ mod tests {
         let plan = mutex_plan(true);
         let level = ServiceLevel::default();
         let ran = std::cell::RefCell::new(Vec::new());
-        let execute = |point: &SweepPoint, trial: u32| -> Result<RunResult, ()> {
+        let executor = |point: &SweepPoint, trial: u32| -> Result<RunResult, ()> {
             let c = &point.config;
             ran.borrow_mut()
                 .push((point.strategy.name().to_string(), c.fps, c.duration, trial));
@@ -693,7 +693,7 @@ mod tests {
             };
             Ok(scripted_run(point, periods))
         };
-        let mut oracle = oracle(&plan, &level, execute);
+        let mut oracle = oracle(&plan, &level, executor);
         let result = capacity::search(&plan.search, &mut oracle, &mut || Duration::ZERO).unwrap();
         drop(oracle);
         assert_eq!(result.status, Status::Resolved, "{result:?}");
@@ -732,11 +732,11 @@ mod tests {
         let plan = mutex_plan(false);
         let level = ServiceLevel::default();
         let ran = std::cell::RefCell::new(Vec::new());
-        let execute = |point: &SweepPoint, _: u32| -> Result<RunResult, ()> {
+        let executor = |point: &SweepPoint, _: u32| -> Result<RunResult, ()> {
             ran.borrow_mut().push(point.strategy.name().to_string());
             Ok(scripted_run(point, 0.5))
         };
-        let mut oracle = oracle(&plan, &level, execute);
+        let mut oracle = oracle(&plan, &level, executor);
         let result = capacity::search(&plan.search, &mut oracle, &mut || Duration::ZERO).unwrap();
         drop(oracle);
         assert_eq!(ran.into_inner().len(), result.trials.len());

@@ -5,9 +5,98 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
-use fbench_reports::{ExportFormat, Exporter};
+use fbench_reports::{ExportFormat, Exporter, Report, Trials};
 
 use crate::UsageError;
+
+/// Extra exports beside the JSON and HTML reports (`--export`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extra {
+    /// Markdown summary (e.g. for a CI job summary).
+    Md,
+    /// One CSV row per run.
+    Csv,
+    /// HdrHistogram percentile distribution of the age, one file per run.
+    Hgrm,
+    /// HdrHistogram interval log (age, acquire, publish per interval), one file per run.
+    Hlog,
+}
+
+pub(crate) fn parse_extra(text: &str) -> Result<Extra, String> {
+    match text {
+        "md" => Ok(Extra::Md),
+        "csv" => Ok(Extra::Csv),
+        "hgrm" => Ok(Extra::Hgrm),
+        "hlog" => Ok(Extra::Hlog),
+        _ => Err(format!(
+            "unknown export '{text}'; accepted: md, csv, hgrm, hlog"
+        )),
+    }
+}
+
+/// A run report's outputs: the JSON at `json_path`, the HTML beside it, the Markdown and CSV
+/// asked for, then the per-run `.hgrm` and `.hlog` files; prints each path. Returns the HTML
+/// path. `trials` says how the HTML and Markdown show repeated trials.
+pub(crate) fn write_reports(
+    report: &Report,
+    json_path: &Path,
+    extras: &[Extra],
+    trials: Trials,
+) -> anyhow::Result<PathBuf> {
+    let mut formats = vec![ExportFormat::Json, ExportFormat::Html];
+    for extra in extras {
+        match extra {
+            Extra::Md => formats.push(ExportFormat::Markdown),
+            Extra::Csv => formats.push(ExportFormat::Csv),
+            Extra::Hgrm | Extra::Hlog => {}
+        }
+    }
+    let written = write_exports(report, json_path, &formats, |format| {
+        format.exporter_with(trials)
+    })?;
+    if extras.contains(&Extra::Hgrm) {
+        let files = fbench_reports::hgrm::age_distributions(report)?;
+        for path in write_per_run(
+            json_path,
+            "hgrm",
+            files.into_iter().map(|f| (f.name, f.text)),
+        )? {
+            println!("hgrm: {}", path.display());
+        }
+    }
+    if extras.contains(&Extra::Hlog) {
+        let files = fbench_reports::hlog::interval_logs(report)?;
+        for path in write_per_run(
+            json_path,
+            "hlog",
+            files.into_iter().map(|f| (f.name, f.text)),
+        )? {
+            println!("hlog: {}", path.display());
+        }
+    }
+    Ok(written[1].clone())
+}
+
+/// `<stem>-<name>.<extension>` beside `base` for each (name, text) of `files`: one file per
+/// run (`<strategy>-c<consumers>`).
+fn write_per_run(
+    base: &Path,
+    extension: &str,
+    files: impl IntoIterator<Item = (String, String)>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let stem = base
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".to_string());
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = base.with_file_name(format!("{stem}-{name}.{extension}"));
+        write_atomically(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
 
 /// Write `document` in each of `formats` through `exporter` (run and capacity reports alike):
 /// JSON at `json_path`, every other format beside it (`report.html`, `report.md`, …), each

@@ -217,6 +217,18 @@ impl Scheduler {
     }
 }
 
+/// Warn once per invocation about segments left by fbench processes killed outright.
+pub(crate) fn warn_about_stale_segments(quiet: bool) {
+    let stale = fbench_strategies::shm::stale_segments();
+    if !quiet && !stale.is_empty() {
+        eprintln!(
+            "warning: {} shared-memory segment(s) left in {} by fbench runs that were killed; `fbench clean` removes them",
+            stale.len(),
+            fbench_strategies::shm::SHM_DIR
+        );
+    }
+}
+
 /// Planned wall-clock time of `points` run `repeat` times, for the bar and the estimate.
 pub fn planned_ms(points: &[SweepPoint], repeat: u32) -> u64 {
     points

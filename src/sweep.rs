@@ -5,16 +5,16 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use anyhow::Context;
 use clap::Args;
 
 use fbench_harness::config::ConfigError;
 use fbench_harness::machine::{available_memory, MachineInfo};
 use fbench_harness::sweep::SweepSpec;
-use fbench_reports::{hgrm, ExportFormat, Report, Trials};
+use fbench_reports::{ExportFormat, Report, Trials};
 
 use crate::flags::{Defaults, OutputFlags, RunFlags};
-use crate::{beside, output_path, scenarios, write_atomically, write_exports, UsageError};
+use crate::output::{parse_extra, Extra};
+use crate::{output_path, scenarios, UsageError};
 
 /// Flags `run` and `sweep` share beyond the run parameters.
 #[derive(Debug, Args)]
@@ -64,31 +64,6 @@ impl RunExtras {
         } else {
             Trials::Median
         }
-    }
-}
-
-/// Extra exports beside the JSON and HTML reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Extra {
-    /// Markdown summary (e.g. for a CI job summary).
-    Md,
-    /// One CSV row per run.
-    Csv,
-    /// HdrHistogram percentile distribution of the age, one file per run.
-    Hgrm,
-    /// HdrHistogram interval log (age, acquire, publish per interval), one file per run.
-    Hlog,
-}
-
-fn parse_extra(text: &str) -> Result<Extra, String> {
-    match text {
-        "md" => Ok(Extra::Md),
-        "csv" => Ok(Extra::Csv),
-        "hgrm" => Ok(Extra::Hgrm),
-        "hlog" => Ok(Extra::Hlog),
-        _ => Err(format!(
-            "unknown export '{text}'; accepted: md, csv, hgrm, hlog"
-        )),
     }
 }
 
@@ -221,7 +196,7 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
     // floor is measured at the first point's frame size, in a child process as the runs
     // are (its buffers never sit in this process).
     let calibration = crate::trial::calibrate(&points[0])?;
-    crate::warn_about_stale_segments(plan.quiet);
+    crate::schedule::warn_about_stale_segments(plan.quiet);
     let mut scheduler = crate::schedule::Scheduler::new(
         plan.extras.schedule.clone(),
         crate::schedule::planned_ms(&points, repeat),
@@ -243,7 +218,7 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
     for line in fbench_reports::fault_lines(&report.runs) {
         println!("fault: {line}");
     }
-    let html_path = write_reports(
+    let html_path = crate::output::write_reports(
         &report,
         &json_path,
         &plan.extras.export,
@@ -288,91 +263,6 @@ fn usage_of(error: ConfigError, scenario_file: Option<&str>, explicit: &[String]
         )),
         _ => UsageError(error.to_string()),
     }
-}
-
-/// The JSON report at `json_path`, the HTML beside it, then the extras; prints each path.
-/// Returns the HTML path. `trials` says how the HTML and Markdown show repeated trials.
-pub fn write_reports(
-    report: &Report,
-    json_path: &Path,
-    extras: &[Extra],
-    trials: Trials,
-) -> anyhow::Result<PathBuf> {
-    let exporter = |format: ExportFormat| format.exporter_with(trials);
-    let written = write_exports(
-        report,
-        json_path,
-        &[ExportFormat::Json, ExportFormat::Html],
-        exporter,
-    )?;
-    let html_path = written
-        .last()
-        .cloned()
-        .unwrap_or_else(|| beside(json_path, "html"));
-
-    for extra in distinct(extras) {
-        match extra {
-            Extra::Md => {
-                write_exports(report, json_path, &[ExportFormat::Markdown], exporter)?;
-            }
-            Extra::Csv => {
-                write_exports(report, json_path, &[ExportFormat::Csv], exporter)?;
-            }
-            Extra::Hgrm => {
-                for path in write_hgrm(report, json_path)? {
-                    println!("hgrm: {}", path.display());
-                }
-            }
-            Extra::Hlog => {
-                for path in write_hlog(report, json_path)? {
-                    println!("hlog: {}", path.display());
-                }
-            }
-        }
-    }
-    Ok(html_path)
-}
-
-/// `<stem>-<strategy>-c<consumers>.hgrm` beside `base`, one per run.
-pub fn write_hgrm(report: &Report, base: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let stem = base
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".to_string());
-    let mut written = Vec::new();
-    for file in hgrm::age_distributions(report)? {
-        let path = base.with_file_name(format!("{stem}-{}.hgrm", file.name));
-        write_atomically(&path, file.text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-        written.push(path);
-    }
-    Ok(written)
-}
-
-/// `<stem>-<strategy>-c<consumers>.hlog` beside `base`, one per run measured just now.
-pub fn write_hlog(report: &Report, base: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let stem = base
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".to_string());
-    let mut written = Vec::new();
-    for file in fbench_reports::hlog::interval_logs(report)? {
-        let path = base.with_file_name(format!("{stem}-{}.hlog", file.name));
-        write_atomically(&path, file.text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-        written.push(path);
-    }
-    Ok(written)
-}
-
-fn distinct(extras: &[Extra]) -> Vec<Extra> {
-    let mut seen = Vec::new();
-    for &e in extras {
-        if !seen.contains(&e) {
-            seen.push(e);
-        }
-    }
-    seen
 }
 
 /// Best effort: a missing browser is a note, not a failure (the report is written).
