@@ -169,7 +169,10 @@ impl CapacityArgs {
             .into());
         }
         let defaults = Defaults::sweep();
-        let source = crate::source::configure(&self.run.source_request(&defaults)?)?;
+        let source = crate::source::configure(
+            &self.run.source_request(&defaults)?,
+            crate::trial::planning_device(),
+        )?;
         let mut spec = self.run.spec(&defaults, &source);
         spec.duration = vec![self.trial_duration];
         spec.warmup = vec![self.warmup()];
@@ -381,7 +384,7 @@ pub fn command(args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()> {
         .into());
     }
     if args.open {
-        crate::sweep::open_in_browser(&html_path);
+        crate::output::open_in_browser(&html_path);
     }
     Ok(())
 }
@@ -531,7 +534,7 @@ fn plan(
     let confirm = args
         .confirm_duration
         .unwrap_or(args.trial_duration * args.trials as u32);
-    let reference = crate::sweep::reference().filter(|_| !args.no_ideal);
+    let reference = crate::schedule::reference().filter(|_| !args.no_ideal);
     let mut plans = Vec::with_capacity(points.len());
     for point in points {
         // The cap must be a configuration fbench can run (memory for that many consumers).

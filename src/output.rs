@@ -281,6 +281,27 @@ fn timestamp() -> String {
     )
 }
 
+/// Best effort: a missing browser is a note, not a failure (the report is written).
+pub(crate) fn open_in_browser(path: &Path) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let result = std::process::Command::new(opener)
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = result {
+        eprintln!(
+            "note: could not start {opener} to open {}: {e}; open it in a browser yourself",
+            path.display()
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -52,6 +52,16 @@ pub fn decide(other_load_cpus: Option<f64>, reruns: u32, flags: &ScheduleFlags) 
     }
 }
 
+/// This binary's reference strategy (`ideal`), if it has one: what runs beside the others
+/// (here, and beside capacity's confirmation trials).
+pub(crate) fn reference() -> Option<fbench_harness::StrategyRef> {
+    fbench_harness::registry::current()
+        .entries()
+        .iter()
+        .find(|s| s.origin() == fbench_strategies::Origin::Reference)
+        .cloned()
+}
+
 /// The points of `points` that differ only in their strategy, as consecutive ranges (a
 /// sweep expands the strategy fastest, so one configuration's points are adjacent).
 pub fn configurations(points: &[SweepPoint]) -> Vec<Range<usize>> {

@@ -53,7 +53,10 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
         return Ok(());
     }
     let defaults = Defaults::soak();
-    let source = crate::source::configure(&args.run.source_request(&defaults)?)?;
+    let source = crate::source::configure(
+        &args.run.source_request(&defaults)?,
+        crate::trial::planning_device(),
+    )?;
     let spec = args.run.spec(&defaults, &source);
     // Checked before the report path is probed, so a bad value leaves nothing behind.
     spec.validate(fbench_harness::machine::available_memory())

@@ -64,36 +64,21 @@ fn usage(message: String) -> anyhow::Error {
     UsageError(message).into()
 }
 
-/// Load or probe the source `args` names, in the process that plans the runs: a Y4M file
-/// is read into memory and checked here; a camera is opened, its format negotiated and its
-/// first frame taken, then closed again, because every run opens it in its own process
-/// (`crate::trial`) and a device held here would refuse that open. With
-/// `FBENCH_IN_PROCESS=1` the runs happen here, and the camera stays open.
-pub fn configure(args: &SourceRequest) -> anyhow::Result<Configured> {
-    let device = if crate::trial::in_process() {
-        Device::Open
-    } else {
-        Device::Probe
-    };
-    configure_with(args, device)
-}
-
-/// Load or open the source `args` names in the process that runs it (a run process): a
-/// camera is opened and streaming, so that nothing of its start is measured later.
-pub fn configure_to_run(args: &SourceRequest) -> anyhow::Result<Configured> {
-    configure_with(args, Device::Open)
-}
-
 /// What a process does with a camera it configures.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Device {
-    /// Negotiate, take the first frame, close it: the runs open it elsewhere.
+pub enum Device {
+    /// Negotiate, take the first frame, close it: the runs open it in their own processes
+    /// (a device held here would refuse their open).
     Probe,
-    /// Negotiate and keep it streaming: the runs read it here.
+    /// Negotiate and keep it streaming: the runs read it in this process.
     Open,
 }
 
-fn configure_with(args: &SourceRequest, device: Device) -> anyhow::Result<Configured> {
+/// Load the source `args` names, before anything is measured: a Y4M file is read into memory
+/// and checked; a camera is opened, its format negotiated and its first frame taken, then
+/// closed again or kept streaming as `device` says ([`crate::trial::planning_device`] in
+/// the process that plans runs, [`Device::Open`] in the one that runs them).
+pub fn configure(args: &SourceRequest, device: Device) -> anyhow::Result<Configured> {
     let defaults = RunConfig::default_config();
     match &args.source {
         SourceArg::Synthetic => Ok(Configured {

@@ -3,7 +3,7 @@
 //! reports written side by side.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use clap::Args;
 
@@ -113,7 +113,10 @@ pub fn run_flags(
     extras: &RunExtras,
     explicit: &[String],
 ) -> anyhow::Result<()> {
-    let source = crate::source::configure(&run.source_request(defaults)?)?;
+    let source = crate::source::configure(
+        &run.source_request(defaults)?,
+        crate::trial::planning_device(),
+    )?;
     if let Some(summary) = &source.summary {
         println!("{summary}");
     }
@@ -133,21 +136,11 @@ pub fn run_flags(
 /// binary has one: every configuration point then has its reference measured beside it,
 /// its trials interleaved with the others' (see `crate::schedule`).
 fn with_reference_first(strategies: &mut Vec<fbench_harness::StrategyRef>) {
-    if let Some(reference) = reference() {
+    if let Some(reference) = crate::schedule::reference() {
         if strategies.len() >= 2 && !strategies.contains(&reference) {
             strategies.insert(0, reference);
         }
     }
-}
-
-/// This binary's reference strategy (`ideal`), if it has one: what runs beside the others
-/// (here, and beside capacity's confirmation trials).
-pub(crate) fn reference() -> Option<fbench_harness::StrategyRef> {
-    fbench_harness::registry::current()
-        .entries()
-        .iter()
-        .find(|s| s.origin() == fbench_strategies::Origin::Reference)
-        .cloned()
 }
 
 /// Validate, run every point through the scheduler (each run in its own process, under one
@@ -225,7 +218,7 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
         plan.extras.trials(),
     )?;
     if plan.extras.open {
-        open_in_browser(&html_path);
+        crate::output::open_in_browser(&html_path);
     }
     lost_consumers(&report)?;
     gating.finish(&report)?;
@@ -262,26 +255,5 @@ fn usage_of(error: ConfigError, scenario_file: Option<&str>, explicit: &[String]
             error.message
         )),
         _ => UsageError(error.to_string()),
-    }
-}
-
-/// Best effort: a missing browser is a note, not a failure (the report is written).
-pub fn open_in_browser(path: &Path) {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    let result = std::process::Command::new(opener)
-        .arg(path)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    if let Err(e) = result {
-        eprintln!(
-            "note: could not start {opener} to open {}: {e}; open it in a browser yourself",
-            path.display()
-        );
     }
 }

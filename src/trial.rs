@@ -233,8 +233,19 @@ pub fn calibrate(point: &SweepPoint) -> Result<Calibration, TrialError> {
     })
 }
 
+/// What the process planning runs does with a camera source: probes it when the runs are
+/// child processes (they open it themselves), opens it when they run here
+/// (`FBENCH_IN_PROCESS=1`).
+pub(crate) fn planning_device() -> crate::source::Device {
+    if in_process() {
+        crate::source::Device::Open
+    } else {
+        crate::source::Device::Probe
+    }
+}
+
 /// Whether runs execute in this process (`FBENCH_IN_PROCESS=1`, debugging only).
-pub(crate) fn in_process() -> bool {
+fn in_process() -> bool {
     std::env::var_os(IN_PROCESS_ENV).is_some_and(|v| v != "0")
 }
 
@@ -444,7 +455,10 @@ fn child_run(args: &TrialArgs) -> anyhow::Result<()> {
     let defaults = Defaults::run();
     // This process runs the point: a camera is opened here, by the run alone (fbench's own
     // process only probed it).
-    let source = crate::source::configure_to_run(&args.run.source_request(&defaults)?)?;
+    let source = crate::source::configure(
+        &args.run.source_request(&defaults)?,
+        crate::source::Device::Open,
+    )?;
     let spec = args.run.spec(&defaults, &source);
     let points = spec
         .validate(available_memory())
@@ -577,7 +591,11 @@ mod tests {
 
     fn one_point(flags: &RunFlags) -> SweepPoint {
         let defaults = Defaults::run();
-        let source = crate::source::configure(&flags.source_request(&defaults).unwrap()).unwrap();
+        let source = crate::source::configure(
+            &flags.source_request(&defaults).unwrap(),
+            crate::source::Device::Open,
+        )
+        .unwrap();
         let mut points = flags.spec(&defaults, &source).validate(u64::MAX).unwrap();
         assert_eq!(points.len(), 1);
         points.remove(0)
