@@ -54,24 +54,19 @@ pub(crate) fn write_reports(
     let written = write_exports(report, json_path, &formats, |format| {
         format.exporter_with(trials)
     })?;
-    if extras.contains(&Extra::Hgrm) {
-        let files = fbench_reports::hgrm::age_distributions(report)?;
-        for path in write_per_run(
-            json_path,
-            "hgrm",
-            files.into_iter().map(|f| (f.name, f.text)),
-        )? {
-            println!("hgrm: {}", path.display());
+    for (extra, extension) in [(Extra::Hgrm, "hgrm"), (Extra::Hlog, "hlog")] {
+        if !extras.contains(&extra) {
+            continue;
         }
-    }
-    if extras.contains(&Extra::Hlog) {
-        let files = fbench_reports::hlog::interval_logs(report)?;
-        for path in write_per_run(
-            json_path,
-            "hlog",
-            files.into_iter().map(|f| (f.name, f.text)),
-        )? {
-            println!("hlog: {}", path.display());
+        let files: Vec<(String, String)> = if extra == Extra::Hgrm {
+            let files = fbench_reports::hgrm::age_distributions(report)?;
+            files.into_iter().map(|f| (f.name, f.text)).collect()
+        } else {
+            let files = fbench_reports::hlog::interval_logs(report)?;
+            files.into_iter().map(|f| (f.name, f.text)).collect()
+        };
+        for path in write_per_run(json_path, extension, files)? {
+            println!("{extension}: {}", path.display());
         }
     }
     Ok(written[1].clone())

@@ -535,7 +535,7 @@ struct Budget<'a> {
 }
 
 impl Budget<'_> {
-    /// Runs one trial if it fits; `Ok(None)` if it does not.
+    /// Runs one trial if it fits; why not otherwise.
     fn trial<O: Oracle>(
         &mut self,
         oracle: &mut O,
@@ -543,7 +543,7 @@ impl Budget<'_> {
         value: f64,
         duration: Duration,
         confirmation: bool,
-    ) -> Result<Option<TrialSummary>, O::Error> {
+    ) -> Result<TrialSummary, Halt<O::Error>> {
         // A confirmation beside the reference is two runs, each with its own setup.
         let runs = if confirmation && self.spec.confirm_beside_reference {
             2
@@ -553,17 +553,40 @@ impl Budget<'_> {
         let before = clock.elapsed();
         let planned = (self.spec.warmup + duration) * runs;
         if before + planned + self.overhead * runs > self.spec.budget {
-            return Ok(None);
+            return Err(Halt::OutOfBudget);
         }
-        let summary = oracle.trial(TrialRequest {
-            value,
-            duration,
-            warmup: self.spec.warmup,
-            confirmation,
-        })?;
+        let summary = oracle
+            .trial(TrialRequest {
+                value,
+                duration,
+                warmup: self.spec.warmup,
+                confirmation,
+            })
+            .map_err(Halt::Stopped)?;
         let took = clock.elapsed().saturating_sub(before);
         self.overhead = self.overhead.max(took.saturating_sub(planned) / runs);
-        Ok(Some(summary))
+        Ok(summary)
+    }
+}
+
+/// Why a search's next trial did not run.
+enum Halt<E> {
+    /// It would not fit in what is left of the budget.
+    OutOfBudget,
+    /// The oracle stopped the search (e.g. Ctrl-C).
+    Stopped(E),
+}
+
+impl<E> Halt<E> {
+    /// How the search ends on it, with what `known` established.
+    fn end(self, known: Knowledge) -> Result<SearchResult, Stopped<E>> {
+        match self {
+            Halt::OutOfBudget => Ok(known.result(Status::OutOfBudget)),
+            Halt::Stopped(error) => Err(Stopped {
+                error,
+                partial: known.result(Status::Stopped),
+            }),
+        }
     }
 }
 
@@ -654,14 +677,8 @@ fn continue_search<O: Oracle>(
                     }
                     let summary =
                         match budget.trial(oracle, clock, value, spec.trial_duration, false) {
-                            Ok(Some(s)) => s,
-                            Ok(None) => return Ok(known.result(Status::OutOfBudget)),
-                            Err(error) => {
-                                return Err(Stopped {
-                                    error,
-                                    partial: known.result(Status::Stopped),
-                                })
-                            }
+                            Ok(summary) => summary,
+                            Err(halt) => return halt.end(known),
                         };
                     verdicts.push(summary.verdict);
                     known.trials.push(TrialSummary {
@@ -675,14 +692,8 @@ fn continue_search<O: Oracle>(
             Step::Confirm(value, status) => {
                 let summary = match budget.trial(oracle, clock, value, spec.confirm_duration, true)
                 {
-                    Ok(Some(s)) => s,
-                    Ok(None) => return Ok(known.result(Status::OutOfBudget)),
-                    Err(error) => {
-                        return Err(Stopped {
-                            error,
-                            partial: known.result(Status::Stopped),
-                        })
-                    }
+                    Ok(summary) => summary,
+                    Err(halt) => return halt.end(known),
                 };
                 let verdict = summary.verdict;
                 known.trials.push(TrialSummary {
