@@ -9,7 +9,12 @@
 //!
 //! Re-runs: a run during which other processes used more than `--max-other-load` CPUs is
 //! run again, up to `--retries` times; the last try's figures are kept, `reruns` counts the
-//! extra tries and `busy` marks a trial that never got a quiet machine.
+//! extra tries and `busy` marks a trial that never got a quiet machine. Once
+//! [`PERSISTENT_AFTER`] trials in a row stayed busy through all their re-runs, the load is
+//! taken as persistent (a busy loop, a CI neighbour) and later trials are not re-run until
+//! one comes back quiet: re-running into the same load only spends time (a capacity search's
+//! budget ran out at a third of its values under one background busy loop), and the trials
+//! are still marked `busy`.
 //!
 //! Each run executes through [`crate::trial::run`] (its own child process). The scheduler
 //! never reads anything back from disk: results are returned.
@@ -62,6 +67,47 @@ pub(crate) fn reference() -> Option<fbench_harness::StrategyRef> {
         .cloned()
 }
 
+/// Trials in a row kept `busy` (every re-run loaded too) after which the scheduler stops
+/// re-running until a trial comes back quiet.
+pub const PERSISTENT_AFTER: u32 = 3;
+
+/// Whether the machine's load has persisted: trials in a row kept `busy`, and how many
+/// busy trials were not re-run because of it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Persistence {
+    /// Trials in a row kept busy, the latest last.
+    pub streak: u32,
+    /// Busy trials not re-run because the load had persisted.
+    pub not_rerun: u32,
+}
+
+impl Persistence {
+    /// The re-runs the next trial may have: `--retries`, or none while the last
+    /// [`PERSISTENT_AFTER`] or more trials in a row stayed busy through theirs.
+    pub fn retries(&self, flags: &ScheduleFlags) -> u32 {
+        if self.streak >= PERSISTENT_AFTER {
+            0
+        } else {
+            flags.retries
+        }
+    }
+
+    /// Records how a trial ended (`Keep` or `KeepBusy`), `allowed` re-runs having been
+    /// given to it.
+    pub fn record(&mut self, ended: Decision, allowed: u32, flags: &ScheduleFlags) {
+        match ended {
+            Decision::KeepBusy => {
+                self.streak += 1;
+                if allowed < flags.retries {
+                    self.not_rerun += 1;
+                }
+            }
+            Decision::Keep => self.streak = 0,
+            Decision::Rerun => {}
+        }
+    }
+}
+
 /// The points of `points` that differ only in their strategy, as consecutive ranges (a
 /// sweep expands the strategy fastest, so one configuration's points are adjacent).
 pub fn configurations(points: &[SweepPoint]) -> Vec<Range<usize>> {
@@ -103,6 +149,8 @@ pub struct Scheduler {
     pub reruns: u32,
     /// Trials kept from a busy machine (no quiet try).
     pub busy: u32,
+    /// Whether the load has persisted (see [`PERSISTENT_AFTER`]).
+    pub persistence: Persistence,
 }
 
 impl Scheduler {
@@ -114,6 +162,7 @@ impl Scheduler {
             bar: progress_bar(total_ms, quiet),
             reruns: 0,
             busy: 0,
+            persistence: Persistence::default(),
         }
     }
 
@@ -125,6 +174,7 @@ impl Scheduler {
             bar,
             reruns: 0,
             busy: 0,
+            persistence: Persistence::default(),
         }
     }
 
@@ -142,6 +192,10 @@ impl Scheduler {
         position: &dyn Fn(f64) -> u64,
     ) -> Result<RunResult, TrialError> {
         let mut reruns = 0;
+        let flags = ScheduleFlags {
+            retries: self.persistence.retries(&self.flags),
+            ..self.flags.clone()
+        };
         loop {
             let again = if reruns > 0 {
                 format!(" (re-run {reruns}: the machine was busy)")
@@ -160,7 +214,10 @@ impl Scheduler {
                     return Err(error);
                 }
             };
-            match decide(run.cpu.other_load_cpus, reruns, &self.flags) {
+            let decision = decide(run.cpu.other_load_cpus, reruns, &flags);
+            self.persistence
+                .record(decision, flags.retries, &self.flags);
+            match decision {
                 Decision::Keep => return Ok(RunResult { reruns, ..run }),
                 Decision::KeepBusy => {
                     self.busy += 1;
@@ -215,8 +272,16 @@ impl Scheduler {
     /// One line for the terminal about re-runs, if there were any.
     pub fn summary(&self) -> Option<String> {
         (self.reruns > 0 || self.busy > 0).then(|| {
+            let persistent = if self.persistence.not_rerun > 0 {
+                format!(
+                    "; the load persisted ({PERSISTENT_AFTER} busy trials in a row), so {} of them were not re-run",
+                    self.persistence.not_rerun
+                )
+            } else {
+                String::new()
+            };
             format!(
-                "{} re-run{} because other processes used more than {} CPUs (--max-other-load); {} trial{} never got a quiet machine (marked busy)",
+                "{} re-run{} because other processes used more than {} CPUs (--max-other-load); {} trial{} never got a quiet machine (marked busy){persistent}",
                 self.reruns,
                 if self.reruns == 1 { "" } else { "s" },
                 self.flags.max_other_load,
@@ -316,6 +381,58 @@ mod tests {
         assert_eq!(tries(&[Some(0.9), Some(0.1)], &f), (1, false, 2));
         assert_eq!(tries(&[Some(0.9), Some(0.8), Some(0.7)], &f), (2, true, 3));
         assert_eq!(tries(&[Some(0.9), None], &f), (1, false, 2));
+    }
+
+    /// A scripted machine over several trials: once PERSISTENT_AFTER trials in a row stayed
+    /// busy, the next trials get no re-run, until one comes back quiet.
+    #[test]
+    fn a_persistent_load_stops_the_reruns_until_a_quiet_trial() {
+        let f = flags(0.25, 2);
+        // Each trial: the loads of its successive tries.
+        let script: [&[f64]; 7] = [
+            &[0.9, 0.9, 0.9],
+            &[0.9, 0.9, 0.9],
+            &[0.9, 0.9, 0.9],
+            &[0.9],      // streak of 3: kept busy at once
+            &[0.1],      // quiet: the streak ends
+            &[0.9, 0.1], // re-runs are back
+            &[0.9, 0.9, 0.9],
+        ];
+        let mut persistence = Persistence::default();
+        let mut outcome = Vec::new();
+        for loads in script {
+            let allowed = ScheduleFlags {
+                retries: persistence.retries(&f),
+                ..f.clone()
+            };
+            let mut reruns = 0;
+            for (taken, load) in loads.iter().enumerate() {
+                let decision = decide(Some(*load), reruns, &allowed);
+                persistence.record(decision, allowed.retries, &f);
+                match decision {
+                    Decision::Rerun => reruns += 1,
+                    ended => {
+                        outcome.push((reruns, ended == Decision::KeepBusy));
+                        assert_eq!(taken + 1, loads.len(), "the script's tries are all used");
+                        break;
+                    }
+                }
+            }
+        }
+        assert_eq!(
+            outcome,
+            vec![
+                (2, true),
+                (2, true),
+                (2, true),
+                (0, true),
+                (0, false),
+                (1, false),
+                (2, true)
+            ]
+        );
+        assert_eq!(persistence.not_rerun, 1);
+        assert_eq!(persistence.streak, 1);
     }
 
     #[test]
