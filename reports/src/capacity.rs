@@ -466,7 +466,7 @@ pub fn load_line(report: &CapacityReport) -> Option<String> {
 
 /// One line per search whose confirmation ran beside the reference: its figures over the
 /// reference's trial just before it, e.g. `mutex x4 at 93.8 fps: age p99 2.10x ideal's
-/// (4.20 ms), p50 1.90x, acquire p50 3.00x; 1 pair`.
+/// 4.20 ms, p50 1.90x, acquire p50 3.00x; 1 pair`.
 pub fn reference_lines(report: &CapacityReport) -> Vec<String> {
     let ratio = |r: Option<f64>| r.map_or("n/a".to_string(), |r| format!("{r:.2}x"));
     report
@@ -489,7 +489,7 @@ pub fn reference_lines(report: &CapacityReport) -> Vec<String> {
                 ),
             };
             Some(format!(
-                "{at}: age p99 {} {}'s ({}), p50 {}, acquire p50 {}; {} pair{}",
+                "{at}: age p99 {} {}'s {}, p50 {}, acquire p50 {}; {} pair{}",
                 ratio(versus.age_p99_vs_ideal),
                 versus.reference,
                 format_ns(versus.reference_age_p99_ns),
