@@ -29,8 +29,9 @@ use crate::{output_path, scenarios, write_exports, UsageError};
 /// `fbench capacity`: the run flags (lists where `sweep` takes lists) and the search's.
 #[derive(Debug, Args)]
 pub struct CapacityArgs {
-    /// What to search: fps (the highest rate at each consumer count) or consumers (the
-    /// highest consumer count at each --fps).
+    /// What to search: fps (the highest rate at each consumer count), consumers (the
+    /// highest consumer count at each --fps) or streams (the most --streams at --fps and
+    /// --consumers per stream for which every stream meets the level).
     #[arg(long, default_value = "fps", value_parser = |s: &str| s.parse::<Axis>())]
     pub find: Axis,
 
@@ -58,7 +59,7 @@ pub struct CapacityArgs {
     #[arg(long, default_value = "10m", value_parser = parse_positive_duration)]
     pub budget: Duration,
 
-    /// First value tried [default: 30 fps, or 1 consumer].
+    /// First value tried [default: 30 fps, or 1 consumer, or 1 stream].
     #[arg(long, value_parser = parse_fps)]
     pub start: Option<f64>,
 
@@ -69,6 +70,10 @@ pub struct CapacityArgs {
     /// Highest consumer count tried (--find consumers).
     #[arg(long, default_value = "256", value_parser = parse_count)]
     pub max_consumers: usize,
+
+    /// Highest stream count tried (--find streams).
+    #[arg(long, default_value = "16", value_parser = fbench_harness::config::parse_streams)]
+    pub max_streams: usize,
 
     /// Trials per tried value (judging stops early once the verdict is settled).
     #[arg(long, default_value = "3", value_parser = parse_count)]
@@ -273,6 +278,10 @@ pub fn command(args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()> {
             match args.find {
                 Axis::Fps => format!("x{}", plan.point.config.consumers),
                 Axis::Consumers => format!("@{} fps", plan.point.config.fps),
+                Axis::Streams => format!(
+                    "x{} @{} fps",
+                    plan.point.config.consumers, plan.point.config.fps
+                ),
             }
         );
         let search_started = Instant::now();
@@ -403,6 +412,7 @@ fn oracle_of<'a>(
         let value = match axis {
             Axis::Fps => point.config.fps.to_string(),
             Axis::Consumers => point.config.consumers.to_string(),
+            Axis::Streams => point.config.streams.to_string(),
         };
         let beside = if point.strategy == plan.point.strategy {
             String::new()
@@ -434,15 +444,27 @@ fn oracle<'a, E: 'a>(
         match plan.search.axis {
             Axis::Fps => point.config.fps = request.value,
             Axis::Consumers => point.config.consumers = request.value as usize,
+            Axis::Streams => point.config.streams = request.value as usize,
         }
         point.config.duration = request.duration;
         point.config.warmup = request.warmup;
         trial += 1;
         let reference = plan.reference.as_ref().filter(|_| request.confirmation);
         let (run, vs_reference) = paired_trial(&point, reference, trial, &mut executor)?;
-        Ok(TrialSummary {
+        let trial = TrialSummary {
             vs_reference,
             ..capacity::judge(&run, level)
+        };
+        Ok(match plan.search.axis {
+            // The utilization law's bound is a frame rate; across K streams it is no stream
+            // count (and its per-thread term is diluted K times), so the streams axis shows
+            // none, and marks no trial interfered by it.
+            Axis::Streams => TrialSummary {
+                bound_fps: None,
+                ..trial
+            }
+            .with_interference(),
+            Axis::Fps | Axis::Consumers => trial,
         })
     }
 }
@@ -486,24 +508,30 @@ fn plan(
             1.0,
             "--max-consumers",
         ),
+        Axis::Streams => (
+            args.start.unwrap_or(1.0),
+            args.max_streams as f64,
+            1.0,
+            "--max-streams",
+        ),
     };
-    if args.find == Axis::Consumers {
-        if start.fract() != 0.0 {
-            return Err(UsageError(format!(
-                "--start: {start} is not a whole number of consumers"
-            )));
-        }
-        if args.max_consumers > MAX_CONSUMERS {
-            return Err(UsageError(format!(
-                "--max-consumers: {} is above the {MAX_CONSUMERS} supported",
-                args.max_consumers
-            )));
-        }
+    if args.find != Axis::Fps && start.fract() != 0.0 {
+        return Err(UsageError(format!(
+            "--start: {start} is not a whole number of {}",
+            args.find.name()
+        )));
+    }
+    if args.find == Axis::Consumers && args.max_consumers > MAX_CONSUMERS {
+        return Err(UsageError(format!(
+            "--max-consumers: {} is above the {MAX_CONSUMERS} supported",
+            args.max_consumers
+        )));
     }
     // The searched dimension's list flag would be silently ignored: refuse it instead.
     let (searched, instead) = match args.find {
         Axis::Fps => ("fps", "--start and --max-fps"),
         Axis::Consumers => ("consumers", "--start and --max-consumers"),
+        Axis::Streams => ("streams", "--start and --max-streams"),
     };
     if explicit.iter().any(|e| e == searched) {
         return Err(UsageError(format!(
@@ -519,6 +547,7 @@ fn plan(
     match args.find {
         Axis::Fps => spec.fps = vec![start],
         Axis::Consumers => spec.consumers = vec![start as usize],
+        Axis::Streams => spec.streams = vec![start as usize],
     }
     let points = spec.validate(available_memory()).map_err(|e| {
         let id = e.flag.trim_start_matches('-').replace('-', "_");
@@ -542,6 +571,7 @@ fn plan(
         match args.find {
             Axis::Fps => at_cap.fps = cap,
             Axis::Consumers => at_cap.consumers = cap as usize,
+            Axis::Streams => at_cap.streams = cap as usize,
         }
         at_cap
             .validate(&[*point.strategy.descriptor()], available_memory())
@@ -577,8 +607,10 @@ fn record(
     let s = &plan.search;
     CapacityRecord {
         strategy: plan.point.strategy.name().to_string(),
-        consumers: (s.axis == Axis::Fps).then_some(plan.point.config.consumers),
-        fps: (s.axis == Axis::Consumers).then_some(plan.point.config.fps),
+        // The fixed dimensions: consumers per stream when the rate or the streams are
+        // searched, the rate when consumers or streams are.
+        consumers: (s.axis != Axis::Consumers).then_some(plan.point.config.consumers),
+        fps: (s.axis != Axis::Fps).then_some(plan.point.config.fps),
         config: plan.point.config.record(),
         service_level: *level,
         search: SearchParams {

@@ -37,12 +37,26 @@ pub struct RunFlags {
     #[arg(long, short = 'c', value_delimiter = ',', value_parser = parse_count)]
     pub consumers: Vec<usize>,
 
+    /// Independent streams per run, e.g. 4 or 1,2,4,8 (a sweep axis): each its own source
+    /// on its own schedule, producer thread, strategy instance and --consumers consumers, as
+    /// K cameras would be. Figures are per stream (the report's `streams[]`) and for the
+    /// whole run, with the worst stream named. [default: 1]
+    #[arg(long, value_delimiter = ',', value_parser = fbench_harness::config::parse_streams)]
+    pub streams: Vec<usize>,
+
+    /// Where the streams' schedules sit: spread (stream i due i/K of a period after stream
+    /// 0, as independent cameras) or aligned (every stream due at once: the worst case).
+    #[arg(long, default_value = "spread", value_parser = |s: &str| s.parse::<fbench_harness::config::StreamPhase>())]
+    pub stream_phase: fbench_harness::config::StreamPhase,
+
     /// Where frames come from: synthetic, camera-sim (a simulated camera that sets its own
     /// pace and drops frames as a driver does), y4m:PATH (a YUV4MPEG2 file, preloaded and
     /// played in a loop) or v4l2:/dev/videoN (a camera; needs a build with `--features v4l2`).
-    /// See `fbench list sources`.
-    #[arg(long, default_value = "synthetic", value_parser = parse_source)]
-    pub source: SourceArg,
+    /// See `fbench list sources`. With --streams, a list (or the flag repeated) gives the
+    /// streams their sources in order, e.g. y4m:a.y4m,y4m:b.y4m, cycling when there are
+    /// fewer sources than streams; every source must give frames of one geometry.
+    #[arg(long, default_value = "synthetic", value_delimiter = ',', action = clap::ArgAction::Append, value_parser = parse_source)]
+    pub source: Vec<SourceArg>,
 
     /// Most memory a y4m source may preload, e.g. 512MB, 4GB.
     #[arg(long, default_value = "2GB", value_parser = parse_bytes)]
@@ -77,7 +91,8 @@ pub struct RunFlags {
     pub workload: Vec<Workload>,
 
     /// COUNT:WORKLOAD: make COUNT of the consumers run another workload, e.g. 2:sleep:50ms,
-    /// in every run. May be repeated.
+    /// in every run (and every stream; COUNT:WORKLOAD@streamN in stream N only, from 0).
+    /// May be repeated.
     #[arg(long, value_parser = |s: &str| s.parse::<SlowConsumers>())]
     pub slow: Vec<SlowConsumers>,
 
@@ -272,7 +287,8 @@ impl RunFlags {
         &self,
         defaults: &Defaults,
     ) -> anyhow::Result<crate::source::SourceRequest> {
-        let synthetic = matches!(self.source, SourceArg::Synthetic | SourceArg::CameraSim);
+        let first = self.source.first().cloned().unwrap_or(SourceArg::Synthetic);
+        let synthetic = matches!(first, SourceArg::Synthetic | SourceArg::CameraSim);
         fn one<T: Copy>(flag: &str, values: &[T], synthetic: bool) -> anyhow::Result<Option<T>> {
             if values.len() > 1 && !synthetic {
                 return Err(UsageError(format!(
@@ -284,9 +300,10 @@ impl RunFlags {
         }
         let resolution = one("--resolution", &self.resolution, synthetic)?;
         Ok(crate::source::SourceRequest {
-            source: self.source.clone(),
+            others: self.source.iter().skip(1).cloned().collect(),
+            source: first.clone(),
             source_memory: self.source_memory,
-            resolution: match (&self.source, resolution) {
+            resolution: match (&first, resolution) {
                 (SourceArg::Synthetic | SourceArg::CameraSim, None) => Some(defaults.resolution),
                 (_, given) => given,
             },
@@ -341,6 +358,9 @@ impl RunFlags {
                 link: self.link,
             },
             consumer_cmd: self.consumer_cmd.clone(),
+            stream_sources: source.others.clone(),
+            streams: or(&self.streams, base.streams),
+            stream_phase: self.stream_phase,
         }
     }
 }

@@ -14,7 +14,7 @@ use crate::UsageError;
 const RUNNING: [&str; 3] = ["run", "sweep", "capacity"];
 
 /// The keys of a scenario's `[capacity]` table: `fbench capacity`'s flags of those names.
-const CAPACITY_KEYS: [&str; 13] = [
+const CAPACITY_KEYS: [&str; 14] = [
     "find",
     "slo_age",
     "max_loss",
@@ -24,6 +24,7 @@ const CAPACITY_KEYS: [&str; 13] = [
     "start",
     "max_fps",
     "max_consumers",
+    "max_streams",
     "trials",
     "trial_duration",
     "confirm_duration",
@@ -218,7 +219,7 @@ fn clap_message(err: &clap::Error) -> String {
 }
 
 /// Built-in scenarios: name, and the text of `scenarios/<name>.toml`.
-const BUILT_IN: [(&str, &str); 7] = [
+const BUILT_IN: [(&str, &str); 8] = [
     ("quick", include_str!("../scenarios/quick.toml")),
     ("seed-claims", include_str!("../scenarios/seed-claims.toml")),
     (
@@ -237,6 +238,10 @@ const BUILT_IN: [(&str, &str); 7] = [
     (
         "seed-capacity",
         include_str!("../scenarios/seed-capacity.toml"),
+    ),
+    (
+        "seed-streams",
+        include_str!("../scenarios/seed-streams.toml"),
     ),
 ];
 

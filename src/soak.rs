@@ -71,6 +71,7 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
         quiet: args.output.quiet,
         extras: &crate::sweep::RunExtras {
             scenario: None,
+            per_stream: false,
             open: false,
             export: Vec::new(),
             no_ideal: true,

@@ -45,6 +45,8 @@ pub fn parse_source(text: &str) -> Result<SourceArg, String> {
 /// What the source flags asked for, one value each.
 pub struct SourceRequest {
     pub source: SourceArg,
+    /// The sources of streams 1, 2, … when `--source` lists several (see [`Configured`]).
+    pub others: Vec<SourceArg>,
     pub source_memory: u64,
     pub resolution: Option<Resolution>,
     pub format: Option<PixelFormat>,
@@ -58,6 +60,9 @@ pub struct Configured {
     pub fps: f64,
     /// One line for the user about what the source turned out to be (not for synthetic).
     pub summary: Option<String>,
+    /// The sources of streams 1, 2, … (`--source a,b`), configured at the first one's rate
+    /// and checked to give its frames; empty when one source feeds every stream.
+    pub others: Vec<SourceSpec>,
 }
 
 fn usage(message: String) -> anyhow::Error {
@@ -74,11 +79,48 @@ pub enum Device {
     Open,
 }
 
-/// Load the source `args` names, before anything is measured: a Y4M file is read into memory
+/// Load the source `args` names (and the other streams' sources), before anything is
+/// measured: a Y4M file is read into memory
 /// and checked; a camera is opened, its format negotiated and its first frame taken, then
 /// closed again or kept streaming as `device` says ([`crate::trial::planning_device`] in
 /// the process that plans runs, [`Device::Open`] in the one that runs them).
 pub fn configure(args: &SourceRequest, device: Device) -> anyhow::Result<Configured> {
+    let mut first = configure_one(args, device)?;
+    for other in &args.others {
+        // Every stream runs at the run's one rate and frame geometry.
+        let request = SourceRequest {
+            source: other.clone(),
+            others: Vec::new(),
+            source_memory: args.source_memory,
+            resolution: match other {
+                SourceArg::Synthetic | SourceArg::CameraSim => Some(first.frame.resolution),
+                _ => None,
+            },
+            format: match other {
+                SourceArg::Synthetic | SourceArg::CameraSim => Some(first.frame.format),
+                _ => None,
+            },
+            fps: Some(first.fps),
+        };
+        let configured = configure_one(&request, device)?;
+        if configured.frame != first.frame {
+            return Err(usage(format!(
+                "--source: {} gives {} {} frames, not the {} {} of {}; every stream's source must give frames of one geometry",
+                configured.spec.name(),
+                configured.frame.resolution,
+                configured.frame.format,
+                first.frame.resolution,
+                first.frame.format,
+                first.spec.name()
+            )));
+        }
+        first.others.push(configured.spec);
+    }
+    Ok(first)
+}
+
+/// One source of [`configure`].
+fn configure_one(args: &SourceRequest, device: Device) -> anyhow::Result<Configured> {
     let defaults = RunConfig::default_config();
     match &args.source {
         SourceArg::Synthetic => Ok(Configured {
@@ -89,6 +131,7 @@ pub fn configure(args: &SourceRequest, device: Device) -> anyhow::Result<Configu
             },
             fps: args.fps.unwrap_or(defaults.fps),
             summary: None,
+            others: Vec::new(),
         }),
         SourceArg::CameraSim => {
             let fps = args.fps.unwrap_or(defaults.fps);
@@ -102,6 +145,7 @@ pub fn configure(args: &SourceRequest, device: Device) -> anyhow::Result<Configu
                 },
                 fps,
                 summary: None,
+                others: Vec::new(),
             })
         }
         SourceArg::Y4m(path) => configure_y4m(args, path),
@@ -175,6 +219,7 @@ fn configure_y4m(args: &SourceRequest, path: &std::path::Path) -> anyhow::Result
         frame,
         fps,
         summary: Some(summary),
+        others: Vec::new(),
     })
 }
 
@@ -227,6 +272,7 @@ fn configure_v4l2(
         frame,
         fps,
         summary: Some(summary),
+        others: Vec::new(),
     })
 }
 

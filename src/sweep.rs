@@ -10,7 +10,7 @@ use clap::Args;
 use fbench_harness::config::ConfigError;
 use fbench_harness::machine::{available_memory, MachineInfo};
 use fbench_harness::sweep::SweepSpec;
-use fbench_reports::{ExportFormat, Report, Trials};
+use fbench_reports::{Exporter, Report, Trials};
 
 use crate::flags::{Defaults, OutputFlags, RunFlags};
 use crate::output::{parse_extra, Extra};
@@ -24,6 +24,10 @@ pub struct RunExtras {
     /// line replaces the scenario's value of it.
     #[arg(long, value_name = "NAME|PATH")]
     pub scenario: Option<String>,
+
+    /// Under the row of a run of several streams (--streams), one row per stream.
+    #[arg(long)]
+    pub per_stream: bool,
 
     /// Open the HTML report in the default browser when done.
     #[arg(long)]
@@ -204,9 +208,12 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
         .calibrated(calibration)
         .compared_with_ideal();
     report.scenario = scenario_name;
-    let table = ExportFormat::Table
-        .exporter_with(plan.extras.trials())
-        .render(&report)?;
+    let table = fbench_reports::TerminalTable {
+        per_stream: plan.extras.per_stream,
+        trials: plan.extras.trials(),
+        ..fbench_reports::TerminalTable::default()
+    }
+    .render(&report)?;
     std::io::stdout().write_all(&table)?;
     for line in fbench_reports::fault_lines(&report.runs) {
         println!("fault: {line}");
@@ -231,11 +238,11 @@ fn lost_consumers(report: &Report) -> anyhow::Result<()> {
     for run in report.runs.iter().filter(|r| r.consumers_lost > 0) {
         eprintln!("warning: {}", fbench_reports::lost_consumers_line(run));
     }
-    match report
-        .runs
-        .iter()
-        .find(|r| r.consumers > 0 && r.consumers_lost >= r.consumers as u64)
-    {
+    match report.runs.iter().find(|r| {
+        // Every consumer of every stream.
+        let consumers = (r.consumers * r.config.streams.max(1)) as u64;
+        consumers > 0 && r.consumers_lost >= consumers
+    }) {
         Some(run) => anyhow::bail!(
             "the {} run lost every consumer: it measured nothing (reports written, figures null)",
             run.strategy

@@ -100,13 +100,22 @@ pub fn trial_args(point: &SweepPoint) -> Vec<String> {
     flag("--strategy", point.strategy.name().to_string());
     match &c.source {
         SourceSpec::Synthetic => flag("--source", "synthetic".to_string()),
-        other => {
-            flag("--source", other.name());
-            // The parent already checked the clip fits; the child may use what is there.
-            flag("--source-memory", available_memory().max(1).to_string());
-        }
+        other => flag("--source", other.name()),
+    }
+    // The sources of streams 1, 2, … (`--source a,b`), in order.
+    for other in &c.stream_sources {
+        flag("--source", other.name());
+    }
+    let files = std::iter::once(&c.source)
+        .chain(&c.stream_sources)
+        .any(|s| !matches!(s, SourceSpec::Synthetic));
+    if files {
+        // The parent already checked the clips fit; the child may use what is there.
+        flag("--source-memory", available_memory().max(1).to_string());
     }
     flag("--consumers", c.consumers.to_string());
+    flag("--streams", c.streams.to_string());
+    flag("--stream-phase", c.stream_phase.to_string());
     flag("--resolution", c.frame.resolution.to_string());
     flag("--format", c.frame.format.to_string());
     flag("--fps", c.fps.to_string());
@@ -114,7 +123,7 @@ pub fn trial_args(point: &SweepPoint) -> Vec<String> {
     flag("--warmup", format_duration(c.warmup));
     flag("--workload", c.workload.to_string());
     for slow in &c.slow {
-        flag("--slow", format!("{}:{}", slow.count, slow.workload));
+        flag("--slow", slow.to_string());
     }
     flag("--wait", Wait(c.wait).to_string());
     flag("--verify", c.verify.to_string());
@@ -540,6 +549,10 @@ mod tests {
             "pool",
             "-c",
             "3",
+            "--streams",
+            "2",
+            "--stream-phase",
+            "aligned",
             "-r",
             "640x360",
             "--format",
@@ -554,6 +567,8 @@ mod tests {
             "busy:1500us",
             "--slow",
             "1:sleep:20ms",
+            "--slow",
+            "2:copy@stream1",
             "--wait",
             "poll:3ms",
             "--verify",
@@ -587,6 +602,10 @@ mod tests {
         assert_eq!(again.config.record(), point.config.record());
         assert_eq!(again.config.faults, point.config.faults);
         assert_eq!(again.config.slow, point.config.slow);
+        assert_eq!(
+            (again.config.streams, again.config.stream_phase),
+            (2, fbench_harness::config::StreamPhase::Aligned)
+        );
     }
 
     fn one_point(flags: &RunFlags) -> SweepPoint {

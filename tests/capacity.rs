@@ -182,3 +182,65 @@ fn ctrl_c_writes_what_is_resolved_marked_partial_and_exits_130() {
     assert_eq!(last["resolved"], false);
     assert!(json.with_extension("html").is_file());
 }
+
+/// `--find streams`: one record per consumer count, on the streams axis, with whole stream
+/// counts tried from 1 and the rate and consumers fixed in the record; `--streams` beside
+/// it is refused (the search sets it).
+#[test]
+fn a_streams_search_tries_whole_stream_counts_at_a_fixed_rate() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("cap.json");
+    let output = fbench()
+        .args(SMALL)
+        .args([
+            "--find",
+            "streams",
+            "--fps",
+            "30",
+            "--trial-duration",
+            "200ms",
+            "--max-streams",
+            "4",
+            "--budget",
+            "1m",
+            "--json",
+        ])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("sustained streams"), "{stdout}");
+    let report = json_of(&json);
+    let records = report["capacity"].as_array().unwrap();
+    assert_eq!(records.len(), 2);
+    for (record, consumers) in records.iter().zip([1, 2]) {
+        assert_eq!(record["axis"], "streams");
+        assert_eq!(record["consumers"], consumers);
+        assert_eq!(record["fps"], 30.0);
+        let trials = record["trials"].as_array().unwrap();
+        assert_eq!(trials[0]["value"], 1.0);
+        for t in trials {
+            let value = t["value"].as_f64().unwrap();
+            assert!(value.fract() == 0.0 && (1.0..=4.0).contains(&value), "{t}");
+            assert_eq!(t["fps"], 30.0);
+        }
+    }
+    common::refused(
+        &[
+            "capacity",
+            "--find",
+            "streams",
+            "--streams",
+            "2",
+            "--budget",
+            "1m",
+        ],
+        "--streams",
+        "--max-streams",
+    );
+}

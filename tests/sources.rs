@@ -468,3 +468,57 @@ fn a_camera_feeds_thread_and_process_runs_alike() {
         }
     }
 }
+
+/// Two Y4M files feed two streams (`--source y4m:a,y4m:b --streams 2`), each stream its own
+/// file; a third file of another geometry is refused in one line naming it.
+#[test]
+fn two_files_feed_two_streams_and_a_third_geometry_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let a = write(
+        dir.path(),
+        "a.y4m",
+        &y4m("YUV4MPEG2 W16 H16 F30:1 Cmono", 256, 3, ""),
+    );
+    let b = write(
+        dir.path(),
+        "b.y4m",
+        &y4m("YUV4MPEG2 W16 H16 F30:1 Cmono", 256, 5, ""),
+    );
+    let both = format!("{},{}", source_arg(&a), source_arg(&b));
+    let runs = run_y4m(
+        &a,
+        "pool",
+        &[
+            "--source",
+            &source_arg(&b),
+            "--streams",
+            "2",
+            "--verify",
+            "full",
+        ],
+    );
+    let run = &runs[0];
+    let sources: Vec<String> = run["streams"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["source"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(sources, [source_arg(&a), source_arg(&b)]);
+    assert_eq!(run["torn_frames"], 0);
+    let c = write(
+        dir.path(),
+        "c.y4m",
+        &y4m("YUV4MPEG2 W32 H16 F30:1 Cmono", 512, 2, ""),
+    );
+    refused(
+        &[
+            "--source",
+            &format!("{both},{}", source_arg(&c)),
+            "--streams",
+            "3",
+        ],
+        "c.y4m",
+        "one geometry",
+    );
+}

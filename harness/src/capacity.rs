@@ -49,6 +49,9 @@ pub enum Axis {
     Fps,
     /// Consumer count, at a fixed frame rate.
     Consumers,
+    /// Stream count (`--streams`), at a fixed frame rate and consumers per stream: the most
+    /// cameras for which every consumer of every stream meets the level.
+    Streams,
 }
 
 impl Axis {
@@ -56,6 +59,7 @@ impl Axis {
         match self {
             Axis::Fps => "fps",
             Axis::Consumers => "consumers",
+            Axis::Streams => "streams",
         }
     }
 
@@ -63,7 +67,7 @@ impl Axis {
     pub fn round(self, value: f64) -> f64 {
         match self {
             Axis::Fps => (value * 10.0).round() / 10.0,
-            Axis::Consumers => value.round().max(1.0),
+            Axis::Consumers | Axis::Streams => value.round().max(1.0),
         }
     }
 
@@ -72,7 +76,7 @@ impl Axis {
         let width = first_fail - last_pass;
         match self {
             Axis::Fps => width <= precision * last_pass || width <= 0.1 + 1e-9,
-            Axis::Consumers => width <= (precision * last_pass).max(1.0),
+            Axis::Consumers | Axis::Streams => width <= (precision * last_pass).max(1.0),
         }
     }
 }
@@ -84,7 +88,10 @@ impl std::str::FromStr for Axis {
         match text {
             "fps" => Ok(Axis::Fps),
             "consumers" => Ok(Axis::Consumers),
-            _ => Err(format!("unknown axis '{text}'; accepted: fps, consumers")),
+            "streams" => Ok(Axis::Streams),
+            _ => Err(format!(
+                "unknown axis '{text}'; accepted: fps, consumers, streams"
+            )),
         }
     }
 }
@@ -729,18 +736,28 @@ pub fn due_frames(run: &RunResult) -> u64 {
 /// told to stop. Without it a 2 s trial at 30 fps would read 1.7% loss from the edge alone.
 pub const EDGE_ALLOWANCE_FRAMES: u64 = 1;
 
+/// Frames due to consumer `consumer`: its stream's in a run of several streams, else the
+/// run's.
+fn due_to(run: &RunResult, consumer: &crate::result::ConsumerRecord) -> u64 {
+    consumer
+        .stream
+        .and_then(|i| run.streams.get(i))
+        .map_or_else(|| due_frames(run), |stream| stream.frames.due)
+}
+
 /// The worst consumer's loss over due frames: `(due - frames_seen - edge allowance) / due`,
-/// a dead consumer losing everything. (`run.loss_rate_max` is the same figure without the
-/// edge allowance.)
+/// a dead consumer losing everything; with several streams, each consumer over its own
+/// stream's due frames. (`run.loss_rate_max` is the same figure without the edge
+/// allowance.)
 pub fn worst_loss(run: &RunResult) -> f64 {
-    let due = due_frames(run);
-    if due == 0 {
+    if due_frames(run) == 0 {
         return 1.0;
     }
     run.per_consumer
         .iter()
         .map(|c| {
-            if c.status != "ok" {
+            let due = due_to(run, c);
+            if c.status != "ok" || due == 0 {
                 1.0
             } else {
                 let lost = due
@@ -780,8 +797,9 @@ pub fn judge(run: &RunResult, level: &ServiceLevel) -> TrialSummary {
         .unwrap_or(&run.age_ns);
     let loss = worst_loss(run);
     let due = due_frames(run);
+    // Per stream: K streams each make frames at the tried rate.
     let achieved_fps = if duration_s > 0.0 {
-        run.frames.produced as f64 / duration_s
+        run.frames.produced as f64 / run.config.streams.max(1) as f64 / duration_s
     } else {
         0.0
     };
@@ -1386,6 +1404,7 @@ mod tests {
             status: "ok".to_string(),
             kind: "fbench".into(),
             command: None,
+            stream: None,
         };
         let due = (fps * 10.0) as u64;
         RunResult {
@@ -1399,6 +1418,83 @@ mod tests {
             per_consumer: vec![consumer(0), consumer(1)],
             ..RunResult::empty("mutex", 2, config.record())
         }
+    }
+
+    /// `--find streams` against a scripted oracle: the machine holds up to 6 streams.
+    /// Counts are whole, the search doubles from 1 and ends on adjacent counts, and the
+    /// interval is [6, 7).
+    #[test]
+    fn stream_counts_are_whole_and_end_on_adjacent_counts() {
+        let mut s = spec(Axis::Streams);
+        s.start = 1.0;
+        s.cap = 64.0;
+        let (result, _) = run_search(&s, threshold(6.0));
+        assert_eq!(result.axis, Axis::Streams);
+        assert_eq!(result.status, Status::Resolved);
+        assert_eq!(
+            (result.last_pass, result.first_fail),
+            (Some(6.0), Some(7.0))
+        );
+        assert!(result.trials.iter().all(|t| t.value.fract() == 0.0));
+        assert_eq!(&values(&result)[..4], &[1.0, 2.0, 4.0, 8.0]);
+        let last = result.trials.last().unwrap();
+        assert!(last.confirmation && last.value == 6.0);
+        // Passing at the cap: "≥ 64 streams".
+        let (result, _) = run_search(&s, threshold(1e9));
+        assert_eq!(result.status, Status::AtCap);
+        assert_eq!(result.last_pass, Some(64.0));
+        // Not even one stream: below the floor.
+        let (result, _) = run_search(&s, threshold(0.0));
+        assert_eq!(result.status, Status::BelowFloor);
+        assert_eq!("streams".parse::<Axis>(), Ok(Axis::Streams));
+    }
+
+    /// Two streams of 500 due frames each: a consumer is judged over its own stream's due
+    /// frames (not the run's 1000), and one stream's late consumer fails the whole trial.
+    #[test]
+    fn the_judge_holds_every_stream_to_the_level() {
+        let stream_of = |stream: usize, p99_ms: [u64; 2], seen: [u64; 2]| {
+            let mut run = run_at(50.0, seen, p99_ms);
+            for c in &mut run.per_consumer {
+                c.stream = Some(stream);
+            }
+            run
+        };
+        let merged = |streams: [RunResult; 2]| {
+            let phases = [0, 10_000_000];
+            let mut config = crate::RunConfig::default_config();
+            config.fps = 50.0;
+            config.duration = Duration::from_secs(10);
+            config.streams = 2;
+            let whole = crate::streams::Whole {
+                config: config.record(),
+                memory: Default::default(),
+                cpu: Default::default(),
+                allocations: None,
+                cpu_demand: None,
+            };
+            crate::streams::merge(streams.into(), &phases, whole).unwrap()
+        };
+        let level = ServiceLevel::default();
+        let run = merged([
+            stream_of(0, [5, 8], [500, 500]),
+            stream_of(1, [6, 7], [500, 499]),
+        ]);
+        assert_eq!(run.frames.due, 1000);
+        let t = judge(&run, &level);
+        assert_eq!(t.verdict, Verdict::Pass, "{:?}", t.reasons);
+        assert_eq!(t.loss, 0.0, "each consumer over its stream's 500");
+        assert!((t.achieved_fps - 50.0).abs() < 1e-9, "per stream");
+        // Stream 1's second consumer at p99 30 ms, over the 20 ms period: the trial fails
+        // on it, and it is the worst stream.
+        let run = merged([
+            stream_of(0, [5, 8], [500, 500]),
+            stream_of(1, [6, 30], [500, 500]),
+        ]);
+        assert_eq!(run.worst_stream, Some(1));
+        let t = judge(&run, &level);
+        assert_eq!(t.verdict, Verdict::Fail);
+        assert!(t.age_p99_ns >= 30_000_000, "{}", t.age_p99_ns);
     }
 
     #[test]

@@ -91,6 +91,59 @@ pub fn pool_policy_name(policy: PoolPolicy) -> &'static str {
     }
 }
 
+/// The most streams one run may have: each is a producer thread, a strategy instance and
+/// its own consumers, so this is already far past what one machine sustains at video rates.
+pub const MAX_STREAMS: usize = 64;
+
+/// `--stream-phase`: where the streams' schedules sit against each other.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum StreamPhase {
+    /// Stream `i` is due `i × period / K` after stream 0, as independent cameras would be
+    /// (their frames are not all due at the same instant).
+    #[default]
+    Spread,
+    /// Every stream is due at the same instants: the worst case for the machine.
+    Aligned,
+}
+
+impl StreamPhase {
+    pub fn name(self) -> &'static str {
+        match self {
+            StreamPhase::Spread => "spread",
+            StreamPhase::Aligned => "aligned",
+        }
+    }
+}
+
+impl fmt::Display for StreamPhase {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl FromStr for StreamPhase {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "spread" => Ok(StreamPhase::Spread),
+            "aligned" => Ok(StreamPhase::Aligned),
+            _ => Err(format!(
+                "unknown stream phase '{s}'; accepted: spread, aligned"
+            )),
+        }
+    }
+}
+
+/// `--streams`: 1 to [`MAX_STREAMS`].
+pub fn parse_streams(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if (1..=MAX_STREAMS).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "'{s}' is not accepted; must be a whole number from 1 to {MAX_STREAMS}"
+        )),
+    }
+}
+
 /// Everything one run needs, already validated (see [`RunConfig::validate`]).
 #[derive(Clone, Debug)]
 pub struct RunConfig {
@@ -126,6 +179,15 @@ pub struct RunConfig {
     /// Consumers that are the user's own processes (`--consumer-cmd`), see
     /// [`crate::runner::external`]; empty: fbench's own loop for every consumer.
     pub consumer_cmd: Vec<crate::runner::external::ConsumerCommand>,
+    /// Independent streams of the run (`--streams`): each its own source, producer thread,
+    /// strategy instance and `consumers` consumers (see [`crate::streams`]).
+    pub streams: usize,
+    /// Where the streams' schedules sit against each other (`--stream-phase`).
+    pub stream_phase: StreamPhase,
+    /// The sources of streams 1, 2, … when `--source` lists several (stream 0's is
+    /// `source`); stream i takes the list's i-th, cycling. Empty: `source` feeds every
+    /// stream (each stream its own instance of it).
+    pub stream_sources: Vec<SourceSpec>,
 }
 
 impl RunConfig {
@@ -157,6 +219,72 @@ impl RunConfig {
             interval: crate::timeline::DEFAULT_INTERVAL,
             remote: crate::remote::Remote::default(),
             consumer_cmd: Vec::new(),
+            streams: 1,
+            stream_phase: StreamPhase::Spread,
+            stream_sources: Vec::new(),
+        }
+    }
+
+    /// The source of stream `stream`: the `--source` list's entry, cycling.
+    pub fn source_of(&self, stream: usize) -> &SourceSpec {
+        let count = 1 + self.stream_sources.len();
+        match stream % count {
+            0 => &self.source,
+            i => &self.stream_sources[i - 1],
+        }
+    }
+
+    /// How far stream `stream`'s schedule lies after the run's: `stream × period / K` when
+    /// spread (so K cameras' frames are not all due at once), 0 when aligned.
+    ///
+    /// ```
+    /// use fbench_harness::config::{RunConfig, StreamPhase};
+    ///
+    /// let mut config = RunConfig::default_config(); // 30 fps
+    /// config.streams = 4;
+    /// assert_eq!(config.stream_offset_ns(0), 0);
+    /// assert_eq!(config.stream_offset_ns(2), 16_666_666); // half of 33.3 ms
+    /// config.stream_phase = StreamPhase::Aligned;
+    /// assert_eq!(config.stream_offset_ns(2), 0);
+    /// ```
+    pub fn stream_offset_ns(&self, stream: usize) -> u64 {
+        match self.stream_phase {
+            StreamPhase::Aligned => 0,
+            StreamPhase::Spread => self.period_ns() * stream as u64 / self.streams.max(1) as u64,
+        }
+    }
+
+    /// The configuration of stream `stream` alone: the run's, with its own source
+    /// ([`RunConfig::source_of`]) and only the `--slow` groups that apply to that stream
+    /// (untargeted ones and those aimed `@stream<stream>`).
+    ///
+    /// ```
+    /// use fbench_harness::config::RunConfig;
+    /// use fbench_harness::source::SourceSpec;
+    ///
+    /// let mut config = RunConfig::default_config(); // 5 consumers
+    /// config.streams = 3;
+    /// config.slow = vec!["1:sleep:50ms@stream1".parse().unwrap()];
+    /// config.stream_sources = vec![SourceSpec::CameraSim { period_ns: 33_333_333 }];
+    /// assert_eq!(config.for_stream(0).workload_of(4).to_string(), "inspect");
+    /// assert_eq!(config.for_stream(1).workload_of(4).to_string(), "sleep:50ms");
+    /// let sources: Vec<String> = (0..3).map(|i| config.for_stream(i).source.name()).collect();
+    /// assert_eq!(sources, ["synthetic", "camera-sim", "synthetic"]);
+    /// ```
+    pub fn for_stream(&self, stream: usize) -> RunConfig {
+        RunConfig {
+            source: self.source_of(stream).clone(),
+            stream_sources: Vec::new(),
+            slow: self
+                .slow
+                .iter()
+                .filter(|group| group.stream.map_or(true, |s| s == stream))
+                .map(|group| SlowConsumers {
+                    stream: None,
+                    ..*group
+                })
+                .collect(),
+            ..self.clone()
         }
     }
 
@@ -268,23 +396,71 @@ impl RunConfig {
                 ),
             ));
         }
-        let slow: usize = self.slow.iter().map(|s| s.count).sum();
-        if slow > self.consumers {
+        if !(1..=MAX_STREAMS).contains(&self.streams) {
+            return Err(ConfigError::new(
+                "--streams",
+                format!("must be from 1 to {MAX_STREAMS}, got {}", self.streams),
+            ));
+        }
+        if let Some(group) = self
+            .slow
+            .iter()
+            .find(|g| g.stream.is_some_and(|s| s >= self.streams))
+        {
             return Err(ConfigError::new(
                 "--slow",
                 format!(
-                    "{slow} slow consumers but only {} consumers in all (raise --consumers)",
-                    self.consumers
+                    "{group}: there is no such stream; streams are numbered 0 to {} (--streams)",
+                    self.streams - 1
                 ),
             ));
         }
-        if let Some(fixed) = self.source.frame_spec() {
+        for stream in 0..self.streams {
+            let slow: usize = self.for_stream(stream).slow.iter().map(|s| s.count).sum();
+            if slow > self.consumers {
+                return Err(ConfigError::new(
+                    "--slow",
+                    format!(
+                        "{slow} slow consumers but only {} consumers in all (raise --consumers)",
+                        self.consumers
+                    ),
+                ));
+            }
+        }
+        let sources = 1 + self.stream_sources.len();
+        if sources > self.streams {
+            return Err(ConfigError::new(
+                "--source",
+                format!(
+                    "{sources} sources for {} streams; give at most one per stream (--streams)",
+                    self.streams
+                ),
+            ));
+        }
+        if let Some(device) = (0..sources)
+            .map(|i| self.source_of(i))
+            .find(|s| s.is_device())
+            .filter(|_| self.streams > sources)
+        {
+            return Err(ConfigError::new(
+                "--streams",
+                format!(
+                    "{} is one device and cannot feed several of the {} streams; use synthetic, camera-sim or y4m:PATH, or one source per stream",
+                    device.name(),
+                    self.streams
+                ),
+            ));
+        }
+        for source in std::iter::once(&self.source).chain(&self.stream_sources) {
+            let Some(fixed) = source.frame_spec() else {
+                continue;
+            };
             if fixed != self.frame {
                 return Err(ConfigError::new(
                     "--source",
                     format!(
                         "{} gives {} {} frames, not {} {}",
-                        self.source.name(),
+                        source.name(),
                         fixed.resolution,
                         fixed.format,
                         self.frame.resolution,
@@ -302,7 +478,9 @@ impl RunConfig {
             .count();
         for kind in strategies {
             let frames = (kind.resident_frames)(&self.strategy_params()) + scratch;
-            let needed = (frame_len as u64).saturating_mul(frames as u64);
+            let needed = (frame_len as u64)
+                .saturating_mul(frames as u64)
+                .saturating_mul(self.streams as u64);
             if needed > available_memory {
                 return Err(ConfigError::new(
                     "--resolution",
@@ -312,7 +490,7 @@ impl RunConfig {
                         self.frame.format,
                         human_bytes(frame_len as u64),
                         kind.name,
-                        frames,
+                        frames * self.streams,
                         human_bytes(needed),
                         human_bytes(available_memory)
                     ),
@@ -398,6 +576,19 @@ pub struct ConfigRecord {
     /// e.g. `netns, link 1gbit,delay=200us`. Absent when consumers ran on this host.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remote: Option<String>,
+    /// Independent streams of the run (`--streams`), each with `consumers` consumers; 0 in
+    /// reports written before fbench ran several (they ran 1).
+    #[serde(default)]
+    pub streams: usize,
+    /// `spread` or `aligned` (`--stream-phase`); always `spread` for a run of one stream,
+    /// where the phase changes nothing (so it never splits one configuration in two); ""
+    /// in reports written before it was recorded.
+    #[serde(default)]
+    pub stream_phase: String,
+    /// The sources of streams 1, 2, … when `--source` listed several (`source` is stream
+    /// 0's); absent when one source fed every stream.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub stream_sources: Vec<String>,
 }
 
 impl RunConfig {
@@ -413,11 +604,7 @@ impl RunConfig {
             duration_s: self.duration.as_secs_f64(),
             warmup_s: self.warmup.as_secs_f64(),
             workload: self.workload.to_string(),
-            slow: self
-                .slow
-                .iter()
-                .map(|s| format!("{}:{}", s.count, s.workload))
-                .collect(),
+            slow: self.slow.iter().map(|s| s.to_string()).collect(),
             wait: Wait(self.wait).to_string(),
             verify: self.verify.name().to_string(),
             deadline_tolerance: self.deadline_tolerance,
@@ -435,6 +622,15 @@ impl RunConfig {
             interval_s: Some(self.interval.as_secs_f64()),
             waker: self.waker.name().to_string(),
             remote: self.remote.describe(),
+            streams: self.streams,
+            stream_phase: if self.streams > 1 {
+                self.stream_phase
+            } else {
+                StreamPhase::Spread
+            }
+            .name()
+            .to_string(),
+            stream_sources: self.stream_sources.iter().map(|s| s.name()).collect(),
         }
     }
 }

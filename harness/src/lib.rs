@@ -24,6 +24,7 @@ pub mod runner;
 pub mod scenario;
 pub mod soak;
 pub mod source;
+pub mod streams;
 pub mod sweep;
 pub mod timeline;
 pub mod units;

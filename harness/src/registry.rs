@@ -82,8 +82,12 @@ where
     ) -> Result<RunResult, RunError> {
         // Before the strategy exists: its own buffers are part of what the run measures.
         let baseline = crate::metrics::memory_of("self").map_or(0, |(_, pss)| pss);
-        let strategy = (self.0)(&config.strategy_params())?;
-        crate::runner::drive_threads(strategy, config, progress, baseline)
+        // One instance per stream, built the same way: a strategy needs no code of its own
+        // to run under `--streams`.
+        let strategies = (0..config.streams.max(1))
+            .map(|_| (self.0)(&config.strategy_params()))
+            .collect::<Result<Vec<S>, BuildError>>()?;
+        crate::runner::drive_threads(strategies, config, progress, baseline)
     }
 
     fn consume(&self, _run: &str, _spec: &ConsumerSpec) -> Result<(), ConsumeError> {

@@ -94,6 +94,14 @@ pub struct RunResult {
     /// frames (`queue`, `broadcast`); absent for the others and in older reports.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub queues: Option<Vec<QueueRecord>>,
+    /// Each stream's figures, in stream order, for a run of several streams (`--streams`,
+    /// see [`crate::streams`]); absent for a run of one, whose figures are its stream's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub streams: Vec<crate::streams::StreamRecord>,
+    /// The stream with the highest p99 age (ties: the higher loss) in a run of several;
+    /// absent for a run of one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worst_stream: Option<usize>,
 }
 
 fn first_trial() -> u32 {
@@ -156,6 +164,8 @@ impl RunResult {
             consumers_lost: 0,
             reclaimed_slots: 0,
             queues: None,
+            streams: Vec::new(),
+            worst_stream: None,
             faults: Vec::new(),
             leaks: None,
             timeline: Vec::new(),
@@ -314,6 +324,10 @@ pub struct ConsumerRecord {
     /// The command an `external` consumer ran.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub command: Option<String>,
+    /// The stream it read (`id` counts within its stream), in a run of several streams;
+    /// absent in a run of one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stream: Option<usize>,
 }
 
 fn own_kind() -> String {

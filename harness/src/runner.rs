@@ -80,8 +80,9 @@ pub(crate) trait Host<S: Strategy> {
     fn launch(&mut self, strategy: &Arc<S>, config: &RunConfig) -> Result<(), RunError>;
     /// Give every consumer the timeline and let it go.
     fn go(&mut self, strategy: &S, timeline: &Timeline) -> Result<(), RunError>;
-    /// RSS and PSS summed over every process taking part.
-    fn sample_memory(&mut self) -> Option<(u64, u64)>;
+    /// RSS and PSS summed over the consumer processes of this host outside the driving
+    /// process (0 for threads); the driver adds its own process once for all streams.
+    fn outside_memory(&mut self) -> Option<(u64, u64)>;
     /// Called at every controller tick (every 100 ms): kill faults, reaping of dead consumers.
     fn tick(&mut self, _strategy: &S) {}
     /// After the strategy was closed: every consumer's figures, once all have ended; one
@@ -113,89 +114,261 @@ impl Timeline {
     }
 }
 
-/// The one driver: a producer (paced schedule or live camera) on its own thread, the
-/// consumers in `host`, and the controller (memory, progress, faults, Ctrl-C) on the calling
-/// thread. The caller owns `strategy` and drops it after `host`, so that whatever the
-/// strategy shares outlives every consumer.
+/// One stream of a run: the host of its consumers, its strategy instance and its own
+/// configuration ([`RunConfig::for_stream`]). The host is declared first so that it drops
+/// first: its consumers are joined or reaped before the strategy (and whatever it shares,
+/// e.g. a segment) goes.
+pub(crate) struct Stream<S: Strategy, H: Host<S>> {
+    pub host: H,
+    pub strategy: Arc<S>,
+    pub config: RunConfig,
+}
+
+impl<S: Strategy, H: Host<S>> Stream<S, H> {
+    /// Stream `index` of the run `config`.
+    pub(crate) fn new(index: usize, strategy: S, host: H, config: &RunConfig) -> Stream<S, H> {
+        Stream {
+            host,
+            strategy: Arc::new(strategy),
+            config: config.for_stream(index),
+        }
+    }
+}
+
+/// Closes every stream's strategy when dropped, so that no consumer waits forever however
+/// the run ends.
+struct CloseAll<'a, S: Strategy>(Vec<&'a S>);
+
+impl<S: Strategy> Drop for CloseAll<'_, S> {
+    fn drop(&mut self) {
+        for strategy in &self.0 {
+            strategy.close();
+        }
+    }
+}
+
+/// The one driver: for each stream a producer (paced schedule or live camera) on its own
+/// thread and the consumers in its host; the controller (memory, progress, faults, Ctrl-C)
+/// on the calling thread. The caller owns the streams and drops each host before its
+/// strategy, so that whatever the strategy shares outlives every consumer.
+///
+/// Every stream's schedule is the run's, shifted by its phase
+/// ([`RunConfig::stream_offset_ns`]): stream i's window is as long as stream 0's, so each
+/// stream has the same due frames. One stream is measured exactly as a run of one.
 pub(crate) fn drive<S: Strategy, H: Host<S>>(
-    strategy: &Arc<S>,
-    host: &mut H,
+    streams: &mut [Stream<S, H>],
     config: &RunConfig,
     progress: &mut dyn FnMut(f64),
     baseline_pss: u64,
 ) -> Result<RunResult, RunError> {
-    // Close the strategy however this ends, so no consumer waits forever.
-    let _close = CloseOnDrop(&**strategy);
-    let mut source = config.source.open(&config.frame);
-    host.launch(strategy, config)?;
-    // Every consumer exists before the schedule is fixed, so even a thousand of them cannot
-    // make the first frames late.
-    let timeline = Timeline::starting_now(config);
-    host.go(strategy, &timeline)?;
+    // Hosts are worked on (`&mut`) while producers read strategies and configurations.
+    let (mut hosts, mut strategies, mut configs) = (Vec::new(), Vec::new(), Vec::new());
+    for Stream {
+        host,
+        strategy,
+        config,
+    } in streams.iter_mut()
+    {
+        hosts.push(host);
+        strategies.push(&*strategy);
+        configs.push(&*config);
+    }
+    let _close = CloseAll(strategies.iter().map(|s| &***s).collect::<Vec<&S>>());
+    let mut sources: Vec<_> = configs.iter().map(|c| c.source.open(&c.frame)).collect();
+    for ((host, strategy), stream_config) in hosts.iter_mut().zip(&strategies).zip(&configs) {
+        host.launch(strategy, stream_config)?;
+    }
+    // Every consumer of every stream exists before the schedule is fixed, so even a
+    // thousand of them cannot make the first frames late.
+    let run = Timeline::starting_now(config);
+    let phases: Vec<u64> = (0..configs.len())
+        .map(|i| config.stream_offset_ns(i))
+        .collect();
+    let timelines: Vec<Timeline> = phases
+        .iter()
+        .map(|&offset| Timeline {
+            start: run.start + offset,
+            measure_start: run.measure_start + offset,
+            end: run.end + offset,
+        })
+        .collect();
+    for ((host, strategy), timeline) in hosts.iter_mut().zip(&strategies).zip(&timelines) {
+        host.go(strategy, timeline)?;
+    }
+    // The controller watches until the last stream's schedule ends.
+    let watched = Timeline {
+        end: timelines.iter().map(|t| t.end).max().unwrap_or(run.end),
+        ..run
+    };
 
-    let (producer, cpu, allocations, memory) = thread::scope(|scope| {
-        let producer = scope.spawn(|| {
-            let _close = CloseOnDrop(&**strategy);
-            produce_from(&**strategy, &mut *source, config, &timeline)
-        });
+    let (producers, cpu, allocations, memory) = thread::scope(|scope| {
+        let producers: Vec<_> = strategies
+            .iter()
+            .zip(&configs)
+            .zip(sources.iter_mut())
+            .zip(&timelines)
+            .map(|(((strategy, stream_config), source), timeline)| {
+                let strategy: &S = strategy;
+                let stream_config: &RunConfig = stream_config;
+                scope.spawn(move || {
+                    let _close = CloseOnDrop(strategy);
+                    produce_from(strategy, &mut **source, stream_config, timeline)
+                })
+            })
+            .collect();
         let (cpu, allocations, memory) = control(
-            &timeline,
+            &watched,
             progress,
             &mut || {
-                host.tick(strategy);
-                host.sample_memory()
+                for (host, strategy) in hosts.iter_mut().zip(&strategies) {
+                    host.tick(strategy);
+                }
+                // This process once (every thread of every stream is in it), plus each
+                // host's consumer processes.
+                let mut total = memory_of("self")?;
+                for host in hosts.iter_mut() {
+                    let (rss, pss) = host.outside_memory()?;
+                    total.0 += rss;
+                    total.1 += pss;
+                }
+                Some(total)
             },
-            &|| strategy.stats(),
+            &|| {
+                strategies.iter().map(|s| s.stats()).fold(
+                    fbench_strategies::StrategyStats::default(),
+                    |a, b| fbench_strategies::StrategyStats {
+                        published: a.published + b.published,
+                        producer_drops: a.producer_drops + b.producer_drops,
+                        ..a
+                    },
+                )
+            },
         );
         if crate::interrupt::requested() {
             // A producer blocked in `publish` (a full `queue` under `block`, behind a
             // consumer sleeping in its workload) returns once the strategy is closed.
-            strategy.close();
+            for strategy in &strategies {
+                strategy.close();
+            }
         }
-        (producer.join(), cpu, allocations, memory)
+        let producers: Vec<_> = producers.into_iter().map(|p| p.join()).collect();
+        (producers, cpu, allocations, memory)
     });
-    let producer = match producer {
-        Ok(producer) => producer,
-        // A panic in our own producer loop is a bug: surface it, don't report garbage.
-        Err(panic) => std::panic::resume_unwind(panic),
-    };
-    // The producer closed the strategy: every consumer finishes and reports.
-    let collected = host.collect(strategy, config, report_deadline(config, &timeline));
+    let producers: Vec<ProducerOutcome> = producers
+        .into_iter()
+        .map(|producer| match producer {
+            Ok(producer) => producer,
+            // A panic in our own producer loop is a bug: surface it, don't report garbage.
+            Err(panic) => std::panic::resume_unwind(panic),
+        })
+        .collect();
+    // Each producer closed its strategy: every consumer finishes and reports.
+    let collected: Vec<Collected> = hosts
+        .iter_mut()
+        .zip(&strategies)
+        .zip(&configs)
+        .zip(&timelines)
+        .map(|(((host, strategy), stream_config), timeline)| {
+            host.collect(
+                strategy,
+                stream_config,
+                report_deadline(stream_config, timeline),
+            )
+        })
+        .collect();
     if crate::interrupt::requested() {
         return Err(RunError::Interrupted);
     }
-    let (cpu, allocations) = match collected.outside {
-        Some((their_cpu, their_allocations)) => (
-            cpu.plus(&their_cpu),
-            allocations.zip(their_allocations).map(|(a, b)| a + b),
-        ),
-        None => (cpu, allocations),
+    let (mut cpu, mut allocations) = (cpu, allocations);
+    for (their_cpu, their_allocations) in collected.iter().filter_map(|c| c.outside.as_ref()) {
+        cpu = cpu.plus(their_cpu);
+        allocations = allocations.zip(*their_allocations).map(|(a, b)| a + b);
+    }
+    let memory = MemoryRecord {
+        baseline_pss_bytes: baseline_pss,
+        ..memory
     };
-    let mut result = assemble(
-        strategy.name(),
-        config,
-        producer,
-        collected.consumers,
-        strategy.stats(),
-        cpu,
-        allocations,
-        MemoryRecord {
-            baseline_pss_bytes: baseline_pss,
-            ..memory
-        },
-    );
-    result.reclaimed_slots = collected.reclaimed;
-    // Every consumer has ended: a reader handle still alive in this process, or a frame
-    // still marked held, was never given back. (Reader processes hold no handle here.)
-    result.leaks = Some(crate::leaks::LeakCheck {
-        readers_outstanding: Arc::strong_count(strategy) as u64 - 1,
-        frames_outstanding: strategy.frames_outstanding(),
-        segments_left: 0, // the cross-process host checks once the strategy is gone
+    let several = configs.len() > 1;
+    let consumer_cpu_ns = |collected: &Collected| -> Vec<u64> {
+        collected
+            .consumers
+            .iter()
+            .filter_map(|c| match c {
+                ConsumerResult::Done(c) => c.cpu_ns,
+                ConsumerResult::Lost { .. } => None,
+            })
+            .collect()
+    };
+    // The run's CPU demand over every stream's due frames (for one stream, `assemble`
+    // computes it from the same figures).
+    let whole_demand = several.then(|| {
+        let due = producers.iter().map(|p| p.counts.due).sum();
+        let producer_ns = producers.iter().map(|p| p.cpu_ns).sum::<Option<u64>>();
+        let consumer_ns: Vec<u64> = collected.iter().flat_map(consumer_cpu_ns).collect();
+        crate::result::CpuDemand::of(due, producer_ns, &consumer_ns, &cpu)
     });
-    result.queues = strategy
-        .queue_stats()
-        .map(|queues| queues.into_iter().map(Into::into).collect());
-    Ok(result)
+    let mut results = Vec::with_capacity(configs.len());
+    for (((strategy, stream_config), producer), collected) in strategies
+        .iter()
+        .zip(&configs)
+        .zip(producers)
+        .zip(collected)
+    {
+        // With several streams, a stream's own CPU is what is attributable to it: its
+        // producer thread and its consumers. The run's whole figures are merged below.
+        let (stream_cpu, stream_allocations, stream_memory) = if several {
+            let own_ns =
+                producer.cpu_ns.unwrap_or(0) + consumer_cpu_ns(&collected).iter().sum::<u64>();
+            let own = CpuUsage {
+                user_s: own_ns as f64 / 1e9,
+                ..CpuUsage::default()
+            };
+            (own, None, MemoryRecord::default())
+        } else {
+            (cpu, allocations, memory.clone())
+        };
+        let mut result = assemble(
+            strategy.name(),
+            stream_config,
+            producer,
+            collected.consumers,
+            strategy.stats(),
+            stream_cpu,
+            stream_allocations,
+            stream_memory,
+        );
+        result.reclaimed_slots = collected.reclaimed;
+        // Every consumer has ended: a reader handle still alive in this process, or a
+        // frame still marked held, was never given back. (Reader processes hold no handle
+        // here.)
+        result.leaks = Some(crate::leaks::LeakCheck {
+            readers_outstanding: Arc::strong_count(strategy) as u64 - 1,
+            frames_outstanding: strategy.frames_outstanding(),
+            segments_left: 0, // the cross-process host checks once the strategy is gone
+        });
+        result.queues = strategy
+            .queue_stats()
+            .map(|queues| queues.into_iter().map(Into::into).collect());
+        results.push(result);
+    }
+    if !several {
+        let mut result = results.pop().expect("a run has at least one stream");
+        // The run's own record (an `@stream0` slow group as given).
+        result.config = config.record();
+        return Ok(result);
+    }
+    crate::streams::merge(
+        results,
+        &phases,
+        crate::streams::Whole {
+            config: config.record(),
+            memory,
+            cpu,
+            allocations,
+            cpu_demand: whole_demand.flatten(),
+        },
+    )
+    .map_err(|e| RunError::Process(e.to_string()))
 }
 
 /// The producer loop for the run's source: on the `--fps` schedule, or at a camera's pace.
@@ -211,19 +384,25 @@ fn produce_from<S: Strategy>(
     }
 }
 
-/// Consumers as threads of this process.
+/// Consumers as threads of this process: one strategy instance per stream.
 pub(crate) fn drive_threads<S: Strategy>(
-    strategy: S,
+    strategies: Vec<S>,
     config: &RunConfig,
     progress: &mut dyn FnMut(f64),
     baseline_pss: u64,
 ) -> Result<RunResult, RunError> {
-    let strategy = Arc::new(strategy);
-    let mut host = Threads {
-        gate: Arc::new(StartGate::default()),
-        handles: Vec::new(),
-    };
-    drive(&strategy, &mut host, config, progress, baseline_pss)
+    let mut streams: Vec<Stream<S, Threads>> = strategies
+        .into_iter()
+        .enumerate()
+        .map(|(i, strategy)| {
+            let host = Threads {
+                gate: Arc::new(StartGate::default()),
+                handles: Vec::new(),
+            };
+            Stream::new(i, strategy, host, config)
+        })
+        .collect();
+    drive(&mut streams, config, progress, baseline_pss)
 }
 
 /// Two-phase start of consumer threads: every one has arrived, then every one has the
@@ -306,8 +485,8 @@ impl<S: Strategy> Host<S> for Threads {
         Ok(())
     }
 
-    fn sample_memory(&mut self) -> Option<(u64, u64)> {
-        memory_of("self")
+    fn outside_memory(&mut self) -> Option<(u64, u64)> {
+        Some((0, 0))
     }
 
     fn collect(&mut self, _strategy: &S, _config: &RunConfig, report_by: u64) -> Collected {
@@ -924,6 +1103,7 @@ pub(crate) fn assemble(
                     status: "ok".into(),
                     kind: kind_of(c.id).into(),
                     command: command_of(c.id),
+                    stream: None,
                 });
             }
             ConsumerResult::Lost { id, status } => {
@@ -945,6 +1125,7 @@ pub(crate) fn assemble(
                     status: status.into(),
                     kind: kind_of(id).into(),
                     command: command_of(id),
+                    stream: None,
                 })
             }
         }
@@ -993,6 +1174,8 @@ pub(crate) fn assemble(
         intervals: Some(intervals),
         limits: None,
         queues: None,
+        streams: Vec::new(),
+        worst_stream: None,
     }
 }
 
@@ -1161,6 +1344,74 @@ mod tests {
         assert_eq!(ends, ["ok", "stalled"]);
         // Let the detached thread end, so the test leaves nothing running.
         release.send(()).unwrap();
+    }
+
+    /// Three streams of two consumers at 100 fps for 300 ms: every stream has exactly 30 due
+    /// frames (its own absolute schedule, shifted by a third of a period per stream), the run
+    /// 90; every consumer is recorded under its stream; the run's age histogram is its
+    /// streams' merged; the run's CPU and memory are the whole run's, sampled once.
+    #[test]
+    fn k_streams_have_k_times_the_due_frames() {
+        let mut config = small_config();
+        config.consumers = 2;
+        config.streams = 3;
+        config.fps = 100.0;
+        config.duration = std::time::Duration::from_millis(300);
+        config.warmup = std::time::Duration::from_millis(100);
+        for kind in [StrategyKind::Mutex, StrategyKind::ArcSwap] {
+            let result = crate::registry::run(kind, &config, &mut |_| {}).unwrap();
+            assert_eq!(result.config.streams, 3);
+            let phases: Vec<u64> = result.streams.iter().map(|s| s.phase_ns).collect();
+            assert_eq!(phases, [0, 3_333_333, 6_666_666]);
+            for stream in &result.streams {
+                assert_eq!(stream.frames.due, 30, "{kind:?} stream {}", stream.stream);
+                assert_eq!(
+                    stream.frames.produced + stream.frames.source_overruns,
+                    30,
+                    "{kind:?}"
+                );
+                assert_eq!(stream.torn_frames, 0);
+            }
+            assert_eq!(result.frames.due, 90);
+            let streams: Vec<Option<usize>> =
+                result.per_consumer.iter().map(|c| c.stream).collect();
+            assert_eq!(
+                streams,
+                [Some(0), Some(0), Some(1), Some(1), Some(2), Some(2)]
+            );
+            let seen: u64 = result.per_consumer.iter().map(|c| c.frames_seen).sum();
+            assert_eq!(result.age_ns.count, seen);
+            let merged: u64 = result.streams.iter().map(|s| s.age_ns.count).sum();
+            assert_eq!(merged, seen);
+            assert_eq!(
+                result.worst_stream,
+                crate::streams::worst_stream(&result.streams)
+            );
+            assert!(result.memory.peak_pss_bytes > 0 || result.memory.timeline.is_empty());
+            let leaks = result.leaks.unwrap();
+            assert_eq!(leaks.readers_outstanding, 0, "{kind:?}");
+        }
+    }
+
+    /// A `--slow` group aimed at one stream reaches only that stream's consumers.
+    #[test]
+    fn a_slow_group_aimed_at_a_stream_stays_in_it() {
+        let mut config = small_config();
+        config.consumers = 2;
+        config.streams = 2;
+        config.slow = vec!["1:sleep:5ms@stream1".parse().unwrap()];
+        let of = |config: &RunConfig, stream: usize| -> Vec<String> {
+            let config = config.for_stream(stream);
+            (0..2)
+                .map(|id| config.workload_of(id).to_string())
+                .collect()
+        };
+        assert_eq!(of(&config, 0), ["inspect", "inspect"]);
+        assert_eq!(of(&config, 1), ["inspect", "sleep:5ms"]);
+        // Untargeted groups apply to every stream.
+        config.slow = vec!["1:copy".parse().unwrap()];
+        assert_eq!(of(&config, 0), ["inspect", "copy"]);
+        assert_eq!(of(&config, 1), ["inspect", "copy"]);
     }
 
     #[test]

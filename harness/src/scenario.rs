@@ -93,11 +93,13 @@ impl ScenarioError {
 }
 
 /// The keys a scenario may have, in the order the schema lists them.
-pub const KEYS: [&str; 29] = [
+pub const KEYS: [&str; 31] = [
     "description",
     "source",
     "strategies",
     "consumers",
+    "streams",
+    "stream_phase",
     "resolution",
     "format",
     "fps",

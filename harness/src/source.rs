@@ -41,6 +41,16 @@ impl SourceSpec {
         }
     }
 
+    /// Whether the source is one physical device (a camera), which several streams cannot
+    /// share; synthetic sources and files give every stream its own copy.
+    pub fn is_device(&self) -> bool {
+        match self {
+            SourceSpec::Synthetic | SourceSpec::CameraSim { .. } | SourceSpec::Y4m(_) => false,
+            #[cfg(feature = "v4l2")]
+            SourceSpec::V4l2(_) => true,
+        }
+    }
+
     /// A source producing frames of `spec`.
     pub fn open(&self, spec: &FrameSpec) -> Box<dyn Source> {
         match self {

@@ -53,6 +53,14 @@ pub struct SweepSpec {
     pub remote: crate::remote::Remote,
     /// The user's own consumer processes of every run (`--consumer-cmd`; not a dimension).
     pub consumer_cmd: Vec<crate::runner::external::ConsumerCommand>,
+    /// Streams per run (`--streams`), a dimension: a run of 1 then 4 cameras.
+    pub streams: Vec<usize>,
+    /// The sources of streams 1, 2, … (`--source a,b`; not a dimension), see
+    /// [`RunConfig::stream_sources`].
+    pub stream_sources: Vec<SourceSpec>,
+    /// Where the streams' schedules sit against each other (`--stream-phase`; not a
+    /// dimension).
+    pub stream_phase: crate::config::StreamPhase,
 }
 
 /// One run of a sweep.
@@ -97,6 +105,9 @@ impl SweepSpec {
             interval: config.interval,
             remote: config.remote,
             consumer_cmd: config.consumer_cmd.clone(),
+            streams: vec![config.streams],
+            stream_sources: config.stream_sources.clone(),
+            stream_phase: config.stream_phase,
         }
     }
 
@@ -110,6 +121,8 @@ impl SweepSpec {
             interval: self.interval,
             remote: self.remote,
             consumer_cmd: self.consumer_cmd.clone(),
+            stream_phase: self.stream_phase,
+            stream_sources: self.stream_sources.clone(),
             ..RunConfig::default_config()
         };
         let mut configs = vec![base];
@@ -133,6 +146,7 @@ impl SweepSpec {
         expand(&mut configs, &self.queue_depth, |c, v| c.queue_depth = *v);
         expand(&mut configs, &self.drop_policy, |c, v| c.drop_policy = *v);
         expand(&mut configs, &self.waker, |c, v| c.waker = *v);
+        expand(&mut configs, &self.streams, |c, v| c.streams = *v);
         expand(&mut configs, &self.consumers, |c, v| c.consumers = *v);
         let strategies = distinct(&self.strategies);
         configs
@@ -169,6 +183,7 @@ impl SweepSpec {
         let empty = [
             ("--strategy", self.strategies.is_empty()),
             ("--consumers", self.consumers.is_empty()),
+            ("--streams", self.streams.is_empty()),
             ("--resolution", self.resolution.is_empty()),
             ("--format", self.format.is_empty()),
             ("--fps", self.fps.is_empty()),

@@ -107,17 +107,44 @@ impl FromStr for Workload {
     }
 }
 
-/// `COUNT:WORKLOAD`: this many of the consumers run a different (slow) workload.
+/// `COUNT:WORKLOAD[@streamN]`: this many of the consumers run a different (slow)
+/// workload; in every stream of the run, or only in stream `N` (numbered from 0) with the
+/// `@streamN` suffix, so a slow reader of one camera can be set beside healthy ones of the
+/// others.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SlowConsumers {
     pub count: usize,
     pub workload: Workload,
+    /// The one stream whose consumers these are; `None`: every stream's.
+    pub stream: Option<usize>,
+}
+
+impl fmt::Display for SlowConsumers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.count, self.workload)?;
+        match self.stream {
+            Some(stream) => write!(f, "@stream{stream}"),
+            None => Ok(()),
+        }
+    }
 }
 
 impl FromStr for SlowConsumers {
     type Err = String;
     fn from_str(s: &str) -> Result<Self, String> {
-        let (count, workload) = s
+        let (group, stream) = match s.split_once('@') {
+            Some((group, target)) => {
+                let stream = target
+                    .strip_prefix("stream")
+                    .and_then(|n| n.parse::<usize>().ok())
+                    .ok_or_else(|| {
+                        format!("'{s}': '@{target}' is not a stream (e.g. 1:sleep:50ms@stream0)")
+                    })?;
+                (group, Some(stream))
+            }
+            None => (s, None),
+        };
+        let (count, workload) = group
             .split_once(':')
             .ok_or_else(|| format!("'{s}' is not COUNT:WORKLOAD (e.g. 2:sleep:50ms)"))?;
         let count: usize = count
@@ -129,6 +156,7 @@ impl FromStr for SlowConsumers {
         Ok(SlowConsumers {
             count,
             workload: workload.parse()?,
+            stream,
         })
     }
 }
@@ -166,6 +194,14 @@ mod tests {
         assert_eq!(slow.workload, Workload::Sleep(Duration::from_millis(50)));
         assert!("0:sleep:1ms".parse::<SlowConsumers>().is_err());
         assert!("sleep:1ms".parse::<SlowConsumers>().is_err());
+        assert_eq!(slow.stream, None);
+        assert_eq!(slow.to_string(), "2:sleep:50ms");
+        let aimed: SlowConsumers = "1:sleep:50ms@stream2".parse().unwrap();
+        assert_eq!(aimed.stream, Some(2));
+        assert_eq!(aimed.to_string(), "1:sleep:50ms@stream2");
+        for bad in ["1:copy@", "1:copy@stream", "1:copy@cam1", "1:copy@stream-1"] {
+            assert!(bad.parse::<SlowConsumers>().is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -199,7 +199,9 @@ impl Layout<'_> {
         }
         for &c in &self.columns {
             header.push(match axis {
-                Axis::Fps => format!("{} consumer{}", c, if c == 1.0 { "" } else { "s" }),
+                Axis::Fps | Axis::Streams => {
+                    format!("{} consumer{}", c, if c == 1.0 { "" } else { "s" })
+                }
                 Axis::Consumers => format!("{} fps", number(c)),
             });
         }
@@ -231,7 +233,7 @@ impl CapacityRecord {
     /// The fixed dimension's value: the consumer count, or the rate.
     fn column(&self) -> f64 {
         match self.result.axis {
-            Axis::Fps => self.consumers.unwrap_or(0) as f64,
+            Axis::Fps | Axis::Streams => self.consumers.unwrap_or(0) as f64,
             Axis::Consumers => self.fps.unwrap_or(0.0),
         }
     }
@@ -487,6 +489,13 @@ pub fn reference_lines(report: &CapacityReport) -> Vec<String> {
                     number(record.fps.unwrap_or(trial.fps)),
                     number(trial.value)
                 ),
+                Axis::Streams => format!(
+                    "{} x{} at {} fps with {} streams",
+                    record.strategy,
+                    record.consumers.unwrap_or(trial.consumers),
+                    number(trial.fps),
+                    number(trial.value)
+                ),
             };
             Some(format!(
                 "{at}: age p99 {} {}'s {}, p50 {}, acquire p50 {}; {} pair{}",
@@ -526,6 +535,7 @@ pub fn terminal_table(report: &CapacityReport, width: Option<u16>) -> String {
     let unit = match report.axis() {
         Axis::Fps => "sustained fps",
         Axis::Consumers => "sustained consumers",
+        Axis::Streams => "sustained streams",
     };
     let mut text = format!(
         "capacity ({unit}, [last pass, first fail)): {}\n",
@@ -841,7 +851,7 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
              nothing failed). Unresolved searches are left out.</figcaption></figure>",
             axis.name(),
             match axis {
-                Axis::Fps => "consumer count",
+                Axis::Fps | Axis::Streams => "consumer count",
                 Axis::Consumers => "frame rate",
             }
         );
@@ -856,7 +866,7 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
             escape(&row.1),
             axis.name(),
             match axis {
-                Axis::Fps => "consumer count",
+                Axis::Fps | Axis::Streams => "consumer count",
                 Axis::Consumers => "rate",
             }
         );
@@ -894,6 +904,7 @@ fn sustained_chart(report: &CapacityReport, layout: &Layout) -> Result<String, S
     let title = match axis {
         Axis::Fps => "sustained fps against consumers",
         Axis::Consumers => "sustained consumers against fps",
+        Axis::Streams => "sustained streams against consumers per stream",
     };
     let series: Vec<(usize, String, Sustained)> = layout
         .rows
@@ -948,12 +959,13 @@ fn sustained_chart(report: &CapacityReport, layout: &Layout) -> Result<String, S
         chart
             .configure_mesh()
             .x_desc(match axis {
-                Axis::Fps => "consumers",
+                Axis::Fps | Axis::Streams => "consumers",
                 Axis::Consumers => "fps",
             })
             .y_desc(match axis {
                 Axis::Fps => "sustained fps",
                 Axis::Consumers => "sustained consumers",
+                Axis::Streams => "sustained streams",
             })
             .x_label_formatter(&x_format)
             .y_label_formatter(&y_format)
@@ -1098,7 +1110,7 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
     let mut entries: Vec<LegendEntry> = vec![(grey.stroke_width(2), 1, "SLO".to_string())];
     for (i, record) in records.iter().enumerate() {
         let label = match axis {
-            Axis::Fps => {
+            Axis::Fps | Axis::Streams => {
                 let n = record.consumers.unwrap_or(0);
                 format!("{n} consumer{}", if n == 1 { "" } else { "s" })
             }
@@ -1127,6 +1139,7 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
             .x_desc(match axis {
                 Axis::Fps => "tried fps",
                 Axis::Consumers => "tried consumers",
+                Axis::Streams => "tried streams",
             })
             .y_desc("age (ms)")
             .x_label_formatter(&x_format)
@@ -1151,7 +1164,7 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
                     })
                     .collect()
             }
-            (None, Axis::Consumers) => {
+            (None, Axis::Consumers | Axis::Streams) => {
                 let fps = records.first().and_then(|r| r.fps).unwrap_or(30.0);
                 vec![(x_lo, 1e3 / fps), (x_hi, 1e3 / fps)]
             }

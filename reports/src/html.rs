@@ -55,6 +55,7 @@ impl HtmlExporter {
             &view.entries.iter().map(|e| e.run).collect::<Vec<_>>(),
         );
         sweep_section(&mut page, &view)?;
+        crate::streams::section(&mut page, &view)?;
         spectrum_section(&mut page, &view)?;
         timeline_section(&mut page, &view)?;
         memory_section(&mut page, &view)?;
@@ -79,7 +80,7 @@ pub fn expected_charts(reports: &[Report]) -> usize {
         .filter(|g| has_timeline(&view, g))
         .count();
     let cpu = view.groups.iter().filter(|g| has_cpu(&view, g)).count();
-    sweep + 2 * view.groups.len() + timelines + cpu
+    sweep + crate::streams::charts(&view) + 2 * view.groups.len() + timelines + cpu
 }
 
 fn has_timeline(view: &View, group: &Group) -> bool {

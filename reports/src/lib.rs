@@ -20,6 +20,7 @@ pub mod hlog;
 mod html;
 mod limits;
 mod markdown;
+mod streams;
 mod summary;
 mod table;
 mod timecharts;
@@ -34,7 +35,8 @@ pub use format::{format_bytes, format_ns};
 pub use html::{expected_charts, HtmlExporter};
 pub use limits::{calibration_lines, LimitsTable};
 pub use markdown::MarkdownExporter;
-pub use table::{lost_consumers_line, TerminalTable};
+pub use streams::frigate_camera_bytes;
+pub use table::{lost_consumers_line, member_text, TerminalTable};
 
 /// The schema name and version every JSON report carries.
 pub const SCHEMA: &str = "fbench.report/2";

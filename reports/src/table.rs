@@ -16,6 +16,8 @@ pub struct TerminalTable {
     pub width: Option<u16>,
     /// How repeated trials are shown.
     pub trials: crate::Trials,
+    /// One row per stream under the row of a run of several (`--per-stream`).
+    pub per_stream: bool,
 }
 
 impl Exporter for TerminalTable {
@@ -56,7 +58,7 @@ impl Exporter for TerminalTable {
             }
             let cpu = (run.cpu.user_s + run.cpu.sys_s) / run.config.duration_s.max(1e-9) * 100.0;
             table.add_row(vec![
-                entry.member.clone(),
+                member_text(&entry.member, run),
                 run.consumers.to_string(),
                 // Which consumers and how they ended is in the lines under the table.
                 run.consumers_lost.to_string(),
@@ -78,6 +80,11 @@ impl Exporter for TerminalTable {
                 format!("{cpu:.0}"),
                 crate::summary::cpu_per_frame_text(run),
             ]);
+            if self.per_stream {
+                for stream in &run.streams {
+                    table.add_row(stream_row(stream, run));
+                }
+            }
         }
         for column in table.column_iter_mut().skip(1) {
             column.set_cell_alignment(CellAlignment::Right);
@@ -142,6 +149,70 @@ impl Exporter for TerminalTable {
         );
         Ok(text)
     }
+}
+
+/// A run's first cell: its name, and for a run of several streams their count and the
+/// worst one (the whole row's figures are over every stream).
+///
+/// ```
+/// use fbench_harness::config::RunConfig;
+/// use fbench_harness::result::RunResult;
+/// use fbench_reports::member_text;
+///
+/// let mut run = RunResult::empty("pool", 3, RunConfig::default_config().record());
+/// assert_eq!(member_text("pool", &run), "pool");
+/// run.config.streams = 4;
+/// run.worst_stream = Some(2);
+/// assert_eq!(member_text("pool", &run), "pool ×4 streams, worst #2");
+/// ```
+pub fn member_text(member: &str, run: &fbench_harness::RunResult) -> String {
+    match (run.config.streams, run.worst_stream) {
+        (k, Some(worst)) if k > 1 => format!("{member} ×{k} streams, worst #{worst}"),
+        _ => member.to_string(),
+    }
+}
+
+/// A stream's row under its run's (`--per-stream`): what is its own (age, loss, counts,
+/// CPU of its producer and consumers); memory is the run's and left empty.
+fn stream_row(
+    stream: &fbench_harness::streams::StreamRecord,
+    run: &fbench_harness::RunResult,
+) -> Vec<String> {
+    let age = &stream.age_ns;
+    let loss = match (stream.loss_rate, stream.loss_rate_max) {
+        (Some(mean), Some(worst)) => format!("{:.2} ({:.2})", mean * 100.0, worst * 100.0),
+        _ => "n/a".to_string(),
+    };
+    let worst = if run.worst_stream == Some(stream.stream) {
+        " (worst)"
+    } else {
+        ""
+    };
+    vec![
+        format!("  stream {}{worst}", stream.stream),
+        run.consumers.to_string(),
+        stream.consumers_lost.to_string(),
+        or_dash(age, || format_ns_ci(age.p50, age.ci95.map(|c| c.p50))),
+        or_dash(age, || format_ns(age.p90)),
+        or_dash(age, || format_ns_ci(age.p99, age.ci95.map(|c| c.p99))),
+        or_dash(age, || format_ns_ci(age.p999, age.ci95.map(|c| c.p999))),
+        or_dash(age, || format_ns(age.max)),
+        String::new(),
+        String::new(),
+        loss,
+        format!(
+            "{} / {}",
+            stream.frames.producer_drops, stream.frames.source_overruns
+        ),
+        format!("{:.2}", stream.drop_rate * 100.0),
+        stream.torn_frames.to_string(),
+        String::new(),
+        String::new(),
+        stream.cpu_demand.map_or_else(
+            || "n/a".to_string(),
+            |d| format_ns(d.total_ns_per_frame.round() as u64),
+        ),
+    ]
 }
 
 /// One line for a run that lost consumers: which, how they ended, and what its figures are

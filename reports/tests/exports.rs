@@ -61,6 +61,7 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
             status: "ok".to_string(),
             kind: "fbench".into(),
             command: None,
+            stream: None,
         })
         .collect();
     RunResult {
@@ -149,6 +150,8 @@ fn run(strategy: &str, rank: u64, consumers: usize) -> RunResult {
         intervals: None,
         limits: None,
         queues: None,
+        streams: Vec::new(),
+        worst_stream: None,
     }
 }
 

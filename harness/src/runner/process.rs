@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     consume, drive, Collected, ConsumerOutcome, ConsumerResult, ConsumerSpec, Host, RunError,
-    Timeline,
+    Stream, Timeline,
 };
 use crate::clock::{monotonic_ns, sleep_until};
 use crate::config::RunConfig;
@@ -292,16 +292,26 @@ where
         None => std::net::IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
     });
     let mut result = {
-        // Declared before the children, so that it drops (and the segment or services go)
+        // One strategy instance per stream, each under its own name (so its own segment or
+        // services). A stream drops its children before its strategy, so the segment goes
         // after they are reaped.
-        let strategy = Arc::new(create(&config.strategy_params(), &name)?);
-        let mut host = Children {
-            run: name,
-            consumers: Vec::new(),
-            reclaimed: 0,
-            netns: netns.as_ref().map(|n| n.fd()),
-        };
-        drive(&strategy, &mut host, config, progress, baseline_pss)?
+        let mut streams = Vec::with_capacity(config.streams);
+        for stream in 0..config.streams.max(1) {
+            let name = if stream == 0 {
+                name.clone()
+            } else {
+                fbench_strategies::shm::unique_name()
+            };
+            let strategy = create(&config.strategy_params(), &name)?;
+            let host = Children {
+                run: name,
+                consumers: Vec::new(),
+                reclaimed: 0,
+                netns: netns.as_ref().map(|n| n.fd()),
+            };
+            streams.push(Stream::new(stream, strategy, host, config));
+        }
+        drive(&mut streams, config, progress, baseline_pss)?
     };
     // The strategy (and with it the segment) is gone by now: anything of ours left in
     // /dev/shm was not released.
@@ -381,10 +391,11 @@ impl<S: CrossProcess> Host<S> for Children {
         Ok(())
     }
 
-    fn sample_memory(&mut self) -> Option<(u64, u64)> {
-        // PSS summed over the parent and every live child: shared pages (the segment, the
-        // executable) count once in all. RSS summed counts them once per process.
-        let mut total = memory_of("self")?;
+    fn outside_memory(&mut self) -> Option<(u64, u64)> {
+        // PSS summed over every live child (the driver adds the parent): shared pages (the
+        // segment, the executable) count once in all. RSS summed counts them once per
+        // process.
+        let mut total = (0, 0);
         for consumer in self.consumers.iter().filter(|c| !c.died) {
             if let Some((rss, pss)) = memory_of(&consumer.child.id().to_string()) {
                 total.0 += rss;
