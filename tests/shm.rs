@@ -64,6 +64,50 @@ fn consumers_are_processes_and_frames_never_tear() {
     assert!(run["memory"]["peak_rss_bytes"].as_u64() > run["memory"]["peak_pss_bytes"].as_u64());
 }
 
+/// Issue 25 item 1, across processes: at the default slot count (consumers + 2), two reader
+/// processes of six that stop while each holds a frame cost the writer no frame, while the
+/// writer takes the lowest free slot. Not a matter of timing: the slot protocol guarantees it
+/// for any interleaving (`strategies/src/shm/mod.rs`, *Why consumers + 2 slots*), so the
+/// counts below hold however the consumers are scheduled.
+#[test]
+fn two_stalled_reader_processes_of_six_cost_no_producer_drop() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("stalls.json");
+    let output = fbench()
+        .args(["run", "--strategy", "shm", "--no-ideal", "--consumers", "6"])
+        .args(["--resolution", "64x48", "--fps", "100"])
+        .args(["--duration", "1500ms", "--warmup", "200ms"])
+        .args(["--fault", "stall:0@200ms:1s", "--fault", "stall:1@300ms:1s"])
+        .args(["--quiet", "--json"])
+        .arg(&report)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let run = &json_of(&report)["runs"][0];
+    assert_eq!(run["config"]["slots"], 8, "the default: consumers + 2");
+    assert_eq!(run["config"]["slot_policy"], "drop");
+    assert_eq!(run["frames"]["producer_drops"], 0, "{}", run["frames"]);
+    assert_eq!(run["torn_frames"], 0);
+    assert_eq!(run["out_of_order"], 0);
+    assert_eq!(run["lost_wakeups"], 0);
+    assert_eq!(run["consumers_lost"], 0);
+    for (text, consumer) in [("stall:0@200ms:1s", 0), ("stall:1@300ms:1s", 1)] {
+        let stall = run["faults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["fault"] == text)
+            .unwrap_or_else(|| panic!("{text} in {}", run["faults"]));
+        assert_eq!(stall["consumer"], consumer);
+        assert_eq!(stall["consumer_status"], "ok");
+        assert_eq!(stall["producer"]["producer_drops"], 0, "{stall}");
+    }
+}
+
 #[test]
 fn the_naive_triple_buffer_tears_where_shm_does_not() {
     let dir = tempfile::tempdir().unwrap();
