@@ -1,32 +1,30 @@
 //! `fbench capacity`: for every strategy and configuration point, search the highest frame
 //! rate (or consumer count) at which the service level holds on every consumer, under one
 //! budget for the whole command. The search itself is [`fbench_harness::capacity::search`];
-//! this module parses and validates the flags, runs each trial through
-//! the shared scheduler (`crate::schedule`: each trial in its own process), shares the budget between the searches, shows one progress bar,
-//! and writes the reports.
+//! this module parses and validates the flags, runs each trial through the shared scheduler
+//! (`crate::schedule`: each trial in its own process), runs the `ideal` reference beside each
+//! confirmation trial (paired in time, as `run --repeat` pairs trials), shares the budget
+//! between the searches, shows one progress bar, and writes the reports through the
+//! exporters run reports use.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Args;
 
 use fbench_harness::capacity::{
     self, Axis, SearchSpec, ServiceLevel, Status, Stopped, TrialRequest, TrialSummary,
+    VersusReference,
 };
 use fbench_harness::config::{parse_duration, MAX_CONSUMERS};
 use fbench_harness::machine::{available_memory, MachineInfo};
 use fbench_harness::sweep::{SweepPoint, SweepSpec};
-use fbench_harness::RunConfig;
-use fbench_reports::capacity::{
-    csv, html, markdown, terminal_table, CapacityRecord, CapacityReport, SearchParams,
-    CAPACITY_SCHEMA,
-};
+use fbench_harness::{RunConfig, RunResult, StrategyRef};
+use fbench_reports::capacity::{CapacityRecord, CapacityReport, SearchParams, CAPACITY_SCHEMA};
+use fbench_reports::ExportFormat;
 
 use crate::flags::{parse_count, parse_fps, Defaults, OutputFlags, RunFlags};
-use crate::sweep::beside;
-use crate::{output_path, scenarios, write_atomically, UsageError};
+use crate::{output_path, scenarios, write_exports, UsageError};
 
 /// `fbench capacity`: the run flags (lists where `sweep` takes lists) and the search's.
 #[derive(Debug, Args)]
@@ -103,26 +101,28 @@ pub struct CapacityArgs {
 
     /// Also write these beside the JSON report (comma-separated): md, csv.
     #[arg(long, value_delimiter = ',', value_parser = parse_export)]
-    pub export: Vec<Export>,
+    pub export: Vec<ExportFormat>,
 
     /// Open the HTML report in the default browser when done.
     #[arg(long)]
     pub open: bool,
 
+    /// Do not run the `ideal` reference beside the confirmation trials. By default each
+    /// confirmation at a last pass runs just after an `ideal` trial of the same point and
+    /// length, and records its figures over that one (`vs_reference`), paired in time as
+    /// `run --repeat` pairs trials; it costs one more run per confirmation.
+    #[arg(long)]
+    pub no_ideal: bool,
+
     #[command(flatten)]
     pub schedule: crate::flags::ScheduleFlags,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Export {
-    Md,
-    Csv,
-}
-
-fn parse_export(text: &str) -> Result<Export, String> {
+/// `--export`: the formats a capacity report has beside its JSON and HTML.
+fn parse_export(text: &str) -> Result<ExportFormat, String> {
     match text {
-        "md" => Ok(Export::Md),
-        "csv" => Ok(Export::Csv),
+        "md" => Ok(ExportFormat::Markdown),
+        "csv" => Ok(ExportFormat::Csv),
         _ => Err(format!("unknown export '{text}'; accepted: md, csv")),
     }
 }
@@ -174,7 +174,10 @@ impl CapacityArgs {
             .into());
         }
         let defaults = Defaults::sweep();
-        let source = crate::source::configure(&self.run.source_request(&defaults)?)?;
+        let source = crate::source::configure(
+            &self.run.source_request(&defaults)?,
+            crate::trial::planning_device(),
+        )?;
         let mut spec = self.run.spec(&defaults, &source);
         spec.duration = vec![self.trial_duration];
         spec.warmup = vec![self.warmup()];
@@ -195,6 +198,8 @@ impl CapacityArgs {
 struct Plan {
     point: SweepPoint,
     search: SearchSpec,
+    /// What runs beside each confirmation trial (`ideal`), if anything.
+    reference: Option<StrategyRef>,
 }
 
 /// Why a trial could not be had.
@@ -220,7 +225,7 @@ pub fn command(args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()> {
         .clone()
         .unwrap_or_else(|| "capacity".to_string());
     let json_path = output_path(args.output.json.as_deref(), &args.output.out, &prefix)?;
-    crate::warn_about_stale_segments(args.output.quiet);
+    crate::schedule::warn_about_stale_segments(args.output.quiet);
     if !args.output.quiet {
         eprintln!(
             "{} searches ({} of {}), budget {}",
@@ -280,7 +285,7 @@ pub fn command(args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()> {
             }
         );
         let search_started = Instant::now();
-        let mut oracle = oracle_of(plan, &args, &level, &mut scheduler, &label, started);
+        let mut oracle = oracle_of(plan, &level, &mut scheduler, &label, started);
         let mut clock = || search_started.elapsed();
         let result = match capacity::search(&search, &mut oracle, &mut clock) {
             Ok(result) => result,
@@ -330,7 +335,7 @@ pub fn command(args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()> {
                 plan.point.strategy.name()
             );
             let search_started = Instant::now();
-            let mut oracle = oracle_of(plan, &args, &level, &mut scheduler, &label, started);
+            let mut oracle = oracle_of(plan, &level, &mut scheduler, &label, started);
             let mut clock = || search_started.elapsed();
             let previous = records[i].result.clone();
             match capacity::resume(&search, previous, &mut oracle, &mut clock) {
@@ -365,8 +370,17 @@ pub fn command(args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()> {
         spent_s: started.elapsed().as_secs_f64(),
         capacity: records,
     };
-    std::io::stdout().write_all(terminal_table(&report, None).as_bytes())?;
-    let html_path = write(&report, &json_path, &args.export)?;
+    std::io::stdout().write_all(&ExportFormat::Table.capacity_exporter().render(&report)?)?;
+    // The same writer and exporter trait as run reports: JSON, HTML beside it, the extras.
+    let mut formats = vec![ExportFormat::Json, ExportFormat::Html];
+    formats.extend(&args.export);
+    let written = write_exports(
+        &report,
+        &json_path,
+        &formats,
+        ExportFormat::capacity_exporter,
+    )?;
+    let html_path = written[1].clone();
     if let Some(line) = scheduler.summary().filter(|_| !args.output.quiet) {
         eprintln!("{line}");
     }
@@ -379,26 +393,55 @@ pub fn command(args: CapacityArgs, explicit: &[String]) -> anyhow::Result<()> {
         .into());
     }
     if args.open {
-        crate::sweep::open_in_browser(&html_path);
+        crate::output::open_in_browser(&html_path);
     }
     Ok(())
 }
 
-/// The oracle of one search: each trial is one run of the point's configuration at the
-/// requested value, through the scheduler (its own process, re-run while the machine is
-/// busy), judged against the service level.
+/// The oracle of one search as the command runs it: each run through the scheduler (its
+/// own process, re-run while the machine is busy), under the search's label.
 fn oracle_of<'a>(
     plan: &'a Plan,
-    args: &'a CapacityArgs,
     level: &'a ServiceLevel,
     scheduler: &'a mut crate::schedule::Scheduler,
     label: &'a str,
     started: Instant,
 ) -> impl FnMut(TrialRequest) -> Result<TrialSummary, TrialError> + 'a {
+    let axis = plan.search.axis;
+    oracle(plan, level, move |point: &SweepPoint, trial: u32| {
+        let value = match axis {
+            Axis::Fps => point.config.fps.to_string(),
+            Axis::Consumers => point.config.consumers.to_string(),
+            Axis::Streams => point.config.streams.to_string(),
+        };
+        let beside = if point.strategy == plan.point.strategy {
+            String::new()
+        } else {
+            format!(" ({} beside the confirmation)", point.strategy.name())
+        };
+        let label = format!("{label}: {value} {}{beside}", axis.name());
+        let position = |_: f64| started.elapsed().as_millis() as u64;
+        scheduler
+            .run(point, trial, &label, &position)
+            .map_err(|error| match error {
+                crate::trial::TrialError::Interrupted => TrialError::Interrupted,
+                crate::trial::TrialError::Failed(error) => TrialError::Run(error),
+            })
+    })
+}
+
+/// The oracle of one search over any executor of runs (the scheduler; a script in tests):
+/// each trial is one run of the plan's point at the requested value, judged against the
+/// service level; a confirmation runs beside the plan's reference ([`paired_trial`]).
+fn oracle<'a, E: 'a>(
+    plan: &'a Plan,
+    level: &'a ServiceLevel,
+    mut executor: impl FnMut(&SweepPoint, u32) -> Result<RunResult, E> + 'a,
+) -> impl FnMut(TrialRequest) -> Result<TrialSummary, E> + 'a {
     let mut trial = 0;
     move |request: TrialRequest| {
         let mut point = plan.point.clone();
-        match args.find {
+        match plan.search.axis {
             Axis::Fps => point.config.fps = request.value,
             Axis::Consumers => point.config.consumers = request.value as usize,
             Axis::Streams => point.config.streams = request.value as usize,
@@ -406,27 +449,47 @@ fn oracle_of<'a>(
         point.config.duration = request.duration;
         point.config.warmup = request.warmup;
         trial += 1;
-        let label = format!("{label}: {} {}", request.value, args.find.name());
-        let position = |_| started.elapsed().as_millis() as u64;
-        match scheduler.run(&point, trial, &label, &position) {
-            Ok(run) => {
-                let trial = capacity::judge(&run, level);
-                Ok(match args.find {
-                    // The utilization law's bound is a frame rate; across K streams it is
-                    // no stream count (and its per-thread term is diluted K times), so the
-                    // streams axis shows none, and marks no trial interfered by it.
-                    Axis::Streams => TrialSummary {
-                        bound_fps: None,
-                        ..trial
-                    }
-                    .with_interference(),
-                    Axis::Fps | Axis::Consumers => trial,
-                })
+        let reference = plan.reference.as_ref().filter(|_| request.confirmation);
+        let (run, vs_reference) = paired_trial(&point, reference, trial, &mut executor)?;
+        let trial = TrialSummary {
+            vs_reference,
+            ..capacity::judge(&run, level)
+        };
+        Ok(match plan.search.axis {
+            // The utilization law's bound is a frame rate; across K streams it is no stream
+            // count (and its per-thread term is diluted K times), so the streams axis shows
+            // none, and marks no trial interfered by it.
+            Axis::Streams => TrialSummary {
+                bound_fps: None,
+                ..trial
             }
-            Err(crate::trial::TrialError::Interrupted) => Err(TrialError::Interrupted),
-            Err(crate::trial::TrialError::Failed(error)) => Err(TrialError::Run(error)),
-        }
+            .with_interference(),
+            Axis::Fps | Axis::Consumers => trial,
+        })
     }
+}
+
+/// One capacity trial through `executor`: `point` alone, or, given a `reference`, the
+/// reference's trial at the same point, value and length first and `point`'s right after
+/// it (reference, then strategy: the order `run --repeat` interleaves them in), so the two
+/// share the machine's background; `point`'s figures over the reference's are paired as
+/// `run --repeat` pairs them ([`VersusReference::of`]). Both runs carry trial number
+/// `trial`. The reference's own search gets no reference beside it.
+fn paired_trial<E>(
+    point: &SweepPoint,
+    reference: Option<&StrategyRef>,
+    trial: u32,
+    executor: &mut dyn FnMut(&SweepPoint, u32) -> Result<RunResult, E>,
+) -> Result<(RunResult, Option<VersusReference>), E> {
+    let Some(reference) = reference.filter(|r| **r != point.strategy) else {
+        return Ok((executor(point, trial)?, None));
+    };
+    let mut beside = point.clone();
+    beside.strategy = reference.clone();
+    let reference_run = executor(&beside, trial)?;
+    let run = executor(point, trial)?;
+    let versus = VersusReference::of(&run, &reference_run);
+    Ok((run, versus))
 }
 
 /// Every search, validated before anything runs: the points as `sweep` would run them, and
@@ -500,6 +563,7 @@ fn plan(
     let confirm = args
         .confirm_duration
         .unwrap_or(args.trial_duration * args.trials as u32);
+    let reference = crate::schedule::reference().filter(|_| !args.no_ideal);
     let mut plans = Vec::with_capacity(points.len());
     for point in points {
         // The cap must be a configuration fbench can run (memory for that many consumers).
@@ -512,6 +576,8 @@ fn plan(
         at_cap
             .validate(&[*point.strategy.descriptor()], available_memory())
             .map_err(|e| UsageError(format!("{cap_flag}: {cap}: {}", e.message)))?;
+        // The reference's own search has nothing to run beside it.
+        let reference = reference.clone().filter(|r| *r != point.strategy);
         plans.push(Plan {
             search: SearchSpec {
                 axis: args.find,
@@ -523,9 +589,11 @@ fn plan(
                 trial_duration: args.trial_duration,
                 warmup: args.warmup(),
                 confirm_duration: confirm,
+                confirm_beside_reference: reference.is_some(),
                 budget: args.budget,
             },
             point,
+            reference,
         });
     }
     Ok(plans)
@@ -559,38 +627,6 @@ fn record(
     }
 }
 
-/// The JSON at `json_path`, the HTML beside it, then Markdown and CSV if asked; prints each
-/// path. Returns the HTML path.
-fn write(
-    report: &CapacityReport,
-    json_path: &std::path::Path,
-    exports: &[Export],
-) -> anyhow::Result<PathBuf> {
-    write_atomically(json_path, &report.to_json()?)
-        .with_context(|| format!("writing the JSON report {}", json_path.display()))?;
-    println!("JSON report: {}", json_path.display());
-    let html_path = beside(json_path, "html");
-    write_atomically(&html_path, html(report)?.as_bytes())
-        .with_context(|| format!("writing the HTML report {}", html_path.display()))?;
-    println!("HTML report: {}", html_path.display());
-    let mut done = Vec::new();
-    for &export in exports {
-        if done.contains(&export) {
-            continue;
-        }
-        done.push(export);
-        let (extension, text, name) = match export {
-            Export::Md => ("md", markdown(report), "Markdown"),
-            Export::Csv => ("csv", csv(report), "CSV"),
-        };
-        let path = beside(json_path, extension);
-        write_atomically(&path, text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-        println!("{name} report: {}", path.display());
-    }
-    Ok(html_path)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -609,5 +645,154 @@ mod tests {
             parse_positive_duration("10m").unwrap(),
             Duration::from_secs(600)
         );
+    }
+    /// A scripted run of `point`: every due frame seen, the age p99 `periods` frame periods.
+    fn scripted_run(point: &SweepPoint, periods: f64) -> RunResult {
+        use fbench_harness::metrics::Latency;
+        use fbench_harness::result::{ConsumerRecord, FrameCounts};
+        let c = &point.config;
+        let due = (c.fps * c.duration.as_secs_f64()).round() as u64;
+        let mut age = Latency::new();
+        age.record_n((periods * 1e9 / c.fps) as u64, due.max(1));
+        let mut acquire = Latency::new();
+        acquire.record_n(1_000, due.max(1));
+        let (age, acquire) = (age.summary(), acquire.summary());
+        // Through JSON, so that fields a record gains later take their defaults here too.
+        let consumer: ConsumerRecord = serde_json::from_value(serde_json::json!({
+            "id": 0, "workload": "inspect", "frames_seen": due,
+            "age_ns": age, "acquire_ns": acquire, "e2e_ns": age,
+            "drop_rate": 0.0, "deadline_misses": 0, "torn_frames": 0, "out_of_order": 0,
+            "status": "ok",
+        }))
+        .unwrap();
+        RunResult {
+            frames: FrameCounts {
+                due,
+                produced: due,
+                published: due,
+                ..FrameCounts::default()
+            },
+            age_ns: age,
+            acquire_ns: acquire,
+            per_consumer: vec![consumer],
+            ..RunResult::empty(point.strategy.name(), c.consumers, c.record())
+        }
+    }
+
+    fn mutex_plan(reference: bool) -> Plan {
+        fbench_harness::registry::install(fbench_harness::Registry::builtin());
+        let registry = fbench_harness::registry::current();
+        let mutex = registry.get("mutex").unwrap().clone();
+        let mut config = RunConfig::default_config();
+        config.consumers = 1;
+        let point = SweepSpec::single(vec![mutex], &config)
+            .validate(u64::MAX)
+            .unwrap()
+            .remove(0);
+        Plan {
+            point,
+            search: SearchSpec {
+                axis: Axis::Fps,
+                start: 30.0,
+                cap: 240.0,
+                floor: 1.0,
+                precision: 0.05,
+                trials: 1,
+                trial_duration: Duration::from_secs(2),
+                warmup: Duration::from_secs(1),
+                confirm_duration: Duration::from_secs(6),
+                confirm_beside_reference: reference,
+                budget: Duration::from_secs(3600),
+            },
+            reference: reference.then(|| registry.get("ideal").unwrap().clone()),
+        }
+    }
+
+    /// The search through the real oracle over a scripted executor: `mutex` meets the
+    /// level up to 100 fps (age p99 half a period, `ideal` a quarter). Only the
+    /// confirmation runs beside `ideal`, right after it, at the same value and length and
+    /// with the same trial number; only it carries the paired ratio (2, from one pair).
+    #[test]
+    fn the_confirmation_runs_right_after_the_reference_and_is_paired_with_it() {
+        let plan = mutex_plan(true);
+        let level = ServiceLevel::default();
+        let ran = std::cell::RefCell::new(Vec::new());
+        let executor = |point: &SweepPoint, trial: u32| -> Result<RunResult, ()> {
+            let c = &point.config;
+            ran.borrow_mut()
+                .push((point.strategy.name().to_string(), c.fps, c.duration, trial));
+            let periods = match point.strategy.name() {
+                "ideal" => 0.25,
+                _ if c.fps <= 100.0 => 0.5,
+                _ => 2.0,
+            };
+            Ok(scripted_run(point, periods))
+        };
+        let mut oracle = oracle(&plan, &level, executor);
+        let result = capacity::search(&plan.search, &mut oracle, &mut || Duration::ZERO).unwrap();
+        drop(oracle);
+        assert_eq!(result.status, Status::Resolved, "{result:?}");
+        let last_pass = result.last_pass.unwrap();
+        assert!(last_pass <= 100.0 && result.first_fail.unwrap() > 100.0);
+
+        let ran = ran.into_inner();
+        let references: Vec<usize> = (0..ran.len()).filter(|&i| ran[i].0 == "ideal").collect();
+        assert_eq!(references.len(), 1, "{ran:?}");
+        let (reference, confirmation) = (&ran[references[0]], &ran[references[0] + 1]);
+        assert_eq!(confirmation.0, "mutex");
+        assert_eq!(confirmation.2, Duration::from_secs(6), "the confirmation");
+        assert_eq!(reference.1, confirmation.1, "same value");
+        assert_eq!(reference.2, confirmation.2, "same length");
+        assert_eq!(reference.3, confirmation.3, "same trial number");
+        assert_eq!(confirmation.1, last_pass);
+
+        let paired: Vec<&TrialSummary> = result
+            .trials
+            .iter()
+            .filter(|t| t.vs_reference.is_some())
+            .collect();
+        assert_eq!(paired.len(), 1);
+        assert!(paired[0].confirmation);
+        let versus = paired[0].vs_reference.as_ref().unwrap();
+        assert_eq!(versus.reference, "ideal");
+        assert_eq!(versus.pairs, 1);
+        let ratio = versus.age_p99_vs_ideal.unwrap();
+        assert!((ratio - 2.0).abs() < 0.01, "{ratio}");
+        assert_eq!(versus.age_p99_vs_ideal_ci95, None, "one pair: no interval");
+        assert_eq!(versus.acquire_p50_vs_ideal, Some(1.0));
+    }
+
+    #[test]
+    fn without_a_reference_every_trial_is_one_run() {
+        let plan = mutex_plan(false);
+        let level = ServiceLevel::default();
+        let ran = std::cell::RefCell::new(Vec::new());
+        let executor = |point: &SweepPoint, _: u32| -> Result<RunResult, ()> {
+            ran.borrow_mut().push(point.strategy.name().to_string());
+            Ok(scripted_run(point, 0.5))
+        };
+        let mut oracle = oracle(&plan, &level, executor);
+        let result = capacity::search(&plan.search, &mut oracle, &mut || Duration::ZERO).unwrap();
+        drop(oracle);
+        assert_eq!(ran.into_inner().len(), result.trials.len());
+        assert!(result.trials.iter().all(|t| t.vs_reference.is_none()));
+    }
+
+    #[test]
+    fn the_reference_gets_no_reference_beside_it() {
+        let plan = mutex_plan(true);
+        let ideal = plan.reference.clone().unwrap();
+        let mut point = plan.point.clone();
+        point.strategy = ideal.clone();
+        let mut runs = 0;
+        let (run, versus) = paired_trial(&point, Some(&ideal), 3, &mut |p: &SweepPoint, trial| {
+            runs += 1;
+            Ok::<_, ()>(RunResult {
+                trial,
+                ..scripted_run(p, 0.25)
+            })
+        })
+        .unwrap();
+        assert_eq!((runs, run.trial, versus), (1, 3, None));
     }
 }

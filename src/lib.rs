@@ -190,7 +190,7 @@ mod stdio;
 mod sweep;
 mod trial;
 
-pub(crate) use output::{output_path, parent_dir, writable_file, write_atomically};
+pub(crate) use output::{output_path, parent_dir, writable_file, write_atomically, write_exports};
 
 use cli::{Cli, Command, RunArgs};
 
@@ -285,18 +285,6 @@ impl std::error::Error for AlreadyReported {}
 /// Exit code after SIGINT/SIGTERM/SIGHUP/SIGQUIT, as shells report a process killed by
 /// SIGINT: one code for "stopped on request, cleaned up", whichever signal it was.
 const EXIT_INTERRUPTED: u8 = 130;
-
-/// Warn once per invocation about segments left by fbench processes killed outright.
-fn warn_about_stale_segments(quiet: bool) {
-    let stale = fbench_strategies::shm::stale_segments();
-    if !quiet && !stale.is_empty() {
-        eprintln!(
-            "warning: {} shared-memory segment(s) left in {} by fbench runs that were killed; `fbench clean` removes them",
-            stale.len(),
-            fbench_strategies::shm::SHM_DIR
-        );
-    }
-}
 
 /// The shared-memory segment of a run did not fit in /dev/shm, wherever in `err`'s chain.
 pub(crate) fn shm_space_shortage(

@@ -4,7 +4,134 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use anyhow::Context;
+use fbench_reports::{ExportFormat, Exporter, Report, Trials};
+
 use crate::UsageError;
+
+/// Extra exports beside the JSON and HTML reports (`--export`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Extra {
+    /// Markdown summary (e.g. for a CI job summary).
+    Md,
+    /// One CSV row per run.
+    Csv,
+    /// HdrHistogram percentile distribution of the age, one file per run.
+    Hgrm,
+    /// HdrHistogram interval log (age, acquire, publish per interval), one file per run.
+    Hlog,
+}
+
+pub(crate) fn parse_extra(text: &str) -> Result<Extra, String> {
+    match text {
+        "md" => Ok(Extra::Md),
+        "csv" => Ok(Extra::Csv),
+        "hgrm" => Ok(Extra::Hgrm),
+        "hlog" => Ok(Extra::Hlog),
+        _ => Err(format!(
+            "unknown export '{text}'; accepted: md, csv, hgrm, hlog"
+        )),
+    }
+}
+
+/// A run report's outputs: the JSON at `json_path`, the HTML beside it, the Markdown and CSV
+/// asked for, then the per-run `.hgrm` and `.hlog` files; prints each path. Returns the HTML
+/// path. `trials` says how the HTML and Markdown show repeated trials.
+pub(crate) fn write_reports(
+    report: &Report,
+    json_path: &Path,
+    extras: &[Extra],
+    trials: Trials,
+) -> anyhow::Result<PathBuf> {
+    let mut formats = vec![ExportFormat::Json, ExportFormat::Html];
+    for extra in extras {
+        match extra {
+            Extra::Md => formats.push(ExportFormat::Markdown),
+            Extra::Csv => formats.push(ExportFormat::Csv),
+            Extra::Hgrm | Extra::Hlog => {}
+        }
+    }
+    let written = write_exports(report, json_path, &formats, |format| {
+        format.exporter_with(trials)
+    })?;
+    for (extra, extension) in [(Extra::Hgrm, "hgrm"), (Extra::Hlog, "hlog")] {
+        if !extras.contains(&extra) {
+            continue;
+        }
+        let files: Vec<(String, String)> = if extra == Extra::Hgrm {
+            let files = fbench_reports::hgrm::age_distributions(report)?;
+            files.into_iter().map(|f| (f.name, f.text)).collect()
+        } else {
+            let files = fbench_reports::hlog::interval_logs(report)?;
+            files.into_iter().map(|f| (f.name, f.text)).collect()
+        };
+        for path in write_per_run(json_path, extension, files)? {
+            println!("{extension}: {}", path.display());
+        }
+    }
+    Ok(written[1].clone())
+}
+
+/// `<stem>-<name>.<extension>` beside `base` for each (name, text) of `files`: one file per
+/// run (`<strategy>-c<consumers>`).
+fn write_per_run(
+    base: &Path,
+    extension: &str,
+    files: impl IntoIterator<Item = (String, String)>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let stem = base
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "report".to_string());
+    let mut written = Vec::new();
+    for (name, text) in files {
+        let path = base.with_file_name(format!("{stem}-{name}.{extension}"));
+        write_atomically(&path, text.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Write `document` in each of `formats` through `exporter` (run and capacity reports alike):
+/// JSON at `json_path`, every other format beside it (`report.html`, `report.md`, …), each
+/// file whole or not at all; prints `<format> report: PATH` for each. Returns the paths
+/// written, in order.
+pub(crate) fn write_exports<D: ?Sized>(
+    document: &D,
+    json_path: &Path,
+    formats: &[ExportFormat],
+    exporter: impl Fn(ExportFormat) -> Box<dyn Exporter<D>>,
+) -> anyhow::Result<Vec<PathBuf>> {
+    let mut written: Vec<PathBuf> = Vec::with_capacity(formats.len());
+    for &format in formats {
+        let path = match format {
+            ExportFormat::Json => json_path.to_path_buf(),
+            _ => beside(json_path, format.extension()),
+        };
+        if written.contains(&path) {
+            continue;
+        }
+        let bytes = exporter(format).render(document)?;
+        write_atomically(&path, &bytes)
+            .with_context(|| format!("writing the {} report {}", format.name(), path.display()))?;
+        println!("{} report: {}", format.name(), path.display());
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// `report.json` -> `report.<extension>`; never the input itself.
+pub(crate) fn beside(path: &Path, extension: &str) -> PathBuf {
+    let other = path.with_extension(extension);
+    if other == path {
+        let mut name = path.as_os_str().to_owned();
+        name.push(format!(".{extension}"));
+        PathBuf::from(name)
+    } else {
+        other
+    }
+}
 
 /// Where the JSON report goes, checked before the run so that a bad path fails in a second,
 /// not after minutes of measuring. Nothing is left behind by the check.
@@ -147,6 +274,27 @@ fn timestamp() -> String {
         rem % 3600 / 60,
         rem % 60
     )
+}
+
+/// Best effort: a missing browser is a note, not a failure (the report is written).
+pub(crate) fn open_in_browser(path: &Path) {
+    let opener = if cfg!(target_os = "macos") {
+        "open"
+    } else {
+        "xdg-open"
+    };
+    let result = std::process::Command::new(opener)
+        .arg(path)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn();
+    if let Err(e) = result {
+        eprintln!(
+            "note: could not start {opener} to open {}: {e}; open it in a browser yourself",
+            path.display()
+        );
+    }
 }
 
 #[cfg(test)]

@@ -8,7 +8,7 @@ use clap::Args;
 
 use fbench_reports::{hgrm, ExportFormat, Report, ReportError};
 
-use crate::sweep::open_in_browser;
+use crate::output::open_in_browser;
 use crate::{writable_file, write_atomically, UsageError};
 
 #[derive(Debug, Args)]

@@ -57,6 +57,16 @@ pub fn decide(other_load_cpus: Option<f64>, reruns: u32, flags: &ScheduleFlags) 
     }
 }
 
+/// This binary's reference strategy (`ideal`), if it has one: what runs beside the others
+/// (here, and beside capacity's confirmation trials).
+pub(crate) fn reference() -> Option<fbench_harness::StrategyRef> {
+    fbench_harness::registry::current()
+        .entries()
+        .iter()
+        .find(|s| s.origin() == fbench_strategies::Origin::Reference)
+        .cloned()
+}
+
 /// Trials in a row kept `busy` (every re-run loaded too) after which the scheduler stops
 /// re-running until a trial comes back quiet.
 pub const PERSISTENT_AFTER: u32 = 3;
@@ -279,6 +289,18 @@ impl Scheduler {
                 if self.busy == 1 { "" } else { "s" },
             )
         })
+    }
+}
+
+/// Warn once per invocation about segments left by fbench processes killed outright.
+pub(crate) fn warn_about_stale_segments(quiet: bool) {
+    let stale = fbench_strategies::shm::stale_segments();
+    if !quiet && !stale.is_empty() {
+        eprintln!(
+            "warning: {} shared-memory segment(s) left in {} by fbench runs that were killed; `fbench clean` removes them",
+            stale.len(),
+            fbench_strategies::shm::SHM_DIR
+        );
     }
 }
 

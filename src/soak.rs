@@ -53,7 +53,10 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
         return Ok(());
     }
     let defaults = Defaults::soak();
-    let source = crate::source::configure(&args.run.source_request(&defaults)?)?;
+    let source = crate::source::configure(
+        &args.run.source_request(&defaults)?,
+        crate::trial::planning_device(),
+    )?;
     let spec = args.run.spec(&defaults, &source);
     // Checked before the report path is probed, so a bad value leaves nothing behind.
     spec.validate(fbench_harness::machine::available_memory())
@@ -72,6 +75,7 @@ pub fn soak(args: SoakArgs, explicit: &[String]) -> anyhow::Result<()> {
             open: false,
             export: Vec::new(),
             no_ideal: true,
+            each_trial: false,
             schedule: args.schedule.clone(),
             gate: Default::default(),
         },

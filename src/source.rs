@@ -69,10 +69,23 @@ fn usage(message: String) -> anyhow::Error {
     UsageError(message).into()
 }
 
-/// Load or open the source `args` names: a Y4M file is read into memory here, a camera is
-/// opened and its format negotiated here, so that nothing of it is measured later.
-pub fn configure(args: &SourceRequest) -> anyhow::Result<Configured> {
-    let mut first = configure_one(args)?;
+/// What a process does with a camera it configures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Device {
+    /// Negotiate, take the first frame, close it: the runs open it in their own processes
+    /// (a device held here would refuse their open).
+    Probe,
+    /// Negotiate and keep it streaming: the runs read it in this process.
+    Open,
+}
+
+/// Load the source `args` names (and the other streams' sources), before anything is
+/// measured: a Y4M file is read into memory
+/// and checked; a camera is opened, its format negotiated and its first frame taken, then
+/// closed again or kept streaming as `device` says ([`crate::trial::planning_device`] in
+/// the process that plans runs, [`Device::Open`] in the one that runs them).
+pub fn configure(args: &SourceRequest, device: Device) -> anyhow::Result<Configured> {
+    let mut first = configure_one(args, device)?;
     for other in &args.others {
         // Every stream runs at the run's one rate and frame geometry.
         let request = SourceRequest {
@@ -89,7 +102,7 @@ pub fn configure(args: &SourceRequest) -> anyhow::Result<Configured> {
             },
             fps: Some(first.fps),
         };
-        let configured = configure_one(&request)?;
+        let configured = configure_one(&request, device)?;
         if configured.frame != first.frame {
             return Err(usage(format!(
                 "--source: {} gives {} {} frames, not the {} {} of {}; every stream's source must give frames of one geometry",
@@ -107,7 +120,7 @@ pub fn configure(args: &SourceRequest) -> anyhow::Result<Configured> {
 }
 
 /// One source of [`configure`].
-fn configure_one(args: &SourceRequest) -> anyhow::Result<Configured> {
+fn configure_one(args: &SourceRequest, device: Device) -> anyhow::Result<Configured> {
     let defaults = RunConfig::default_config();
     match &args.source {
         SourceArg::Synthetic => Ok(Configured {
@@ -136,7 +149,7 @@ fn configure_one(args: &SourceRequest) -> anyhow::Result<Configured> {
             })
         }
         SourceArg::Y4m(path) => configure_y4m(args, path),
-        SourceArg::V4l2(path) => configure_v4l2(args, path),
+        SourceArg::V4l2(path) => configure_v4l2(args, path, device),
     }
 }
 
@@ -211,7 +224,11 @@ fn configure_y4m(args: &SourceRequest, path: &std::path::Path) -> anyhow::Result
 }
 
 #[cfg(not(feature = "v4l2"))]
-fn configure_v4l2(_args: &SourceRequest, _path: &std::path::Path) -> anyhow::Result<Configured> {
+fn configure_v4l2(
+    _args: &SourceRequest,
+    _path: &std::path::Path,
+    _device: Device,
+) -> anyhow::Result<Configured> {
     Err(usage(
         "--source: this fbench was built without V4L2 camera support; rebuild with \
          `cargo build --release --features v4l2` (needs libclang-dev)"
@@ -220,14 +237,22 @@ fn configure_v4l2(_args: &SourceRequest, _path: &std::path::Path) -> anyhow::Res
 }
 
 #[cfg(feature = "v4l2")]
-fn configure_v4l2(args: &SourceRequest, path: &std::path::Path) -> anyhow::Result<Configured> {
+fn configure_v4l2(
+    args: &SourceRequest,
+    path: &std::path::Path,
+    device: Device,
+) -> anyhow::Result<Configured> {
     use fbench_harness::source::v4l2::{Camera, CameraRequest};
     let request = CameraRequest {
         format: args.format,
         resolution: args.resolution,
         fps: args.fps,
     };
-    let camera = Camera::open(path, &request).map_err(|e| usage(format!("--source: {e}")))?;
+    let camera = match device {
+        Device::Probe => Camera::probe(path, &request),
+        Device::Open => Camera::open(path, &request),
+    }
+    .map_err(|e| usage(format!("--source: {e}")))?;
     let frame = camera.frame_spec();
     // The device paces the run; the rate only sets the deadline. Trust the device first.
     let fps = camera

@@ -3,18 +3,18 @@
 //! reports written side by side.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use anyhow::Context;
 use clap::Args;
 
 use fbench_harness::config::ConfigError;
 use fbench_harness::machine::{available_memory, MachineInfo};
 use fbench_harness::sweep::SweepSpec;
-use fbench_reports::{hgrm, ExportFormat, Exporter, Report};
+use fbench_reports::{Exporter, Report, Trials};
 
 use crate::flags::{Defaults, OutputFlags, RunFlags};
-use crate::{output_path, scenarios, write_atomically, UsageError};
+use crate::output::{parse_extra, Extra};
+use crate::{output_path, scenarios, UsageError};
 
 /// Flags `run` and `sweep` share beyond the run parameters.
 #[derive(Debug, Args)]
@@ -46,6 +46,13 @@ pub struct RunExtras {
     #[arg(long)]
     pub no_ideal: bool,
 
+    /// Show every trial of a repeated configuration (`--repeat N`) as its own row and line,
+    /// numbered (`pool trial 2`), in the table, the HTML and the Markdown. By default one
+    /// row per strategy and point: the median trial by age p99, the trials' spread beside
+    /// it. JSON and CSV always keep every trial.
+    #[arg(long)]
+    pub each_trial: bool,
+
     #[command(flatten)]
     pub schedule: crate::flags::ScheduleFlags,
 
@@ -53,28 +60,14 @@ pub struct RunExtras {
     pub gate: crate::gate::GateFlags,
 }
 
-/// Extra exports beside the JSON and HTML reports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Extra {
-    /// Markdown summary (e.g. for a CI job summary).
-    Md,
-    /// One CSV row per run.
-    Csv,
-    /// HdrHistogram percentile distribution of the age, one file per run.
-    Hgrm,
-    /// HdrHistogram interval log (age, acquire, publish per interval), one file per run.
-    Hlog,
-}
-
-fn parse_extra(text: &str) -> Result<Extra, String> {
-    match text {
-        "md" => Ok(Extra::Md),
-        "csv" => Ok(Extra::Csv),
-        "hgrm" => Ok(Extra::Hgrm),
-        "hlog" => Ok(Extra::Hlog),
-        _ => Err(format!(
-            "unknown export '{text}'; accepted: md, csv, hgrm, hlog"
-        )),
+impl RunExtras {
+    /// How the reports show repeated trials.
+    pub fn trials(&self) -> Trials {
+        if self.each_trial {
+            Trials::Each
+        } else {
+            Trials::Median
+        }
     }
 }
 
@@ -124,7 +117,10 @@ pub fn run_flags(
     extras: &RunExtras,
     explicit: &[String],
 ) -> anyhow::Result<()> {
-    let source = crate::source::configure(&run.source_request(defaults)?)?;
+    let source = crate::source::configure(
+        &run.source_request(defaults)?,
+        crate::trial::planning_device(),
+    )?;
     if let Some(summary) = &source.summary {
         println!("{summary}");
     }
@@ -144,13 +140,9 @@ pub fn run_flags(
 /// binary has one: every configuration point then has its reference measured beside it,
 /// its trials interleaved with the others' (see `crate::schedule`).
 fn with_reference_first(strategies: &mut Vec<fbench_harness::StrategyRef>) {
-    let reference = fbench_harness::registry::current()
-        .entries()
-        .iter()
-        .find(|s| s.origin() == fbench_strategies::Origin::Reference);
-    if let Some(reference) = reference {
-        if strategies.len() >= 2 && !strategies.contains(reference) {
-            strategies.insert(0, reference.clone());
+    if let Some(reference) = crate::schedule::reference() {
+        if strategies.len() >= 2 && !strategies.contains(&reference) {
+            strategies.insert(0, reference);
         }
     }
 }
@@ -201,7 +193,7 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
     // floor is measured at the first point's frame size, in a child process as the runs
     // are (its buffers never sit in this process).
     let calibration = crate::trial::calibrate(&points[0])?;
-    crate::warn_about_stale_segments(plan.quiet);
+    crate::schedule::warn_about_stale_segments(plan.quiet);
     let mut scheduler = crate::schedule::Scheduler::new(
         plan.extras.schedule.clone(),
         crate::schedule::planned_ms(&points, repeat),
@@ -218,6 +210,7 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
     report.scenario = scenario_name;
     let table = fbench_reports::TerminalTable {
         per_stream: plan.extras.per_stream,
+        trials: plan.extras.trials(),
         ..fbench_reports::TerminalTable::default()
     }
     .render(&report)?;
@@ -225,9 +218,14 @@ pub fn execute(plan: Plan) -> anyhow::Result<Report> {
     for line in fbench_reports::fault_lines(&report.runs) {
         println!("fault: {line}");
     }
-    let html_path = write_reports(&report, &json_path, &plan.extras.export)?;
+    let html_path = crate::output::write_reports(
+        &report,
+        &json_path,
+        &plan.extras.export,
+        plan.extras.trials(),
+    )?;
     if plan.extras.open {
-        open_in_browser(&html_path);
+        crate::output::open_in_browser(&html_path);
     }
     lost_consumers(&report)?;
     gating.finish(&report)?;
@@ -264,134 +262,5 @@ fn usage_of(error: ConfigError, scenario_file: Option<&str>, explicit: &[String]
             error.message
         )),
         _ => UsageError(error.to_string()),
-    }
-}
-
-/// The JSON report at `json_path`, the HTML beside it, then the extras; prints each path.
-/// Returns the HTML path.
-pub fn write_reports(
-    report: &Report,
-    json_path: &Path,
-    extras: &[Extra],
-) -> anyhow::Result<PathBuf> {
-    let json = ExportFormat::Json.exporter().render(report)?;
-    write_atomically(json_path, &json)
-        .with_context(|| format!("writing the JSON report {}", json_path.display()))?;
-    println!("JSON report: {}", json_path.display());
-
-    let html_path = beside(json_path, "html");
-    let html = ExportFormat::Html.exporter().render(report)?;
-    write_atomically(&html_path, &html)
-        .with_context(|| format!("writing the HTML report {}", html_path.display()))?;
-    println!("HTML report: {}", html_path.display());
-
-    for extra in distinct(extras) {
-        match extra {
-            Extra::Md | Extra::Csv => {
-                let format = if extra == Extra::Md {
-                    ExportFormat::Markdown
-                } else {
-                    ExportFormat::Csv
-                };
-                let path = beside(json_path, format.extension());
-                write_atomically(&path, &format.exporter().render(report)?)
-                    .with_context(|| format!("writing {}", path.display()))?;
-                println!(
-                    "{} report: {}",
-                    if extra == Extra::Md {
-                        "Markdown"
-                    } else {
-                        "CSV"
-                    },
-                    path.display()
-                );
-            }
-            Extra::Hgrm => {
-                for path in write_hgrm(report, json_path)? {
-                    println!("hgrm: {}", path.display());
-                }
-            }
-            Extra::Hlog => {
-                for path in write_hlog(report, json_path)? {
-                    println!("hlog: {}", path.display());
-                }
-            }
-        }
-    }
-    Ok(html_path)
-}
-
-/// `<stem>-<strategy>-c<consumers>.hgrm` beside `base`, one per run.
-pub fn write_hgrm(report: &Report, base: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let stem = base
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".to_string());
-    let mut written = Vec::new();
-    for file in hgrm::age_distributions(report)? {
-        let path = base.with_file_name(format!("{stem}-{}.hgrm", file.name));
-        write_atomically(&path, file.text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-        written.push(path);
-    }
-    Ok(written)
-}
-
-/// `<stem>-<strategy>-c<consumers>.hlog` beside `base`, one per run measured just now.
-pub fn write_hlog(report: &Report, base: &Path) -> anyhow::Result<Vec<PathBuf>> {
-    let stem = base
-        .file_stem()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "report".to_string());
-    let mut written = Vec::new();
-    for file in fbench_reports::hlog::interval_logs(report)? {
-        let path = base.with_file_name(format!("{stem}-{}.hlog", file.name));
-        write_atomically(&path, file.text.as_bytes())
-            .with_context(|| format!("writing {}", path.display()))?;
-        written.push(path);
-    }
-    Ok(written)
-}
-
-fn distinct(extras: &[Extra]) -> Vec<Extra> {
-    let mut seen = Vec::new();
-    for &e in extras {
-        if !seen.contains(&e) {
-            seen.push(e);
-        }
-    }
-    seen
-}
-
-/// `report.json` -> `report.<extension>`; never the input itself.
-pub fn beside(path: &Path, extension: &str) -> PathBuf {
-    let other = path.with_extension(extension);
-    if other == path {
-        let mut name = path.as_os_str().to_owned();
-        name.push(format!(".{extension}"));
-        PathBuf::from(name)
-    } else {
-        other
-    }
-}
-
-/// Best effort: a missing browser is a note, not a failure (the report is written).
-pub fn open_in_browser(path: &Path) {
-    let opener = if cfg!(target_os = "macos") {
-        "open"
-    } else {
-        "xdg-open"
-    };
-    let result = std::process::Command::new(opener)
-        .arg(path)
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn();
-    if let Err(e) = result {
-        eprintln!(
-            "note: could not start {opener} to open {}: {e}; open it in a browser yourself",
-            path.display()
-        );
     }
 }

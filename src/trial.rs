@@ -203,7 +203,7 @@ pub fn run(
     trial: u32,
     progress: &mut dyn FnMut(f64),
 ) -> Result<RunResult, TrialError> {
-    let result = if in_process() || holds_its_source(point) {
+    let result = if in_process() {
         run_in_process(point, progress)
     } else {
         run_in_child(point, trial, progress)
@@ -242,18 +242,18 @@ pub fn calibrate(point: &SweepPoint) -> Result<Calibration, TrialError> {
     })
 }
 
-/// Whether this process holds the point's source open in a way a child could not share:
-/// a V4L2 camera is opened and streaming here (`crate::source::configure`), and a second
-/// open would be refused, so its runs stay in this process until the camera is opened by
-/// the run process alone.
-fn holds_its_source(point: &SweepPoint) -> bool {
-    match &point.config.source {
-        #[cfg(feature = "v4l2")]
-        SourceSpec::V4l2(_) => true,
-        _ => false,
+/// What the process planning runs does with a camera source: probes it when the runs are
+/// child processes (they open it themselves), opens it when they run here
+/// (`FBENCH_IN_PROCESS=1`).
+pub(crate) fn planning_device() -> crate::source::Device {
+    if in_process() {
+        crate::source::Device::Open
+    } else {
+        crate::source::Device::Probe
     }
 }
 
+/// Whether runs execute in this process (`FBENCH_IN_PROCESS=1`, debugging only).
 fn in_process() -> bool {
     std::env::var_os(IN_PROCESS_ENV).is_some_and(|v| v != "0")
 }
@@ -273,8 +273,15 @@ fn run_in_child(
     )?;
     let unreadable = |e: serde_json::Error| failed(format!("its result could not be read: {e}"));
     let mut output: serde_json::Value = serde_json::from_slice(&bytes).map_err(unreadable)?;
-    let result: RunResult =
+    #[allow(unused_mut)] // changed only with a camera (feature v4l2)
+    let mut result: RunResult =
         serde_json::from_value(output[RESULT_KEY].take()).map_err(unreadable)?;
+    // A camera's run process asks the device for what this process's probe was granted; the
+    // record keeps the probe's account, which holds what the user asked for.
+    #[cfg(feature = "v4l2")]
+    if let SourceSpec::V4l2(camera) = &point.config.source {
+        result.config.source_detail = Some(camera.detail());
+    }
     let wire: Option<WireIntervals> =
         serde_json::from_value(output[INTERVALS_KEY].take()).map_err(unreadable)?;
     let intervals = match &wire {
@@ -455,7 +462,12 @@ pub fn child_main(args: TrialArgs) -> ExitCode {
 
 fn child_run(args: &TrialArgs) -> anyhow::Result<()> {
     let defaults = Defaults::run();
-    let source = crate::source::configure(&args.run.source_request(&defaults)?)?;
+    // This process runs the point: a camera is opened here, by the run alone (fbench's own
+    // process only probed it).
+    let source = crate::source::configure(
+        &args.run.source_request(&defaults)?,
+        crate::source::Device::Open,
+    )?;
     let spec = args.run.spec(&defaults, &source);
     let points = spec
         .validate(available_memory())
@@ -598,7 +610,11 @@ mod tests {
 
     fn one_point(flags: &RunFlags) -> SweepPoint {
         let defaults = Defaults::run();
-        let source = crate::source::configure(&flags.source_request(&defaults).unwrap()).unwrap();
+        let source = crate::source::configure(
+            &flags.source_request(&defaults).unwrap(),
+            crate::source::Device::Open,
+        )
+        .unwrap();
         let mut points = flags.spec(&defaults, &source).validate(u64::MAX).unwrap();
         assert_eq!(points.len(), 1);
         points.remove(0)

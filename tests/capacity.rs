@@ -91,6 +91,11 @@ fn a_search_writes_one_record_per_point_with_every_trial() {
             let last = trials.last().unwrap();
             assert_eq!(last["confirmation"], true, "a confirmation ends the search");
             assert_eq!(last["value"], record["last_pass"]);
+            // It ran right after an `ideal` trial of the same point and value, paired with it.
+            let versus = &last["vs_reference"];
+            assert_eq!(versus["reference"], "ideal", "{last}");
+            assert_eq!(versus["pairs"], 1);
+            assert!(versus["age_p99_vs_ideal"].as_f64().unwrap() > 0.0);
         }
     }
     for extension in ["html", "md", "csv"] {

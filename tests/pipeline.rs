@@ -198,3 +198,44 @@ fn sigterm_to_fbench_alone_stops_the_run_process() {
 fn sigint_to_fbench_alone_stops_the_run_process() {
     signal_to_fbench_alone(libc::SIGINT);
 }
+
+/// `--each-trial`: every trial of a repeated configuration is its own row, numbered, in the
+/// table and the Markdown; without it one row stands for the trials (the median one). The
+/// JSON keeps every trial either way.
+#[test]
+fn each_trial_shows_every_trial_as_its_own_row() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = |each_trial: bool, name: &str| {
+        let json = dir.path().join(format!("{name}.json"));
+        let mut command = fbench();
+        command.env("FBENCH_CALIBRATION", "off").args([
+            "run", "-s", "pool", "-c", "1", "-r", "160x120", "--fps", "60", "-d", "200ms",
+            "--warmup", "50ms", "--repeat", "2", "--export", "md", "--json",
+        ]);
+        command.arg(&json);
+        if each_trial {
+            command.arg("--each-trial");
+        }
+        let output = command.output().unwrap();
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let table = String::from_utf8_lossy(&output.stdout).into_owned();
+        let markdown = std::fs::read_to_string(json.with_extension("md")).unwrap();
+        (table, markdown, json_of(&json))
+    };
+
+    let (table, markdown, report) = run(true, "each");
+    for row in ["pool trial 1", "pool trial 2"] {
+        assert!(table.contains(row), "{row} in the table:\n{table}");
+        assert!(markdown.contains(row), "{row} in the Markdown:\n{markdown}");
+    }
+    assert_eq!(report["runs"].as_array().unwrap().len(), 2);
+
+    let (table, markdown, report) = run(false, "median");
+    assert!(!table.contains("pool trial"), "one row:\n{table}");
+    assert!(!markdown.contains("pool trial"), "one row:\n{markdown}");
+    assert_eq!(report["runs"].as_array().unwrap().len(), 2);
+}

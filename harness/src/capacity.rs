@@ -24,6 +24,10 @@
 //!   fails, that value becomes the first fail and the search goes on below it (the next
 //!   lower pass, or halving down), confirming again at the new last pass; if it is
 //!   generator-limited, the value becomes the generator ceiling and the search goes on below.
+//!   With [`SearchSpec::confirm_beside_reference`] the oracle runs the reference strategy
+//!   beside the confirmation trial (its own trial of the same length, just before it), so the
+//!   confirmed value carries its figures over the reference paired in time
+//!   ([`TrialSummary::vs_reference`]); the budget counts both runs.
 //! - **Budget.** Before every trial the search checks that the trial fits what is left of
 //!   `budget` on the injected [`Clock`]; if not, it stops and reports its interval as
 //!   unresolved. The clock is injected so that tests never read the wall clock.
@@ -177,6 +181,84 @@ pub struct TrialSummary {
     /// The worst consumer's age histogram (HdrHistogram V2+DEFLATE, base64).
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub age_hdr: String,
+    /// A confirmation trial's figures over the reference trial run just before it at the
+    /// same point (`null` for other trials, for the reference itself, and in older reports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vs_reference: Option<VersusReference>,
+}
+
+/// A trial's figures over the reference strategy's (`ideal`) trial run beside it at the
+/// same point and value, paired as `fbench run --repeat` pairs its trials
+/// ([`crate::limits::versus_ideal`]; the names are `limits`' own). One pair per
+/// confirmation, so no 95% interval (that takes [`crate::limits::MIN_PAIRS_FOR_CI95`]
+/// pairs); the fields are there for a caller that pairs more.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VersusReference {
+    /// The reference strategy's name.
+    pub reference: String,
+    /// The reference trial's age p99 over all its consumers, ns.
+    pub reference_age_p99_ns: u64,
+    pub age_p50_vs_ideal: Option<f64>,
+    #[serde(default)]
+    pub age_p50_vs_ideal_ci95: Option<[f64; 2]>,
+    pub age_p99_vs_ideal: Option<f64>,
+    #[serde(default)]
+    pub age_p99_vs_ideal_ci95: Option<[f64; 2]>,
+    pub acquire_p50_vs_ideal: Option<f64>,
+    #[serde(default)]
+    pub acquire_p50_vs_ideal_ci95: Option<[f64; 2]>,
+    /// Peak PSS minus the reference's, bytes (may be negative).
+    #[serde(default)]
+    pub pss_over_ideal_bytes: Option<i64>,
+    /// (trial, reference trial) pairs the ratios are the median of.
+    pub pairs: u32,
+}
+
+impl VersusReference {
+    /// The paired figures of `run` over `reference`, the two runs of one point side by side
+    /// in time: [`crate::limits::versus_ideal`] on the pair. `None` when `reference` is not
+    /// the reference strategy or the two runs are not of one point.
+    ///
+    /// ```
+    /// use fbench_harness::capacity::VersusReference;
+    /// use fbench_harness::metrics::Latency;
+    /// use fbench_harness::{RunConfig, RunResult};
+    ///
+    /// let config = RunConfig::default_config().record();
+    /// let run = |strategy: &str, age_ns: u64| {
+    ///     let mut age = Latency::new();
+    ///     age.record_n(age_ns, 100);
+    ///     RunResult { age_ns: age.summary(), ..RunResult::empty(strategy, 1, config.clone()) }
+    /// };
+    /// let paired = VersusReference::of(&run("mutex", 3_000_000), &run("ideal", 1_000_000)).unwrap();
+    /// let ratio = paired.age_p99_vs_ideal.unwrap();
+    /// assert!((ratio - 3.0).abs() < 0.01, "{ratio}"); // HdrHistogram keeps 3 digits
+    /// assert_eq!(paired.pairs, 1);
+    /// ```
+    pub fn of(run: &RunResult, reference: &RunResult) -> Option<VersusReference> {
+        if reference.strategy != crate::limits::REFERENCE || run.strategy == reference.strategy {
+            return None;
+        }
+        let mut pair = [reference.clone(), run.clone()];
+        pair[0].trial = 1;
+        pair[1].trial = 1;
+        // Ratios from an earlier comparison must not survive into this one.
+        pair[1].limits = None;
+        crate::limits::versus_ideal(&mut pair);
+        let limits = pair[1].limits.take()?;
+        Some(VersusReference {
+            reference: reference.strategy.clone(),
+            reference_age_p99_ns: reference.age_ns.p99,
+            age_p50_vs_ideal: limits.age_p50_vs_ideal,
+            age_p50_vs_ideal_ci95: limits.age_p50_vs_ideal_ci95,
+            age_p99_vs_ideal: limits.age_p99_vs_ideal,
+            age_p99_vs_ideal_ci95: limits.age_p99_vs_ideal_ci95,
+            acquire_p50_vs_ideal: limits.acquire_p50_vs_ideal,
+            acquire_p50_vs_ideal_ci95: limits.acquire_p50_vs_ideal_ci95,
+            pss_over_ideal_bytes: limits.pss_over_ideal_bytes,
+            pairs: limits.vs_ideal_pairs?,
+        })
+    }
 }
 
 /// What the search asks of the oracle.
@@ -188,6 +270,9 @@ pub struct TrialRequest {
     pub duration: Duration,
     /// Discarded time before measuring.
     pub warmup: Duration,
+    /// The longer trial at the last pass that ends a search: with
+    /// [`SearchSpec::confirm_beside_reference`] the oracle runs the reference beside it.
+    pub confirmation: bool,
 }
 
 /// Runs one trial. Any `FnMut(TrialRequest) -> Result<TrialSummary, E>` is one; an error
@@ -233,6 +318,9 @@ pub struct SearchSpec {
     pub warmup: Duration,
     /// The confirmation trial's measured time.
     pub confirm_duration: Duration,
+    /// The oracle runs the reference strategy beside every confirmation trial (a second
+    /// run of the same length): the budget counts a confirmation twice.
+    pub confirm_beside_reference: bool,
     /// Time the whole search may take, on the injected clock.
     pub budget: Duration,
 }
@@ -454,27 +542,58 @@ struct Budget<'a> {
 }
 
 impl Budget<'_> {
-    /// Runs one trial if it fits; `Ok(None)` if it does not.
+    /// Runs one trial if it fits; why not otherwise.
     fn trial<O: Oracle>(
         &mut self,
         oracle: &mut O,
         clock: &mut dyn Clock,
         value: f64,
         duration: Duration,
-    ) -> Result<Option<TrialSummary>, O::Error> {
+        confirmation: bool,
+    ) -> Result<TrialSummary, Halt<O::Error>> {
+        // A confirmation beside the reference is two runs, each with its own setup.
+        let runs = if confirmation && self.spec.confirm_beside_reference {
+            2
+        } else {
+            1
+        };
         let before = clock.elapsed();
-        let planned = self.spec.warmup + duration;
-        if before + planned + self.overhead > self.spec.budget {
-            return Ok(None);
+        let planned = (self.spec.warmup + duration) * runs;
+        if before + planned + self.overhead * runs > self.spec.budget {
+            return Err(Halt::OutOfBudget);
         }
-        let summary = oracle.trial(TrialRequest {
-            value,
-            duration,
-            warmup: self.spec.warmup,
-        })?;
+        let summary = oracle
+            .trial(TrialRequest {
+                value,
+                duration,
+                warmup: self.spec.warmup,
+                confirmation,
+            })
+            .map_err(Halt::Stopped)?;
         let took = clock.elapsed().saturating_sub(before);
-        self.overhead = self.overhead.max(took.saturating_sub(planned));
-        Ok(Some(summary))
+        self.overhead = self.overhead.max(took.saturating_sub(planned) / runs);
+        Ok(summary)
+    }
+}
+
+/// Why a search's next trial did not run.
+enum Halt<E> {
+    /// It would not fit in what is left of the budget.
+    OutOfBudget,
+    /// The oracle stopped the search (e.g. Ctrl-C).
+    Stopped(E),
+}
+
+impl<E> Halt<E> {
+    /// How the search ends on it, with what `known` established.
+    fn end(self, known: Knowledge) -> Result<SearchResult, Stopped<E>> {
+        match self {
+            Halt::OutOfBudget => Ok(known.result(Status::OutOfBudget)),
+            Halt::Stopped(error) => Err(Stopped {
+                error,
+                partial: known.result(Status::Stopped),
+            }),
+        }
     }
 }
 
@@ -563,16 +682,11 @@ fn continue_search<O: Oracle>(
                     if let Some(v) = value_verdict(&verdicts, trials) {
                         break v;
                     }
-                    let summary = match budget.trial(oracle, clock, value, spec.trial_duration) {
-                        Ok(Some(s)) => s,
-                        Ok(None) => return Ok(known.result(Status::OutOfBudget)),
-                        Err(error) => {
-                            return Err(Stopped {
-                                error,
-                                partial: known.result(Status::Stopped),
-                            })
-                        }
-                    };
+                    let summary =
+                        match budget.trial(oracle, clock, value, spec.trial_duration, false) {
+                            Ok(summary) => summary,
+                            Err(halt) => return halt.end(known),
+                        };
                     verdicts.push(summary.verdict);
                     known.trials.push(TrialSummary {
                         value,
@@ -583,15 +697,10 @@ fn continue_search<O: Oracle>(
                 known.record(value, verdict);
             }
             Step::Confirm(value, status) => {
-                let summary = match budget.trial(oracle, clock, value, spec.confirm_duration) {
-                    Ok(Some(s)) => s,
-                    Ok(None) => return Ok(known.result(Status::OutOfBudget)),
-                    Err(error) => {
-                        return Err(Stopped {
-                            error,
-                            partial: known.result(Status::Stopped),
-                        })
-                    }
+                let summary = match budget.trial(oracle, clock, value, spec.confirm_duration, true)
+                {
+                    Ok(summary) => summary,
+                    Err(halt) => return halt.end(known),
                 };
                 let verdict = summary.verdict;
                 known.trials.push(TrialSummary {
@@ -755,6 +864,7 @@ pub fn judge(run: &RunResult, level: &ServiceLevel) -> TrialSummary {
         verdict,
         reasons,
         age_hdr: worst.hdr.clone(),
+        vs_reference: None,
     }
     .with_interference()
 }
@@ -877,6 +987,7 @@ mod tests {
             verdict,
             reasons: Vec::new(),
             age_hdr: String::new(),
+            vs_reference: None,
         }
     }
 
@@ -891,6 +1002,7 @@ mod tests {
             trial_duration: Duration::from_secs(2),
             warmup: Duration::from_secs(1),
             confirm_duration: Duration::from_secs(6),
+            confirm_beside_reference: false,
             budget: Duration::from_secs(3600),
         }
     }
@@ -1567,5 +1679,72 @@ mod tests {
         let result = known.result(Status::Resolved);
         assert_eq!(result.bound_fps, Some(200.0));
         assert_eq!(result.interfered_trials, 1);
+    }
+    /// Only the trial that ends a search is asked for as a confirmation: the oracle runs
+    /// the reference beside that one.
+    #[test]
+    fn only_the_confirmation_is_asked_for_as_one() {
+        let now = Cell::new(Duration::ZERO);
+        let mut asked: Vec<(f64, bool, Duration)> = Vec::new();
+        let mut oracle = |request: TrialRequest| -> Result<TrialSummary, ()> {
+            now.set(now.get() + request.warmup + request.duration);
+            asked.push((request.value, request.confirmation, request.duration));
+            Ok(summary(if request.value <= 100.0 {
+                Verdict::Pass
+            } else {
+                Verdict::Fail
+            }))
+        };
+        let mut s = spec(Axis::Fps);
+        s.confirm_beside_reference = true;
+        let result = search(&s, &mut oracle, &mut || now.get()).unwrap();
+        assert_eq!(result.status, Status::Resolved);
+        let confirmations: Vec<_> = asked.iter().filter(|a| a.1).collect();
+        assert_eq!(confirmations.len(), 1);
+        assert_eq!(confirmations[0].0, result.last_pass.unwrap());
+        assert_eq!(confirmations[0].2, s.confirm_duration);
+        assert!(asked
+            .iter()
+            .filter(|a| !a.1)
+            .all(|a| a.2 == s.trial_duration));
+    }
+
+    /// A confirmation beside the reference is two runs: a budget that fits one but not two
+    /// stops before it instead of overrunning.
+    #[test]
+    fn a_confirmation_beside_the_reference_counts_twice_in_the_budget() {
+        // Passes up to 100: with the reference beside the confirmation, the same search
+        // takes one more run of the confirmation's warm-up and length.
+        let oracle_time = |s: &SearchSpec| {
+            let now = Cell::new(Duration::ZERO);
+            let mut oracle = |request: TrialRequest| -> Result<TrialSummary, ()> {
+                let runs = if request.confirmation && s.confirm_beside_reference {
+                    2
+                } else {
+                    1
+                };
+                now.set(now.get() + (request.warmup + request.duration) * runs);
+                Ok(summary(if request.value <= 100.0 {
+                    Verdict::Pass
+                } else {
+                    Verdict::Fail
+                }))
+            };
+            let result = search(s, &mut oracle, &mut || now.get()).unwrap();
+            (result, now.get())
+        };
+        let mut s = spec(Axis::Fps);
+        s.trials = 1;
+        let (alone, spent_alone) = oracle_time(&s);
+        assert_eq!(alone.status, Status::Resolved);
+        s.confirm_beside_reference = true;
+        let (beside, spent_beside) = oracle_time(&s);
+        assert_eq!(beside.status, Status::Resolved);
+        assert_eq!(spent_beside - spent_alone, s.warmup + s.confirm_duration);
+        // Room for one confirmation run but not two: stopped, never over the budget.
+        s.budget = spent_alone;
+        let (cut, spent) = oracle_time(&s);
+        assert_eq!(cut.status, Status::OutOfBudget);
+        assert!(spent <= s.budget, "{spent:?}");
     }
 }

@@ -14,13 +14,18 @@ use comfy_table::{CellAlignment, Table};
 use plotters::prelude::*;
 use serde::{Deserialize, Serialize};
 
-use fbench_harness::capacity::{Axis, SearchResult, ServiceLevel, Status, Verdict};
+use fbench_harness::capacity::{
+    Axis, SearchResult, ServiceLevel, Status, TrialSummary, Verdict, VersusReference,
+};
 use fbench_harness::config::ConfigRecord;
 use fbench_harness::machine::MachineInfo;
 
-use crate::charts::{colour, css_colour, escape, short_number, strategy_colour, HEIGHT, WIDTH};
+use crate::charts::{
+    colour, css_colour, escape, legend_chars, legend_rows, legend_sample, legend_text,
+    short_number, strategy_colour, wrap_label, HEIGHT, WIDTH,
+};
 use crate::format::{format_bytes, format_ns};
-use crate::{BuildInfo, ReportError};
+use crate::{BuildInfo, ExportFormat, Exporter, ReportError};
 
 /// The schema name and version of a capacity report.
 pub const CAPACITY_SCHEMA: &str = "fbench.capacity/1";
@@ -70,6 +75,54 @@ pub struct CapacityRecord {
     /// `axis`, `last_pass`, `first_fail`, `generator_limit`, `status`, `resolved`, `trials`.
     #[serde(flatten)]
     pub result: SearchResult,
+}
+
+/// A capacity report in one of the built-in formats, behind the [`Exporter`] trait run
+/// reports use: JSON (schema [`CAPACITY_SCHEMA`]), the terminal table, HTML, Markdown, CSV.
+pub struct CapacityExporter {
+    pub format: ExportFormat,
+    /// The terminal table's width; `None` sizes it to the terminal when there is one.
+    pub width: Option<u16>,
+}
+
+impl Exporter<CapacityReport> for CapacityExporter {
+    fn render(&self, report: &CapacityReport) -> Result<Vec<u8>, ReportError> {
+        Ok(match self.format {
+            ExportFormat::Json => return report.to_json(),
+            ExportFormat::Table => terminal_table(report, self.width).into_bytes(),
+            ExportFormat::Html => html(report)?.into_bytes(),
+            ExportFormat::Markdown => markdown(report).into_bytes(),
+            ExportFormat::Csv => csv(report).into_bytes(),
+        })
+    }
+}
+
+impl ExportFormat {
+    /// The exporter of a capacity report in this format.
+    ///
+    /// ```
+    /// use fbench_reports::capacity::{CapacityReport, CAPACITY_SCHEMA};
+    /// use fbench_reports::{BuildInfo, ExportFormat};
+    ///
+    /// let report = CapacityReport {
+    ///     schema: CAPACITY_SCHEMA.to_string(),
+    ///     machine: fbench_harness::machine::MachineInfo::detect(),
+    ///     fbench: BuildInfo { version: "0.1.0".into(), git_rev: "unknown".into() },
+    ///     scenario: None,
+    ///     partial: false,
+    ///     budget_s: 60.0,
+    ///     spent_s: 0.0,
+    ///     capacity: Vec::new(),
+    /// };
+    /// let csv = ExportFormat::Csv.capacity_exporter().render(&report).unwrap();
+    /// assert!(csv.starts_with(b"strategy,axis,"));
+    /// ```
+    pub fn capacity_exporter(self) -> Box<dyn Exporter<CapacityReport>> {
+        Box::new(CapacityExporter {
+            format: self,
+            width: None,
+        })
+    }
 }
 
 impl CapacityReport {
@@ -209,6 +262,21 @@ impl CapacityRecord {
             let _ = write!(cell, " · {} interfered", self.result.interfered_trials);
         }
         cell
+    }
+
+    /// The confirmation trial that ran beside the reference and its paired figures: the
+    /// one at the last pass when it passed, else the latest.
+    pub fn confirmation_vs_reference(&self) -> Option<(&TrialSummary, &VersusReference)> {
+        let paired = || {
+            self.result
+                .trials
+                .iter()
+                .rev()
+                .filter_map(|t| t.vs_reference.as_ref().map(|v| (t, v)))
+        };
+        paired()
+            .find(|(t, _)| t.verdict == Verdict::Pass && Some(t.value) == self.result.last_pass)
+            .or_else(|| paired().next())
     }
 
     /// The capacity as the interval the search found, in the axis's unit.
@@ -398,6 +466,56 @@ pub fn load_line(report: &CapacityReport) -> Option<String> {
     ))
 }
 
+/// One line per search whose confirmation ran beside the reference: its figures over the
+/// reference's trial just before it, e.g. `mutex x4 at 93.8 fps: age p99 2.10x ideal's
+/// 4.20 ms, p50 1.90x, acquire p50 3.00x; 1 pair`.
+pub fn reference_lines(report: &CapacityReport) -> Vec<String> {
+    let ratio = |r: Option<f64>| r.map_or("n/a".to_string(), |r| format!("{r:.2}x"));
+    report
+        .capacity
+        .iter()
+        .filter_map(|record| {
+            let (trial, versus) = record.confirmation_vs_reference()?;
+            let at = match record.result.axis {
+                Axis::Fps => format!(
+                    "{} x{} at {} fps",
+                    record.strategy,
+                    record.consumers.unwrap_or(trial.consumers),
+                    number(trial.value)
+                ),
+                Axis::Consumers => format!(
+                    "{} at {} fps with {} consumers",
+                    record.strategy,
+                    number(record.fps.unwrap_or(trial.fps)),
+                    number(trial.value)
+                ),
+                Axis::Streams => format!(
+                    "{} x{} at {} fps with {} streams",
+                    record.strategy,
+                    record.consumers.unwrap_or(trial.consumers),
+                    number(trial.fps),
+                    number(trial.value)
+                ),
+            };
+            Some(format!(
+                "{at}: age p99 {} {}'s {}, p50 {}, acquire p50 {}; {} pair{}",
+                ratio(versus.age_p99_vs_ideal),
+                versus.reference,
+                format_ns(versus.reference_age_p99_ns),
+                ratio(versus.age_p50_vs_ideal),
+                ratio(versus.acquire_p50_vs_ideal),
+                versus.pairs,
+                if versus.pairs == 1 { "" } else { "s" }
+            ))
+        })
+        .collect()
+}
+
+/// What [`reference_lines`] are, said once before them.
+const REFERENCE_NOTE: &str = "against the reference at the confirmation (a minimal \
+     latest-value strategy run just before the confirmation trial, same point, value and \
+     length; a reference, not a floor: below 1 means the two runs met different backgrounds):";
+
 /// The terminal table: one row per strategy, one column per consumer count (or rate).
 pub fn terminal_table(report: &CapacityReport, width: Option<u16>) -> String {
     let layout = report.layout();
@@ -445,6 +563,16 @@ pub fn terminal_table(report: &CapacityReport, width: Option<u16>) -> String {
     for line in model_lines(report) {
         text.push_str(&line);
         text.push('\n');
+    }
+    let versus = reference_lines(report);
+    if !versus.is_empty() {
+        text.push_str(REFERENCE_NOTE);
+        text.push('\n');
+        for line in versus {
+            text.push_str("  ");
+            text.push_str(&line);
+            text.push('\n');
+        }
     }
     text
 }
@@ -504,10 +632,25 @@ pub fn markdown(report: &CapacityReport) -> String {
             let _ = writeln!(md, "- {line}");
         }
     }
+    let versus = reference_lines(report);
+    if !versus.is_empty() {
+        let _ = writeln!(md, "\n{}\n", capitalised(REFERENCE_NOTE));
+        for line in versus {
+            let _ = writeln!(md, "- {line}");
+        }
+    }
     md
 }
 
-const CSV_COLUMNS: [&str; 24] = [
+fn capitalised(text: &str) -> String {
+    let mut chars = text.chars();
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
+}
+
+const CSV_COLUMNS: [&str; 25] = [
     "strategy",
     "axis",
     "consumers",
@@ -532,6 +675,7 @@ const CSV_COLUMNS: [&str; 24] = [
     "partial",
     "bound_fps",
     "interfered_trials",
+    "age_p99_vs_ideal",
 ];
 
 /// CSV: one row per search, fixed columns; empty cells for absent values.
@@ -576,6 +720,9 @@ pub fn csv(report: &CapacityReport) -> String {
             report.partial.to_string(),
             opt(r.result.bound_fps),
             r.result.interfered_trials.to_string(),
+            opt(r
+                .confirmation_vs_reference()
+                .and_then(|(_, v)| v.age_p99_vs_ideal)),
         ];
         let quoted: Vec<String> = cells.iter().map(|c| quote(c)).collect();
         out.push_str(&quoted.join(","));
@@ -682,6 +829,18 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
         }
         page.push_str("</ul>\n");
     }
+    let versus = reference_lines(report);
+    if !versus.is_empty() {
+        let _ = writeln!(
+            page,
+            "<p>{}</p>\n<ul>",
+            escape(&capitalised(REFERENCE_NOTE))
+        );
+        for line in versus {
+            let _ = writeln!(page, "<li>{}</li>", escape(&line));
+        }
+        page.push_str("</ul>\n");
+    }
     page.push_str("<div class=\"charts\">\n");
     if layout.columns.len() > 1 {
         let svg = sustained_chart(report, &layout).map_err(ReportError::Chart)?;
@@ -701,9 +860,9 @@ pub fn html(report: &CapacityReport) -> Result<String, ReportError> {
         let svg = age_chart(report, row).map_err(ReportError::Chart)?;
         let _ = writeln!(
             page,
-            "<figure>{svg}<figcaption>{}: worst consumer's age p99 (solid) and p50 (dashed) of \
-             every trial against the tried {}, one colour per {}; the grey line is the SLO.\
-             </figcaption></figure>",
+            "<figure>{svg}<figcaption>{}: worst consumer's age p99 (thick) and p50 (thin) of \
+             every tried value (the median trial) against the tried {}, in the strategy's colour, \
+             one line style per {}; the grey dashed line is the SLO.</figcaption></figure>",
             escape(&row.1),
             axis.name(),
             match axis {
@@ -772,11 +931,17 @@ fn sustained_chart(report: &CapacityReport, layout: &Layout) -> Result<String, S
         .copied()
         .unwrap_or(1.0)
         .max(x_lo * 2.0);
+    let entries: Vec<LegendEntry> = series
+        .iter()
+        .map(|(colour_index, label, _)| (colour(*colour_index).stroke_width(3), 0, label.clone()))
+        .collect();
+    let rows = legend_labels(&entries);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (WIDTH, chart_height(&rows))).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let (plot, legend) = root.split_horizontally(WIDTH - 160);
+        let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let mut chart = ChartBuilder::on(&plot)
             .caption(title, ("sans-serif", 22))
             .margin(10)
@@ -861,29 +1026,48 @@ fn sustained_chart(report: &CapacityReport, layout: &Layout) -> Result<String, S
                 )
                 .map_err(|e| e.to_string())?;
         }
-        for (i, (colour_index, label, _)) in series.iter().enumerate() {
-            let y = 48 + i as i32 * 22;
-            legend
-                .draw(&PathElement::new(
-                    vec![(4, y), (28, y)],
-                    colour(*colour_index).stroke_width(3),
-                ))
-                .map_err(|e| e.to_string())?;
-            legend
-                .draw(&Text::new(
-                    label.clone(),
-                    (34, y - 8),
-                    ("sans-serif", 16).into_font(),
-                ))
-                .map_err(|e| e.to_string())?;
-        }
+        draw_legend(&legend, &entries, &rows)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(crate::charts::inline_svg(&svg, title))
 }
 
-/// Per strategy (and configuration): age p50/p99 of every trial against the tried value,
-/// one colour per fixed value (consumer count or rate), with the SLO.
+/// The width of a capacity chart's legend, beside its plot.
+const LEGEND_WIDTH: u32 = 160;
+
+/// A legend row: the line's style, its dash pattern ([`crate::charts::DASHES`]), its label.
+type LegendEntry = (ShapeStyle, usize, String);
+
+/// The legend's labels, wrapped to its width as every chart's are.
+fn legend_labels(entries: &[LegendEntry]) -> Vec<Vec<String>> {
+    entries
+        .iter()
+        .map(|entry| wrap_label(&entry.2, legend_chars(LEGEND_WIDTH)))
+        .collect()
+}
+
+/// A chart tall enough for every legend row: a legend is never cut off.
+fn chart_height(rows: &[Vec<String>]) -> u32 {
+    HEIGHT.max(legend_rows(rows).1 as u32 + 8)
+}
+
+/// The legend, drawn with the helpers every chart of every report shares.
+fn draw_legend(
+    area: &DrawingArea<SVGBackend<'_>, plotters::coord::Shift>,
+    entries: &[LegendEntry],
+    rows: &[Vec<String>],
+) -> Result<(), String> {
+    let (ys, _) = legend_rows(rows);
+    for ((style, dash, _), (y, lines)) in entries.iter().zip(ys.into_iter().zip(rows)) {
+        legend_sample(area, y, *dash, *style)?;
+        legend_text(area, y, lines)?;
+    }
+    Ok(())
+}
+
+/// Per strategy (and configuration): age p50/p99 of every trial against the tried value, in
+/// the strategy's own colour (as in every report), one line style per fixed value (consumer
+/// count or rate), with the SLO.
 fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, String> {
     let axis = report.axis();
     let records: Vec<&CapacityRecord> = report
@@ -919,11 +1103,28 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
     let y_lo = (min_ns / 1e6 * 0.5).max(1e-4);
     // A search with no trial (its budget ran out at once) still gets a sane, empty chart.
     let y_hi = (max_ns / 1e6 * 2.0).max(y_lo * 100.0);
+    let grey = RGBColor(110, 110, 110);
+    let strategy = colour(strategy_colour(&row.1));
+    // One dash pattern per fixed value; the p99 line thick, the p50 line thin and light.
+    let dash_of = |i: usize| i % crate::charts::DASHES.len();
+    let mut entries: Vec<LegendEntry> = vec![(grey.stroke_width(2), 1, "SLO".to_string())];
+    for (i, record) in records.iter().enumerate() {
+        let label = match axis {
+            Axis::Fps | Axis::Streams => {
+                let n = record.consumers.unwrap_or(0);
+                format!("{n} consumer{}", if n == 1 { "" } else { "s" })
+            }
+            Axis::Consumers => format!("{} fps", number(record.fps.unwrap_or(0.0))),
+        };
+        entries.push((strategy.stroke_width(3), dash_of(i), label));
+    }
+    let rows = legend_labels(&entries);
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (WIDTH, HEIGHT)).into_drawing_area();
+        let root =
+            SVGBackend::with_string(&mut svg, (WIDTH, chart_height(&rows))).into_drawing_area();
         root.fill(&WHITE).map_err(|e| e.to_string())?;
-        let (plot, legend) = root.split_horizontally(WIDTH - 160);
+        let (plot, legend) = root.split_horizontally(WIDTH - LEGEND_WIDTH);
         let mut chart = ChartBuilder::on(&plot)
             .caption(&title, ("sans-serif", 20))
             .margin(10)
@@ -949,7 +1150,6 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
             .bold_line_style(RGBColor(220, 220, 220))
             .draw()
             .map_err(|e| e.to_string())?;
-        let grey = RGBColor(110, 110, 110);
         // The SLO: a fixed age, or one frame period of the tried rate.
         let level = records.first().map(|r| r.service_level);
         let slo: Vec<(f64, f64)> = match (level.and_then(|l| l.slo_age_ns), axis) {
@@ -977,9 +1177,7 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
         chart
             .draw_series(DashedLineSeries::new(slo, 8, 4, grey.stroke_width(2)))
             .map_err(|e| e.to_string())?;
-        let mut legend_lines: Vec<(RGBColor, String)> = vec![(grey, "SLO".to_string())];
         for (i, record) in records.iter().enumerate() {
-            let c = colour(i + 1);
             // One point per tried value: the median trial of that value (confirmations too).
             let mut values: Vec<f64> = record.result.trials.iter().map(|t| t.value).collect();
             values.sort_by(f64::total_cmp);
@@ -1004,42 +1202,18 @@ fn age_chart(report: &CapacityReport, row: &(String, String)) -> Result<String, 
                 .iter()
                 .filter_map(|&x| median(x, |t| t.age_p50_ns).map(|ns| (x, ms(ns))))
                 .collect();
+            crate::charts::draw_line(&mut chart, &p99, dash_of(i), strategy.stroke_width(2))?;
             chart
-                .draw_series(LineSeries::new(p99.iter().copied(), c.stroke_width(2)))
+                .draw_series(p99.iter().map(|&p| Circle::new(p, 3, strategy.filled())))
                 .map_err(|e| e.to_string())?;
-            chart
-                .draw_series(p99.iter().map(|&p| Circle::new(p, 3, c.filled())))
-                .map_err(|e| e.to_string())?;
-            chart
-                .draw_series(DashedLineSeries::new(
-                    p50.iter().copied(),
-                    5,
-                    4,
-                    c.stroke_width(1),
-                ))
-                .map_err(|e| e.to_string())?;
-            let label = match axis {
-                Axis::Fps | Axis::Streams => {
-                    let n = record.consumers.unwrap_or(0);
-                    format!("{n} consumer{}", if n == 1 { "" } else { "s" })
-                }
-                Axis::Consumers => format!("{} fps", number(record.fps.unwrap_or(0.0))),
-            };
-            legend_lines.push((c, label));
+            crate::charts::draw_line(
+                &mut chart,
+                &p50,
+                dash_of(i),
+                strategy.mix(0.45).stroke_width(1),
+            )?;
         }
-        for (i, (c, label)) in legend_lines.iter().enumerate() {
-            let y = 48 + i as i32 * 22;
-            legend
-                .draw(&PathElement::new(vec![(4, y), (28, y)], c.stroke_width(3)))
-                .map_err(|e| e.to_string())?;
-            legend
-                .draw(&Text::new(
-                    label.clone(),
-                    (34, y - 8),
-                    ("sans-serif", 16).into_font(),
-                ))
-                .map_err(|e| e.to_string())?;
-        }
+        draw_legend(&legend, &entries, &rows)?;
         root.present().map_err(|e| e.to_string())?;
     }
     Ok(crate::charts::inline_svg(&svg, &title))

@@ -128,7 +128,6 @@ pub enum ReportError {
     DifferentMachines(String, String),
 }
 
-/// Something that turns a report into a file's bytes.
 /// How the HTML, Markdown and terminal reports show repeated trials (`--repeat N`) of one
 /// strategy at one configuration point. JSON and CSV always keep every run (each with its
 /// `trial`).
@@ -142,8 +141,28 @@ pub enum Trials {
     Each,
 }
 
-pub trait Exporter {
-    fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError>;
+/// Something that turns a report into a file's bytes: a run report ([`Report`], the
+/// default) or a capacity report ([`capacity::CapacityReport`]); the built-in ones are
+/// chosen by [`ExportFormat`] ([`ExportFormat::exporter`],
+/// [`ExportFormat::capacity_exporter`]).
+///
+/// ```
+/// use fbench_reports::{ExportFormat, Exporter, Report, ReportError};
+///
+/// /// One line per run: its strategy.
+/// struct Names;
+///
+/// impl Exporter for Names {
+///     fn render(&self, report: &Report) -> Result<Vec<u8>, ReportError> {
+///         Ok(report.runs.iter().map(|r| format!("{}\n", r.strategy)).collect::<String>().into_bytes())
+///     }
+/// }
+///
+/// let exporters: Vec<Box<dyn Exporter>> = vec![Box::new(Names), ExportFormat::Csv.exporter()];
+/// # let _ = exporters;
+/// ```
+pub trait Exporter<D: ?Sized = Report> {
+    fn render(&self, report: &D) -> Result<Vec<u8>, ReportError>;
 }
 
 /// The built-in exporters.
@@ -212,6 +231,17 @@ impl ExportFormat {
             "md" | "markdown" => Some(ExportFormat::Markdown),
             "csv" => Some(ExportFormat::Csv),
             _ => None,
+        }
+    }
+
+    /// What the format is called in messages ("HTML report: PATH").
+    pub fn name(self) -> &'static str {
+        match self {
+            ExportFormat::Json => "JSON",
+            ExportFormat::Table => "table",
+            ExportFormat::Html => "HTML",
+            ExportFormat::Markdown => "Markdown",
+            ExportFormat::Csv => "CSV",
         }
     }
 

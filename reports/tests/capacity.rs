@@ -7,14 +7,16 @@
 
 use std::path::PathBuf;
 
-use fbench_harness::capacity::{Axis, SearchResult, ServiceLevel, Status, TrialSummary, Verdict};
+use fbench_harness::capacity::{
+    Axis, SearchResult, ServiceLevel, Status, TrialSummary, Verdict, VersusReference,
+};
 use fbench_harness::machine::MachineInfo;
 use fbench_harness::RunConfig;
 use fbench_reports::capacity::{
     csv, expected_capacity_charts, html, markdown, terminal_table, CapacityRecord, CapacityReport,
     SearchParams, CAPACITY_SCHEMA,
 };
-use fbench_reports::BuildInfo;
+use fbench_reports::{BuildInfo, ExportFormat};
 
 fn trial(value: f64, consumers: usize, pass_below: f64, confirmation: bool) -> TrialSummary {
     let verdict = if value < pass_below {
@@ -52,6 +54,7 @@ fn trial(value: f64, consumers: usize, pass_below: f64, confirmation: bool) -> T
             vec!["loss 2.000% > 0.500%".to_string()]
         },
         age_hdr: String::new(),
+        vs_reference: None,
     }
 }
 
@@ -349,4 +352,91 @@ fn capacity_pages_share_the_strategy_colours_and_the_page_of_run_reports() {
     assert!(page.starts_with("<!DOCTYPE html>"));
     assert!(page.contains("dl.facts"), "the shared stylesheet");
     assert_eq!(page.matches("<style>").count(), 1);
+}
+
+/// A confirmation that ran beside the reference: its paired ratio in every format, the
+/// confirmation at the last pass chosen over others.
+#[test]
+fn a_confirmation_beside_the_reference_is_reported_with_its_paired_ratios() {
+    let mut report = report();
+    let confirmation = report.capacity[0]
+        .result
+        .trials
+        .iter_mut()
+        .rev()
+        .find(|t| t.confirmation)
+        .unwrap();
+    confirmation.vs_reference = Some(VersusReference {
+        reference: "ideal".to_string(),
+        reference_age_p99_ns: 4_000_000,
+        age_p50_vs_ideal: Some(1.5),
+        age_p50_vs_ideal_ci95: None,
+        age_p99_vs_ideal: Some(2.0),
+        age_p99_vs_ideal_ci95: None,
+        acquire_p50_vs_ideal: Some(3.0),
+        acquire_p50_vs_ideal_ci95: None,
+        pss_over_ideal_bytes: Some(1_000_000),
+        pairs: 1,
+    });
+    let line = "mutex x1 at 90 fps: age p99 2.00x ideal";
+    let text = terminal_table(&report, Some(200));
+    assert!(text.contains(line), "{text}");
+    assert!(
+        text.contains("p50 1.50x, acquire p50 3.00x; 1 pair"),
+        "{text}"
+    );
+    assert!(text.contains("not a floor"), "{text}");
+    assert!(markdown(&report).contains(line));
+    assert!(html(&report).unwrap().contains(line));
+    let csv = csv(&report);
+    let rows: Vec<&str> = csv.lines().collect();
+    assert!(rows[0].ends_with(",age_p99_vs_ideal"), "{}", rows[0]);
+    assert!(rows[1].ends_with(",2"), "{}", rows[1]);
+    assert!(
+        rows[2].ends_with(','),
+        "no reference beside it: {}",
+        rows[2]
+    );
+    // It survives the JSON.
+    let again =
+        CapacityReport::from_json(&String::from_utf8(report.to_json().unwrap()).unwrap()).unwrap();
+    assert_eq!(again, report);
+}
+
+/// Capacity reports go through the exporter trait run reports use: every format renders
+/// what its own function does.
+#[test]
+fn every_format_renders_through_the_exporter_trait() {
+    let report = report();
+    let render = |format: ExportFormat| format.capacity_exporter().render(&report).unwrap();
+    assert_eq!(render(ExportFormat::Json), report.to_json().unwrap());
+    assert_eq!(render(ExportFormat::Csv), csv(&report).into_bytes());
+    assert_eq!(
+        render(ExportFormat::Markdown),
+        markdown(&report).into_bytes()
+    );
+    assert_eq!(
+        render(ExportFormat::Html),
+        html(&report).unwrap().into_bytes()
+    );
+}
+
+/// Each strategy's age chart draws in the strategy's own colour (as every report does), not
+/// in colours taken by position.
+#[test]
+fn age_charts_draw_in_the_strategy_s_own_colour() {
+    let page = html(&report()).unwrap();
+    let chart = |strategy: &str| {
+        let start = page
+            .find(&format!("aria-label=\"{strategy}: age against tried fps\""))
+            .unwrap();
+        let end = start + page[start..].find("</svg>").unwrap();
+        page[start..end].to_string()
+    };
+    // mutex is #0072B2 and shm #E69F00 in the shared palette; neither chart uses the other's.
+    let (mutex, shm) = (chart("mutex"), chart("shm"));
+    assert!(mutex.contains("#0072B2"), "mutex's colour in its chart");
+    assert!(!mutex.contains("#E69F00"));
+    assert!(shm.contains("#E69F00"), "shm's colour in its chart");
+    assert!(!shm.contains("#0072B2"));
 }

@@ -10,6 +10,10 @@
 //! The stream runs from `Camera::open` until the camera is dropped. Between runs the driver
 //! keeps filling its buffers and then drops frames; the runner discards the stale frames and
 //! does not count that gap.
+//!
+//! `Camera::probe` negotiates the same way, proves the device delivers, and closes it again:
+//! what fbench's own process does before the runs, since each run opens the camera in its
+//! own process (a device open in the parent would refuse the run's open).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -111,7 +115,8 @@ pub struct Camera {
 }
 
 struct StreamState {
-    stream: Stream<'static>,
+    /// `None` for a probed camera: closed again, its runs open it themselves.
+    stream: Option<Stream<'static>>,
     last_sequence: Option<u32>,
     /// Frames the device delivered damaged or short since the last good one.
     unusable: u64,
@@ -139,6 +144,22 @@ impl Eq for Camera {}
 impl Camera {
     /// Open `path`, negotiate `request`, start streaming and wait for the first frame.
     pub fn open(path: &Path, request: &CameraRequest) -> Result<Camera, CameraError> {
+        Camera::negotiate(path, request, true)
+    }
+
+    /// As [`Camera::open`], then stop streaming and close the device: the granted format,
+    /// rate and details stay known, the device is free for another process to open (the
+    /// run processes). A probed camera delivers no frame.
+    pub fn probe(path: &Path, request: &CameraRequest) -> Result<Camera, CameraError> {
+        Camera::negotiate(path, request, false)
+    }
+
+    /// Whether this camera holds its device (opened, not probed).
+    pub fn is_open(&self) -> bool {
+        self.state.lock().stream.is_some()
+    }
+
+    fn negotiate(path: &Path, request: &CameraRequest, keep: bool) -> Result<Camera, CameraError> {
         let name = path.display().to_string();
         if !path.exists() {
             return Err(CameraError::NoDevice { path: name });
@@ -257,6 +278,9 @@ impl Camera {
             }
             Err(e) => return Err(negotiate("start streaming", e)),
         };
+        // Dropping the stream stops it and unmaps its buffers; the device closes with the
+        // last handle (the stream's: `device` is gone at the end of this function).
+        let stream = keep.then_some(stream);
         Ok(Camera {
             path: name,
             spec,
@@ -333,7 +357,14 @@ impl LiveSource for CameraSource {
             // Wait here rather than in the stream: its own timeout leaves the buffer it
             // re-queued in a state the next call would queue twice.
             let wait_ms = (until_ns - now).div_ceil(1_000_000).min(i32::MAX as u64) as i32;
-            match state.stream.handle().poll(libc::POLLIN, wait_ms) {
+            let Some(stream) = state.stream.as_mut() else {
+                state.failure = Some(format!(
+                    "{}: the camera was probed, not opened, in this process",
+                    camera.path
+                ));
+                return false;
+            };
+            match stream.handle().poll(libc::POLLIN, wait_ms) {
                 Ok(0) => return false,
                 Ok(_) => {}
                 Err(e) => {
@@ -341,7 +372,7 @@ impl LiveSource for CameraSource {
                     return false;
                 }
             }
-            let (bytes, meta) = match state.stream.next() {
+            let (bytes, meta) = match stream.next() {
                 Ok(frame) => frame,
                 Err(e) => {
                     state.failure = Some(format!("{}: dequeuing a frame: {e}", camera.path));
@@ -427,6 +458,16 @@ mod tests {
             err.to_string(),
             "/dev/video-fbench-none: no such device; `fbench list sources` shows the cameras found"
         );
+    }
+
+    /// fbench's own process probes the camera before the runs: a wrong path is refused the
+    /// same way, before anything runs.
+    #[test]
+    fn a_probe_names_a_missing_device_as_an_open_does() {
+        let path = Path::new("/dev/video-fbench-none");
+        let probed = Camera::probe(path, &CameraRequest::default()).unwrap_err();
+        let opened = Camera::open(path, &CameraRequest::default()).unwrap_err();
+        assert_eq!(probed.to_string(), opened.to_string());
     }
 
     #[test]
