@@ -384,8 +384,10 @@ fn child_output(
         .map_err(|_| failed("reading its result failed".to_string()))?
         .map_err(|e| failed(format!("reading its result: {e}")));
     if !status.success() {
-        // A child that was killed or crashed cannot have removed its segment.
+        // A child that was killed or crashed cannot have removed its segment, nor the
+        // network namespace of a `--remote netns` run.
         remove_dead_segments(child.id());
+        fbench_harness::remote::remove_of(child.id());
         if status.code() == Some(EXIT_INTERRUPTED) || stop_sent.is_some() {
             return Err(TrialError::Interrupted);
         }

@@ -375,8 +375,15 @@ fn clean_removes_what_a_killed_netns_run_left() {
     }
     let _netns = NETNS.lock().unwrap_or_else(|e| e.into_inner());
     let mut run = NetnsRun::start();
-    // SIGKILL to the run process (which made all three), then to fbench: no cleanup runs.
-    // SAFETY: kill(2) on a pid we just found as our grandchild; no memory is involved.
+    // fbench stopped first (so it cannot clean up after its run child), SIGKILL to the run
+    // process (which made all three), then to fbench: no cleanup runs.
+    // SAFETY: kill(2) on our own child and on a pid we just found as our grandchild; no
+    // memory is involved.
+    assert_eq!(
+        unsafe { libc::kill(run.parent.id() as i32, libc::SIGSTOP) },
+        0
+    );
+    // SAFETY: as above.
     assert_eq!(unsafe { libc::kill(run.run_pid as i32, libc::SIGKILL) }, 0);
     run.parent.kill().unwrap();
     run.parent.wait().unwrap();
@@ -399,6 +406,28 @@ fn clean_removes_what_a_killed_netns_run_left() {
     );
     assert!(!run.endpoint.exists());
     assert!(!run.namespace_exists());
+    run.wait_for_the_pair_to_go();
+}
+
+/// A run child killed outright: fbench, which outlives it, removes the namespace the child
+/// made (its own teardown never ran) and fails the run.
+#[cfg(feature = "net")]
+#[test]
+fn fbench_removes_the_namespace_of_a_run_child_killed_outright() {
+    if !root() {
+        return; // --remote netns is refused without root (above)
+    }
+    let _netns = NETNS.lock().unwrap_or_else(|e| e.into_inner());
+    let mut run = NetnsRun::start();
+    // SAFETY: kill(2) on a pid we just found as our grandchild; no memory is involved.
+    assert_eq!(unsafe { libc::kill(run.run_pid as i32, libc::SIGKILL) }, 0);
+    let status = run.parent.wait().unwrap();
+    assert_eq!(status.code(), Some(1), "a killed run child fails the run");
+    run.wait_for_processes_to_end();
+    assert!(
+        !run.namespace_exists(),
+        "namespace left after its run child was killed"
+    );
     run.wait_for_the_pair_to_go();
 }
 

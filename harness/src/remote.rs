@@ -380,6 +380,17 @@ impl Drop for Netns {
 /// `fbench clean`: remove namespaces `fbench-<pid>-<n>` whose process is gone (a run killed
 /// outright). Returns how many were removed.
 pub fn clean_stale() -> usize {
+    remove_namespaces(|pid| !fbench_strategies::leftovers::is_alive(pid))
+}
+
+/// Remove the namespaces of the run process `pid`, which has died (a run child killed
+/// outright: its own teardown never ran). Returns how many were removed.
+pub fn remove_of(pid: u32) -> usize {
+    remove_namespaces(|owner| owner == pid)
+}
+
+/// Delete the namespaces `fbench-<pid>-<n>` whose `pid` `doomed` picks.
+fn remove_namespaces(doomed: impl Fn(u32) -> bool) -> usize {
     let Ok(entries) = std::fs::read_dir("/run/netns") else {
         return 0;
     };
@@ -389,7 +400,7 @@ pub fn clean_stale() -> usize {
         let Some(pid) = fbench_strategies::leftovers::run_producer(&name) else {
             continue;
         };
-        if fbench_strategies::leftovers::is_alive(pid) {
+        if !doomed(pid) {
             continue;
         }
         if ip(&["netns", "del", &name]).is_ok() {
