@@ -25,7 +25,7 @@ pub mod process;
 const SAMPLE_EVERY_NS: u64 = 100_000_000;
 
 /// When the controller samples: every whole number of frame periods nearest
-/// [`SAMPLE_EVERY_NS`], in the middle of the widest gap between the streams' due instants.
+/// 100 ms (`SAMPLE_EVERY_NS`), in the middle of the widest gap between the streams' due instants.
 ///
 /// A memory sample walks every process's page tables (`smaps_rollup`): milliseconds of CPU
 /// on a 2-CPU machine. Sampled every 100 ms from the schedule's start, it fell on every third
