@@ -384,10 +384,13 @@ fn child_output(
         .map_err(|_| failed("reading its result failed".to_string()))?
         .map_err(|e| failed(format!("reading its result: {e}")));
     if !status.success() {
-        // A child that was killed or crashed cannot have removed its segment, nor the
-        // network namespace of a `--remote netns` run.
+        // A child that was killed or crashed cannot have removed its segment, the network
+        // namespace of a `--remote netns` run, nor what its cross-process strategy keeps
+        // (the strategy's clean hook, as `fbench clean` runs it: it takes only what runs
+        // whose process is gone left, and this one's is).
         remove_dead_segments(child.id());
         fbench_harness::remote::remove_of(child.id());
+        let _ = point.strategy.clean();
         if status.code() == Some(EXIT_INTERRUPTED) || stop_sent.is_some() {
             return Err(TrialError::Interrupted);
         }
