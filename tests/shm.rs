@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 mod common;
-use common::{alive, json_of, run_process_of, segments_of, wait_for_consumers};
+use common::{alive, json_of, report_of, run_process_of, segments_of, wait_for_consumers};
 
 fn fbench() -> Command {
     common::fbench_process()
@@ -71,23 +71,27 @@ fn consumers_are_processes_and_frames_never_tear() {
 /// counts below hold however the consumers are scheduled.
 #[test]
 fn two_stalled_reader_processes_of_six_cost_no_producer_drop() {
-    let dir = tempfile::tempdir().unwrap();
-    let report = dir.path().join("stalls.json");
-    let output = fbench()
-        .args(["run", "--strategy", "shm", "--no-ideal", "--consumers", "6"])
-        .args(["--resolution", "64x48", "--fps", "100"])
-        .args(["--duration", "1500ms", "--warmup", "200ms"])
-        .args(["--fault", "stall:0@200ms:1s", "--fault", "stall:1@300ms:1s"])
-        .args(["--quiet", "--json"])
-        .arg(&report)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let run = &json_of(&report)["runs"][0];
+    let report = report_of(&[
+        "run",
+        "--strategy",
+        "shm",
+        "--no-ideal",
+        "--consumers",
+        "6",
+        "--resolution",
+        "64x48",
+        "--fps",
+        "100",
+        "--duration",
+        "1500ms",
+        "--warmup",
+        "200ms",
+        "--fault",
+        "stall:0@200ms:1s",
+        "--fault",
+        "stall:1@300ms:1s",
+    ]);
+    let run = &report["runs"][0];
     assert_eq!(run["config"]["slots"], 8, "the default: consumers + 2");
     assert_eq!(run["config"]["slot_policy"], "drop");
     assert_eq!(run["frames"]["producer_drops"], 0, "{}", run["frames"]);
